@@ -1,0 +1,368 @@
+//! The tables of the data folder: their files, their documented columns, and what a
+//! valid cell of each column is.
+//!
+//! This is the one description of the layout in DATA.md; the store, `check`, the API
+//! and the export all read it, so the layout cannot drift between them.
+
+use super::values::{self, Vocabulary};
+
+/// One table of the data folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TableKind {
+    Users,
+    Tasks,
+    Events,
+    Docs,
+    Comments,
+    Credentials,
+}
+
+impl TableKind {
+    pub const ALL: [TableKind; 6] = [
+        TableKind::Users,
+        TableKind::Tasks,
+        TableKind::Events,
+        TableKind::Docs,
+        TableKind::Comments,
+        TableKind::Credentials,
+    ];
+
+    /// The tables whose rows have an `id` and are changed through the store's commits.
+    pub const RECORDS: [TableKind; 5] = [
+        TableKind::Users,
+        TableKind::Tasks,
+        TableKind::Docs,
+        TableKind::Comments,
+        TableKind::Credentials,
+    ];
+
+    pub fn spec(self) -> &'static TableSpec {
+        match self {
+            TableKind::Users => &USERS,
+            TableKind::Tasks => &TASKS,
+            TableKind::Events => &EVENTS,
+            TableKind::Docs => &DOCS,
+            TableKind::Comments => &COMMENTS,
+            TableKind::Credentials => &CREDENTIALS,
+        }
+    }
+
+    /// The table's name as used in URLs, exports and log lines (`tasks`).
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    pub fn from_name(name: &str) -> Option<TableKind> {
+        TableKind::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The table whose rows are identified by `entity` in events.csv (`task` → tasks).
+    pub fn from_entity(entity: &str) -> Option<TableKind> {
+        TableKind::ALL
+            .into_iter()
+            .find(|t| t.spec().entity == entity)
+    }
+}
+
+/// What a cell of a column may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// The row's own positive integer id, unique in the file.
+    Id,
+    /// Free text.
+    Text,
+    /// One of `ROLES`.
+    Role,
+    /// One of the configured task statuses.
+    Status,
+    /// One of `PRIORITIES`.
+    Priority,
+    /// The id of a row of another table, which must exist.
+    Ref(TableKind),
+    /// A positive integer id that is not checked against a table (events' user and entity ids).
+    LooseId,
+    /// An RFC 3339 timestamp.
+    Timestamp,
+    /// A date or a timestamp.
+    DueDate,
+    /// true/false (1/0, yes/no).
+    Bool,
+    /// A whole number ≥ 0.
+    Count,
+    /// A compact JSON object.
+    JsonObject,
+    /// 64 lowercase hex digits.
+    Sha256,
+    /// A value that is never logged, exported or served (a password hash).
+    Secret,
+}
+
+/// One documented column.
+#[derive(Debug)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: ColumnKind,
+    /// An empty cell is an error in the file and a 422 from the API.
+    pub required: bool,
+}
+
+const fn col(name: &'static str, kind: ColumnKind, required: bool) -> Column {
+    Column {
+        name,
+        kind,
+        required,
+    }
+}
+
+/// One table: its file and its documented columns, in their documented order.
+#[derive(Debug)]
+pub struct TableSpec {
+    pub kind: TableKind,
+    /// Plural name: `tasks`.
+    pub name: &'static str,
+    /// File in the data folder: `tasks.csv`.
+    pub file_name: &'static str,
+    /// Singular name used in event types and `entity`: `task`.
+    pub entity: &'static str,
+    /// The column holding the row's key.
+    pub key: &'static str,
+    pub columns: &'static [Column],
+    /// Changes to this table are journaled in events.csv (before and after values) and
+    /// folded into the file shortly after. Tables with secrets are rewritten directly
+    /// instead, so that no secret ever reaches events.csv.
+    pub journaled: bool,
+    /// Whether rows may be exported or served as they are.
+    pub exportable: bool,
+}
+
+impl TableSpec {
+    pub fn column(&self, name: &str) -> Option<&'static Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn header(&self) -> Vec<&'static str> {
+        self.columns.iter().map(|c| c.name).collect()
+    }
+
+    /// Checks one cell against its column. References are checked by the store, which
+    /// knows the other tables.
+    pub fn check_cell(
+        &self,
+        column: &Column,
+        value: &str,
+        vocabulary: &Vocabulary,
+    ) -> Result<(), String> {
+        if value.is_empty() {
+            return if column.required {
+                Err(format!("{} is empty; a value is required", column.name))
+            } else {
+                Ok(())
+            };
+        }
+        match column.kind {
+            ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId => {
+                values::parse_id(value).map(|_| ())
+            }
+            ColumnKind::Text | ColumnKind::Secret => Ok(()),
+            ColumnKind::Role => values::check_one_of(value, values::ROLES, "role"),
+            ColumnKind::Priority => values::check_one_of(value, values::PRIORITIES, "priority"),
+            ColumnKind::Status => values::check_one_of(value, &vocabulary.statuses, "status"),
+            ColumnKind::Timestamp => values::parse_timestamp(value).map(|_| ()),
+            ColumnKind::DueDate => values::parse_due_date(value),
+            ColumnKind::Bool => values::parse_bool(value).map(|_| ()),
+            ColumnKind::Count => value
+                .parse::<u64>()
+                .map(|_| ())
+                .map_err(|_| format!("{value:?} is not a count; expected a whole number ≥ 0")),
+            ColumnKind::JsonObject => match serde_json::from_str::<serde_json::Value>(value) {
+                Ok(serde_json::Value::Object(_)) => Ok(()),
+                _ => Err(format!("{value:?} is not a JSON object")),
+            },
+            ColumnKind::Sha256 => {
+                if value.len() == 64
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{value:?} is not a SHA-256; expected 64 lowercase hex digits"
+                    ))
+                }
+            }
+        }
+    }
+}
+
+use ColumnKind::*;
+use TableKind as T;
+
+pub static USERS: TableSpec = TableSpec {
+    kind: T::Users,
+    name: "users",
+    file_name: "users.csv",
+    entity: "user",
+    key: "id",
+    columns: &[
+        col("id", Id, true),
+        col("username", Text, true),
+        col("telegram_id", Text, false),
+        col("role", Role, true),
+        col("created_at", Timestamp, false),
+        col("updated_at", Timestamp, false),
+        col("is_active", Bool, false),
+    ],
+    journaled: true,
+    exportable: true,
+};
+
+pub static TASKS: TableSpec = TableSpec {
+    kind: T::Tasks,
+    name: "tasks",
+    file_name: "tasks.csv",
+    entity: "task",
+    key: "id",
+    columns: &[
+        col("id", Id, true),
+        col("title", Text, true),
+        col("description", Text, false),
+        col("status", Status, true),
+        col("priority", Priority, true),
+        col("assigned_to", Ref(T::Users), false),
+        col("created_by", Ref(T::Users), false),
+        col("due_date", DueDate, false),
+        col("created_at", Timestamp, false),
+        col("updated_at", Timestamp, false),
+    ],
+    journaled: true,
+    exportable: true,
+};
+
+pub static EVENTS: TableSpec = TableSpec {
+    kind: T::Events,
+    name: "events",
+    file_name: "events.csv",
+    entity: "event",
+    key: "id",
+    columns: &[
+        col("id", Id, true),
+        col("type", Text, true),
+        col("entity", Text, false),
+        col("entity_id", LooseId, false),
+        col("user_id", LooseId, false),
+        col("source", Text, false),
+        col("message", Text, false),
+        col("data", JsonObject, false),
+        col("created_at", Timestamp, true),
+    ],
+    journaled: false,
+    exportable: true,
+};
+
+pub static DOCS: TableSpec = TableSpec {
+    kind: T::Docs,
+    name: "docs",
+    file_name: "docs.csv",
+    entity: "doc",
+    key: "id",
+    columns: &[
+        col("id", Id, true),
+        col("title", Text, true),
+        col("filename", Text, true),
+        col("content_type", Text, false),
+        col("size_bytes", Count, false),
+        col("sha256", Sha256, false),
+        col("task_id", Ref(T::Tasks), false),
+        col("uploaded_by", Ref(T::Users), false),
+        col("created_at", Timestamp, false),
+        col("updated_at", Timestamp, false),
+    ],
+    journaled: true,
+    exportable: true,
+};
+
+pub static COMMENTS: TableSpec = TableSpec {
+    kind: T::Comments,
+    name: "comments",
+    file_name: "comments.csv",
+    entity: "comment",
+    key: "id",
+    columns: &[
+        col("id", Id, true),
+        col("task_id", Ref(T::Tasks), true),
+        col("user_id", Ref(T::Users), false),
+        col("message", Text, true),
+        col("created_at", Timestamp, false),
+        col("updated_at", Timestamp, false),
+    ],
+    journaled: true,
+    exportable: true,
+};
+
+pub static CREDENTIALS: TableSpec = TableSpec {
+    kind: T::Credentials,
+    name: "credentials",
+    file_name: "credentials.csv",
+    entity: "credential",
+    key: "user_id",
+    columns: &[
+        col("user_id", Id, true),
+        col("password_hash", Secret, true),
+        col("password_changed_at", Timestamp, false),
+    ],
+    journaled: false,
+    exportable: false,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_first_columns_are_kept_exactly() {
+        assert_eq!(
+            USERS.header().join(","),
+            "id,username,telegram_id,role,created_at,updated_at,is_active"
+        );
+        assert_eq!(
+            TASKS.header().join(","),
+            "id,title,description,status,priority,assigned_to,created_by,due_date,created_at,updated_at"
+        );
+        assert_eq!(
+            EVENTS.header().join(","),
+            "id,type,entity,entity_id,user_id,source,message,data,created_at"
+        );
+        assert_eq!(
+            DOCS.header().join(","),
+            "id,title,filename,content_type,size_bytes,sha256,task_id,uploaded_by,created_at,updated_at"
+        );
+        assert_eq!(
+            COMMENTS.header().join(","),
+            "id,task_id,user_id,message,created_at,updated_at"
+        );
+        assert_eq!(
+            CREDENTIALS.header().join(","),
+            "user_id,password_hash,password_changed_at"
+        );
+    }
+
+    #[test]
+    fn cells_are_checked_by_kind() {
+        let v = Vocabulary::default();
+        let status = TASKS.column("status").unwrap();
+        assert!(TASKS.check_cell(status, "done", &v).is_ok());
+        let err = TASKS.check_cell(status, "finished", &v).unwrap_err();
+        assert!(
+            err.contains("expected one of new, in_progress, done, cancelled"),
+            "{err}"
+        );
+        let title = TASKS.column("title").unwrap();
+        assert!(
+            TASKS
+                .check_cell(title, "", &v)
+                .unwrap_err()
+                .contains("required")
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! Parsing and checking of single cell values: enums, booleans, dates, ids.
+//!
+//! Every check returns a message that says what was found and what was expected, so
+//! that the store can put it behind `file:line:column` and the API into a 422.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// A problem with one named field, as the API reports it in `errors[]`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The configurable words a table may contain (today: the task workflow).
+#[derive(Debug, Clone)]
+pub struct Vocabulary {
+    /// Allowed task statuses, in workflow order (`tasks.statuses`).
+    pub statuses: Vec<String>,
+}
+
+impl Default for Vocabulary {
+    fn default() -> Self {
+        Self {
+            statuses: DEFAULT_STATUSES.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+pub const DEFAULT_STATUSES: &[&str] = &["new", "in_progress", "done", "cancelled"];
+pub const ROLES: &[&str] = &["admin", "manager", "supervisor", "member", "client"];
+pub const PRIORITIES: &[&str] = &["low", "medium", "high", "critical"];
+
+/// Reads `true/false`, `1/0`, `yes/no` (any case). DATA.md's boolean rule.
+pub fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!(
+            "{value:?} is not a boolean; expected true or false (also 1/0, yes/no)"
+        )),
+    }
+}
+
+/// A positive integer id.
+pub fn parse_id(value: &str) -> Result<u64, String> {
+    match value.trim().parse::<u64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(format!(
+            "{value:?} is not an id; expected a positive whole number"
+        )),
+    }
+}
+
+/// An RFC 3339 timestamp such as `2026-11-22T09:00:00Z`.
+pub fn parse_timestamp(value: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(value.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            format!("{value:?} is not a timestamp; expected RFC 3339 like 2026-11-22T09:00:00Z")
+        })
+}
+
+/// A due date: a calendar date (`2026-12-01`) or a timestamp.
+pub fn parse_due_date(value: &str) -> Result<(), String> {
+    let v = value.trim();
+    if NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok() || DateTime::parse_from_rfc3339(v).is_ok() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{value:?} is not a date; expected 2026-12-01 or an RFC 3339 timestamp"
+        ))
+    }
+}
+
+/// One of a fixed list of words, matched exactly.
+pub fn check_one_of(value: &str, allowed: &[impl AsRef<str>], what: &str) -> Result<(), String> {
+    if allowed.iter().any(|a| a.as_ref() == value) {
+        Ok(())
+    } else {
+        let list: Vec<&str> = allowed.iter().map(|a| a.as_ref()).collect();
+        Err(format!(
+            "{value:?} is not a {what}; expected one of {}",
+            list.join(", ")
+        ))
+    }
+}
+
+/// The current time as the files store it: RFC 3339, UTC, whole seconds.
+pub fn now_timestamp() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans_accept_the_documented_spellings() {
+        for (text, want) in [
+            ("true", true),
+            ("YES", true),
+            ("1", true),
+            ("false", false),
+            ("no", false),
+            ("0", false),
+        ] {
+            assert_eq!(parse_bool(text), Ok(want), "{text}");
+        }
+        assert!(
+            parse_bool("maybe")
+                .unwrap_err()
+                .contains("expected true or false")
+        );
+    }
+
+    #[test]
+    fn ids_are_positive() {
+        assert_eq!(parse_id("42"), Ok(42));
+        assert!(parse_id("0").is_err());
+        assert!(parse_id("-3").is_err());
+        assert!(parse_id("x").is_err());
+    }
+
+    #[test]
+    fn due_dates_take_a_date_or_a_timestamp() {
+        assert!(parse_due_date("2026-12-01").is_ok());
+        assert!(parse_due_date("2026-12-01T09:00:00Z").is_ok());
+        assert!(parse_due_date("01.12.2026").is_err());
+    }
+}

@@ -1,0 +1,553 @@
+//! Reading and writing one CSV file the way spreadsheets save them, without loss.
+//!
+//! A file is read with the `csv` crate after its dialect is detected (UTF-8 BOM, `,` or
+//! `;`, LF or CRLF). Each row keeps the exact bytes it had in the file, so a rewrite
+//! reproduces every row nobody changed byte for byte; a changed row is written in the
+//! canonical form (quotes only where needed). Errors carry the line and the character
+//! column where they are.
+
+use std::fmt;
+
+/// How a file is written: what it was read with, so that a rewrite keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvFormat {
+    pub delimiter: u8,
+    pub bom: bool,
+    pub crlf: bool,
+}
+
+impl Default for CsvFormat {
+    fn default() -> Self {
+        Self {
+            delimiter: b',',
+            bom: false,
+            crlf: false,
+        }
+    }
+}
+
+impl CsvFormat {
+    pub fn line_end(&self) -> &'static [u8] {
+        if self.crlf { b"\r\n" } else { b"\n" }
+    }
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A place in a file, 1-based, columns counted in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    pub line: u64,
+    pub column: u64,
+}
+
+/// One problem found in a file: `tasks.csv:4:17: message`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+/// One row's cells, stored compactly: the row's line as written in the file, plus the
+/// decoded cells where quoting makes them differ from the line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The row as it stands in the file, without its line end.
+    line: Box<str>,
+    /// Decoded cells, concatenated; `None` when no cell was quoted, so the cells are
+    /// slices of `line` between delimiters.
+    decoded: Option<Box<str>>,
+    /// End offset of each cell in `decoded` (or in `line`).
+    ends: Box<[u32]>,
+}
+
+impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.cells()).finish()
+    }
+}
+
+impl Row {
+    /// Builds a row from cell values, in the canonical form of `format`.
+    pub fn from_cells<S: AsRef<str>>(cells: &[S], format: &CsvFormat) -> Row {
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(format.delimiter)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .quote_style(csv::QuoteStyle::Necessary)
+            .from_writer(Vec::with_capacity(128));
+        // Writing to a Vec cannot fail.
+        let _ = writer.write_record(cells.iter().map(|c| c.as_ref()));
+        let mut bytes = writer.into_inner().unwrap_or_default();
+        bytes.pop(); // the terminator
+        // A single empty cell would be written as `""`; that is fine and stays quoted.
+        let line = String::from_utf8(bytes).unwrap_or_default();
+        Row::from_line_and_cells(line, cells, format.delimiter)
+    }
+
+    fn from_line_and_cells<S: AsRef<str>>(line: String, cells: &[S], delimiter: u8) -> Row {
+        let mut ends = Vec::with_capacity(cells.len());
+        if line.contains('"') {
+            let mut decoded = String::with_capacity(line.len());
+            for cell in cells {
+                decoded.push_str(cell.as_ref());
+                ends.push(decoded.len() as u32);
+            }
+            Row {
+                line: line.into(),
+                decoded: Some(decoded.into()),
+                ends: ends.into(),
+            }
+        } else {
+            let mut end = 0usize;
+            for (i, cell) in cells.iter().enumerate() {
+                if i > 0 {
+                    end += 1; // the delimiter
+                }
+                end += cell.as_ref().len();
+                ends.push(end as u32);
+            }
+            debug_assert!(delimiter.is_ascii());
+            Row {
+                line: line.into(),
+                decoded: None,
+                ends: ends.into(),
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The decoded value of cell `i` (empty past the end).
+    pub fn cell(&self, i: usize) -> &str {
+        if i >= self.ends.len() {
+            return "";
+        }
+        let end = self.ends[i] as usize;
+        match &self.decoded {
+            Some(decoded) => {
+                let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+                &decoded[start..end]
+            }
+            None => {
+                let start = if i == 0 {
+                    0
+                } else {
+                    self.ends[i - 1] as usize + 1
+                };
+                &self.line[start..end]
+            }
+        }
+    }
+
+    pub fn cells(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.cell(i))
+    }
+
+    /// The row's bytes as they go into the file, without the line end.
+    pub fn line(&self) -> &str {
+        &self.line
+    }
+}
+
+/// A file read into rows, or the reasons it could not be.
+#[derive(Debug)]
+pub struct ParsedFile {
+    pub format: CsvFormat,
+    pub header: Vec<String>,
+    /// The header's line as it stands in the file.
+    pub header_line: String,
+    /// Each row with the line it starts on.
+    pub rows: Vec<(u64, Row)>,
+}
+
+/// Reads a whole file. `file_name` only labels the problems.
+pub fn parse(bytes: &[u8], file_name: &str) -> Result<ParsedFile, Vec<Problem>> {
+    let problem = |loc: Location, message: String| Problem {
+        file: file_name.to_string(),
+        line: loc.line,
+        column: loc.column,
+        message,
+    };
+    let bom = bytes.starts_with(BOM);
+    let body = if bom { &bytes[BOM.len()..] } else { bytes };
+    let text = std::str::from_utf8(body).map_err(|e| {
+        let loc = locate(body, e.valid_up_to());
+        vec![problem(
+            loc,
+            "the file is not valid UTF-8; save it as CSV UTF-8".to_string(),
+        )]
+    })?;
+    if text.trim().is_empty() {
+        return Err(vec![problem(
+            Location { line: 1, column: 1 },
+            "the file is empty; expected a header row".into(),
+        )]);
+    }
+    let (delimiter, crlf) = detect_dialect(text);
+    let format = CsvFormat {
+        delimiter,
+        bom,
+        crlf,
+    };
+
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    // Record starts (byte offset) and contents; a record's bytes run to the next start.
+    let mut records: Vec<(usize, csv::StringRecord)> = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        let start = reader.position().byte() as usize;
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let mut at = record
+                    .position()
+                    .map(|p| p.byte() as usize)
+                    .unwrap_or(start);
+                // The crate may place a record's start on the previous line end (CRLF)
+                // or before blank lines; the row begins at its first real byte.
+                while matches!(text.as_bytes().get(at), Some(b'\r' | b'\n')) {
+                    at += 1;
+                }
+                records.push((at, record.clone()));
+            }
+            Err(e) => {
+                let at = e.position().map(|p| p.byte() as usize).unwrap_or(start);
+                return Err(vec![problem(
+                    locate(text.as_bytes(), at),
+                    format!("unreadable row: {e}"),
+                )]);
+            }
+        }
+    }
+    let mut header: Option<Vec<String>> = None;
+    let mut rows = Vec::with_capacity(records.len());
+    let mut problems = Vec::new();
+    // Line numbers are counted here: the csv crate does not count breaks inside quotes.
+    let (mut counted_to, mut line) = (0usize, 1u64);
+    for (i, (start, rec)) in records.iter().enumerate() {
+        line += text.as_bytes()[counted_to..*start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        counted_to = *start;
+        let end = records.get(i + 1).map(|(s, _)| *s).unwrap_or(text.len());
+        let raw = trim_line_end(&text[*start..end]);
+        if let Some(offset) = unbalanced_quote(raw, delimiter) {
+            problems.push(problem(
+                locate_in(text, *start, offset, line),
+                "unbalanced quote: a quoted cell is never closed, or a quote stands inside an unquoted cell \
+                 (quote the whole cell and double the quote inside)"
+                    .to_string(),
+            ));
+            continue;
+        }
+        let cells: Vec<&str> = rec.iter().collect();
+        if header.is_none() {
+            header = Some(cells.iter().map(|c| c.to_string()).collect());
+        } else {
+            rows.push((line, Row::from_raw(raw, &cells, delimiter)));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let Some(header) = header else {
+        return Err(vec![problem(
+            Location { line: 1, column: 1 },
+            "no header row".into(),
+        )]);
+    };
+    let header_line = text[..text.find('\n').unwrap_or(text.len())]
+        .trim_end_matches('\r')
+        .to_string();
+    // Rows whose field count differs from the header's.
+    for (line, row) in &rows {
+        if row.len() != header.len() && !(row.len() == 1 && row.cell(0).is_empty()) {
+            problems.push(problem(
+                Location {
+                    line: *line,
+                    column: 1,
+                },
+                format!(
+                    "this row has {} fields but the header has {}",
+                    row.len(),
+                    header.len()
+                ),
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(ParsedFile {
+        format,
+        header,
+        header_line,
+        rows,
+    })
+}
+
+impl Row {
+    /// A row read from a file: keeps `raw` exactly, so an unchanged row is written back
+    /// byte for byte.
+    fn from_raw(raw: &str, cells: &[&str], delimiter: u8) -> Row {
+        Row::from_line_and_cells(raw.to_string(), cells, delimiter)
+    }
+}
+
+/// The location of cell `index` of a row that starts at `line`, for error messages.
+pub fn cell_location(raw_line: &str, delimiter: u8, index: usize, line: u64) -> Location {
+    let offsets = cell_offsets(raw_line, delimiter);
+    let offset = offsets.get(index).copied().unwrap_or(0);
+    let before = &raw_line[..offset];
+    let extra_lines = before.matches('\n').count() as u64;
+    let line_start = before.rfind('\n').map(|p| p + 1).unwrap_or(0);
+    Location {
+        line: line + extra_lines,
+        column: before[line_start..].chars().count() as u64 + 1,
+    }
+}
+
+/// Byte offsets where each cell of a raw row starts, honouring quotes.
+fn cell_offsets(raw: &str, delimiter: u8) -> Vec<usize> {
+    let mut offsets = vec![0];
+    let mut in_quotes = false;
+    for (i, b) in raw.bytes().enumerate() {
+        if b == b'"' {
+            in_quotes = !in_quotes;
+        } else if b == delimiter && !in_quotes {
+            offsets.push(i + 1);
+        }
+    }
+    offsets
+}
+
+/// Where an unbalanced quote opens, if the row has one. A well-formed row has its
+/// quotes in pairs: around a cell, and doubled inside it.
+fn unbalanced_quote(raw: &str, delimiter: u8) -> Option<usize> {
+    if !raw.contains('"') {
+        return None;
+    }
+    let bytes = raw.as_bytes();
+    let mut cell_start = 0;
+    let mut i = 0;
+    while i <= bytes.len() {
+        // At the start of a cell.
+        if i < bytes.len() && bytes[i] == b'"' {
+            let open = i;
+            i += 1;
+            loop {
+                match bytes.get(i) {
+                    None => return Some(open),
+                    Some(b'"') if bytes.get(i + 1) == Some(&b'"') => i += 2,
+                    Some(b'"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(_) => i += 1,
+                }
+            }
+            // After the closing quote: the delimiter or the end of the row.
+            match bytes.get(i) {
+                None => return None,
+                Some(&b) if b == delimiter => {
+                    i += 1;
+                    cell_start = i;
+                    continue;
+                }
+                Some(_) => return Some(i),
+            }
+        }
+        // An unquoted cell: it may not contain a quote.
+        while i < bytes.len() && bytes[i] != delimiter {
+            if bytes[i] == b'"' {
+                return Some(i);
+            }
+            i += 1;
+        }
+        if i >= bytes.len() {
+            return None;
+        }
+        i += 1;
+        cell_start = i;
+    }
+    let _ = cell_start;
+    None
+}
+
+fn trim_line_end(s: &str) -> &str {
+    s.trim_end_matches(['\r', '\n'])
+}
+
+/// Picks the delimiter from the header line (`;` when it has more of them than `,`,
+/// as a spreadsheet in a comma-decimal locale writes) and the line end.
+fn detect_dialect(text: &str) -> (u8, bool) {
+    let first = &text[..text.find('\n').unwrap_or(text.len())];
+    let crlf = first.ends_with('\r');
+    let delimiter = if first.matches(';').count() > first.matches(',').count() {
+        b';'
+    } else {
+        b','
+    };
+    (delimiter, crlf)
+}
+
+fn locate(bytes: &[u8], offset: usize) -> Location {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map(|p| p + 1)
+        .unwrap_or(0);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count() as u64
+        + 1;
+    Location { line, column }
+}
+
+fn locate_in(text: &str, row_start: usize, offset: usize, line: u64) -> Location {
+    let before = &text[row_start..row_start + offset];
+    let extra = before.matches('\n').count() as u64;
+    let line_start = before.rfind('\n').map(|p| p + 1).unwrap_or(0);
+    Location {
+        line: line + extra,
+        column: before[line_start..].chars().count() as u64 + 1,
+    }
+}
+
+/// Writes a whole table: BOM if it had one, header, rows, each with the file's line end.
+pub fn write_file<'a>(
+    out: &mut Vec<u8>,
+    format: &CsvFormat,
+    header_line: &str,
+    rows: impl Iterator<Item = &'a Row>,
+) {
+    if format.bom {
+        out.extend_from_slice(BOM);
+    }
+    out.extend_from_slice(header_line.as_bytes());
+    out.extend_from_slice(format.line_end());
+    for row in rows {
+        out.extend_from_slice(row.line().as_bytes());
+        out.extend_from_slice(format.line_end());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cells(row: &Row) -> Vec<&str> {
+        row.cells().collect()
+    }
+
+    #[test]
+    fn excel_russian_locale_file_is_read_and_written_back_identically() {
+        let file = "\u{feff}id;title;description\r\n1;Купить;\"две строки\r\nвторая; с ;\"\r\n2;\"say \"\"hi\"\"\";\r\n";
+        let parsed = parse(file.as_bytes(), "tasks.csv").unwrap();
+        assert_eq!(
+            parsed.format,
+            CsvFormat {
+                delimiter: b';',
+                bom: true,
+                crlf: true
+            }
+        );
+        assert_eq!(parsed.header, ["id", "title", "description"]);
+        assert_eq!(
+            cells(&parsed.rows[0].1),
+            ["1", "Купить", "две строки\r\nвторая; с ;"]
+        );
+        assert_eq!(cells(&parsed.rows[1].1), ["2", "say \"hi\"", ""]);
+        assert_eq!(parsed.rows[1].0, 4);
+        let mut out = Vec::new();
+        write_file(
+            &mut out,
+            &parsed.format,
+            &parsed.header_line,
+            parsed.rows.iter().map(|(_, r)| r),
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), file);
+    }
+
+    #[test]
+    fn canonical_rows_quote_only_where_needed() {
+        let row = Row::from_cells(&["3", "a,b", "plain", "q\"x"], &CsvFormat::default());
+        assert_eq!(row.line(), "3,\"a,b\",plain,\"q\"\"x\"");
+        assert_eq!(cells(&row), ["3", "a,b", "plain", "q\"x"]);
+        let plain = Row::from_cells(&["4", "", "x"], &CsvFormat::default());
+        assert_eq!(plain.line(), "4,,x");
+        assert_eq!(cells(&plain), ["4", "", "x"]);
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_reported_where_it_opens() {
+        let file = "id,title,description\n1,ok,fine\n2,\"never closed,x\n3,a,b\n";
+        let problems = parse(file.as_bytes(), "tasks.csv").unwrap_err();
+        assert_eq!(
+            problems[0].to_string().split(": ").next().unwrap(),
+            "tasks.csv:3:3"
+        );
+        assert!(problems[0].message.contains("unbalanced quote"));
+    }
+
+    #[test]
+    fn a_quote_inside_an_unquoted_cell_is_reported() {
+        let file = "id,title\n1,bad\"quote\n";
+        let problems = parse(file.as_bytes(), "tasks.csv").unwrap_err();
+        assert_eq!((problems[0].line, problems[0].column), (2, 6));
+    }
+
+    #[test]
+    fn a_short_row_is_reported_with_both_counts() {
+        let file = "id,title,status\n1,a,new\n2,b\n";
+        let problems = parse(file.as_bytes(), "tasks.csv").unwrap_err();
+        assert_eq!(
+            problems[0].to_string(),
+            "tasks.csv:3:1: this row has 2 fields but the header has 3"
+        );
+    }
+
+    #[test]
+    fn cell_locations_count_characters_and_lines() {
+        let raw = "7,\"two\nlines\",Привет,x";
+        assert_eq!(
+            cell_location(raw, b',', 2, 10),
+            Location {
+                line: 11,
+                column: 8
+            }
+        );
+        assert_eq!(
+            cell_location(raw, b',', 3, 10),
+            Location {
+                line: 11,
+                column: 15
+            }
+        );
+    }
+}

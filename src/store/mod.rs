@@ -1,0 +1,234 @@
+//! The store: the only code that touches the data folder.
+//!
+//! It reads the CSV tables, commits changes durably (see [`journal`] and
+//! [`csv_store`]), keeps parsed tables in a cache it can drop at any moment, and
+//! broadcasts every committed [`Change`] on the change feed. Everything above it talks
+//! to the [`Storage`] trait, so a PostgreSQL backend can stand in later.
+
+pub mod check;
+pub mod csv_format;
+pub mod csv_store;
+pub mod durable;
+pub mod folds;
+pub mod journal;
+pub mod replay;
+pub mod table;
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::domain::{FieldError, TableKind, Vocabulary};
+
+pub use csv_format::Problem;
+pub use csv_store::CsvStore;
+pub use journal::NewEvent;
+pub use table::{Fields, TableData};
+
+/// Where a change came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Api,
+    Ws,
+    Telegram,
+    Scheduler,
+    File,
+    /// The server itself (start-up replay, command-line tools).
+    System,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Source::Api => "api",
+            Source::Ws => "ws",
+            Source::Telegram => "telegram",
+            Source::Scheduler => "scheduler",
+            Source::File => "file",
+            Source::System => "system",
+        };
+        f.write_str(s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeOp {
+    Create,
+    Update,
+    Delete,
+}
+
+impl ChangeOp {
+    /// The verb in event types: `task.created`.
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            ChangeOp::Create => "created",
+            ChangeOp::Update => "updated",
+            ChangeOp::Delete => "deleted",
+        }
+    }
+}
+
+/// Who is changing something, and through which door.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    pub actor: Option<u64>,
+    pub source: Source,
+}
+
+/// One committed change, as the change feed carries it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub event_id: u64,
+    pub table: TableKind,
+    pub op: ChangeOp,
+    pub id: u64,
+    /// The whole record before (None for a create); secrets replaced by a marker.
+    pub before: Option<Fields>,
+    /// The whole record after (None for a delete); secrets replaced by a marker.
+    pub after: Option<Fields>,
+    pub actor: Option<u64>,
+    pub source: Source,
+    pub at: String,
+}
+
+impl Serialize for TableKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// A change asked of the store.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// A new row. Tables keyed by `id` get the next id; others (credentials) name their key.
+    Create { table: TableKind, fields: Fields },
+    /// Changes only the named fields. `if_match` is the ETag the caller last saw.
+    Update {
+        table: TableKind,
+        id: u64,
+        fields: Fields,
+        if_match: Option<String>,
+    },
+    Delete {
+        table: TableKind,
+        id: u64,
+        if_match: Option<String>,
+    },
+}
+
+impl Op {
+    pub fn table(&self) -> TableKind {
+        match self {
+            Op::Create { table, .. } | Op::Update { table, .. } | Op::Delete { table, .. } => {
+                *table
+            }
+        }
+    }
+}
+
+/// What a commit did.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub id: u64,
+    /// The record after the commit (None after a delete).
+    pub record: Option<Fields>,
+    pub etag: Option<String>,
+    /// The change, or None when the update changed nothing.
+    pub change: Option<Change>,
+}
+
+/// The store's errors, one variant per thing a caller does differently.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("{table} {id} does not exist", table = .table.spec().entity)]
+    NotFound { table: TableKind, id: u64 },
+    #[error("invalid field values")]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the record changed since it was read (ETag mismatch)")]
+    PreconditionFailed,
+    /// The table's file does not load; it is not written until it is fixed.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A disk error; the detail is in the log, never in a response.
+    #[error("storage error")]
+    Io,
+    #[error("the store is shutting down")]
+    Closed,
+}
+
+/// A table's state for `/api/health` and `check`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableStatus {
+    pub table: &'static str,
+    pub file: String,
+    pub rows: Option<usize>,
+    pub readable: bool,
+    pub problems: Vec<String>,
+    /// Changes journaled in events.csv but not yet folded into the file.
+    pub unfolded_changes: bool,
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The storage contract every backend keeps.
+pub trait Storage: Send + Sync + 'static {
+    /// A snapshot of a whole table, for reading.
+    fn table(&self, table: TableKind) -> Result<Arc<TableData>, StoreError>;
+    /// Commits one change durably, then publishes it on the feed.
+    fn commit(&self, op: Op, ctx: Context) -> BoxFuture<'_, Result<Committed, StoreError>>;
+    /// Appends an event that is not a change of a record (a login, a job run...).
+    fn record_event(&self, event: NewEvent) -> BoxFuture<'_, Result<u64, StoreError>>;
+    /// The change feed.
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change>;
+    fn status(&self) -> Vec<TableStatus>;
+    /// The newest event id given.
+    fn last_event_id(&self) -> u64;
+    /// Drops every cached table; the next reads rebuild them from the files.
+    fn drop_cache(&self);
+    /// Finishes in-flight writes, folds everything into the files, and stops.
+    fn shutdown(&self) -> BoxFuture<'_, ()>;
+}
+
+/// What the CSV store needs to know from the configuration.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    pub cache_enabled: bool,
+    pub cache_ttl: Duration,
+    /// events.csv is archived past this size.
+    pub events_max_bytes: u64,
+    pub vocabulary: Vocabulary,
+    /// How long a change may wait in the journal before its table file is rewritten.
+    pub fold_delay: Duration,
+}
+
+impl StoreConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        StoreConfig {
+            data_dir: data_dir.into(),
+            cache_enabled: true,
+            cache_ttl: Duration::from_secs(300),
+            events_max_bytes: 10 * 1024 * 1024,
+            vocabulary: Vocabulary::default(),
+            fold_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A record's ETag: a fingerprint of its row.
+pub fn etag_of(row: &csv_format::Row) -> String {
+    format!(
+        "\"{:016x}\"",
+        xxhash_rust::xxh3::xxh3_64(row.line().as_bytes())
+    )
+}

@@ -1,0 +1,280 @@
+//! One table in memory: the file's columns (known and unknown, in the file's order),
+//! its dialect, and its rows by id, checked against the table's spec.
+//!
+//! A `TableData` is an immutable snapshot; the writer derives the next one from it.
+//! Rows live in a persistent map, so a snapshot handed to a reader or to the folding
+//! thread costs nothing to keep while the writer moves on.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use crate::domain::{ColumnKind, TableKind, TableSpec, Vocabulary};
+
+use super::csv_format::{self, CsvFormat, ParsedFile, Problem, Row};
+
+/// A record's cells by column name.
+pub type Fields = BTreeMap<String, String>;
+
+/// A table just read from its file, with the line each row starts on.
+pub struct Loaded {
+    pub data: TableData,
+    pub lines: BTreeMap<u64, u64>,
+}
+
+#[derive(Clone)]
+pub struct TableData {
+    pub kind: TableKind,
+    pub format: CsvFormat,
+    /// The file's columns in the file's order; documented ones missing from the file
+    /// are added at the end.
+    pub header: Arc<[String]>,
+    /// The header line as it is written.
+    pub header_line: Arc<str>,
+    /// Rows by their key.
+    pub rows: imbl::OrdMap<u64, Arc<Row>>,
+    /// The largest id seen (a new id is this plus one).
+    pub max_id: u64,
+}
+
+impl std::fmt::Debug for TableData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableData")
+            .field("kind", &self.kind)
+            .field("rows", &self.rows.len())
+            .finish()
+    }
+}
+
+impl TableData {
+    /// A table with only its documented header, as a missing file is created.
+    pub fn empty(kind: TableKind) -> TableData {
+        let spec = kind.spec();
+        let format = CsvFormat::default();
+        let header: Vec<String> = spec.header().into_iter().map(String::from).collect();
+        let header_line = Row::from_cells(&header, &format).line().to_string();
+        TableData {
+            kind,
+            format,
+            header: header.into(),
+            header_line: header_line.into(),
+            rows: imbl::OrdMap::new(),
+            max_id: 0,
+        }
+    }
+
+    pub fn spec(&self) -> &'static TableSpec {
+        self.kind.spec()
+    }
+
+    /// Position of a column in the file, by name.
+    pub fn position(&self, column: &str) -> Option<usize> {
+        self.header.iter().position(|h| h == column)
+    }
+
+    pub fn get(&self, id: u64) -> Option<&Arc<Row>> {
+        self.rows.get(&id)
+    }
+
+    /// A row as a map of column name to value.
+    pub fn fields(&self, row: &Row) -> Fields {
+        self.header
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.clone(), row.cell(i).to_string()))
+            .collect()
+    }
+
+    /// The value of a named column in a row ("" when the column does not exist).
+    pub fn value<'r>(&self, row: &'r Row, column: &str) -> &'r str {
+        self.position(column).map(|i| row.cell(i)).unwrap_or("")
+    }
+
+    /// The bytes of the whole file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.rows.len() * 128);
+        csv_format::write_file(
+            &mut out,
+            &self.format,
+            &self.header_line,
+            self.rows.values().map(|r| r.as_ref()),
+        );
+        out
+    }
+
+    /// Builds a row for this table from named values (missing columns are empty).
+    pub fn row_from_fields(&self, fields: &Fields) -> Row {
+        let cells: Vec<&str> = self
+            .header
+            .iter()
+            .map(|h| fields.get(h).map(String::as_str).unwrap_or(""))
+            .collect();
+        Row::from_cells(&cells, &self.format)
+    }
+
+    /// Reads a parsed file into a table, checking every cell. References to other
+    /// tables are checked afterwards by [`check_references`].
+    pub fn from_parsed(
+        kind: TableKind,
+        parsed: ParsedFile,
+        vocabulary: &Vocabulary,
+    ) -> Result<Loaded, Vec<Problem>> {
+        let spec = kind.spec();
+        let file = spec.file_name;
+        let mut problems = Vec::new();
+        let ParsedFile {
+            format,
+            mut header,
+            header_line,
+            rows,
+        } = parsed;
+        let mut seen = HashSet::new();
+        for (i, name) in header.iter().enumerate() {
+            if !seen.insert(name.as_str()) {
+                let loc = csv_format::cell_location(&header_line, format.delimiter, i, 1);
+                problems.push(Problem {
+                    file: file.into(),
+                    line: loc.line,
+                    column: loc.column,
+                    message: format!("column {name:?} appears twice in the header"),
+                });
+            }
+        }
+        if !header.iter().any(|h| h == spec.key) {
+            problems.push(Problem {
+                file: file.into(),
+                line: 1,
+                column: 1,
+                message: format!(
+                    "the header has no {:?} column; expected {}",
+                    spec.key,
+                    spec.header().join(",")
+                ),
+            });
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        // Documented columns the file lacks are added at the end (nothing is lost).
+        let missing: Vec<&str> = spec
+            .header()
+            .into_iter()
+            .filter(|c| !header.iter().any(|h| h == c))
+            .collect();
+        let header_line = if missing.is_empty() {
+            header_line
+        } else {
+            header.extend(missing.iter().map(|m| m.to_string()));
+            Row::from_cells(&header, &format).line().to_string()
+        };
+        let checks: Vec<(usize, &crate::domain::Column)> = spec
+            .columns
+            .iter()
+            .filter_map(|c| header.iter().position(|h| h == c.name).map(|i| (i, c)))
+            .collect();
+        let key_pos = header.iter().position(|h| h == spec.key).unwrap_or(0);
+        let mut table_rows = imbl::OrdMap::new();
+        let mut first_line: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut max_id = 0;
+        for (line, row) in rows {
+            if row.len() == 1 && row.cell(0).is_empty() && header.len() > 1 {
+                continue; // a line with nothing on it
+            }
+            let mut row_ok = true;
+            for (pos, column) in &checks {
+                if let Err(message) = spec.check_cell(column, row.cell(*pos), vocabulary) {
+                    let loc = csv_format::cell_location(row.line(), format.delimiter, *pos, line);
+                    problems.push(Problem {
+                        file: file.into(),
+                        line: loc.line,
+                        column: loc.column,
+                        message,
+                    });
+                    row_ok = false;
+                }
+            }
+            if !row_ok {
+                continue;
+            }
+            let id = row.cell(key_pos).trim().parse::<u64>().unwrap_or(0);
+            if let Some(first) = first_line.get(&id) {
+                let loc = csv_format::cell_location(row.line(), format.delimiter, key_pos, line);
+                problems.push(Problem {
+                    file: file.into(),
+                    line: loc.line,
+                    column: loc.column,
+                    message: format!(
+                        "duplicate id {id}: line {first} has it already; ids must be unique"
+                    ),
+                });
+                continue;
+            }
+            first_line.insert(id, line);
+            max_id = max_id.max(id);
+            let row = if missing.is_empty() {
+                row
+            } else {
+                let mut cells: Vec<&str> = row.cells().collect();
+                cells.resize(header.len(), "");
+                Row::from_cells(&cells, &format)
+            };
+            table_rows.insert(id, Arc::new(row));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let data = TableData {
+            kind,
+            format,
+            header: header.into(),
+            header_line: header_line.into(),
+            rows: table_rows,
+            max_id,
+        };
+        Ok(Loaded {
+            data,
+            lines: first_line,
+        })
+    }
+}
+
+/// Finds cells that name a row of another table that does not exist. `lines` gives
+/// the line each row starts on (from loading), for the location.
+pub fn check_references(
+    table: &TableData,
+    lines: &BTreeMap<u64, u64>,
+    lookup: &dyn Fn(TableKind) -> Option<Arc<TableData>>,
+) -> Vec<Problem> {
+    let spec = table.spec();
+    let mut problems = Vec::new();
+    for column in spec.columns {
+        let ColumnKind::Ref(target) = column.kind else {
+            continue;
+        };
+        let Some(pos) = table.position(column.name) else {
+            continue;
+        };
+        let Some(other) = lookup(target) else {
+            continue;
+        };
+        for (id, row) in table.rows.iter() {
+            let value = row.cell(pos);
+            if value.is_empty() || other.rows.contains_key(&value.trim().parse().unwrap_or(0)) {
+                continue;
+            }
+            let line = lines.get(id).copied().unwrap_or(0);
+            let loc = csv_format::cell_location(row.line(), table.format.delimiter, pos, line);
+            problems.push(Problem {
+                file: spec.file_name.into(),
+                line: loc.line,
+                column: loc.column,
+                message: format!(
+                    "{} {value} does not exist in {}; expected the id of an existing {}",
+                    column.name,
+                    target.spec().file_name,
+                    target.spec().entity
+                ),
+            });
+        }
+    }
+    problems
+}
