@@ -1,3 +1,12 @@
 //! taskboard: a self-hosted task server whose database is a folder of CSV files.
+//!
+//! Dependencies point one way: `cli`, `app` → `api` → `service` → `store` → `domain`.
+//! ARCHITECTURE.md has the codemap and the invariants.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
 pub mod domain;
+pub mod service;
 pub mod store;

@@ -28,13 +28,8 @@ impl TableKind {
     ];
 
     /// The tables whose rows have an `id` and are changed through the store's commits.
-    pub const RECORDS: [TableKind; 5] = [
-        TableKind::Users,
-        TableKind::Tasks,
-        TableKind::Docs,
-        TableKind::Comments,
-        TableKind::Credentials,
-    ];
+    pub const RECORDS: [TableKind; 5] =
+        [TableKind::Users, TableKind::Tasks, TableKind::Docs, TableKind::Comments, TableKind::Credentials];
 
     pub fn spec(self) -> &'static TableSpec {
         match self {
@@ -58,9 +53,7 @@ impl TableKind {
 
     /// The table whose rows are identified by `entity` in events.csv (`task` → tasks).
     pub fn from_entity(entity: &str) -> Option<TableKind> {
-        TableKind::ALL
-            .into_iter()
-            .find(|t| t.spec().entity == entity)
+        TableKind::ALL.into_iter().find(|t| t.spec().entity == entity)
     }
 }
 
@@ -107,11 +100,7 @@ pub struct Column {
 }
 
 const fn col(name: &'static str, kind: ColumnKind, required: bool) -> Column {
-    Column {
-        name,
-        kind,
-        required,
-    }
+    Column { name, kind, required }
 }
 
 /// One table: its file and its documented columns, in their documented order.
@@ -146,12 +135,7 @@ impl TableSpec {
 
     /// Checks one cell against its column. References are checked by the store, which
     /// knows the other tables.
-    pub fn check_cell(
-        &self,
-        column: &Column,
-        value: &str,
-        vocabulary: &Vocabulary,
-    ) -> Result<(), String> {
+    pub fn check_cell(&self, column: &Column, value: &str, vocabulary: &Vocabulary) -> Result<(), String> {
         if value.is_empty() {
             return if column.required {
                 Err(format!("{} is empty; a value is required", column.name))
@@ -160,9 +144,7 @@ impl TableSpec {
             };
         }
         match column.kind {
-            ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId => {
-                values::parse_id(value).map(|_| ())
-            }
+            ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId => values::parse_id(value).map(|_| ()),
             ColumnKind::Text | ColumnKind::Secret => Ok(()),
             ColumnKind::Role => values::check_one_of(value, values::ROLES, "role"),
             ColumnKind::Priority => values::check_one_of(value, values::PRIORITIES, "priority"),
@@ -179,16 +161,10 @@ impl TableSpec {
                 _ => Err(format!("{value:?} is not a JSON object")),
             },
             ColumnKind::Sha256 => {
-                if value.len() == 64
-                    && value
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-                {
+                if value.len() == 64 && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "{value:?} is not a SHA-256; expected 64 lowercase hex digits"
-                    ))
+                    Err(format!("{value:?} is not a SHA-256; expected 64 lowercase hex digits"))
                 }
             }
         }
@@ -321,30 +297,18 @@ mod tests {
 
     #[test]
     fn documented_first_columns_are_kept_exactly() {
-        assert_eq!(
-            USERS.header().join(","),
-            "id,username,telegram_id,role,created_at,updated_at,is_active"
-        );
+        assert_eq!(USERS.header().join(","), "id,username,telegram_id,role,created_at,updated_at,is_active");
         assert_eq!(
             TASKS.header().join(","),
             "id,title,description,status,priority,assigned_to,created_by,due_date,created_at,updated_at"
         );
-        assert_eq!(
-            EVENTS.header().join(","),
-            "id,type,entity,entity_id,user_id,source,message,data,created_at"
-        );
+        assert_eq!(EVENTS.header().join(","), "id,type,entity,entity_id,user_id,source,message,data,created_at");
         assert_eq!(
             DOCS.header().join(","),
             "id,title,filename,content_type,size_bytes,sha256,task_id,uploaded_by,created_at,updated_at"
         );
-        assert_eq!(
-            COMMENTS.header().join(","),
-            "id,task_id,user_id,message,created_at,updated_at"
-        );
-        assert_eq!(
-            CREDENTIALS.header().join(","),
-            "user_id,password_hash,password_changed_at"
-        );
+        assert_eq!(COMMENTS.header().join(","), "id,task_id,user_id,message,created_at,updated_at");
+        assert_eq!(CREDENTIALS.header().join(","), "user_id,password_hash,password_changed_at");
     }
 
     #[test]
@@ -353,16 +317,8 @@ mod tests {
         let status = TASKS.column("status").unwrap();
         assert!(TASKS.check_cell(status, "done", &v).is_ok());
         let err = TASKS.check_cell(status, "finished", &v).unwrap_err();
-        assert!(
-            err.contains("expected one of new, in_progress, done, cancelled"),
-            "{err}"
-        );
+        assert!(err.contains("expected one of new, in_progress, done, cancelled"), "{err}");
         let title = TASKS.column("title").unwrap();
-        assert!(
-            TASKS
-                .check_cell(title, "", &v)
-                .unwrap_err()
-                .contains("required")
-        );
+        assert!(TASKS.check_cell(title, "", &v).unwrap_err().contains("required"));
     }
 }

@@ -14,10 +14,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -30,9 +27,7 @@ pub struct Vocabulary {
 
 impl Default for Vocabulary {
     fn default() -> Self {
-        Self {
-            statuses: DEFAULT_STATUSES.iter().map(|s| s.to_string()).collect(),
-        }
+        Self { statuses: DEFAULT_STATUSES.iter().map(|s| s.to_string()).collect() }
     }
 }
 
@@ -45,9 +40,7 @@ pub fn parse_bool(value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
-        _ => Err(format!(
-            "{value:?} is not a boolean; expected true or false (also 1/0, yes/no)"
-        )),
+        _ => Err(format!("{value:?} is not a boolean; expected true or false (also 1/0, yes/no)")),
     }
 }
 
@@ -55,9 +48,7 @@ pub fn parse_bool(value: &str) -> Result<bool, String> {
 pub fn parse_id(value: &str) -> Result<u64, String> {
     match value.trim().parse::<u64>() {
         Ok(id) if id > 0 => Ok(id),
-        _ => Err(format!(
-            "{value:?} is not an id; expected a positive whole number"
-        )),
+        _ => Err(format!("{value:?} is not an id; expected a positive whole number")),
     }
 }
 
@@ -65,9 +56,7 @@ pub fn parse_id(value: &str) -> Result<u64, String> {
 pub fn parse_timestamp(value: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(value.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            format!("{value:?} is not a timestamp; expected RFC 3339 like 2026-11-22T09:00:00Z")
-        })
+        .map_err(|_| format!("{value:?} is not a timestamp; expected RFC 3339 like 2026-11-22T09:00:00Z"))
 }
 
 /// A due date: a calendar date (`2026-12-01`) or a timestamp.
@@ -76,9 +65,7 @@ pub fn parse_due_date(value: &str) -> Result<(), String> {
     if NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok() || DateTime::parse_from_rfc3339(v).is_ok() {
         Ok(())
     } else {
-        Err(format!(
-            "{value:?} is not a date; expected 2026-12-01 or an RFC 3339 timestamp"
-        ))
+        Err(format!("{value:?} is not a date; expected 2026-12-01 or an RFC 3339 timestamp"))
     }
 }
 
@@ -88,10 +75,7 @@ pub fn check_one_of(value: &str, allowed: &[impl AsRef<str>], what: &str) -> Res
         Ok(())
     } else {
         let list: Vec<&str> = allowed.iter().map(|a| a.as_ref()).collect();
-        Err(format!(
-            "{value:?} is not a {what}; expected one of {}",
-            list.join(", ")
-        ))
+        Err(format!("{value:?} is not a {what}; expected one of {}", list.join(", ")))
     }
 }
 
@@ -106,21 +90,11 @@ mod tests {
 
     #[test]
     fn booleans_accept_the_documented_spellings() {
-        for (text, want) in [
-            ("true", true),
-            ("YES", true),
-            ("1", true),
-            ("false", false),
-            ("no", false),
-            ("0", false),
-        ] {
+        for (text, want) in [("true", true), ("YES", true), ("1", true), ("false", false), ("no", false), ("0", false)]
+        {
             assert_eq!(parse_bool(text), Ok(want), "{text}");
         }
-        assert!(
-            parse_bool("maybe")
-                .unwrap_err()
-                .contains("expected true or false")
-        );
+        assert!(parse_bool("maybe").unwrap_err().contains("expected true or false"));
     }
 
     #[test]

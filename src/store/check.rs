@@ -32,19 +32,10 @@ impl FolderReport {
 }
 
 /// Reads one record table's file.
-pub fn read_table(
-    dir: &Path,
-    kind: TableKind,
-    vocabulary: &Vocabulary,
-) -> Result<table::Loaded, Vec<Problem>> {
+pub fn read_table(dir: &Path, kind: TableKind, vocabulary: &Vocabulary) -> Result<table::Loaded, Vec<Problem>> {
     let file = kind.spec().file_name;
     let bytes = std::fs::read(dir.join(file)).map_err(|e| {
-        vec![Problem {
-            file: file.into(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read the file: {e}"),
-        }]
+        vec![Problem { file: file.into(), line: 0, column: 0, message: format!("cannot read the file: {e}") }]
     })?;
     let parsed = csv_format::parse(&bytes, file)?;
     TableData::from_parsed(kind, parsed, vocabulary)
@@ -56,13 +47,7 @@ pub fn read_folder(dir: &Path, vocabulary: &Vocabulary) -> FolderReport {
     let mut problems: BTreeMap<TableKind, Vec<Problem>> = BTreeMap::new();
     for kind in TableKind::RECORDS {
         if !dir.join(kind.spec().file_name).exists() {
-            tables.insert(
-                kind,
-                table::Loaded {
-                    data: TableData::empty(kind),
-                    lines: BTreeMap::new(),
-                },
-            );
+            tables.insert(kind, table::Loaded { data: TableData::empty(kind), lines: BTreeMap::new() });
             continue;
         }
         match read_table(dir, kind, vocabulary) {
@@ -86,13 +71,7 @@ pub fn read_folder(dir: &Path, vocabulary: &Vocabulary) -> FolderReport {
     } else {
         Some(TableData::empty(TableKind::Events))
     };
-    FolderReport {
-        tables,
-        events,
-        problems,
-        replayed: 0,
-        conflicts: Vec::new(),
-    }
+    FolderReport { tables, events, problems, replayed: 0, conflicts: Vec::new() }
 }
 
 /// Reads the folder, replays the journaled changes its files do not have yet, and
@@ -108,9 +87,7 @@ pub fn open_folder(dir: &Path, vocabulary: &Vocabulary) -> FolderReport {
             let entries = journal::entries_after(events, from);
             let outcome = replay::replay(&mut loaded.data, &entries);
             report.replayed += outcome.applied;
-            report
-                .conflicts
-                .extend(outcome.conflicts.into_iter().map(|c| (*kind, c)));
+            report.conflicts.extend(outcome.conflicts.into_iter().map(|c| (*kind, c)));
         }
     }
     check_all_references(&mut report);
@@ -120,11 +97,8 @@ pub fn open_folder(dir: &Path, vocabulary: &Vocabulary) -> FolderReport {
 /// Checks references between the loaded tables; a table with a dangling reference
 /// joins `problems`.
 pub fn check_all_references(report: &mut FolderReport) {
-    let snapshot: BTreeMap<TableKind, Arc<TableData>> = report
-        .tables
-        .iter()
-        .map(|(k, l)| (*k, Arc::new(l.data.clone())))
-        .collect();
+    let snapshot: BTreeMap<TableKind, Arc<TableData>> =
+        report.tables.iter().map(|(k, l)| (*k, Arc::new(l.data.clone()))).collect();
     let lookup = |k: TableKind| snapshot.get(&k).cloned();
     for (kind, loaded) in &report.tables {
         let found = table::check_references(&loaded.data, &loaded.lines, &lookup);

@@ -18,11 +18,7 @@ pub struct CsvFormat {
 
 impl Default for CsvFormat {
     fn default() -> Self {
-        Self {
-            delimiter: b',',
-            bom: false,
-            crlf: false,
-        }
+        Self { delimiter: b',', bom: false, crlf: false }
     }
 }
 
@@ -52,11 +48,7 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
     }
 }
 
@@ -104,11 +96,7 @@ impl Row {
                 decoded.push_str(cell.as_ref());
                 ends.push(decoded.len() as u32);
             }
-            Row {
-                line: line.into(),
-                decoded: Some(decoded.into()),
-                ends: ends.into(),
-            }
+            Row { line: line.into(), decoded: Some(decoded.into()), ends: ends.into() }
         } else {
             let mut end = 0usize;
             for (i, cell) in cells.iter().enumerate() {
@@ -119,11 +107,7 @@ impl Row {
                 ends.push(end as u32);
             }
             debug_assert!(delimiter.is_ascii());
-            Row {
-                line: line.into(),
-                decoded: None,
-                ends: ends.into(),
-            }
+            Row { line: line.into(), decoded: None, ends: ends.into() }
         }
     }
 
@@ -147,11 +131,7 @@ impl Row {
                 &decoded[start..end]
             }
             None => {
-                let start = if i == 0 {
-                    0
-                } else {
-                    self.ends[i - 1] as usize + 1
-                };
+                let start = if i == 0 { 0 } else { self.ends[i - 1] as usize + 1 };
                 &self.line[start..end]
             }
         }
@@ -190,29 +170,16 @@ pub fn parse(bytes: &[u8], file_name: &str) -> Result<ParsedFile, Vec<Problem>> 
     let body = if bom { &bytes[BOM.len()..] } else { bytes };
     let text = std::str::from_utf8(body).map_err(|e| {
         let loc = locate(body, e.valid_up_to());
-        vec![problem(
-            loc,
-            "the file is not valid UTF-8; save it as CSV UTF-8".to_string(),
-        )]
+        vec![problem(loc, "the file is not valid UTF-8; save it as CSV UTF-8".to_string())]
     })?;
     if text.trim().is_empty() {
-        return Err(vec![problem(
-            Location { line: 1, column: 1 },
-            "the file is empty; expected a header row".into(),
-        )]);
+        return Err(vec![problem(Location { line: 1, column: 1 }, "the file is empty; expected a header row".into())]);
     }
     let (delimiter, crlf) = detect_dialect(text);
-    let format = CsvFormat {
-        delimiter,
-        bom,
-        crlf,
-    };
+    let format = CsvFormat { delimiter, bom, crlf };
 
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(text.as_bytes());
     // Record starts (byte offset) and contents; a record's bytes run to the next start.
     let mut records: Vec<(usize, csv::StringRecord)> = Vec::new();
     let mut record = csv::StringRecord::new();
@@ -221,10 +188,7 @@ pub fn parse(bytes: &[u8], file_name: &str) -> Result<ParsedFile, Vec<Problem>> 
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let mut at = record
-                    .position()
-                    .map(|p| p.byte() as usize)
-                    .unwrap_or(start);
+                let mut at = record.position().map(|p| p.byte() as usize).unwrap_or(start);
                 // The crate may place a record's start on the previous line end (CRLF)
                 // or before blank lines; the row begins at its first real byte.
                 while matches!(text.as_bytes().get(at), Some(b'\r' | b'\n')) {
@@ -234,10 +198,7 @@ pub fn parse(bytes: &[u8], file_name: &str) -> Result<ParsedFile, Vec<Problem>> 
             }
             Err(e) => {
                 let at = e.position().map(|p| p.byte() as usize).unwrap_or(start);
-                return Err(vec![problem(
-                    locate(text.as_bytes(), at),
-                    format!("unreadable row: {e}"),
-                )]);
+                return Err(vec![problem(locate(text.as_bytes(), at), format!("unreadable row: {e}"))]);
             }
         }
     }
@@ -247,10 +208,7 @@ pub fn parse(bytes: &[u8], file_name: &str) -> Result<ParsedFile, Vec<Problem>> 
     // Line numbers are counted here: the csv crate does not count breaks inside quotes.
     let (mut counted_to, mut line) = (0usize, 1u64);
     for (i, (start, rec)) in records.iter().enumerate() {
-        line += text.as_bytes()[counted_to..*start]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count() as u64;
+        line += text.as_bytes()[counted_to..*start].iter().filter(|&&b| b == b'\n').count() as u64;
         counted_to = *start;
         let end = records.get(i + 1).map(|(s, _)| *s).unwrap_or(text.len());
         let raw = trim_line_end(&text[*start..end]);
@@ -274,39 +232,22 @@ pub fn parse(bytes: &[u8], file_name: &str) -> Result<ParsedFile, Vec<Problem>> 
         return Err(problems);
     }
     let Some(header) = header else {
-        return Err(vec![problem(
-            Location { line: 1, column: 1 },
-            "no header row".into(),
-        )]);
+        return Err(vec![problem(Location { line: 1, column: 1 }, "no header row".into())]);
     };
-    let header_line = text[..text.find('\n').unwrap_or(text.len())]
-        .trim_end_matches('\r')
-        .to_string();
+    let header_line = text[..text.find('\n').unwrap_or(text.len())].trim_end_matches('\r').to_string();
     // Rows whose field count differs from the header's.
     for (line, row) in &rows {
         if row.len() != header.len() && !(row.len() == 1 && row.cell(0).is_empty()) {
             problems.push(problem(
-                Location {
-                    line: *line,
-                    column: 1,
-                },
-                format!(
-                    "this row has {} fields but the header has {}",
-                    row.len(),
-                    header.len()
-                ),
+                Location { line: *line, column: 1 },
+                format!("this row has {} fields but the header has {}", row.len(), header.len()),
             ));
         }
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(ParsedFile {
-        format,
-        header,
-        header_line,
-        rows,
-    })
+    Ok(ParsedFile { format, header, header_line, rows })
 }
 
 impl Row {
@@ -324,10 +265,7 @@ pub fn cell_location(raw_line: &str, delimiter: u8, index: usize, line: u64) -> 
     let before = &raw_line[..offset];
     let extra_lines = before.matches('\n').count() as u64;
     let line_start = before.rfind('\n').map(|p| p + 1).unwrap_or(0);
-    Location {
-        line: line + extra_lines,
-        column: before[line_start..].chars().count() as u64 + 1,
-    }
+    Location { line: line + extra_lines, column: before[line_start..].chars().count() as u64 + 1 }
 }
 
 /// Byte offsets where each cell of a raw row starts, honouring quotes.
@@ -406,26 +344,15 @@ fn trim_line_end(s: &str) -> &str {
 fn detect_dialect(text: &str) -> (u8, bool) {
     let first = &text[..text.find('\n').unwrap_or(text.len())];
     let crlf = first.ends_with('\r');
-    let delimiter = if first.matches(';').count() > first.matches(',').count() {
-        b';'
-    } else {
-        b','
-    };
+    let delimiter = if first.matches(';').count() > first.matches(',').count() { b';' } else { b',' };
     (delimiter, crlf)
 }
 
 fn locate(bytes: &[u8], offset: usize) -> Location {
     let before = &bytes[..offset.min(bytes.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map(|p| p + 1)
-        .unwrap_or(0);
-    let column = String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count() as u64
-        + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map(|p| p + 1).unwrap_or(0);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() as u64 + 1;
     Location { line, column }
 }
 
@@ -433,19 +360,11 @@ fn locate_in(text: &str, row_start: usize, offset: usize, line: u64) -> Location
     let before = &text[row_start..row_start + offset];
     let extra = before.matches('\n').count() as u64;
     let line_start = before.rfind('\n').map(|p| p + 1).unwrap_or(0);
-    Location {
-        line: line + extra,
-        column: before[line_start..].chars().count() as u64 + 1,
-    }
+    Location { line: line + extra, column: before[line_start..].chars().count() as u64 + 1 }
 }
 
 /// Writes a whole table: BOM if it had one, header, rows, each with the file's line end.
-pub fn write_file<'a>(
-    out: &mut Vec<u8>,
-    format: &CsvFormat,
-    header_line: &str,
-    rows: impl Iterator<Item = &'a Row>,
-) {
+pub fn write_file<'a>(out: &mut Vec<u8>, format: &CsvFormat, header_line: &str, rows: impl Iterator<Item = &'a Row>) {
     if format.bom {
         out.extend_from_slice(BOM);
     }
@@ -467,30 +386,16 @@ mod tests {
 
     #[test]
     fn excel_russian_locale_file_is_read_and_written_back_identically() {
-        let file = "\u{feff}id;title;description\r\n1;Купить;\"две строки\r\nвторая; с ;\"\r\n2;\"say \"\"hi\"\"\";\r\n";
+        let file =
+            "\u{feff}id;title;description\r\n1;Купить;\"две строки\r\nвторая; с ;\"\r\n2;\"say \"\"hi\"\"\";\r\n";
         let parsed = parse(file.as_bytes(), "tasks.csv").unwrap();
-        assert_eq!(
-            parsed.format,
-            CsvFormat {
-                delimiter: b';',
-                bom: true,
-                crlf: true
-            }
-        );
+        assert_eq!(parsed.format, CsvFormat { delimiter: b';', bom: true, crlf: true });
         assert_eq!(parsed.header, ["id", "title", "description"]);
-        assert_eq!(
-            cells(&parsed.rows[0].1),
-            ["1", "Купить", "две строки\r\nвторая; с ;"]
-        );
+        assert_eq!(cells(&parsed.rows[0].1), ["1", "Купить", "две строки\r\nвторая; с ;"]);
         assert_eq!(cells(&parsed.rows[1].1), ["2", "say \"hi\"", ""]);
         assert_eq!(parsed.rows[1].0, 4);
         let mut out = Vec::new();
-        write_file(
-            &mut out,
-            &parsed.format,
-            &parsed.header_line,
-            parsed.rows.iter().map(|(_, r)| r),
-        );
+        write_file(&mut out, &parsed.format, &parsed.header_line, parsed.rows.iter().map(|(_, r)| r));
         assert_eq!(String::from_utf8(out).unwrap(), file);
     }
 
@@ -508,10 +413,7 @@ mod tests {
     fn an_unclosed_quote_is_reported_where_it_opens() {
         let file = "id,title,description\n1,ok,fine\n2,\"never closed,x\n3,a,b\n";
         let problems = parse(file.as_bytes(), "tasks.csv").unwrap_err();
-        assert_eq!(
-            problems[0].to_string().split(": ").next().unwrap(),
-            "tasks.csv:3:3"
-        );
+        assert_eq!(problems[0].to_string().split(": ").next().unwrap(), "tasks.csv:3:3");
         assert!(problems[0].message.contains("unbalanced quote"));
     }
 
@@ -526,28 +428,13 @@ mod tests {
     fn a_short_row_is_reported_with_both_counts() {
         let file = "id,title,status\n1,a,new\n2,b\n";
         let problems = parse(file.as_bytes(), "tasks.csv").unwrap_err();
-        assert_eq!(
-            problems[0].to_string(),
-            "tasks.csv:3:1: this row has 2 fields but the header has 3"
-        );
+        assert_eq!(problems[0].to_string(), "tasks.csv:3:1: this row has 2 fields but the header has 3");
     }
 
     #[test]
     fn cell_locations_count_characters_and_lines() {
         let raw = "7,\"two\nlines\",Привет,x";
-        assert_eq!(
-            cell_location(raw, b',', 2, 10),
-            Location {
-                line: 11,
-                column: 8
-            }
-        );
-        assert_eq!(
-            cell_location(raw, b',', 3, 10),
-            Location {
-                line: 11,
-                column: 15
-            }
-        );
+        assert_eq!(cell_location(raw, b',', 2, 10), Location { line: 11, column: 8 });
+        assert_eq!(cell_location(raw, b',', 3, 10), Location { line: 11, column: 15 });
     }
 }

@@ -27,8 +27,8 @@ use super::folds::{self, Fold};
 use super::journal::{self, Journal, NewEvent};
 use super::table::{Fields, TableData};
 use super::{
-    BoxFuture, Change, ChangeOp, Committed, Context, Op, Source, Storage, StoreConfig, StoreError,
-    TableStatus, durable, etag_of,
+    BoxFuture, Change, ChangeOp, Committed, Context, Op, Source, Storage, StoreConfig, StoreError, TableStatus,
+    durable, etag_of,
 };
 
 /// Commits gathered into one batch at most (one fsync serves them all).
@@ -65,22 +65,10 @@ struct Shared {
 }
 
 enum Msg {
-    Commit {
-        op: Op,
-        ctx: Context,
-        reply: oneshot::Sender<Result<Committed, StoreError>>,
-    },
-    Event {
-        event: NewEvent,
-        reply: oneshot::Sender<Result<u64, StoreError>>,
-    },
-    Folded {
-        table: TableKind,
-        event_id: u64,
-    },
-    Shutdown {
-        reply: oneshot::Sender<()>,
-    },
+    Commit { op: Op, ctx: Context, reply: oneshot::Sender<Result<Committed, StoreError>> },
+    Event { event: NewEvent, reply: oneshot::Sender<Result<u64, StoreError>> },
+    Folded { table: TableKind, event_id: u64 },
+    Shutdown { reply: oneshot::Sender<()> },
 }
 
 /// A cheap-to-clone handle on the CSV store.
@@ -106,28 +94,14 @@ impl CsvStore {
             tracing::error!("{p}");
         }
         if report.replayed > 0 {
-            tracing::info!(
-                rows = report.replayed,
-                "replayed journaled changes into the table files"
-            );
+            tracing::info!(rows = report.replayed, "replayed journaled changes into the table files");
         }
-        let FolderReport {
-            tables,
-            events,
-            problems,
-            conflicts,
-            replayed,
-        } = report;
+        let FolderReport { tables, events, problems, conflicts, replayed } = report;
 
         let archive_last = journal::archived_last_id(&dir.join("archive"));
         let (last_event_id, first_event_id, events_format) = match &events {
             Some(e) => (
-                e.rows
-                    .keys()
-                    .next_back()
-                    .copied()
-                    .unwrap_or(0)
-                    .max(archive_last),
+                e.rows.keys().next_back().copied().unwrap_or(0).max(archive_last),
                 e.rows.keys().next().copied(),
                 e.format,
             ),
@@ -136,20 +110,16 @@ impl CsvStore {
         let events_path = dir.join(TableKind::Events.spec().file_name);
         let journal = Journal::open(&events_path, events_format, last_event_id)?;
 
-        let cache = moka::sync::Cache::builder()
-            .time_to_live(config.cache_ttl)
-            .max_capacity(16)
-            .build();
+        let cache = moka::sync::Cache::builder().time_to_live(config.cache_ttl).max_capacity(16).build();
         let (feed, _) = broadcast::channel(4096);
         let mut marks = folds::read(&dir);
         for kind in TableKind::RECORDS {
             // Files without a watermark are complete up to now.
-            marks.entry(kind).or_insert(Fold {
-                event_id: last_event_id,
-                bytes: 0,
-                hash: 0,
-            });
+            marks.entry(kind).or_insert(Fold { event_id: last_event_id, bytes: 0, hash: 0 });
         }
+        // On disk before any write is accepted: a crash before the first fold must
+        // still find where each file's journal replay starts.
+        folds::write(&dir, &marks)?;
         let shared = Arc::new(Shared {
             config,
             cache,
@@ -163,10 +133,8 @@ impl CsvStore {
             stats: StoreStats::default(),
             closed: AtomicBool::new(false),
         });
-        let tables: HashMap<TableKind, Arc<TableData>> = tables
-            .into_iter()
-            .map(|(k, l)| (k, Arc::new(l.data)))
-            .collect();
+        let tables: HashMap<TableKind, Arc<TableData>> =
+            tables.into_iter().map(|(k, l)| (k, Arc::new(l.data))).collect();
         for (kind, table) in &tables {
             shared.publish(*kind, last_event_id, table.clone());
         }
@@ -222,25 +190,16 @@ impl CsvStore {
             });
             for kind in TableKind::RECORDS {
                 if writer.tables.contains_key(&kind) && kind.spec().journaled {
-                    writer
-                        .dirty_since
-                        .insert(kind, Instant::now() - Duration::from_secs(3600));
+                    writer.dirty_since.insert(kind, Instant::now() - Duration::from_secs(3600));
                 }
             }
         }
         if !startup_events.is_empty() {
-            let ids = writer
-                .append_events(startup_events)
-                .map_err(std::io::Error::other)?;
+            let ids = writer.append_events(startup_events).map_err(std::io::Error::other)?;
             tracing::info!(count = ids.len(), "recorded start-up events");
         }
-        thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || writer.run(rx))?;
-        Ok(CsvStore {
-            shared,
-            writer: Arc::new(Mutex::new(Some(tx))),
-        })
+        thread::Builder::new().name("store-writer".into()).spawn(move || writer.run(rx))?;
+        Ok(CsvStore { shared, writer: Arc::new(Mutex::new(Some(tx))) })
     }
 
     pub fn stats(&self) -> &StoreStats {
@@ -272,10 +231,7 @@ impl Shared {
                 problems.len()
             )
         } else {
-            format!(
-                "{} does not load: {first}; fix the file",
-                kind.spec().file_name
-            )
+            format!("{} does not load: {first}; fix the file", kind.spec().file_name)
         })
     }
 
@@ -299,13 +255,10 @@ impl Shared {
         let vocabulary = &self.config.vocabulary;
         let _files = self.files.read().map_err(|_| StoreError::Io)?;
         let (committed_len, as_of) = *self.journal_committed.lock().map_err(|_| StoreError::Io)?;
-        let events_bytes =
-            read_prefix(&dir.join(TableKind::Events.spec().file_name), committed_len).map_err(
-                |e| {
-                    tracing::error!(error = %e, "cannot read events.csv");
-                    StoreError::Io
-                },
-            )?;
+        let events_bytes = read_prefix(&dir.join(TableKind::Events.spec().file_name), committed_len).map_err(|e| {
+            tracing::error!(error = %e, "cannot read events.csv");
+            StoreError::Io
+        })?;
         let events = super::csv_format::parse(&events_bytes, "events.csv")
             .and_then(|p| TableData::from_parsed(TableKind::Events, p, vocabulary))
             .map_err(|p| StoreError::Unavailable(format!("events.csv does not load: {}", p[0])))?
@@ -315,25 +268,13 @@ impl Shared {
         }
         let mut table = if dir.join(kind.spec().file_name).exists() {
             check::read_table(dir, kind, vocabulary)
-                .map_err(|p| {
-                    StoreError::Unavailable(format!(
-                        "{} does not load: {}",
-                        kind.spec().file_name,
-                        p[0]
-                    ))
-                })?
+                .map_err(|p| StoreError::Unavailable(format!("{} does not load: {}", kind.spec().file_name, p[0])))?
                 .data
         } else {
             TableData::empty(kind)
         };
         if kind.spec().journaled {
-            let from = self
-                .folds
-                .lock()
-                .map_err(|_| StoreError::Io)?
-                .get(&kind)
-                .map(|f| f.event_id)
-                .unwrap_or(as_of);
+            let from = self.folds.lock().map_err(|_| StoreError::Io)?.get(&kind).map(|f| f.event_id).unwrap_or(as_of);
             super::replay::replay(&mut table, &journal::entries_after(&events, from));
         }
         Ok((as_of, Arc::new(table)))
@@ -343,9 +284,7 @@ impl Shared {
 fn read_prefix(path: &Path, len: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut bytes = Vec::with_capacity(len as usize);
-    std::fs::File::open(path)?
-        .take(len)
-        .read_to_end(&mut bytes)?;
+    std::fs::File::open(path)?.take(len).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -368,16 +307,13 @@ impl Storage for CsvStore {
         if let Some(message) = self.shared.rejected_message(kind) {
             return Err(StoreError::Unavailable(message));
         }
-        if self.shared.config.cache_enabled {
-            if let Some((_, table)) = self.shared.cache.get(&kind) {
-                self.shared.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(table);
-            }
+        if self.shared.config.cache_enabled
+            && let Some((_, table)) = self.shared.cache.get(&kind)
+        {
+            self.shared.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(table);
         }
-        self.shared
-            .stats
-            .cache_misses
-            .fetch_add(1, Ordering::Relaxed);
+        self.shared.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
         let (as_of, table) = self.shared.load_from_files(kind)?;
         if kind != TableKind::Events {
             self.shared.publish(kind, as_of, table.clone());
@@ -406,25 +342,13 @@ impl Storage for CsvStore {
     }
 
     fn status(&self) -> Vec<TableStatus> {
-        let rejected = self
-            .shared
-            .rejected
-            .read()
-            .map(|r| r.clone())
-            .unwrap_or_default();
-        let dirty = self
-            .shared
-            .dirty
-            .lock()
-            .map(|d| d.clone())
-            .unwrap_or_default();
+        let rejected = self.shared.rejected.read().map(|r| r.clone()).unwrap_or_default();
+        let dirty = self.shared.dirty.lock().map(|d| d.clone()).unwrap_or_default();
         TableKind::ALL
             .into_iter()
             .map(|kind| {
-                let problems: Vec<String> = rejected
-                    .get(&kind)
-                    .map(|p| p.iter().map(|p| p.to_string()).collect())
-                    .unwrap_or_default();
+                let problems: Vec<String> =
+                    rejected.get(&kind).map(|p| p.iter().map(|p| p.to_string()).collect()).unwrap_or_default();
                 let rows = if problems.is_empty() && kind != TableKind::Events {
                     self.table(kind).ok().map(|t| t.rows.len())
                 } else {
@@ -476,10 +400,7 @@ fn fold_loop(shared: Arc<Shared>, jobs: mpsc::Receiver<FoldJob>, writer: mpsc::S
         let kind = job.table.kind;
         match fold(&shared, &job) {
             Ok(()) => {
-                let _ = writer.send(Msg::Folded {
-                    table: kind,
-                    event_id: job.event_id,
-                });
+                let _ = writer.send(Msg::Folded { table: kind, event_id: job.event_id });
             }
             Err(e) => {
                 tracing::error!(table = kind.name(), error = %e, "could not write the table file; the journal keeps the changes")
@@ -498,35 +419,18 @@ fn fold(shared: &Shared, job: &FoldJob) -> std::io::Result<()> {
     let path = dir.join(kind.spec().file_name);
     let bytes = job.table.to_bytes();
     let (len, hash) = folds::fingerprint(&bytes);
-    let temp = dir.join(format!(
-        "{}{}-fold",
-        durable::TEMP_PREFIX,
-        kind.spec().file_name
-    ));
+    let temp = dir.join(format!("{}{}-fold", durable::TEMP_PREFIX, kind.spec().file_name));
     {
         use std::io::Write;
         let mut f = std::fs::File::create(&temp)?;
         f.write_all(&bytes)?;
         f.sync_all()?;
     }
-    let _files = shared
-        .files
-        .write()
-        .map_err(|_| std::io::Error::other("lock poisoned"))?;
+    let _files = shared.files.write().map_err(|_| std::io::Error::other("lock poisoned"))?;
     std::fs::rename(&temp, &path)?;
     durable::sync_dir(dir)?;
-    let mut marks = shared
-        .folds
-        .lock()
-        .map_err(|_| std::io::Error::other("lock poisoned"))?;
-    marks.insert(
-        kind,
-        Fold {
-            event_id: job.event_id,
-            bytes: len,
-            hash,
-        },
-    );
+    let mut marks = shared.folds.lock().map_err(|_| std::io::Error::other("lock poisoned"))?;
+    marks.insert(kind, Fold { event_id: job.event_id, bytes: len, hash });
     folds::write(dir, &marks)?;
     shared.stats.folds.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(
@@ -596,10 +500,8 @@ impl Writer {
             }
             if let Some(reply) = shutdown {
                 // Anything still queued is committed before stopping.
-                let rest: Vec<Msg> = rx
-                    .try_iter()
-                    .filter(|m| !matches!(m, Msg::Folded { .. } | Msg::Shutdown { .. }))
-                    .collect();
+                let rest: Vec<Msg> =
+                    rx.try_iter().filter(|m| !matches!(m, Msg::Folded { .. } | Msg::Shutdown { .. })).collect();
                 if !rest.is_empty() {
                     self.commit_batch(rest);
                 }
@@ -629,9 +531,7 @@ impl Writer {
         let due: Vec<TableKind> = self
             .dirty_since
             .iter()
-            .filter(|(k, since)| {
-                since.elapsed() >= delay && !self.folding.get(k).copied().unwrap_or(false)
-            })
+            .filter(|(k, since)| since.elapsed() >= delay && !self.folding.get(k).copied().unwrap_or(false))
             .map(|(k, _)| *k)
             .collect();
         for kind in due {
@@ -645,11 +545,7 @@ impl Writer {
         };
         self.dirty_since.remove(&kind);
         self.folding.insert(kind, true);
-        let job = FoldJob {
-            table: table.clone(),
-            event_id: self.journal.last_id,
-            done,
-        };
+        let job = FoldJob { table: table.clone(), event_id: self.journal.last_id, done };
         if tx.send(job).is_err() {
             self.folding.remove(&kind);
         }
@@ -657,25 +553,19 @@ impl Writer {
 
     fn on_folded(&mut self, kind: TableKind, _event_id: u64) {
         self.folding.remove(&kind);
-        if let Ok(mut d) = self.shared.dirty.lock() {
-            if !self.dirty_since.contains_key(&kind) {
-                d.insert(kind, false);
-            }
+        if let Ok(mut d) = self.shared.dirty.lock()
+            && !self.dirty_since.contains_key(&kind)
+        {
+            d.insert(kind, false);
         }
     }
 
     /// Folds every changed table and waits for it: the files are complete afterwards.
     fn fold_everything_now(&mut self) {
-        let kinds: Vec<TableKind> = self
-            .tables
-            .keys()
-            .copied()
-            .filter(|k| k.spec().journaled)
-            .collect();
+        let kinds: Vec<TableKind> = self.tables.keys().copied().filter(|k| k.spec().journaled).collect();
         let mut waits = Vec::new();
         for kind in kinds {
-            let unfolded = self.dirty_since.contains_key(&kind)
-                || self.folding.get(&kind).copied().unwrap_or(false);
+            let unfolded = self.dirty_since.contains_key(&kind) || self.folding.get(&kind).copied().unwrap_or(false);
             if unfolded {
                 let (tx, rx) = mpsc::channel();
                 self.send_fold(kind, Some(tx));
@@ -698,20 +588,8 @@ impl Writer {
             return;
         }
         let last = self.journal.last_id;
-        let all_folded = self
-            .shared
-            .folds
-            .lock()
-            .map(|m| {
-                TableKind::RECORDS
-                    .iter()
-                    .filter(|k| k.spec().journaled)
-                    .all(|k| m.get(k).is_none_or(|f| f.event_id >= last))
-            })
-            .unwrap_or(false);
-        if !all_folded {
-            return;
-        }
+        // No table has a change waiting or a fold under way: every change in the
+        // journal is in its file.
         let archive = self.shared.config.data_dir.join("archive");
         let Ok(_files) = self.shared.files.write() else {
             return;
@@ -724,6 +602,15 @@ impl Writer {
                     *c = (self.journal.len, last);
                 }
                 self.shared.cache.invalidate(&TableKind::Events);
+                // Nothing before the roll-over can be replayed any more, nor needs to be.
+                if let Ok(mut marks) = self.shared.folds.lock() {
+                    for mark in marks.values_mut() {
+                        mark.event_id = mark.event_id.max(last);
+                    }
+                    if let Err(e) = folds::write(&self.shared.config.data_dir, &marks) {
+                        tracing::error!(error = %e, "could not record the fold watermarks");
+                    }
+                }
             }
             Err(e) => tracing::error!(error = %e, "events.csv roll-over failed; it keeps growing"),
         }
@@ -805,11 +692,7 @@ impl Writer {
     }
 
     /// Puts a batch on disk: secret tables rewritten, then the events appended and fsynced.
-    fn write_batch(
-        &mut self,
-        changed: &BTreeMap<TableKind, bool>,
-        events: &[(u64, NewEvent)],
-    ) -> std::io::Result<()> {
+    fn write_batch(&mut self, changed: &BTreeMap<TableKind, bool>, events: &[(u64, NewEvent)]) -> std::io::Result<()> {
         for kind in changed.keys().filter(|k| !k.spec().journaled) {
             if let Some(t) = self.tables.get(kind) {
                 let path = self.shared.config.data_dir.join(kind.spec().file_name);
@@ -818,10 +701,7 @@ impl Writer {
         }
         let started = Instant::now();
         self.journal.append(events)?;
-        self.shared
-            .stats
-            .fsync_micros_total
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.shared.stats.fsync_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -835,9 +715,7 @@ impl Writer {
             })
             .collect();
         self.journal.append(&numbered)?;
-        self.shared
-            .last_event_id
-            .store(self.journal.last_id, Ordering::Release);
+        self.shared.last_event_id.store(self.journal.last_id, Ordering::Release);
         if let Ok(mut c) = self.shared.journal_committed.lock() {
             *c = (self.journal.len, self.journal.last_id);
         }
@@ -854,18 +732,11 @@ impl Writer {
         self.tables
             .get_mut(&kind)
             .map(Arc::make_mut)
-            .ok_or_else(|| {
-                StoreError::Unavailable(format!("{} is not loaded", kind.spec().file_name))
-            })
+            .ok_or_else(|| StoreError::Unavailable(format!("{} is not loaded", kind.spec().file_name)))
     }
 
     /// Applies one change to the writer's tables; returns it with its event.
-    fn apply(
-        &mut self,
-        op: Op,
-        ctx: Context,
-        now: &str,
-    ) -> Result<(Committed, Option<NewEvent>), StoreError> {
+    fn apply(&mut self, op: Op, ctx: Context, now: &str) -> Result<(Committed, Option<NewEvent>), StoreError> {
         let kind = op.table();
         let spec = kind.spec();
         let vocabulary = self.shared.config.vocabulary.clone();
@@ -873,61 +744,36 @@ impl Writer {
         let refs: Vec<(String, TableKind)> = spec
             .columns
             .iter()
-            .filter_map(|c| {
-                if let ColumnKind::Ref(t) = c.kind {
-                    Some((c.name.to_string(), t))
-                } else {
-                    None
-                }
-            })
+            .filter_map(|c| if let ColumnKind::Ref(t) = c.kind { Some((c.name.to_string(), t)) } else { None })
             .collect();
-        let ref_tables: HashMap<TableKind, Arc<TableData>> = refs
-            .iter()
-            .filter_map(|(_, t)| self.tables.get(t).map(|d| (*t, d.clone())))
-            .collect();
+        let ref_tables: HashMap<TableKind, Arc<TableData>> =
+            refs.iter().filter_map(|(_, t)| self.tables.get(t).map(|d| (*t, d.clone()))).collect();
         let (op_kind, id, before, after) = {
             let table = self.table_mut(kind)?;
             match op {
                 Op::Create { mut fields, .. } => {
                     let id = if spec.key == "id" {
                         if fields.get("id").is_some_and(|v| !v.is_empty()) {
-                            return Err(StoreError::Invalid(vec![FieldError::new(
-                                "id",
-                                "is given by the server",
-                            )]));
+                            return Err(StoreError::Invalid(vec![FieldError::new("id", "is given by the server")]));
                         }
                         table.max_id + 1
                     } else {
-                        let id = fields
-                            .get(spec.key)
-                            .and_then(|v| v.parse::<u64>().ok())
-                            .ok_or_else(|| {
-                                StoreError::Invalid(vec![FieldError::new(
-                                    spec.key,
-                                    "a positive whole number is required",
-                                )])
-                            })?;
+                        let id = fields.get(spec.key).and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| {
+                            StoreError::Invalid(vec![FieldError::new(spec.key, "a positive whole number is required")])
+                        })?;
                         if table.rows.contains_key(&id) {
-                            return Err(StoreError::Conflict(format!(
-                                "{} {id} exists already",
-                                spec.entity
-                            )));
+                            return Err(StoreError::Conflict(format!("{} {id} exists already", spec.entity)));
                         }
                         id
                     };
                     fields.insert(spec.key.to_string(), id.to_string());
                     for stamp in ["created_at", "updated_at"] {
-                        if table.position(stamp).is_some()
-                            && fields.get(stamp).is_none_or(|v| v.is_empty())
-                        {
+                        if table.position(stamp).is_some() && fields.get(stamp).is_none_or(|v| v.is_empty()) {
                             fields.insert(stamp.into(), now.into());
                         }
                     }
-                    let full: Fields = table
-                        .header
-                        .iter()
-                        .map(|h| (h.clone(), fields.remove(h).unwrap_or_default()))
-                        .collect();
+                    let full: Fields =
+                        table.header.iter().map(|h| (h.clone(), fields.remove(h).unwrap_or_default())).collect();
                     reject_unknown(&fields)?;
                     validate(spec, &full, &vocabulary, &refs, &ref_tables)?;
                     let row = table.row_from_fields(&full);
@@ -935,28 +781,13 @@ impl Writer {
                     table.max_id = table.max_id.max(id);
                     (ChangeOp::Create, id, None, Some(full))
                 }
-                Op::Update {
-                    id,
-                    mut fields,
-                    if_match,
-                    ..
-                } => {
-                    let row = table
-                        .rows
-                        .get(&id)
-                        .cloned()
-                        .ok_or(StoreError::NotFound { table: kind, id })?;
-                    if if_match
-                        .as_ref()
-                        .is_some_and(|tag| tag != "*" && *tag != etag_of(&row))
-                    {
+                Op::Update { id, mut fields, if_match, .. } => {
+                    let row = table.rows.get(&id).cloned().ok_or(StoreError::NotFound { table: kind, id })?;
+                    if if_match.as_ref().is_some_and(|tag| tag != "*" && *tag != etag_of(&row)) {
                         return Err(StoreError::PreconditionFailed);
                     }
                     if fields.get(spec.key).is_some_and(|v| v != &id.to_string()) {
-                        return Err(StoreError::Invalid(vec![FieldError::new(
-                            spec.key,
-                            "cannot be changed",
-                        )]));
+                        return Err(StoreError::Invalid(vec![FieldError::new(spec.key, "cannot be changed")]));
                     }
                     let before = table.fields(&row);
                     let mut after = before.clone();
@@ -968,19 +799,9 @@ impl Writer {
                     reject_unknown(&fields)?;
                     if after == before {
                         let etag = Some(etag_of(&row));
-                        return Ok((
-                            Committed {
-                                id,
-                                record: Some(before),
-                                etag,
-                                change: None,
-                            },
-                            None,
-                        ));
+                        return Ok((Committed { id, record: Some(before), etag, change: None }, None));
                     }
-                    if table.position("updated_at").is_some()
-                        && after.get("updated_at") == before.get("updated_at")
-                    {
+                    if table.position("updated_at").is_some() && after.get("updated_at") == before.get("updated_at") {
                         after.insert("updated_at".into(), now.into());
                     }
                     validate(spec, &after, &vocabulary, &refs, &ref_tables)?;
@@ -989,15 +810,8 @@ impl Writer {
                     (ChangeOp::Update, id, Some(before), Some(after))
                 }
                 Op::Delete { id, if_match, .. } => {
-                    let row = table
-                        .rows
-                        .get(&id)
-                        .cloned()
-                        .ok_or(StoreError::NotFound { table: kind, id })?;
-                    if if_match
-                        .as_ref()
-                        .is_some_and(|tag| tag != "*" && *tag != etag_of(&row))
-                    {
+                    let row = table.rows.get(&id).cloned().ok_or(StoreError::NotFound { table: kind, id })?;
+                    if if_match.as_ref().is_some_and(|tag| tag != "*" && *tag != etag_of(&row)) {
                         return Err(StoreError::PreconditionFailed);
                     }
                     let before = table.fields(&row);
@@ -1008,10 +822,7 @@ impl Writer {
         if op_kind == ChangeOp::Delete {
             // No row may be left pointing at a deleted one.
             if let Some(referrer) = self.referrer_of(kind, id) {
-                return Err(StoreError::Conflict(format!(
-                    "{} {id} is still referenced by {referrer}",
-                    spec.entity
-                )));
+                return Err(StoreError::Conflict(format!("{} {id} is still referenced by {referrer}", spec.entity)));
             }
             if let Ok(table) = self.table_mut(kind) {
                 table.rows.remove(&id);
@@ -1030,11 +841,7 @@ impl Writer {
             data,
             created_at: now.to_string(),
         };
-        let etag = self
-            .tables
-            .get(&kind)
-            .and_then(|t| t.rows.get(&id))
-            .map(|r| etag_of(r));
+        let etag = self.tables.get(&kind).and_then(|t| t.rows.get(&id)).map(|r| etag_of(r));
         let change = Change {
             event_id,
             table: kind,
@@ -1046,15 +853,7 @@ impl Writer {
             source: ctx.source,
             at: now.to_string(),
         };
-        Ok((
-            Committed {
-                id,
-                record: after,
-                etag,
-                change: Some(change),
-            },
-            Some(event),
-        ))
+        Ok((Committed { id, record: after, etag, change: Some(change) }, Some(event)))
     }
 
     /// The first row of another table that points at `kind` row `id`, as `file row N`.
@@ -1086,12 +885,7 @@ fn reject_unknown(leftover: &Fields) -> Result<(), StoreError> {
     if leftover.is_empty() {
         return Ok(());
     }
-    Err(StoreError::Invalid(
-        leftover
-            .keys()
-            .map(|k| FieldError::new(k.clone(), "unknown field"))
-            .collect(),
-    ))
+    Err(StoreError::Invalid(leftover.keys().map(|k| FieldError::new(k.clone(), "unknown field")).collect()))
 }
 
 fn validate(
@@ -1113,33 +907,18 @@ fn validate(
         if value.is_empty() || errors.iter().any(|e| &e.field == name) {
             continue;
         }
-        let exists = ref_tables.get(target).is_some_and(|t| {
-            value
-                .parse::<u64>()
-                .is_ok_and(|id| t.rows.contains_key(&id))
-        });
+        let exists =
+            ref_tables.get(target).is_some_and(|t| value.parse::<u64>().is_ok_and(|id| t.rows.contains_key(&id)));
         if !exists {
-            errors.push(FieldError::new(
-                name.clone(),
-                format!("{} {value} does not exist", target.spec().entity),
-            ));
+            errors.push(FieldError::new(name.clone(), format!("{} {value} does not exist", target.spec().entity)));
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid(errors))
-    }
+    if errors.is_empty() { Ok(()) } else { Err(StoreError::Invalid(errors)) }
 }
 
 /// Replaces secret values so they never reach the feed.
 fn redact(kind: TableKind, mut fields: Fields) -> Fields {
-    for column in kind
-        .spec()
-        .columns
-        .iter()
-        .filter(|c| c.kind == ColumnKind::Secret)
-    {
+    for column in kind.spec().columns.iter().filter(|c| c.kind == ColumnKind::Secret) {
         if let Some(v) = fields.get_mut(column.name) {
             *v = "[redacted]".into();
         }

@@ -56,9 +56,7 @@ pub fn remove_stale_temporaries(dir: &Path) -> Vec<PathBuf> {
     if let Ok(entries) = fs::read_dir(dir) {
         for entry in entries.flatten() {
             let name = entry.file_name();
-            if name.to_string_lossy().starts_with(TEMP_PREFIX)
-                && fs::remove_file(entry.path()).is_ok()
-            {
+            if name.to_string_lossy().starts_with(TEMP_PREFIX) && fs::remove_file(entry.path()).is_ok() {
                 removed.push(entry.path());
             }
         }

@@ -36,22 +36,11 @@ pub fn read(data_dir: &Path) -> BTreeMap<TableKind, Fold> {
     };
     for line in text.lines().skip(1) {
         let parts: Vec<&str> = line.split(',').collect();
-        if let [table, event_id, bytes, hash] = parts[..] {
-            if let (Some(kind), Ok(event_id), Ok(bytes), Ok(hash)) = (
-                TableKind::from_name(table),
-                event_id.parse(),
-                bytes.parse(),
-                u64::from_str_radix(hash, 16),
-            ) {
-                folds.insert(
-                    kind,
-                    Fold {
-                        event_id,
-                        bytes,
-                        hash,
-                    },
-                );
-            }
+        if let [table, event_id, bytes, hash] = parts[..]
+            && let (Some(kind), Ok(event_id), Ok(bytes), Ok(hash)) =
+                (TableKind::from_name(table), event_id.parse(), bytes.parse(), u64::from_str_radix(hash, 16))
+        {
+            folds.insert(kind, Fold { event_id, bytes, hash });
         }
     }
     folds
@@ -60,13 +49,7 @@ pub fn read(data_dir: &Path) -> BTreeMap<TableKind, Fold> {
 pub fn write(data_dir: &Path, folds: &BTreeMap<TableKind, Fold>) -> std::io::Result<()> {
     let mut text = String::from("table,event_id,bytes,xxh3\n");
     for (kind, f) in folds {
-        text.push_str(&format!(
-            "{},{},{},{:016x}\n",
-            kind.name(),
-            f.event_id,
-            f.bytes,
-            f.hash
-        ));
+        text.push_str(&format!("{},{},{},{:016x}\n", kind.name(), f.event_id, f.bytes, f.hash));
     }
     let p = path(data_dir);
     std::fs::create_dir_all(p.parent().unwrap_or(data_dir))?;

@@ -60,13 +60,7 @@ impl Journal {
         let len = file.metadata()?.len();
         // A file that does not end in a line end (a crash mid-append, or a person's
         // edit) gets one, so the next row starts on its own line.
-        let mut journal = Journal {
-            path: path.to_path_buf(),
-            file,
-            format,
-            len,
-            last_id,
-        };
+        let mut journal = Journal { path: path.to_path_buf(), file, format, len, last_id };
         if len > 0 {
             let bytes = fs::read(path)?;
             if !bytes.ends_with(b"\n") {
@@ -105,12 +99,7 @@ impl Journal {
         durable::write_atomic(&target, &encoder.finish()?, false)?;
         let header = TableData::empty(TableKind::Events);
         let mut fresh = Vec::new();
-        csv_format::write_file(
-            &mut fresh,
-            &self.format,
-            &header.header_line,
-            std::iter::empty(),
-        );
+        csv_format::write_file(&mut fresh, &self.format, &header.header_line, std::iter::empty());
         durable::write_atomic(&self.path, &fresh, false)?;
         self.file = OpenOptions::new().append(true).open(&self.path)?;
         self.len = fresh.len() as u64;
@@ -121,11 +110,7 @@ impl Journal {
 /// The events.csv row of an event.
 pub fn event_row(id: u64, e: &NewEvent, format: &CsvFormat) -> Row {
     let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let data = if e.data.is_null() {
-        String::new()
-    } else {
-        e.data.to_string()
-    };
+    let data = if e.data.is_null() { String::new() } else { e.data.to_string() };
     Row::from_cells(
         &[
             id.to_string(),
@@ -161,12 +146,7 @@ pub fn archived_last_id(archive_dir: &Path) -> u64 {
 /// Reads events.csv as a checked table.
 pub fn read_events(path: &Path, vocabulary: &Vocabulary) -> Result<TableData, Vec<Problem>> {
     let bytes = fs::read(path).map_err(|e| {
-        vec![Problem {
-            file: "events.csv".into(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read: {e}"),
-        }]
+        vec![Problem { file: "events.csv".into(), line: 0, column: 0, message: format!("cannot read: {e}") }]
     })?;
     let parsed = csv_format::parse(&bytes, "events.csv")?;
     TableData::from_parsed(TableKind::Events, parsed, vocabulary).map(|l| l.data)
@@ -175,8 +155,7 @@ pub fn read_events(path: &Path, vocabulary: &Vocabulary) -> Result<TableData, Ve
 /// The journaled changes in `events` after `after_id`, oldest first.
 pub fn entries_after(events: &TableData, after_id: u64) -> Vec<JournalEntry> {
     let pos = |c: &str| events.position(c).unwrap_or(usize::MAX);
-    let (p_type, p_entity, p_entity_id, p_data) =
-        (pos("type"), pos("entity"), pos("entity_id"), pos("data"));
+    let (p_type, p_entity, p_entity_id, p_data) = (pos("type"), pos("entity"), pos("entity_id"), pos("data"));
     let mut out = Vec::new();
     for (event_id, row) in events.rows.range(after_id + 1..) {
         let Some(table) = TableKind::from_entity(row.cell(p_entity)) else {
@@ -211,14 +190,7 @@ fn fields_of(data: &Map<String, Value>, key: &str) -> Fields {
     match data.get(key) {
         Some(Value::Object(map)) => map
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| v.to_string()),
-                )
-            })
+            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
             .collect(),
         _ => Fields::new(),
     }

@@ -109,7 +109,10 @@ impl Serialize for TableKind {
 #[derive(Debug, Clone)]
 pub enum Op {
     /// A new row. Tables keyed by `id` get the next id; others (credentials) name their key.
-    Create { table: TableKind, fields: Fields },
+    Create {
+        table: TableKind,
+        fields: Fields,
+    },
     /// Changes only the named fields. `if_match` is the ETag the caller last saw.
     Update {
         table: TableKind,
@@ -127,9 +130,7 @@ pub enum Op {
 impl Op {
     pub fn table(&self) -> TableKind {
         match self {
-            Op::Create { table, .. } | Op::Update { table, .. } | Op::Delete { table, .. } => {
-                *table
-            }
+            Op::Create { table, .. } | Op::Update { table, .. } | Op::Delete { table, .. } => *table,
         }
     }
 }
@@ -227,8 +228,5 @@ impl StoreConfig {
 
 /// A record's ETag: a fingerprint of its row.
 pub fn etag_of(row: &csv_format::Row) -> String {
-    format!(
-        "\"{:016x}\"",
-        xxhash_rust::xxh3::xxh3_64(row.line().as_bytes())
-    )
+    format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(row.line().as_bytes()))
 }

@@ -69,10 +69,7 @@ pub fn replay(table: &mut TableData, entries: &[JournalEntry]) -> ReplayOutcome 
                     if &current == final_value {
                         continue;
                     }
-                    if held
-                        .get(k.as_str())
-                        .is_some_and(|vals| vals.contains(current.as_str()))
-                    {
+                    if held.get(k.as_str()).is_some_and(|vals| vals.contains(current.as_str())) {
                         fields.insert(k.clone(), final_value.clone());
                         changed = true;
                     } else {
@@ -94,10 +91,7 @@ pub fn replay(table: &mut TableData, entries: &[JournalEntry]) -> ReplayOutcome 
                 // Deleted by the server: delete unless a person changed the row meanwhile.
                 let fields = table.fields(&row);
                 let untouched = fields.iter().all(|(k, v)| {
-                    v.is_empty()
-                        || held
-                            .get(k.as_str())
-                            .is_none_or(|vals| vals.is_empty() || vals.contains(v.as_str()))
+                    v.is_empty() || held.get(k.as_str()).is_none_or(|vals| vals.is_empty() || vals.contains(v.as_str()))
                 });
                 if untouched {
                     table.rows.remove(&id);
@@ -137,39 +131,18 @@ mod tests {
     use super::*;
     use crate::domain::TableKind;
 
-    fn entry(
-        event_id: u64,
-        id: u64,
-        op: ChangeOp,
-        before: &[(&str, &str)],
-        after: &[(&str, &str)],
-    ) -> JournalEntry {
-        let f = |p: &[(&str, &str)]| {
-            p.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        JournalEntry {
-            event_id,
-            table: TableKind::Tasks,
-            id,
-            op,
-            before: f(before),
-            after: f(after),
-        }
+    fn entry(event_id: u64, id: u64, op: ChangeOp, before: &[(&str, &str)], after: &[(&str, &str)]) -> JournalEntry {
+        let f = |p: &[(&str, &str)]| p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        JournalEntry { event_id, table: TableKind::Tasks, id, op, before: f(before), after: f(after) }
     }
 
     fn table_with(rows: &[(u64, &str, &str)]) -> TableData {
         let mut t = TableData::empty(TableKind::Tasks);
         for (id, title, status) in rows {
-            let fields: Fields = [
-                ("id", id.to_string()),
-                ("title", title.to_string()),
-                ("status", status.to_string()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+            let fields: Fields = [("id", id.to_string()), ("title", title.to_string()), ("status", status.to_string())]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
             let row = t.row_from_fields(&fields);
             t.rows.insert(*id, Arc::new(row));
         }
@@ -180,27 +153,9 @@ mod tests {
     fn unfolded_changes_are_applied_and_replay_is_idempotent() {
         let mut t = table_with(&[(1, "a", "new")]);
         let entries = vec![
-            entry(
-                10,
-                1,
-                ChangeOp::Update,
-                &[("status", "new")],
-                &[("status", "in_progress")],
-            ),
-            entry(
-                11,
-                1,
-                ChangeOp::Update,
-                &[("status", "in_progress")],
-                &[("status", "done")],
-            ),
-            entry(
-                12,
-                2,
-                ChangeOp::Create,
-                &[],
-                &[("id", "2"), ("title", "b"), ("status", "new")],
-            ),
+            entry(10, 1, ChangeOp::Update, &[("status", "new")], &[("status", "in_progress")]),
+            entry(11, 1, ChangeOp::Update, &[("status", "in_progress")], &[("status", "done")]),
+            entry(12, 2, ChangeOp::Create, &[], &[("id", "2"), ("title", "b"), ("status", "new")]),
         ];
         let first = replay(&mut t, &entries);
         assert_eq!((first.applied, first.conflicts.len()), (2, 0));
@@ -232,16 +187,7 @@ mod tests {
     #[test]
     fn a_row_a_person_deleted_stays_deleted() {
         let mut t = table_with(&[]);
-        let out = replay(
-            &mut t,
-            &[entry(
-                10,
-                5,
-                ChangeOp::Update,
-                &[("title", "a")],
-                &[("title", "b")],
-            )],
-        );
+        let out = replay(&mut t, &[entry(10, 5, ChangeOp::Update, &[("title", "a")], &[("title", "b")])]);
         assert!(t.get(5).is_none());
         assert_eq!(out.conflicts.len(), 1);
     }

@@ -38,10 +38,7 @@ pub struct TableData {
 
 impl std::fmt::Debug for TableData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TableData")
-            .field("kind", &self.kind)
-            .field("rows", &self.rows.len())
-            .finish()
+        f.debug_struct("TableData").field("kind", &self.kind).field("rows", &self.rows.len()).finish()
     }
 }
 
@@ -77,11 +74,7 @@ impl TableData {
 
     /// A row as a map of column name to value.
     pub fn fields(&self, row: &Row) -> Fields {
-        self.header
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.clone(), row.cell(i).to_string()))
-            .collect()
+        self.header.iter().enumerate().map(|(i, h)| (h.clone(), row.cell(i).to_string())).collect()
     }
 
     /// The value of a named column in a row ("" when the column does not exist).
@@ -92,41 +85,23 @@ impl TableData {
     /// The bytes of the whole file.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.rows.len() * 128);
-        csv_format::write_file(
-            &mut out,
-            &self.format,
-            &self.header_line,
-            self.rows.values().map(|r| r.as_ref()),
-        );
+        csv_format::write_file(&mut out, &self.format, &self.header_line, self.rows.values().map(|r| r.as_ref()));
         out
     }
 
     /// Builds a row for this table from named values (missing columns are empty).
     pub fn row_from_fields(&self, fields: &Fields) -> Row {
-        let cells: Vec<&str> = self
-            .header
-            .iter()
-            .map(|h| fields.get(h).map(String::as_str).unwrap_or(""))
-            .collect();
+        let cells: Vec<&str> = self.header.iter().map(|h| fields.get(h).map(String::as_str).unwrap_or("")).collect();
         Row::from_cells(&cells, &self.format)
     }
 
     /// Reads a parsed file into a table, checking every cell. References to other
     /// tables are checked afterwards by [`check_references`].
-    pub fn from_parsed(
-        kind: TableKind,
-        parsed: ParsedFile,
-        vocabulary: &Vocabulary,
-    ) -> Result<Loaded, Vec<Problem>> {
+    pub fn from_parsed(kind: TableKind, parsed: ParsedFile, vocabulary: &Vocabulary) -> Result<Loaded, Vec<Problem>> {
         let spec = kind.spec();
         let file = spec.file_name;
         let mut problems = Vec::new();
-        let ParsedFile {
-            format,
-            mut header,
-            header_line,
-            rows,
-        } = parsed;
+        let ParsedFile { format, mut header, header_line, rows } = parsed;
         let mut seen = HashSet::new();
         for (i, name) in header.iter().enumerate() {
             if !seen.insert(name.as_str()) {
@@ -144,33 +119,22 @@ impl TableData {
                 file: file.into(),
                 line: 1,
                 column: 1,
-                message: format!(
-                    "the header has no {:?} column; expected {}",
-                    spec.key,
-                    spec.header().join(",")
-                ),
+                message: format!("the header has no {:?} column; expected {}", spec.key, spec.header().join(",")),
             });
         }
         if !problems.is_empty() {
             return Err(problems);
         }
         // Documented columns the file lacks are added at the end (nothing is lost).
-        let missing: Vec<&str> = spec
-            .header()
-            .into_iter()
-            .filter(|c| !header.iter().any(|h| h == c))
-            .collect();
+        let missing: Vec<&str> = spec.header().into_iter().filter(|c| !header.iter().any(|h| h == c)).collect();
         let header_line = if missing.is_empty() {
             header_line
         } else {
             header.extend(missing.iter().map(|m| m.to_string()));
             Row::from_cells(&header, &format).line().to_string()
         };
-        let checks: Vec<(usize, &crate::domain::Column)> = spec
-            .columns
-            .iter()
-            .filter_map(|c| header.iter().position(|h| h == c.name).map(|i| (i, c)))
-            .collect();
+        let checks: Vec<(usize, &crate::domain::Column)> =
+            spec.columns.iter().filter_map(|c| header.iter().position(|h| h == c.name).map(|i| (i, c))).collect();
         let key_pos = header.iter().position(|h| h == spec.key).unwrap_or(0);
         let mut table_rows = imbl::OrdMap::new();
         let mut first_line: BTreeMap<u64, u64> = BTreeMap::new();
@@ -183,12 +147,7 @@ impl TableData {
             for (pos, column) in &checks {
                 if let Err(message) = spec.check_cell(column, row.cell(*pos), vocabulary) {
                     let loc = csv_format::cell_location(row.line(), format.delimiter, *pos, line);
-                    problems.push(Problem {
-                        file: file.into(),
-                        line: loc.line,
-                        column: loc.column,
-                        message,
-                    });
+                    problems.push(Problem { file: file.into(), line: loc.line, column: loc.column, message });
                     row_ok = false;
                 }
             }
@@ -202,9 +161,7 @@ impl TableData {
                     file: file.into(),
                     line: loc.line,
                     column: loc.column,
-                    message: format!(
-                        "duplicate id {id}: line {first} has it already; ids must be unique"
-                    ),
+                    message: format!("duplicate id {id}: line {first} has it already; ids must be unique"),
                 });
                 continue;
             }
@@ -230,10 +187,7 @@ impl TableData {
             rows: table_rows,
             max_id,
         };
-        Ok(Loaded {
-            data,
-            lines: first_line,
-        })
+        Ok(Loaded { data, lines: first_line })
     }
 }
 

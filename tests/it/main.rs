@@ -1,0 +1,5 @@
+//! One integration-test binary: every test starts the real server and talks to it
+//! over HTTP (and, as the features arrive, WebSocket) like a client.
+
+mod common;
+mod storage;
