@@ -62,11 +62,21 @@ pub fn parse_timestamp(value: &str) -> Result<DateTime<Utc>, String> {
 /// A due date: a calendar date (`2026-12-01`) or a timestamp.
 pub fn parse_due_date(value: &str) -> Result<(), String> {
     let v = value.trim();
-    if NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok() || DateTime::parse_from_rfc3339(v).is_ok() {
+    if parse_plain_date(v).is_some() || DateTime::parse_from_rfc3339(v).is_ok() {
         Ok(())
     } else {
         Err(format!("{value:?} is not a date; expected 2026-12-01 or an RFC 3339 timestamp"))
     }
+}
+
+/// `YYYY-MM-DD`, read without a format string (it is checked for every row on load).
+fn parse_plain_date(v: &str) -> Option<NaiveDate> {
+    let b = v.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |s: &str| s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse::<u32>().ok()).flatten();
+    NaiveDate::from_ymd_opt(num(&v[0..4])? as i32, num(&v[5..7])?, num(&v[8..10])?)
 }
 
 /// One of a fixed list of words, matched exactly.

@@ -52,17 +52,18 @@ impl fmt::Display for Problem {
     }
 }
 
-/// One row's cells, stored compactly: the row's line as written in the file, plus the
-/// decoded cells where quoting makes them differ from the line.
+/// One row's cells, stored compactly: the row's line as written in the file, and where
+/// each cell's value lies in it. A quoted cell's value is the text between its quotes;
+/// only a row with a doubled quote (`""`) inside a cell keeps a decoded copy.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Row {
     /// The row as it stands in the file, without its line end.
     line: Box<str>,
-    /// Decoded cells, concatenated; `None` when no cell was quoted, so the cells are
-    /// slices of `line` between delimiters.
+    /// Decoded cells, concatenated, for rows where some cell has an escaped quote;
+    /// otherwise `None` and the cells are slices of `line`.
     decoded: Option<Box<str>>,
-    /// End offset of each cell in `decoded` (or in `line`).
-    ends: Box<[u32]>,
+    /// Start and end of each cell's value in `decoded`, or else in `line`.
+    spans: Box<[(u32, u32)]>,
 }
 
 impl fmt::Debug for Row {
@@ -83,58 +84,47 @@ impl Row {
         let _ = writer.write_record(cells.iter().map(|c| c.as_ref()));
         let mut bytes = writer.into_inner().unwrap_or_default();
         bytes.pop(); // the terminator
-        // A single empty cell would be written as `""`; that is fine and stays quoted.
         let line = String::from_utf8(bytes).unwrap_or_default();
-        Row::from_line_and_cells(line, cells, format.delimiter)
+        Row::from_line(line, format.delimiter)
     }
 
-    fn from_line_and_cells<S: AsRef<str>>(line: String, cells: &[S], delimiter: u8) -> Row {
-        let mut ends = Vec::with_capacity(cells.len());
-        if line.contains('"') {
-            let mut decoded = String::with_capacity(line.len());
-            for cell in cells {
-                decoded.push_str(cell.as_ref());
-                ends.push(decoded.len() as u32);
-            }
-            Row { line: line.into(), decoded: Some(decoded.into()), ends: ends.into() }
-        } else {
-            let mut end = 0usize;
-            for (i, cell) in cells.iter().enumerate() {
-                if i > 0 {
-                    end += 1; // the delimiter
-                }
-                end += cell.as_ref().len();
-                ends.push(end as u32);
-            }
-            debug_assert!(delimiter.is_ascii());
-            Row { line: line.into(), decoded: None, ends: ends.into() }
+    /// A row from a well-formed line (see [`scan_cells`]).
+    fn from_line(line: String, delimiter: u8) -> Row {
+        match scan_cells(&line, delimiter) {
+            Ok(scan) => Row::from_scan(line, scan),
+            // Lines given here were written by the csv crate or checked already.
+            Err(_) => Row { line: line.into(), decoded: None, spans: Box::new([]) },
         }
     }
 
+    fn from_scan(line: String, scan: Scan) -> Row {
+        if !scan.escaped {
+            return Row { line: line.into(), decoded: None, spans: scan.spans.into_boxed_slice() };
+        }
+        // Some cell has doubled quotes: keep the decoded cells beside the line.
+        let mut decoded = String::with_capacity(line.len());
+        let mut spans = Vec::with_capacity(scan.spans.len());
+        for &(start, end) in &scan.spans {
+            let begin = decoded.len();
+            decoded.push_str(&line[start as usize..end as usize].replace("\"\"", "\""));
+            spans.push((begin as u32, decoded.len() as u32));
+        }
+        Row { line: line.into(), decoded: Some(decoded.into()), spans: spans.into_boxed_slice() }
+    }
+
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.spans.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.spans.is_empty()
     }
 
     /// The decoded value of cell `i` (empty past the end).
     pub fn cell(&self, i: usize) -> &str {
-        if i >= self.ends.len() {
-            return "";
-        }
-        let end = self.ends[i] as usize;
-        match &self.decoded {
-            Some(decoded) => {
-                let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-                &decoded[start..end]
-            }
-            None => {
-                let start = if i == 0 { 0 } else { self.ends[i - 1] as usize + 1 };
-                &self.line[start..end]
-            }
-        }
+        let Some(&(start, end)) = self.spans.get(i) else { return "" };
+        let text = self.decoded.as_deref().unwrap_or(&self.line);
+        &text[start as usize..end as usize]
     }
 
     pub fn cells(&self) -> impl Iterator<Item = &str> {
@@ -181,11 +171,40 @@ pub fn parse(bytes: &[u8], file_name: &str) -> Result<ParsedFile, Vec<Problem>> 
     let mut reader =
         csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(text.as_bytes());
     // Record starts (byte offset) and contents; a record's bytes run to the next start.
-    let mut records: Vec<(usize, csv::StringRecord)> = Vec::new();
-    let mut record = csv::StringRecord::new();
+    let mut header: Option<Vec<String>> = None;
+    let mut rows = Vec::with_capacity(text.len() / 256);
+    let mut problems = Vec::new();
+    // Line numbers are counted here: the csv crate does not count breaks inside quotes.
+    let (mut counted_to, mut line) = (0usize, 1u64);
+    // The csv crate finds where each record starts; a record's bytes run to the next
+    // one's start, so each is finished when the next is read (the file is never held
+    // twice). One scan of the record then checks its quotes and finds its cells.
+    let mut finish = |start: usize, end: usize| {
+        line += text.as_bytes()[counted_to..start].iter().filter(|&&b| b == b'\n').count() as u64;
+        counted_to = start;
+        let raw = trim_line_end(&text[start..end]);
+        match scan_cells(raw, delimiter) {
+            Err(offset) => problems.push(problem(
+                locate_in(text, start, offset, line),
+                "unbalanced quote: a quoted cell is never closed, or a quote stands inside an unquoted cell \
+                 (quote the whole cell and double the quote inside)"
+                    .to_string(),
+            )),
+            Ok(scan) => {
+                let row = Row::from_scan(raw.to_string(), scan);
+                if header.is_none() {
+                    header = Some(row.cells().map(str::to_string).collect());
+                } else {
+                    rows.push((line, row));
+                }
+            }
+        }
+    };
+    let mut record = csv::ByteRecord::new();
+    let mut previous_start: Option<usize> = None;
     loop {
         let start = reader.position().byte() as usize;
-        match reader.read_record(&mut record) {
+        match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
                 let mut at = record.position().map(|p| p.byte() as usize).unwrap_or(start);
@@ -194,7 +213,10 @@ pub fn parse(bytes: &[u8], file_name: &str) -> Result<ParsedFile, Vec<Problem>> 
                 while matches!(text.as_bytes().get(at), Some(b'\r' | b'\n')) {
                     at += 1;
                 }
-                records.push((at, record.clone()));
+                if let Some(prev_start) = previous_start {
+                    finish(prev_start, at);
+                }
+                previous_start = Some(at);
             }
             Err(e) => {
                 let at = e.position().map(|p| p.byte() as usize).unwrap_or(start);
@@ -202,31 +224,8 @@ pub fn parse(bytes: &[u8], file_name: &str) -> Result<ParsedFile, Vec<Problem>> 
             }
         }
     }
-    let mut header: Option<Vec<String>> = None;
-    let mut rows = Vec::with_capacity(records.len());
-    let mut problems = Vec::new();
-    // Line numbers are counted here: the csv crate does not count breaks inside quotes.
-    let (mut counted_to, mut line) = (0usize, 1u64);
-    for (i, (start, rec)) in records.iter().enumerate() {
-        line += text.as_bytes()[counted_to..*start].iter().filter(|&&b| b == b'\n').count() as u64;
-        counted_to = *start;
-        let end = records.get(i + 1).map(|(s, _)| *s).unwrap_or(text.len());
-        let raw = trim_line_end(&text[*start..end]);
-        if let Some(offset) = unbalanced_quote(raw, delimiter) {
-            problems.push(problem(
-                locate_in(text, *start, offset, line),
-                "unbalanced quote: a quoted cell is never closed, or a quote stands inside an unquoted cell \
-                 (quote the whole cell and double the quote inside)"
-                    .to_string(),
-            ));
-            continue;
-        }
-        let cells: Vec<&str> = rec.iter().collect();
-        if header.is_none() {
-            header = Some(cells.iter().map(|c| c.to_string()).collect());
-        } else {
-            rows.push((line, Row::from_raw(raw, &cells, delimiter)));
-        }
+    if let Some(prev_start) = previous_start {
+        finish(prev_start, text.len());
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -248,14 +247,6 @@ pub fn parse(bytes: &[u8], file_name: &str) -> Result<ParsedFile, Vec<Problem>> 
         return Err(problems);
     }
     Ok(ParsedFile { format, header, header_line, rows })
-}
-
-impl Row {
-    /// A row read from a file: keeps `raw` exactly, so an unchanged row is written back
-    /// byte for byte.
-    fn from_raw(raw: &str, cells: &[&str], delimiter: u8) -> Row {
-        Row::from_line_and_cells(raw.to_string(), cells, delimiter)
-    }
 }
 
 /// The location of cell `index` of a row that starts at `line`, for error messages.
@@ -282,57 +273,60 @@ fn cell_offsets(raw: &str, delimiter: u8) -> Vec<usize> {
     offsets
 }
 
-/// Where an unbalanced quote opens, if the row has one. A well-formed row has its
-/// quotes in pairs: around a cell, and doubled inside it.
-fn unbalanced_quote(raw: &str, delimiter: u8) -> Option<usize> {
-    if !raw.contains('"') {
-        return None;
-    }
-    let bytes = raw.as_bytes();
-    let mut cell_start = 0;
+/// Where each cell's value lies in a row's line.
+struct Scan {
+    /// Start and end of each value: a quoted value's span lies inside its quotes.
+    spans: Vec<(u32, u32)>,
+    /// Some value holds a doubled quote, so the spans are not the decoded values.
+    escaped: bool,
+}
+
+/// Finds the cells of one row's line, or the offset of a quote that breaks it. A
+/// well-formed row has its quotes in pairs: around a cell, and doubled inside it.
+fn scan_cells(line: &str, delimiter: u8) -> Result<Scan, usize> {
+    let b = line.as_bytes();
+    let mut spans = Vec::with_capacity(12);
+    let mut escaped = false;
     let mut i = 0;
-    while i <= bytes.len() {
-        // At the start of a cell.
-        if i < bytes.len() && bytes[i] == b'"' {
+    loop {
+        if b.get(i) == Some(&b'"') {
             let open = i;
             i += 1;
+            let start = i;
             loop {
-                match bytes.get(i) {
-                    None => return Some(open),
-                    Some(b'"') if bytes.get(i + 1) == Some(&b'"') => i += 2,
-                    Some(b'"') => {
-                        i += 1;
-                        break;
+                match b.get(i) {
+                    None => return Err(open),
+                    Some(b'"') if b.get(i + 1) == Some(&b'"') => {
+                        escaped = true;
+                        i += 2;
                     }
+                    Some(b'"') => break,
                     Some(_) => i += 1,
                 }
             }
-            // After the closing quote: the delimiter or the end of the row.
-            match bytes.get(i) {
-                None => return None,
-                Some(&b) if b == delimiter => {
-                    i += 1;
-                    cell_start = i;
-                    continue;
+            spans.push((start as u32, i as u32));
+            i += 1; // the closing quote
+            match b.get(i) {
+                None => break,
+                Some(&d) if d == delimiter => i += 1,
+                Some(_) => return Err(i),
+            }
+        } else {
+            let start = i;
+            while i < b.len() && b[i] != delimiter {
+                if b[i] == b'"' {
+                    return Err(i);
                 }
-                Some(_) => return Some(i),
+                i += 1;
             }
-        }
-        // An unquoted cell: it may not contain a quote.
-        while i < bytes.len() && bytes[i] != delimiter {
-            if bytes[i] == b'"' {
-                return Some(i);
+            spans.push((start as u32, i as u32));
+            if i >= b.len() {
+                break;
             }
-            i += 1;
+            i += 1; // the delimiter
         }
-        if i >= bytes.len() {
-            return None;
-        }
-        i += 1;
-        cell_start = i;
     }
-    let _ = cell_start;
-    None
+    Ok(Scan { spans, escaped })
 }
 
 fn trim_line_end(s: &str) -> &str {
@@ -407,6 +401,20 @@ mod tests {
         let plain = Row::from_cells(&["4", "", "x"], &CsvFormat::default());
         assert_eq!(plain.line(), "4,,x");
         assert_eq!(cells(&plain), ["4", "", "x"]);
+    }
+
+    #[test]
+    fn quoted_cells_are_read_in_place_and_only_escaped_quotes_keep_a_copy() {
+        let format = CsvFormat::default();
+        let plain_quotes = Row::from_cells(&["1", "a, b", "c\nd"], &format);
+        assert!(plain_quotes.decoded.is_none(), "no second copy of the text");
+        assert_eq!(cells(&plain_quotes), ["1", "a, b", "c\nd"]);
+        let escaped = Row::from_cells(&["2", "say \"hi\"", "x"], &format);
+        assert!(escaped.decoded.is_some());
+        assert_eq!(cells(&escaped), ["2", "say \"hi\"", "x"]);
+        let parsed = parse(b"id,t\n3,\"a,b\"\n", "t.csv").unwrap();
+        assert!(parsed.rows[0].1.decoded.is_none());
+        assert_eq!(cells(&parsed.rows[0].1), ["3", "a,b"]);
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub type Fields = BTreeMap<String, String>;
 /// A table just read from its file, with the line each row starts on.
 pub struct Loaded {
     pub data: TableData,
-    pub lines: BTreeMap<u64, u64>,
+    /// (id, line) for each row, in file order.
+    pub lines: Vec<(u64, u64)>,
 }
 
 #[derive(Clone)]
@@ -137,7 +138,7 @@ impl TableData {
             spec.columns.iter().filter_map(|c| header.iter().position(|h| h == c.name).map(|i| (i, c))).collect();
         let key_pos = header.iter().position(|h| h == spec.key).unwrap_or(0);
         let mut table_rows = imbl::OrdMap::new();
-        let mut first_line: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut lines: Vec<(u64, u64)> = Vec::with_capacity(rows.len());
         let mut max_id = 0;
         for (line, row) in rows {
             if row.len() == 1 && row.cell(0).is_empty() && header.len() > 1 {
@@ -155,7 +156,8 @@ impl TableData {
                 continue;
             }
             let id = row.cell(key_pos).trim().parse::<u64>().unwrap_or(0);
-            if let Some(first) = first_line.get(&id) {
+            if table_rows.contains_key(&id) {
+                let first = lines.iter().find(|(i, _)| *i == id).map(|(_, l)| *l).unwrap_or(0);
                 let loc = csv_format::cell_location(row.line(), format.delimiter, key_pos, line);
                 problems.push(Problem {
                     file: file.into(),
@@ -165,7 +167,7 @@ impl TableData {
                 });
                 continue;
             }
-            first_line.insert(id, line);
+            lines.push((id, line));
             max_id = max_id.max(id);
             let row = if missing.is_empty() {
                 row
@@ -187,7 +189,7 @@ impl TableData {
             rows: table_rows,
             max_id,
         };
-        Ok(Loaded { data, lines: first_line })
+        Ok(Loaded { data, lines })
     }
 }
 
@@ -195,7 +197,7 @@ impl TableData {
 /// the line each row starts on (from loading), for the location.
 pub fn check_references(
     table: &TableData,
-    lines: &BTreeMap<u64, u64>,
+    lines: &[(u64, u64)],
     lookup: &dyn Fn(TableKind) -> Option<Arc<TableData>>,
 ) -> Vec<Problem> {
     let spec = table.spec();
@@ -215,7 +217,7 @@ pub fn check_references(
             if value.is_empty() || other.rows.contains_key(&value.trim().parse().unwrap_or(0)) {
                 continue;
             }
-            let line = lines.get(id).copied().unwrap_or(0);
+            let line = lines.iter().find(|(i, _)| i == id).map(|(_, l)| *l).unwrap_or(0);
             let loc = csv_format::cell_location(row.line(), table.format.delimiter, pos, line);
             problems.push(Problem {
                 file: spec.file_name.into(),
