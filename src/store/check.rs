@@ -37,11 +37,12 @@ pub fn read_table(dir: &Path, kind: TableKind, vocabulary: &Vocabulary) -> Resul
     let bytes = std::fs::read(dir.join(file)).map_err(|e| {
         vec![Problem { file: file.into(), line: 0, column: 0, message: format!("cannot read the file: {e}") }]
     })?;
+    let fingerprint = folds::fingerprint(&bytes);
     let parsed = csv_format::parse(&bytes, file)?;
     // Every row owns a copy of its line now: the file's bytes can go before the rows
     // are checked, so the peak stays near twice the file, not three times.
     drop(bytes);
-    TableData::from_parsed(kind, parsed, vocabulary)
+    TableData::from_parsed(kind, parsed, vocabulary).map(|loaded| table::Loaded { fingerprint, ..loaded })
 }
 
 /// Reads and checks every file of the folder. Missing files count as empty tables.
@@ -50,7 +51,7 @@ pub fn read_folder(dir: &Path, vocabulary: &Vocabulary) -> FolderReport {
     let mut problems: BTreeMap<TableKind, Vec<Problem>> = BTreeMap::new();
     for kind in TableKind::RECORDS {
         if !dir.join(kind.spec().file_name).exists() {
-            tables.insert(kind, table::Loaded { data: TableData::empty(kind), lines: Vec::new() });
+            tables.insert(kind, table::Loaded { data: TableData::empty(kind), lines: Vec::new(), fingerprint: (0, 0) });
             continue;
         }
         match read_table(dir, kind, vocabulary) {

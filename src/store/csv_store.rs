@@ -67,7 +67,7 @@ struct Shared {
 enum Msg {
     Commit { op: Op, ctx: Context, reply: oneshot::Sender<Result<Committed, StoreError>> },
     Event { event: NewEvent, reply: oneshot::Sender<Result<u64, StoreError>> },
-    Folded { table: TableKind, event_id: u64 },
+    FoldEnded { table: TableKind, outcome: FoldOutcome },
     Shutdown { reply: oneshot::Sender<()> },
 }
 
@@ -115,7 +115,11 @@ impl CsvStore {
         let mut marks = folds::read(&dir);
         for kind in TableKind::RECORDS {
             // Files without a watermark are complete up to now.
-            marks.entry(kind).or_insert(Fold { event_id: last_event_id, bytes: 0, hash: 0 });
+            let mark = marks.entry(kind).or_insert(Fold { event_id: last_event_id, bytes: 0, hash: 0 });
+            // The file as the server saw it now: a fold replaces only this content.
+            if let Some(loaded) = tables.get(&kind) {
+                (mark.bytes, mark.hash) = loaded.fingerprint;
+            }
         }
         // On disk before any write is accepted: a crash before the first fold must
         // still find where each file's journal replay starts.
@@ -155,6 +159,7 @@ impl CsvStore {
             fold_tx: Some(fold_tx),
             dirty_since: BTreeMap::new(),
             folding: BTreeMap::new(),
+            diverged: BTreeMap::new(),
         };
         // Replayed rows are written into their files now; conflicts become events.
         let mut startup_events: Vec<NewEvent> = conflicts
@@ -394,25 +399,42 @@ struct FoldJob {
     done: Option<mpsc::Sender<()>>,
 }
 
+/// How a fold ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FoldOutcome {
+    Written,
+    /// The file is no longer what the server last wrote or read: someone else changed
+    /// it. It is left as it is; the journal keeps the server's changes.
+    Diverged,
+    Failed,
+}
+
 /// The folding thread: writes table files from snapshots, off the writer's path.
 fn fold_loop(shared: Arc<Shared>, jobs: mpsc::Receiver<FoldJob>, writer: mpsc::Sender<Msg>) {
     while let Ok(job) = jobs.recv() {
         let kind = job.table.kind;
-        match fold(&shared, &job) {
-            Ok(()) => {
-                let _ = writer.send(Msg::Folded { table: kind, event_id: job.event_id });
-            }
+        let outcome = match fold(&shared, &job) {
+            Ok(outcome) => outcome,
             Err(e) => {
-                tracing::error!(table = kind.name(), error = %e, "could not write the table file; the journal keeps the changes")
+                tracing::error!(table = kind.name(), error = %e, "could not write the table file; the journal keeps the changes");
+                FoldOutcome::Failed
             }
+        };
+        if outcome == FoldOutcome::Diverged {
+            tracing::error!(
+                file = kind.spec().file_name,
+                "the file was changed by someone else while the server runs; it is not overwritten, and the \
+                 server's changes stay in events.csv until they are merged (at the next start)"
+            );
         }
+        let _ = writer.send(Msg::FoldEnded { table: kind, outcome });
         if let Some(done) = job.done {
             let _ = done.send(());
         }
     }
 }
 
-fn fold(shared: &Shared, job: &FoldJob) -> std::io::Result<()> {
+fn fold(shared: &Shared, job: &FoldJob) -> std::io::Result<FoldOutcome> {
     let started = Instant::now();
     let kind = job.table.kind;
     let dir = &shared.config.data_dir;
@@ -427,9 +449,17 @@ fn fold(shared: &Shared, job: &FoldJob) -> std::io::Result<()> {
         f.sync_all()?;
     }
     let _files = shared.files.write().map_err(|_| std::io::Error::other("lock poisoned"))?;
+    let mut marks = shared.folds.lock().map_err(|_| std::io::Error::other("lock poisoned"))?;
+    // Replace the file only if it is still what the server last saw: told by content,
+    // not by time, so a person's save is never overwritten.
+    let known = marks.get(&kind).map(|m| (m.bytes, m.hash));
+    let on_disk = std::fs::read(&path).map(|b| folds::fingerprint(&b)).ok();
+    if on_disk != known {
+        let _ = std::fs::remove_file(&temp);
+        return Ok(FoldOutcome::Diverged);
+    }
     std::fs::rename(&temp, &path)?;
     durable::sync_dir(dir)?;
-    let mut marks = shared.folds.lock().map_err(|_| std::io::Error::other("lock poisoned"))?;
     marks.insert(kind, Fold { event_id: job.event_id, bytes: len, hash });
     folds::write(dir, &marks)?;
     shared.stats.folds.fetch_add(1, Ordering::Relaxed);
@@ -439,7 +469,7 @@ fn fold(shared: &Shared, job: &FoldJob) -> std::io::Result<()> {
         ms = started.elapsed().as_millis() as u64,
         "folded"
     );
-    Ok(())
+    Ok(FoldOutcome::Written)
 }
 
 /// The single writer: owns the tables' current state and events.csv.
@@ -453,6 +483,9 @@ struct Writer {
     dirty_since: BTreeMap<TableKind, Instant>,
     /// Tables with a fold under way.
     folding: BTreeMap<TableKind, bool>,
+    /// Tables whose file someone else changed while the server runs: not folded into
+    /// until the next start merges them.
+    diverged: BTreeMap<TableKind, bool>,
 }
 
 /// One commit's result before the batch is on disk.
@@ -490,7 +523,7 @@ impl Writer {
             let mut work = Vec::with_capacity(batch.len());
             for m in batch {
                 match m {
-                    Msg::Folded { table, event_id } => self.on_folded(table, event_id),
+                    Msg::FoldEnded { table, outcome } => self.on_fold_ended(table, outcome),
                     Msg::Shutdown { reply } => shutdown = Some(reply),
                     other => work.push(other),
                 }
@@ -501,7 +534,7 @@ impl Writer {
             if let Some(reply) = shutdown {
                 // Anything still queued is committed before stopping.
                 let rest: Vec<Msg> =
-                    rx.try_iter().filter(|m| !matches!(m, Msg::Folded { .. } | Msg::Shutdown { .. })).collect();
+                    rx.try_iter().filter(|m| !matches!(m, Msg::FoldEnded { .. } | Msg::Shutdown { .. })).collect();
                 if !rest.is_empty() {
                     self.commit_batch(rest);
                 }
@@ -540,6 +573,10 @@ impl Writer {
     }
 
     fn send_fold(&mut self, kind: TableKind, done: Option<mpsc::Sender<()>>) {
+        if self.diverged.contains_key(&kind) {
+            self.dirty_since.remove(&kind);
+            return;
+        }
         let (Some(table), Some(tx)) = (self.tables.get(&kind), &self.fold_tx) else {
             return;
         };
@@ -551,12 +588,25 @@ impl Writer {
         }
     }
 
-    fn on_folded(&mut self, kind: TableKind, _event_id: u64) {
+    fn on_fold_ended(&mut self, kind: TableKind, outcome: FoldOutcome) {
         self.folding.remove(&kind);
-        if let Ok(mut d) = self.shared.dirty.lock()
-            && !self.dirty_since.contains_key(&kind)
-        {
-            d.insert(kind, false);
+        match outcome {
+            FoldOutcome::Written => {
+                if !self.dirty_since.contains_key(&kind)
+                    && let Ok(mut d) = self.shared.dirty.lock()
+                {
+                    d.insert(kind, false);
+                }
+            }
+            // Not tried again until the next start merges the file and the journal.
+            FoldOutcome::Diverged => {
+                self.diverged.insert(kind, true);
+                self.dirty_since.remove(&kind);
+            }
+            // Tried again after the fold delay.
+            FoldOutcome::Failed => {
+                self.dirty_since.entry(kind).or_insert_with(Instant::now);
+            }
         }
     }
 
@@ -584,6 +634,7 @@ impl Writer {
         if self.journal.len <= self.shared.config.events_max_bytes
             || !self.dirty_since.is_empty()
             || !self.folding.is_empty()
+            || !self.diverged.is_empty()
         {
             return;
         }
@@ -669,7 +720,7 @@ impl Writer {
             if let Some(t) = self.tables.get(kind) {
                 self.shared.publish(*kind, last, t.clone());
             }
-            if kind.spec().journaled {
+            if kind.spec().journaled && !self.diverged.contains_key(kind) {
                 self.dirty_since.entry(*kind).or_insert_with(Instant::now);
                 if let Ok(mut d) = self.shared.dirty.lock() {
                     d.insert(*kind, true);

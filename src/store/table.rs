@@ -20,6 +20,8 @@ pub struct Loaded {
     pub data: TableData,
     /// (id, line) for each row, in file order.
     pub lines: Vec<(u64, u64)>,
+    /// Size and xxh3 of the file as read (see `folds::fingerprint`).
+    pub fingerprint: (u64, u64),
 }
 
 #[derive(Clone)]
@@ -189,7 +191,7 @@ impl TableData {
             rows: table_rows,
             max_id,
         };
-        Ok(Loaded { data, lines })
+        Ok(Loaded { data, lines, fingerprint: (0, 0) })
     }
 }
 

@@ -435,3 +435,75 @@ async fn event_ids_keep_growing_across_restarts_and_roll_over() {
     assert_eq!(app.get_json("/api/tasks?per_page=1").await["total"], created + 2);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persons_edit_while_stopped_wins_over_unfolded_journal_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("users.csv"), USERS_CSV).unwrap();
+    let client = reqwest::Client::new();
+    // Run 1 ends cleanly: both tasks are in tasks.csv.
+    let server = ServerProcess::start(&data);
+    for title in ["one", "two"] {
+        let r = client.post(format!("{}/api/tasks", server.base)).json(&json!({"title": title})).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    assert!(server.terminate().success());
+    // Run 2 dies before its changes are folded into tasks.csv (they are in events.csv).
+    let server = ServerProcess::start(&data);
+    for (id, body) in [(1, json!({"status": "done"})), (2, json!({"title": "server title"}))] {
+        let r = client.patch(format!("{}/api/tasks/{id}", server.base)).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    server.kill9();
+    let path = data.join("tasks.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("done") && !text.contains("server title"), "the changes were not folded yet:\n{text}");
+    // A person edits the file while the server is stopped.
+    let edited = text.replace("1,one,,", "1,one,added by hand,").replace("2,two,", "2,person title,");
+    assert_ne!(edited, text);
+    std::fs::write(&path, edited).unwrap();
+    // Run 3 replays the journal into the edited file, field by field.
+    let server = ServerProcess::start(&data);
+    let t1: Value = client.get(format!("{}/api/tasks/1", server.base)).send().await.unwrap().json().await.unwrap();
+    let t2: Value = client.get(format!("{}/api/tasks/2", server.base)).send().await.unwrap().json().await.unwrap();
+    assert!(server.terminate().success());
+    assert_eq!(t1["status"], "done", "the journaled change the person did not touch is applied");
+    assert_eq!(t1["description"], "added by hand", "the person's edit stays");
+    assert_eq!(t2["title"], "person title", "on the same field, the person's edit wins");
+    let events = std::fs::read_to_string(data.join("events.csv")).unwrap();
+    let conflict = events.lines().find(|l| l.contains("conflict.merged")).expect("the conflict is recorded");
+    assert!(conflict.contains("server title"), "the journal's value is kept in the event: {conflict}");
+    let file = std::fs::read_to_string(&path).unwrap();
+    assert!(file.contains("1,one,added by hand,done,") && file.contains("2,person title,"), "{file}");
+}
+
+#[tokio::test]
+async fn a_fold_never_overwrites_a_file_someone_else_changed_meanwhile() {
+    let app = TestApp::spawn_with(|data| std::fs::write(data.join("users.csv"), USERS_CSV).unwrap(), |_| {}).await;
+    app.post("/api/tasks", json!({"title": "first"})).await;
+    app.post("/api/tasks", json!({"title": "second"})).await;
+    let path = app.data().join("tasks.csv");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&path).unwrap().contains("second") {
+        assert!(Instant::now() < deadline, "the creates are folded into tasks.csv");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A person saves the file while the server runs, then the API changes another task.
+    let edited = std::fs::read_to_string(&path).unwrap().replace("1,first,", "1,hand edit,");
+    std::fs::write(&path, &edited).unwrap();
+    assert_eq!(app.patch("/api/tasks/2", json!({"status": "done"})).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1200)).await; // past the fold delay
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), edited, "the person's save is not overwritten");
+    let config = common::test_config(&app.data());
+    let dir = app.stop().await;
+    assert_eq!(std::fs::read_to_string(dir.path().join("data/tasks.csv")).unwrap(), edited, "nor at a clean stop");
+    // The next start merges the file and the journal: both changes are there.
+    let app = TestApp::start_in(dir, config).await;
+    assert_eq!(app.get_json("/api/tasks/1").await["title"], "hand edit");
+    assert_eq!(app.get_json("/api/tasks/2").await["status"], "done");
+    let dir = app.stop().await;
+    let text = std::fs::read_to_string(dir.path().join("data/tasks.csv")).unwrap();
+    assert!(text.contains("1,hand edit,") && text.contains("2,second,,done,"), "{text}");
+}
