@@ -53,36 +53,20 @@ pub fn routes(
         .and(body)
         .and(svc.clone())
         .then(move |bytes: bytes::Bytes, s: RecordService| async move { respond(create(table, &s, &bytes).await) });
-    let get = base
-        .and(warp::path::param::<u64>())
-        .and(warp::path::end())
-        .and(warp::get())
-        .and(svc.clone())
-        .map(move |id: u64, s: RecordService| respond(get(table, &s, id)));
-    let patch = base
-        .and(warp::path::param::<u64>())
-        .and(warp::path::end())
-        .and(warp::patch())
-        .and(if_match)
-        .and(body)
-        .and(svc.clone())
-        .then(move |id, tag, bytes: bytes::Bytes, s: RecordService| async move {
+    // `/api/{table}/{id}`, and that with `If-Match` and a body.
+    let one = base.and(warp::path::param::<u64>()).and(warp::path::end());
+    let one_with_body = one.and(if_match).and(body).and(svc.clone());
+    let get = warp::get().and(one).and(svc.clone()).map(move |id: u64, s: RecordService| respond(get(table, &s, id)));
+    let patch = warp::patch().and(one_with_body.clone()).then(
+        move |id, tag, bytes: bytes::Bytes, s: RecordService| async move {
             respond(update(table, &s, id, tag, &bytes, false).await)
-        });
-    let put = base
-        .and(warp::path::param::<u64>())
-        .and(warp::path::end())
-        .and(warp::put())
-        .and(if_match)
-        .and(body)
-        .and(svc.clone())
-        .then(move |id, tag, bytes: bytes::Bytes, s: RecordService| async move {
-            respond(update(table, &s, id, tag, &bytes, true).await)
-        });
-    let delete_route = base
-        .and(warp::path::param::<u64>())
-        .and(warp::path::end())
-        .and(warp::delete())
+        },
+    );
+    let put = warp::put().and(one_with_body).then(move |id, tag, bytes: bytes::Bytes, s: RecordService| async move {
+        respond(update(table, &s, id, tag, &bytes, true).await)
+    });
+    let delete_route = warp::delete()
+        .and(one)
         .and(if_match)
         .and(svc)
         .then(move |id, tag, s: RecordService| async move { respond(remove(table, &s, id, tag, delete).await) });

@@ -51,8 +51,7 @@ fn broken_corpus() -> Vec<(&'static str, String, &'static str, &'static str)> {
     let header = "id,title,description,status,priority,assigned_to,created_by,due_date,created_at,updated_at\n";
     let good = "1,Ship it,,new,high,1,1,2026-12-01,2026-11-01T09:00:00Z,2026-11-01T09:00:00Z\n";
     let tasks = |bad: &str| format!("{header}{good}{bad}\n");
-    let users_header = "id,username,telegram_id,role,created_at,updated_at,is_active\n";
-    let users = |bad: &str| format!("{}{bad}\n", USERS_CSV.replace(&users_header.to_string(), users_header));
+    let users = |bad: &str| format!("{USERS_CSV}{bad}\n");
     vec![
         ("tasks.csv", tasks("2,\"Ship it,,new,high,1,1,,,\n3,x,,new,high,,,,,"), "tasks.csv:3:3:", "unbalanced quote"),
         ("tasks.csv", tasks("2,Ship it,,new,high"), "tasks.csv:3:1:", "this row has 5 fields but the header has 10"),
