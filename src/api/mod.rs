@@ -1,10 +1,14 @@
 //! The REST API: warp filters, one file per resource. This is the one place where
 //! errors become HTTP statuses ([`problem`]).
 
+pub mod comments;
+pub mod events;
 pub mod health;
 pub mod json;
 pub mod problem;
 pub mod records;
+pub mod reply;
+pub mod stats;
 pub mod tasks;
 pub mod users;
 
@@ -23,11 +27,17 @@ use crate::store::Storage;
 /// Every route, with request ids and problem+json errors.
 pub fn routes(store: Arc<dyn Storage>, config: &Config, started: Instant) -> BoxedFilter<(Response,)> {
     let body_limit = config.performance.max_file_size_mb.max(1) * 1024 * 1024;
-    let records = RecordService::new(store.clone());
+    let records = RecordService::new(store.clone(), &config.tasks.statuses);
     let api = health::routes(store, started, config.security.enabled)
         .or(tasks::routes(records.clone(), body_limit))
         .unify()
-        .or(users::routes(records, body_limit))
+        .or(comments::routes(records.clone(), body_limit))
+        .unify()
+        .or(users::routes(records.clone(), body_limit))
+        .unify()
+        .or(events::routes(records.clone()))
+        .unify()
+        .or(stats::routes(records))
         .unify()
         .recover(problem::recover)
         .unify()

@@ -1,13 +1,44 @@
-//! `/api/tasks` and `/api/tasks/{id}`: the tasks (routes in [`super::records`]).
+//! Tasks:
+//! - `GET, POST /api/tasks`; `GET, PATCH, PUT, DELETE /api/tasks/{id}` (a deleted
+//!   task takes its comments with it and unlinks its documents)
+//! - `GET /api/tasks/{id}/history`: the task's events, oldest first
 
+use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::domain::TableKind;
 use crate::service::RecordService;
 
-use super::records::{self, DeleteMeans};
+use super::records::{self, DeleteMeans, with_service};
+use super::reply::{list_query, page_response, respond};
 
-pub fn routes(service: RecordService, body_limit: u64) -> BoxedFilter<(Response,)> {
-    records::routes(TableKind::Tasks, service, body_limit, DeleteMeans::Remove)
+pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
+    let t = TableKind::Tasks;
+    let svc = || with_service(service.clone());
+    let history = warp::get()
+        .and(warp::path!("api" / "tasks" / u64 / "history"))
+        .and(warp::query::<Vec<(String, String)>>())
+        .and(svc())
+        .map(|id: u64, params: Vec<(String, String)>, s: RecordService| {
+            respond((|| {
+                let query = list_query(&params)?;
+                let page = s.task_history(id, &query)?;
+                Ok(page_response(TableKind::Events, &page, query.fields.as_deref()))
+            })())
+        });
+    records::list(t, svc())
+        .or(records::create(t, svc(), limit))
+        .unify()
+        .or(records::get(t, svc()))
+        .unify()
+        .or(records::update(t, svc(), limit, false))
+        .unify()
+        .or(records::update(t, svc(), limit, true))
+        .unify()
+        .or(records::delete(t, svc(), DeleteMeans::RemoveTask))
+        .unify()
+        .or(history)
+        .unify()
+        .boxed()
 }

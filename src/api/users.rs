@@ -1,14 +1,26 @@
-//! `/api/users` and `/api/users/{id}`: the users; `DELETE` deactivates
-//! (`is_active=false`), so history keeps pointing at a real user.
+//! Users: `GET, POST /api/users`; `GET, PATCH, DELETE /api/users/{id}` (`DELETE`
+//! deactivates: `is_active=false`, so history keeps pointing at a real user).
 
+use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::domain::TableKind;
 use crate::service::RecordService;
 
-use super::records::{self, DeleteMeans};
+use super::records::{self, DeleteMeans, with_service};
 
-pub fn routes(service: RecordService, body_limit: u64) -> BoxedFilter<(Response,)> {
-    records::routes(TableKind::Users, service, body_limit, DeleteMeans::Deactivate)
+pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
+    let t = TableKind::Users;
+    let svc = || with_service(service.clone());
+    records::list(t, svc())
+        .or(records::create(t, svc(), limit))
+        .unify()
+        .or(records::get(t, svc()))
+        .unify()
+        .or(records::update(t, svc(), limit, false))
+        .unify()
+        .or(records::delete(t, svc(), DeleteMeans::Deactivate))
+        .unify()
+        .boxed()
 }

@@ -2,6 +2,10 @@
 //! the store directly, so validation and defaults are the same whichever door a change
 //! comes through.
 
+pub mod query;
 pub mod records;
+pub mod stats;
+pub mod tasks;
 
-pub use records::{ListQuery, Page, RecordService};
+pub use query::ListQuery;
+pub use records::{Page, RecordService};

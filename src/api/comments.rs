@@ -1,0 +1,60 @@
+//! Comments:
+//! - `GET /api/tasks/{id}/comments`: the task's comments (list conventions apply)
+//! - `POST /api/tasks/{id}/comments`: `{message}` → 201
+//! - `PATCH /api/comments/{id}`, `DELETE /api/comments/{id}`
+
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+use crate::domain::TableKind;
+use crate::service::RecordService;
+use crate::service::query::Condition;
+
+use super::records::{self, DeleteMeans, json_body, with_service};
+use super::reply::{api_context, body_fields, list_query, page_response, respond};
+
+pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
+    let t = TableKind::Comments;
+    let svc = || with_service(service.clone());
+    let list = warp::get()
+        .and(warp::path!("api" / "tasks" / u64 / "comments"))
+        .and(warp::query::<Vec<(String, String)>>())
+        .and(svc())
+        .map(|task: u64, params: Vec<(String, String)>, s: RecordService| {
+            respond((|| {
+                s.get(TableKind::Tasks, task)?;
+                let mut query = list_query(&params)?;
+                query.conditions.push(Condition::OneOf("task_id".into(), vec![task.to_string()]));
+                if query.sort.is_empty() {
+                    query.sort = vec![("id".into(), false)];
+                }
+                let page = s.list(TableKind::Comments, &query)?;
+                Ok(page_response(TableKind::Comments, &page, query.fields.as_deref()))
+            })())
+        });
+    let create =
+        warp::post().and(warp::path!("api" / "tasks" / u64 / "comments")).and(json_body(limit)).and(svc()).then(
+            |task: u64, bytes: bytes::Bytes, s: RecordService| async move {
+                respond(
+                    async {
+                        s.get(TableKind::Tasks, task)?;
+                        let mut fields = body_fields(&bytes)?;
+                        fields.insert("task_id".into(), task.to_string());
+                        let committed = s.create(TableKind::Comments, fields, api_context()).await?;
+                        records::created_response(TableKind::Comments, &s, &committed)
+                    }
+                    .await,
+                )
+            },
+        );
+    list.or(create)
+        .unify()
+        .or(records::get(t, svc()))
+        .unify()
+        .or(records::update(t, svc(), limit, false))
+        .unify()
+        .or(records::delete(t, svc(), DeleteMeans::Remove))
+        .unify()
+        .boxed()
+}

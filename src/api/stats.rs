@@ -1,0 +1,25 @@
+//! `GET /api/stats`: counts by status, priority and assignee; overdue; created and
+//! completed per day; mean time to complete.
+
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use crate::service::RecordService;
+
+use super::records::with_service;
+use super::reply::{json_response, respond};
+
+pub fn routes(service: RecordService) -> BoxedFilter<(Response,)> {
+    warp::get()
+        .and(warp::path!("api" / "stats"))
+        .and(with_service(service))
+        .map(|s: RecordService| {
+            respond((|| {
+                let stats = s.stats(None)?;
+                Ok(json_response(StatusCode::OK, &serde_json::to_value(stats).unwrap_or_default(), None))
+            })())
+        })
+        .boxed()
+}

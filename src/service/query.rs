@@ -1,0 +1,260 @@
+//! List queries: which rows of a table a request asks for, in which order, which page.
+//!
+//! Parsed once from the query string (API.md's list conventions) and used alike by
+//! lists, the event log, task history and CSV export, so their filters never differ.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::domain::{ColumnKind, FieldError};
+use crate::store::TableData;
+use crate::store::csv_format::Row;
+
+pub const MAX_PER_PAGE: usize = 500;
+pub const DEFAULT_PER_PAGE: usize = 50;
+
+/// One condition a row must meet.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    /// `status=new,in_progress`: the field equals one of the values.
+    OneOf(String, Vec<String>),
+    /// The field's time is before (`due_before`).
+    Before(String, DateTime<Utc>),
+    /// The field's time is after (`due_after`), or at or after (`updated_since`, `since`).
+    After(String, DateTime<Utc>, bool),
+    /// The row's id is greater (`after_id`).
+    IdAfter(u64),
+    /// `overdue=true|false`: due in the past and not closed.
+    Overdue(bool),
+}
+
+/// A parsed list request.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub conditions: Vec<Condition>,
+    /// Text searched in title, description, message, username, filename (any case).
+    pub q: Option<String>,
+    /// `-updated_at,priority`: (field, descending).
+    pub sort: Vec<(String, bool)>,
+    pub offset: usize,
+    pub per_page: usize,
+    /// `fields=id,title`: the fields each item keeps.
+    pub fields: Option<Vec<String>>,
+}
+
+impl ListQuery {
+    /// Reads query parameters; every problem is one `FieldError`.
+    pub fn from_params(params: &[(String, String)]) -> Result<ListQuery, Vec<FieldError>> {
+        let mut q = ListQuery::default();
+        let mut errors = Vec::new();
+        let (mut page, mut per_page, mut limit, mut offset) = (None, None, None, None);
+        for (key, value) in params {
+            let number = |errors: &mut Vec<FieldError>| match value.parse::<usize>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    errors.push(FieldError::new(key.clone(), format!("{value:?} is not a whole number")));
+                    None
+                }
+            };
+            let time = |errors: &mut Vec<FieldError>| match parse_time(value) {
+                Some(t) => Some(t),
+                None => {
+                    errors.push(FieldError::new(key.clone(), format!("{value:?} is not a date or RFC 3339 timestamp")));
+                    None
+                }
+            };
+            match key.as_str() {
+                "page" => page = number(&mut errors),
+                "per_page" => per_page = number(&mut errors),
+                "limit" => limit = number(&mut errors),
+                "offset" => offset = number(&mut errors),
+                "q" => q.q = Some(value.clone()).filter(|v| !v.is_empty()),
+                "fields" => q.fields = Some(value.split(',').filter(|f| !f.is_empty()).map(str::to_string).collect()),
+                "sort" => {
+                    q.sort = value
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(|s| match s.strip_prefix('-') {
+                            Some(name) => (name.to_string(), true),
+                            None => (s.to_string(), false),
+                        })
+                        .collect()
+                }
+                "due_before" => q.conditions.extend(time(&mut errors).map(|t| Condition::Before("due_date".into(), t))),
+                "due_after" => {
+                    q.conditions.extend(time(&mut errors).map(|t| Condition::After("due_date".into(), t, false)))
+                }
+                "updated_since" => {
+                    q.conditions.extend(time(&mut errors).map(|t| Condition::After("updated_at".into(), t, true)))
+                }
+                "since" => {
+                    q.conditions.extend(time(&mut errors).map(|t| Condition::After("created_at".into(), t, true)))
+                }
+                "after_id" => q.conditions.extend(number(&mut errors).map(|n| Condition::IdAfter(n as u64))),
+                "overdue" => match crate::domain::values::parse_bool(value) {
+                    Ok(b) => q.conditions.push(Condition::Overdue(b)),
+                    Err(m) => errors.push(FieldError::new("overdue", m)),
+                },
+                _ => q.conditions.push(Condition::OneOf(key.clone(), value.split(',').map(str::to_string).collect())),
+            }
+        }
+        if page.is_some() && (limit.is_some() || offset.is_some()) {
+            errors.push(FieldError::new("page", "use page/per_page or limit/offset, not both"));
+        }
+        let size = |v: Option<usize>, name: &str, errors: &mut Vec<FieldError>| match v {
+            Some(0) => {
+                errors.push(FieldError::new(name, "must be at least 1"));
+                DEFAULT_PER_PAGE
+            }
+            Some(n) if n > MAX_PER_PAGE => {
+                errors.push(FieldError::new(name, format!("must be at most {MAX_PER_PAGE}")));
+                MAX_PER_PAGE
+            }
+            Some(n) => n,
+            None => DEFAULT_PER_PAGE,
+        };
+        if limit.is_some() || offset.is_some() {
+            q.per_page = size(limit, "limit", &mut errors);
+            q.offset = offset.unwrap_or(0);
+        } else {
+            q.per_page = size(per_page, "per_page", &mut errors);
+            let page = page.unwrap_or(1);
+            if page == 0 {
+                errors.push(FieldError::new("page", "pages count from 1"));
+            }
+            q.offset = (page.max(1) - 1) * q.per_page;
+        }
+        if errors.is_empty() { Ok(q) } else { Err(errors) }
+    }
+
+    /// The page number the offset falls on.
+    pub fn page(&self) -> usize {
+        self.offset / self.per_page.max(1) + 1
+    }
+
+    /// The rows of `t` that match, sorted. Unknown fields are 422s, not silent misses.
+    pub fn select<'t>(&self, t: &'t TableData, closed: &[String]) -> Result<Vec<&'t Arc<Row>>, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut position = |name: &str, label: &str| {
+            let p = t.position(name);
+            if p.is_none() {
+                errors.push(FieldError::new(label, format!("{} has no field {name:?}", t.spec().name)));
+            }
+            p
+        };
+        enum Test<'a> {
+            OneOf(usize, &'a [String]),
+            Before(usize, DateTime<Utc>),
+            After(usize, DateTime<Utc>, bool),
+            IdAfter(u64),
+            Overdue(usize, usize, bool),
+        }
+        let mut tests = Vec::new();
+        for c in &self.conditions {
+            match c {
+                Condition::OneOf(f, v) => tests.extend(position(f, f).map(|p| Test::OneOf(p, v))),
+                Condition::Before(f, at) => tests.extend(position(f, f).map(|p| Test::Before(p, *at))),
+                Condition::After(f, at, inclusive) => {
+                    tests.extend(position(f, f).map(|p| Test::After(p, *at, *inclusive)))
+                }
+                Condition::IdAfter(id) => tests.push(Test::IdAfter(*id)),
+                Condition::Overdue(want) => {
+                    if let (Some(d), Some(s)) = (position("due_date", "overdue"), position("status", "overdue")) {
+                        tests.push(Test::Overdue(d, s, *want));
+                    }
+                }
+            }
+        }
+        let keys: Vec<(usize, bool, ColumnKind)> = self
+            .sort
+            .iter()
+            .filter_map(|(name, desc)| {
+                let kind = t.spec().column(name).map(|c| c.kind).unwrap_or(ColumnKind::Text);
+                position(name, "sort").map(|p| (p, *desc, kind))
+            })
+            .collect();
+        if let Some(fields) = &self.fields {
+            for f in fields {
+                position(f, "fields");
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let searched: Vec<usize> =
+            ["title", "description", "message", "username", "filename"].iter().filter_map(|c| t.position(c)).collect();
+        let needle = self.q.as_ref().map(|q| q.to_lowercase());
+        let now = Utc::now();
+        let key_pos = t.position(t.spec().key).unwrap_or(0);
+        let mut rows: Vec<&Arc<Row>> = t
+            .rows
+            .values()
+            .filter(|row| {
+                tests.iter().all(|test| match test {
+                    Test::OneOf(p, values) => values.iter().any(|v| v == row.cell(*p)),
+                    Test::Before(p, at) => parse_time(row.cell(*p)).is_some_and(|v| v < *at),
+                    Test::After(p, at, incl) => {
+                        parse_time(row.cell(*p)).is_some_and(|v| v > *at || (*incl && v == *at))
+                    }
+                    Test::IdAfter(id) => row.cell(key_pos).parse::<u64>().is_ok_and(|v| v > *id),
+                    Test::Overdue(d, s, want) => {
+                        let overdue = parse_time(row.cell(*d)).is_some_and(|due| due < now)
+                            && !closed.iter().any(|c| c == row.cell(*s));
+                        overdue == *want
+                    }
+                })
+            })
+            .filter(|row| match &needle {
+                Some(n) => searched.iter().any(|p| row.cell(*p).to_lowercase().contains(n.as_str())),
+                None => true,
+            })
+            .collect();
+        if !keys.is_empty() {
+            rows.sort_by(|a, b| {
+                for (p, desc, kind) in &keys {
+                    let o = compare_cells(*kind, a.cell(*p), b.cell(*p));
+                    if o != Ordering::Equal {
+                        return if *desc { o.reverse() } else { o };
+                    }
+                }
+                Ordering::Equal
+            });
+        }
+        Ok(rows)
+    }
+}
+
+/// A date (start of that day, UTC) or an RFC 3339 timestamp.
+pub fn parse_time(value: &str) -> Option<DateTime<Utc>> {
+    let v = value.trim();
+    if v.is_empty() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Some(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(v, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+}
+
+/// Orders two cells the way their column means: numbers as numbers, priorities by
+/// weight, the rest as text (timestamps in RFC 3339 UTC order as text).
+fn compare_cells(kind: ColumnKind, a: &str, b: &str) -> Ordering {
+    match kind {
+        ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count => {
+            a.parse::<u64>().unwrap_or(0).cmp(&b.parse::<u64>().unwrap_or(0))
+        }
+        ColumnKind::Priority => {
+            let w = |v: &str| crate::domain::values::PRIORITIES.iter().position(|p| *p == v);
+            w(a).cmp(&w(b))
+        }
+        _ => a.cmp(b),
+    }
+}
+
+/// Statuses that count as closed for `overdue`: `done`, `cancelled` and `closed` where
+/// the configured workflow has them.
+pub fn closed_statuses(statuses: &[String]) -> Vec<String> {
+    statuses.iter().filter(|s| matches!(s.as_str(), "done" | "cancelled" | "closed")).cloned().collect()
+}

@@ -1,0 +1,102 @@
+//! `GET /api/stats`: what the task list says in numbers.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::Utc;
+use serde::Serialize;
+
+use crate::domain::TableKind;
+use crate::store::StoreError;
+
+use super::query::parse_time;
+use super::records::RecordService;
+
+#[derive(Debug, Serialize, Default)]
+pub struct Stats {
+    pub total: usize,
+    pub by_status: BTreeMap<String, usize>,
+    pub by_priority: BTreeMap<String, usize>,
+    /// By assignee id; `unassigned` for none.
+    pub by_assignee: BTreeMap<String, usize>,
+    pub overdue: usize,
+    /// Tasks created per day (UTC date of `created_at`).
+    pub created_per_day: BTreeMap<String, usize>,
+    /// Tasks that reached `done` per day (from the event log).
+    pub completed_per_day: BTreeMap<String, usize>,
+    /// Mean hours from creation to `done`, over the tasks done now.
+    pub mean_hours_to_complete: Option<f64>,
+}
+
+impl RecordService {
+    /// Statistics over every task, or over those assigned to or created by `only_user`.
+    pub fn stats(&self, only_user: Option<u64>) -> Result<Stats, StoreError> {
+        let tasks = self.store().table(TableKind::Tasks)?;
+        let col = |name: &str| tasks.position(name).unwrap_or(usize::MAX);
+        let (c_status, c_priority, c_assigned, c_creator, c_due, c_created) =
+            (col("status"), col("priority"), col("assigned_to"), col("created_by"), col("due_date"), col("created_at"));
+        let mine = only_user.map(|u| u.to_string());
+        let now = Utc::now();
+        let mut stats = Stats::default();
+        let mut created_at: HashMap<u64, chrono::DateTime<Utc>> = HashMap::new();
+        let mut done_now: Vec<u64> = Vec::new();
+        for (id, row) in tasks.rows.iter() {
+            if let Some(me) = &mine
+                && row.cell(c_assigned) != me
+                && row.cell(c_creator) != me
+            {
+                continue;
+            }
+            stats.total += 1;
+            let status = row.cell(c_status).to_string();
+            *stats.by_priority.entry(row.cell(c_priority).to_string()).or_default() += 1;
+            let assignee = match row.cell(c_assigned) {
+                "" => "unassigned".to_string(),
+                a => a.to_string(),
+            };
+            *stats.by_assignee.entry(assignee).or_default() += 1;
+            let closed = self.closed_statuses().contains(&status);
+            if !closed && parse_time(row.cell(c_due)).is_some_and(|due| due < now) {
+                stats.overdue += 1;
+            }
+            if let Some(t) = parse_time(row.cell(c_created)) {
+                *stats.created_per_day.entry(t.format("%Y-%m-%d").to_string()).or_default() += 1;
+                created_at.insert(*id, t);
+            }
+            if status == "done" {
+                done_now.push(*id);
+            }
+            *stats.by_status.entry(status).or_default() += 1;
+        }
+        // When each task reached `done`, from the event log.
+        let events = self.store().table(TableKind::Events)?;
+        let ecol = |name: &str| events.position(name).unwrap_or(usize::MAX);
+        let (e_type, e_entity_id, e_data, e_created) =
+            (ecol("type"), ecol("entity_id"), ecol("data"), ecol("created_at"));
+        let mut completed_at: HashMap<u64, chrono::DateTime<Utc>> = HashMap::new();
+        for row in events.rows.values() {
+            if row.cell(e_type) != "task.updated" || !row.cell(e_data).contains("\"done\"") {
+                continue;
+            }
+            let Ok(task_id) = row.cell(e_entity_id).parse::<u64>() else { continue };
+            if !created_at.contains_key(&task_id) {
+                continue; // not one of the tasks counted
+            }
+            let data: serde_json::Value = serde_json::from_str(row.cell(e_data)).unwrap_or_default();
+            if data["after"]["status"] != "done" {
+                continue;
+            }
+            if let Some(at) = parse_time(row.cell(e_created)) {
+                *stats.completed_per_day.entry(at.format("%Y-%m-%d").to_string()).or_default() += 1;
+                completed_at.insert(task_id, at);
+            }
+        }
+        let durations: Vec<f64> = done_now
+            .iter()
+            .filter_map(|id| Some((*completed_at.get(id)? - *created_at.get(id)?).num_seconds() as f64 / 3600.0))
+            .collect();
+        if !durations.is_empty() {
+            stats.mean_hours_to_complete = Some(durations.iter().sum::<f64>() / durations.len() as f64);
+        }
+        Ok(stats)
+    }
+}

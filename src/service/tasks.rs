@@ -1,0 +1,60 @@
+//! Task use cases beyond plain records: deleting a task with what hangs on it, and
+//! its history.
+
+use crate::domain::TableKind;
+use crate::store::{Committed, Context, Fields, StoreError};
+
+use super::query::{Condition, ListQuery};
+use super::records::{Page, RecordService};
+
+impl RecordService {
+    /// Deletes a task: its comments go with it; its documents stay, unlinked from it.
+    pub async fn delete_task(&self, id: u64, if_match: Option<String>, ctx: Context) -> Result<Committed, StoreError> {
+        // Checked first so that a stale If-Match deletes nothing at all.
+        let (_, etag) = self.get(TableKind::Tasks, id)?;
+        if if_match.as_ref().is_some_and(|tag| tag != "*" && *tag != etag) {
+            return Err(StoreError::PreconditionFailed);
+        }
+        for (table, column) in [(TableKind::Comments, "task_id"), (TableKind::Docs, "task_id")] {
+            let t = self.store().table(table)?;
+            let Some(pos) = t.position(column) else { continue };
+            let wanted = id.to_string();
+            let hanging: Vec<u64> = t.rows.iter().filter(|(_, r)| r.cell(pos) == wanted).map(|(k, _)| *k).collect();
+            for row_id in hanging {
+                let result = if table == TableKind::Comments {
+                    self.delete(table, row_id, None, ctx).await
+                } else {
+                    let unlink: Fields = [(column.to_string(), String::new())].into();
+                    self.update(table, row_id, unlink, None, ctx).await
+                };
+                match result {
+                    Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        self.delete(TableKind::Tasks, id, if_match, ctx).await
+    }
+
+    /// The events of one task, oldest first (from events.csv; archived events are not
+    /// searched).
+    pub fn task_history(&self, id: u64, query: &ListQuery) -> Result<Page, StoreError> {
+        let exists = match self.get(TableKind::Tasks, id) {
+            Ok(_) => true,
+            Err(StoreError::NotFound { .. }) => false,
+            Err(other) => return Err(other),
+        };
+        let mut q = query.clone();
+        q.conditions.push(Condition::OneOf("entity".into(), vec!["task".into()]));
+        q.conditions.push(Condition::OneOf("entity_id".into(), vec![id.to_string()]));
+        if q.sort.is_empty() {
+            q.sort = vec![("id".into(), false)];
+        }
+        let page = self.list(TableKind::Events, &q)?;
+        // A deleted task still has a history; a task that never was has none.
+        if !exists && page.total == 0 {
+            return Err(StoreError::NotFound { table: TableKind::Tasks, id });
+        }
+        Ok(page)
+    }
+}
