@@ -2,6 +2,7 @@
 //! errors become HTTP statuses ([`problem`]).
 
 pub mod comments;
+pub mod docs;
 pub mod events;
 pub mod health;
 pub mod json;
@@ -32,6 +33,8 @@ pub fn routes(store: Arc<dyn Storage>, config: &Config, started: Instant) -> Box
         .or(tasks::routes(records.clone(), body_limit))
         .unify()
         .or(comments::routes(records.clone(), body_limit))
+        .unify()
+        .or(docs::routes(records.clone(), body_limit))
         .unify()
         .or(users::routes(records.clone(), body_limit))
         .unify()

@@ -2,6 +2,7 @@
 //! the store directly, so validation and defaults are the same whichever door a change
 //! comes through.
 
+pub mod docs;
 pub mod query;
 pub mod records;
 pub mod stats;

@@ -80,7 +80,7 @@ impl RecordService {
         {
             fields.insert(column.into(), actor.to_string());
         }
-        self.store.commit(Op::Create { table, fields }, ctx).await
+        self.store.commit(Op::Create { table, fields, attachment: None }, ctx).await
     }
 
     pub async fn update(

@@ -27,8 +27,8 @@ use super::folds::{self, Fold};
 use super::journal::{self, Journal, NewEvent};
 use super::table::{Fields, TableData};
 use super::{
-    BoxFuture, Change, ChangeOp, Committed, Context, Op, Source, Storage, StoreConfig, StoreError, TableStatus,
-    durable, etag_of,
+    BoxFuture, Change, ChangeOp, Committed, Context, Op, Source, StagedBlob, Storage, StoreConfig, StoreError,
+    TableStatus, durable, etag_of,
 };
 
 /// Commits gathered into one batch at most (one fsync serves them all).
@@ -89,6 +89,8 @@ impl CsvStore {
             tracing::warn!(file = %removed.display(), "removed a temporary file left by an interrupted write");
         }
         create_missing_files(&dir)?;
+        // Uploads whose commit never came.
+        let _ = std::fs::remove_dir_all(incoming_dir(&dir));
         let report = check::open_folder(&dir, &config.vocabulary);
         for p in report.all_problems() {
             tracing::error!("{p}");
@@ -160,6 +162,7 @@ impl CsvStore {
             dirty_since: BTreeMap::new(),
             folding: BTreeMap::new(),
             diverged: BTreeMap::new(),
+            removals: Vec::new(),
         };
         // Replayed rows are written into their files now; conflicts become events.
         let mut startup_events: Vec<NewEvent> = conflicts
@@ -375,6 +378,50 @@ impl Storage for CsvStore {
         self.shared.last_event_id.load(Ordering::Acquire)
     }
 
+    fn stage_blob(&self, content: bytes::Bytes) -> BoxFuture<'_, Result<StagedBlob, StoreError>> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = incoming_dir(&self.shared.config.data_dir);
+        Box::pin(async move {
+            let name = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+            let path = dir.join(name);
+            let staged = StagedBlob::new(path.clone());
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                use std::io::Write;
+                std::fs::create_dir_all(&dir)?;
+                let mut file = std::fs::File::create(&path)?;
+                file.write_all(&content)?;
+                file.sync_all()
+            })
+            .await
+            .map_err(|_| StoreError::Io)?
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not stage an upload");
+                StoreError::Io
+            })?;
+            Ok(staged)
+        })
+    }
+
+    fn read_blob(&self, id: u64, filename: &str) -> BoxFuture<'_, Result<Vec<u8>, StoreError>> {
+        let path = doc_dir(&self.shared.config.data_dir, id).join(filename);
+        let safe = !filename.is_empty() && !filename.contains(['/', '\\']) && filename != "..";
+        Box::pin(async move {
+            if !safe {
+                return Err(StoreError::NotFound { table: TableKind::Docs, id });
+            }
+            match tokio::fs::read(&path).await {
+                Ok(bytes) => Ok(bytes),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(StoreError::Unavailable(format!("the file of document {id} is missing from data/docs/{id}/")))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, path = %path.display(), "could not read a document");
+                    Err(StoreError::Io)
+                }
+            }
+        })
+    }
+
     fn drop_cache(&self) {
         self.shared.cache.invalidate_all();
     }
@@ -486,6 +533,8 @@ struct Writer {
     /// Tables whose file someone else changed while the server runs: not folded into
     /// until the next start merges them.
     diverged: BTreeMap<TableKind, bool>,
+    /// Folders of documents deleted in the batch under way, removed once it is on disk.
+    removals: Vec<PathBuf>,
 }
 
 /// One commit's result before the batch is on disk.
@@ -700,6 +749,7 @@ impl Writer {
             tracing::error!(error = %e, "a commit batch could not be written; nothing of it was acknowledged");
             self.tables = before_tables;
             self.journal.last_id = before_last_id;
+            self.removals.clear();
             for p in pending {
                 let _ = p.reply.send(p.result.and(Err(StoreError::Io)));
             }
@@ -712,6 +762,13 @@ impl Writer {
         self.shared.last_event_id.store(last, Ordering::Release);
         if let Ok(mut c) = self.shared.journal_committed.lock() {
             *c = (self.journal.len, last);
+        }
+        for folder in self.removals.drain(..) {
+            if let Err(e) = std::fs::remove_dir_all(&folder)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(error = %e, folder = %folder.display(), "could not remove a deleted document's files");
+            }
         }
         if !events.is_empty() {
             self.shared.cache.invalidate(&TableKind::Events);
@@ -799,10 +856,11 @@ impl Writer {
             .collect();
         let ref_tables: HashMap<TableKind, Arc<TableData>> =
             refs.iter().filter_map(|(_, t)| self.tables.get(t).map(|d| (*t, d.clone()))).collect();
+        let data_dir = self.shared.config.data_dir.clone();
         let (op_kind, id, before, after) = {
             let table = self.table_mut(kind)?;
             match op {
-                Op::Create { mut fields, .. } => {
+                Op::Create { mut fields, attachment, .. } => {
                     let id = if spec.key == "id" {
                         if fields.get("id").is_some_and(|v| !v.is_empty()) {
                             return Err(StoreError::Invalid(vec![FieldError::new("id", "is given by the server")]));
@@ -828,6 +886,13 @@ impl Writer {
                     reject_unknown(&fields)?;
                     validate(spec, &full, &vocabulary, &refs, &ref_tables)?;
                     let row = table.row_from_fields(&full);
+                    if let Some(staged) = &attachment {
+                        let filename = full.get("filename").map(String::as_str).unwrap_or("");
+                        if let Err(e) = place_attachment(&data_dir, id, filename, staged) {
+                            tracing::error!(error = %e, id, "could not place an uploaded file");
+                            return Err(StoreError::Io);
+                        }
+                    }
                     table.rows.insert(id, Arc::new(row));
                     table.max_id = table.max_id.max(id);
                     (ChangeOp::Create, id, None, Some(full))
@@ -877,6 +942,9 @@ impl Writer {
             }
             if let Ok(table) = self.table_mut(kind) {
                 table.rows.remove(&id);
+            }
+            if kind == TableKind::Docs {
+                self.removals.push(doc_dir(&data_dir, id));
             }
         }
         self.journal.last_id += 1;
@@ -975,6 +1043,29 @@ fn redact(kind: TableKind, mut fields: Fields) -> Fields {
         }
     }
     fields
+}
+
+/// Where uploads wait for their commit.
+fn incoming_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("docs").join(".incoming")
+}
+
+/// The folder of document `id`: `data/docs/{id}/`.
+fn doc_dir(data_dir: &Path, id: u64) -> PathBuf {
+    data_dir.join("docs").join(id.to_string())
+}
+
+/// Moves a staged upload into its document's folder, durably.
+fn place_attachment(data_dir: &Path, id: u64, filename: &str, staged: &StagedBlob) -> std::io::Result<()> {
+    let folder = doc_dir(data_dir, id);
+    if folder.exists() {
+        // Left by a document whose commit never reached the journal: not ours.
+        std::fs::remove_dir_all(&folder)?;
+    }
+    std::fs::create_dir_all(&folder)?;
+    std::fs::rename(staged.path(), folder.join(filename))?;
+    durable::sync_dir(&folder)?;
+    durable::sync_dir(&data_dir.join("docs"))
 }
 
 /// The path of the data folder's archive.

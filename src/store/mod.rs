@@ -106,12 +106,15 @@ impl Serialize for TableKind {
 }
 
 /// A change asked of the store.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Op {
     /// A new row. Tables keyed by `id` get the next id; others (credentials) name their key.
+    /// A document's file comes as `attachment` and is placed in `docs/{id}/{filename}`
+    /// within the same commit.
     Create {
         table: TableKind,
         fields: Fields,
+        attachment: Option<StagedBlob>,
     },
     /// Changes only the named fields. `if_match` is the ETag the caller last saw.
     Update {
@@ -132,6 +135,28 @@ impl Op {
         match self {
             Op::Create { table, .. } | Op::Update { table, .. } | Op::Delete { table, .. } => *table,
         }
+    }
+}
+
+/// A file written durably into `data/docs/.incoming/`, waiting for the commit that
+/// moves it to its document's folder. Dropped without being placed, it is removed.
+#[derive(Debug)]
+pub struct StagedBlob {
+    path: PathBuf,
+}
+
+impl StagedBlob {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for StagedBlob {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -194,6 +219,10 @@ pub trait Storage: Send + Sync + 'static {
     fn status(&self) -> Vec<TableStatus>;
     /// The newest event id given.
     fn last_event_id(&self) -> u64;
+    /// Writes a document's content durably, ready to be attached by a commit.
+    fn stage_blob(&self, content: bytes::Bytes) -> BoxFuture<'_, Result<StagedBlob, StoreError>>;
+    /// The content of document `id`, stored as `filename`.
+    fn read_blob(&self, id: u64, filename: &str) -> BoxFuture<'_, Result<Vec<u8>, StoreError>>;
     /// Drops every cached table; the next reads rebuild them from the files.
     fn drop_cache(&self);
     /// Finishes in-flight writes, folds everything into the files, and stops.

@@ -1,0 +1,182 @@
+//! Documents:
+//! - `GET /api/docs`, `GET /api/docs/{id}`: metadata
+//! - `POST /api/docs`: upload, as `multipart/form-data` (a `file` part, optional
+//!   `title` and `task_id` parts) or as the raw body with `?filename=&title=&task_id=`
+//!   and the file's `Content-Type`; at most `performance.max_file_size_mb`
+//! - `PATCH /api/docs/{id}`: title and task (what the upload fixed is refused)
+//! - `DELETE /api/docs/{id}`: the row and the file
+//! - `GET /api/docs/{id}/content`: the file, as an attachment with its type
+
+use futures_util::{StreamExt, TryStreamExt};
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Response;
+
+use crate::domain::TableKind;
+use crate::service::RecordService;
+use crate::service::docs::Upload;
+
+use super::problem::ApiError;
+use super::records::{self, DeleteMeans, json_body, with_service};
+use super::reply::{api_context, body_fields, respond};
+
+pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
+    let t = TableKind::Docs;
+    let svc = || with_service(service.clone());
+    let multipart =
+        warp::post().and(warp::path!("api" / "docs")).and(warp::multipart::form().max_length(limit)).and(svc()).then(
+            move |form: warp::multipart::FormData, s: RecordService| async move {
+                respond(async { store_upload(&s, read_form(form, limit).await?).await }.await)
+            },
+        );
+    let raw =
+        warp::post()
+            .and(warp::path!("api" / "docs"))
+            .and(warp::query::<Vec<(String, String)>>())
+            .and(warp::header::optional::<String>("content-type"))
+            .and(warp::body::content_length_limit(limit))
+            .and(warp::body::bytes())
+            .and(svc())
+            .then(
+                |params: Vec<(String, String)>,
+                 content_type: Option<String>,
+                 content: bytes::Bytes,
+                 s: RecordService| async move {
+                    respond(
+                        async {
+                            let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+                            let upload = Upload {
+                                filename: param("filename").ok_or_else(|| {
+                                    ApiError::bad_request("a raw upload names its file: POST /api/docs?filename=NAME")
+                                })?,
+                                title: param("title"),
+                                task_id: param("task_id"),
+                                content_type,
+                                content,
+                            };
+                            store_upload(&s, upload).await
+                        }
+                        .await,
+                    )
+                },
+            );
+    let patch = warp::patch()
+        .and(warp::path!("api" / "docs" / u64))
+        .and(warp::header::optional::<String>("if-match"))
+        .and(json_body(limit))
+        .and(svc())
+        .then(|id: u64, tag: Option<String>, bytes: bytes::Bytes, s: RecordService| async move {
+            respond(
+                async {
+                    let committed = s.update_doc(id, body_fields(&bytes)?, tag, api_context()).await?;
+                    records::committed_response(TableKind::Docs, &s, StatusCode::OK, &committed)
+                }
+                .await,
+            )
+        });
+    let content = warp::get().and(warp::path!("api" / "docs" / u64 / "content")).and(svc()).then(
+        |id: u64, s: RecordService| async move {
+            respond(
+                async {
+                    let (fields, bytes) = s.doc_content(id).await?;
+                    Ok(file_response(&fields, bytes))
+                }
+                .await,
+            )
+        },
+    );
+    multipart
+        .or(raw)
+        .unify()
+        .or(records::list(t, svc()))
+        .unify()
+        .or(records::get(t, svc()))
+        .unify()
+        .or(patch)
+        .unify()
+        .or(records::delete(t, svc(), DeleteMeans::Remove))
+        .unify()
+        .or(content)
+        .unify()
+        .boxed()
+}
+
+async fn store_upload(s: &RecordService, upload: Upload) -> Result<Response, ApiError> {
+    let committed = s.upload_doc(upload, api_context()).await?;
+    records::created_response(TableKind::Docs, s, &committed)
+}
+
+/// Reads the parts of a multipart upload.
+async fn read_form(form: warp::multipart::FormData, limit: u64) -> Result<Upload, ApiError> {
+    let mut upload = Upload {
+        filename: String::new(),
+        title: None,
+        task_id: None,
+        content_type: None,
+        content: bytes::Bytes::new(),
+    };
+    let mut found_file = false;
+    let mut parts = form.map_err(|e| ApiError::bad_request(format!("the multipart body is malformed: {e}")));
+    while let Some(part) = parts.next().await {
+        let part = part?;
+        let name = part.name().to_string();
+        let filename = part.filename().map(str::to_string);
+        let content_type = part.content_type().map(str::to_string);
+        let mut data = Vec::new();
+        let mut stream = part.stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ApiError::bad_request(format!("the multipart body is malformed: {e}")))?;
+            data.extend_from_slice(bytes::Buf::chunk(&chunk));
+            if data.len() as u64 > limit {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the file is larger than performance.max_file_size_mb",
+                ));
+            }
+        }
+        match name.as_str() {
+            "file" => {
+                found_file = true;
+                upload.filename = filename.unwrap_or_default();
+                upload.content_type = content_type;
+                upload.content = data.into();
+            }
+            "title" => upload.title = Some(String::from_utf8_lossy(&data).into_owned()),
+            "task_id" => upload.task_id = Some(String::from_utf8_lossy(&data).into_owned()),
+            other => {
+                return Err(ApiError::bad_request(format!("unknown part {other:?}; expected file, title, task_id")));
+            }
+        }
+    }
+    if !found_file {
+        return Err(ApiError::bad_request("the upload has no part named \"file\""));
+    }
+    Ok(upload)
+}
+
+/// The file as an attachment: never rendered by the browser as a page of ours.
+fn file_response(fields: &crate::store::Fields, bytes: Vec<u8>) -> Response {
+    let filename = fields.get("filename").cloned().unwrap_or_default();
+    let content_type = fields.get("content_type").cloned().unwrap_or_default();
+    let mut response = Response::new(bytes.into());
+    let headers = response.headers_mut();
+    let content_type =
+        HeaderValue::from_str(&content_type).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CONTENT_TYPE, content_type);
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    let encoded: String = filename
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{encoded}")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
