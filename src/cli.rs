@@ -33,6 +33,23 @@ pub enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Write a table as CSV (tasks, users, events, comments, docs), read straight from
+    /// the files (safe while a server runs); formula cells are neutralised.
+    Export {
+        /// tasks, users, events, comments or docs.
+        table: String,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Where to write (standard output without it).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// A list filter as on the API, e.g. --filter status=new,in_progress --filter sort=-updated_at.
+        #[arg(long = "filter", value_name = "NAME=VALUE")]
+        filters: Vec<String>,
+        /// Start with a UTF-8 BOM (for spreadsheets that need it).
+        #[arg(long)]
+        bom: bool,
+    },
 }
 
 pub fn run() -> ExitCode {
@@ -62,6 +79,12 @@ pub fn run() -> ExitCode {
                 config.storage.data_dir = d;
             }
             check(&config)
+        }
+        Command::Export { table, data_dir, output, filters, bom } => {
+            if let Some(d) = data_dir {
+                config.storage.data_dir = d;
+            }
+            export(&config, &table, output.as_deref(), &filters, bom)
         }
     }
 }
@@ -129,4 +152,86 @@ fn check(config: &Config) -> ExitCode {
         println!("{} problem(s) found", problems.len());
         ExitCode::FAILURE
     }
+}
+
+fn export(config: &Config, table: &str, output: Option<&std::path::Path>, filters: &[String], bom: bool) -> ExitCode {
+    use std::io::Write;
+    let Some(kind) = crate::domain::TableKind::from_name(table).filter(|k| k.spec().exportable) else {
+        eprintln!(
+            "taskboard export: {table:?} is not an exportable table; expected tasks, users, events, comments or docs"
+        );
+        return ExitCode::from(2);
+    };
+    let mut params = Vec::new();
+    for f in filters {
+        let Some((k, v)) = f.split_once('=') else {
+            eprintln!("taskboard export: --filter {f:?}: expected NAME=VALUE");
+            return ExitCode::from(2);
+        };
+        params.push((k.to_string(), v.to_string()));
+    }
+    let query = match crate::service::ListQuery::from_params(&params) {
+        Ok(q) => q,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("taskboard export: {}: {}", e.field, e.message);
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let store_config = config.store_config();
+    let report = crate::store::check::open_folder(&store_config.data_dir, &store_config.vocabulary);
+    if let Some(problems) = report.problems.get(&kind) {
+        for p in problems {
+            eprintln!("{p}");
+        }
+        return ExitCode::FAILURE;
+    }
+    let snapshot = if kind == crate::domain::TableKind::Events {
+        report.events.clone()
+    } else {
+        report.tables.get(&kind).map(|l| l.data.clone())
+    };
+    let Some(snapshot) = snapshot else {
+        eprintln!("taskboard export: {} could not be read", kind.spec().file_name);
+        return ExitCode::FAILURE;
+    };
+    let closed = crate::service::query::closed_statuses(&config.tasks.statuses);
+    let max = config.export.max_export_records;
+    let mut export = match crate::service::export::Export::new(std::sync::Arc::new(snapshot), &query, &closed, max, bom)
+    {
+        Ok(e) => e,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("taskboard export: {}: {}", e.field, e.message);
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let mut out: Box<dyn Write> = match output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(std::io::BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("taskboard export: cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    while let Some(chunk) = export.next_chunk() {
+        if let Err(e) = out.write_all(&chunk) {
+            eprintln!("taskboard export: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if out.flush().is_err() {
+        return ExitCode::FAILURE;
+    }
+    if export.truncated {
+        eprintln!(
+            "taskboard export: {} rows matched; the first {max} were written (export.max_export_records)",
+            export.total
+        );
+    }
+    ExitCode::SUCCESS
 }

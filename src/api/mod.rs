@@ -4,6 +4,7 @@
 pub mod comments;
 pub mod docs;
 pub mod events;
+pub mod export;
 pub mod health;
 pub mod json;
 pub mod problem;
@@ -40,7 +41,9 @@ pub fn routes(store: Arc<dyn Storage>, config: &Config, started: Instant) -> Box
         .unify()
         .or(events::routes(records.clone()))
         .unify()
-        .or(stats::routes(records))
+        .or(stats::routes(records.clone()))
+        .unify()
+        .or(export::routes(records, config.export.clone()))
         .unify()
         .recover(problem::recover)
         .unify()

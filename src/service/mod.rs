@@ -3,6 +3,7 @@
 //! comes through.
 
 pub mod docs;
+pub mod export;
 pub mod query;
 pub mod records;
 pub mod stats;

@@ -134,8 +134,9 @@ impl ListQuery {
         self.offset / self.per_page.max(1) + 1
     }
 
-    /// The rows of `t` that match, sorted. Unknown fields are 422s, not silent misses.
-    pub fn select<'t>(&self, t: &'t TableData, closed: &[String]) -> Result<Vec<&'t Arc<Row>>, Vec<FieldError>> {
+    /// The predicate of this query over table `t`: which rows match. Unknown fields are
+    /// 422s, not silent misses.
+    pub fn matcher(&self, t: &TableData, closed: &[String]) -> Result<Matcher, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut position = |name: &str, label: &str| {
             let p = t.position(name);
@@ -144,17 +145,10 @@ impl ListQuery {
             }
             p
         };
-        enum Test<'a> {
-            OneOf(usize, &'a [String]),
-            Before(usize, DateTime<Utc>),
-            After(usize, DateTime<Utc>, bool),
-            IdAfter(u64),
-            Overdue(usize, usize, bool),
-        }
         let mut tests = Vec::new();
         for c in &self.conditions {
             match c {
-                Condition::OneOf(f, v) => tests.extend(position(f, f).map(|p| Test::OneOf(p, v))),
+                Condition::OneOf(f, v) => tests.extend(position(f, f).map(|p| Test::OneOf(p, v.clone()))),
                 Condition::Before(f, at) => tests.extend(position(f, f).map(|p| Test::Before(p, *at))),
                 Condition::After(f, at, inclusive) => {
                     tests.extend(position(f, f).map(|p| Test::After(p, *at, *inclusive)))
@@ -167,7 +161,7 @@ impl ListQuery {
                 }
             }
         }
-        let keys: Vec<(usize, bool, ColumnKind)> = self
+        let sort: Vec<(usize, bool, ColumnKind)> = self
             .sort
             .iter()
             .filter_map(|(name, desc)| {
@@ -175,54 +169,99 @@ impl ListQuery {
                 position(name, "sort").map(|p| (p, *desc, kind))
             })
             .collect();
-        if let Some(fields) = &self.fields {
-            for f in fields {
-                position(f, "fields");
-            }
-        }
+        let columns: Vec<usize> = match &self.fields {
+            Some(fields) => fields.iter().filter_map(|f| position(f, "fields")).collect(),
+            None => (0..t.header.len()).collect(),
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
-        let searched: Vec<usize> =
-            ["title", "description", "message", "username", "filename"].iter().filter_map(|c| t.position(c)).collect();
-        let needle = self.q.as_ref().map(|q| q.to_lowercase());
-        let now = Utc::now();
-        let key_pos = t.position(t.spec().key).unwrap_or(0);
-        let mut rows: Vec<&Arc<Row>> = t
-            .rows
-            .values()
-            .filter(|row| {
-                tests.iter().all(|test| match test {
-                    Test::OneOf(p, values) => values.iter().any(|v| v == row.cell(*p)),
-                    Test::Before(p, at) => parse_time(row.cell(*p)).is_some_and(|v| v < *at),
-                    Test::After(p, at, incl) => {
-                        parse_time(row.cell(*p)).is_some_and(|v| v > *at || (*incl && v == *at))
-                    }
-                    Test::IdAfter(id) => row.cell(key_pos).parse::<u64>().is_ok_and(|v| v > *id),
-                    Test::Overdue(d, s, want) => {
-                        let overdue = parse_time(row.cell(*d)).is_some_and(|due| due < now)
-                            && !closed.iter().any(|c| c == row.cell(*s));
-                        overdue == *want
-                    }
-                })
-            })
-            .filter(|row| match &needle {
-                Some(n) => searched.iter().any(|p| row.cell(*p).to_lowercase().contains(n.as_str())),
-                None => true,
-            })
-            .collect();
-        if !keys.is_empty() {
-            rows.sort_by(|a, b| {
-                for (p, desc, kind) in &keys {
-                    let o = compare_cells(*kind, a.cell(*p), b.cell(*p));
-                    if o != Ordering::Equal {
-                        return if *desc { o.reverse() } else { o };
-                    }
-                }
-                Ordering::Equal
-            });
-        }
+        Ok(Matcher {
+            tests,
+            sort,
+            columns,
+            searched: ["title", "description", "message", "username", "filename"]
+                .iter()
+                .filter_map(|c| t.position(c))
+                .collect(),
+            needle: self.q.as_ref().map(|q| q.to_lowercase()),
+            now: Utc::now(),
+            key: t.position(t.spec().key).unwrap_or(0),
+            closed: closed.to_vec(),
+        })
+    }
+
+    /// The rows of `t` that match, sorted.
+    pub fn select<'t>(&self, t: &'t TableData, closed: &[String]) -> Result<Vec<&'t Arc<Row>>, Vec<FieldError>> {
+        let m = self.matcher(t, closed)?;
+        let mut rows: Vec<&Arc<Row>> = t.rows.values().filter(|row| m.matches(row)).collect();
+        m.sort(&mut rows);
         Ok(rows)
+    }
+}
+
+enum Test {
+    OneOf(usize, Vec<String>),
+    Before(usize, DateTime<Utc>),
+    After(usize, DateTime<Utc>, bool),
+    IdAfter(u64),
+    Overdue(usize, usize, bool),
+}
+
+/// A list query bound to one table: owns everything it needs, so a streamed export
+/// can keep it while it walks the table.
+pub struct Matcher {
+    tests: Vec<Test>,
+    /// (position, descending, kind) for each sort key.
+    sort: Vec<(usize, bool, ColumnKind)>,
+    /// The positions `fields=` keeps, in order (all columns without it).
+    pub columns: Vec<usize>,
+    searched: Vec<usize>,
+    needle: Option<String>,
+    now: DateTime<Utc>,
+    key: usize,
+    closed: Vec<String>,
+}
+
+impl Matcher {
+    pub fn matches(&self, row: &Row) -> bool {
+        let conditions = self.tests.iter().all(|test| match test {
+            Test::OneOf(p, values) => values.iter().any(|v| v == row.cell(*p)),
+            Test::Before(p, at) => parse_time(row.cell(*p)).is_some_and(|v| v < *at),
+            Test::After(p, at, incl) => parse_time(row.cell(*p)).is_some_and(|v| v > *at || (*incl && v == *at)),
+            Test::IdAfter(id) => row.cell(self.key).parse::<u64>().is_ok_and(|v| v > *id),
+            Test::Overdue(d, s, want) => {
+                let overdue = parse_time(row.cell(*d)).is_some_and(|due| due < self.now)
+                    && !self.closed.iter().any(|c| c == row.cell(*s));
+                overdue == *want
+            }
+        });
+        conditions
+            && match &self.needle {
+                Some(n) => self.searched.iter().any(|p| row.cell(*p).to_lowercase().contains(n.as_str())),
+                None => true,
+            }
+    }
+
+    /// Whether the query asks for an order other than the table's (by id).
+    pub fn is_sorted(&self) -> bool {
+        !self.sort.is_empty()
+    }
+
+    pub fn sort<R: AsRef<Row>>(&self, rows: &mut [R]) {
+        if self.sort.is_empty() {
+            return;
+        }
+        rows.sort_by(|a, b| {
+            let (a, b) = (a.as_ref(), b.as_ref());
+            for (p, desc, kind) in &self.sort {
+                let o = compare_cells(*kind, a.cell(*p), b.cell(*p));
+                if o != Ordering::Equal {
+                    return if *desc { o.reverse() } else { o };
+                }
+            }
+            Ordering::Equal
+        });
     }
 }
 
