@@ -17,8 +17,8 @@ use super::reply::{api_context, body_fields, list_query, page_response, respond}
 pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
     let t = TableKind::Comments;
     let svc = || with_service(service.clone());
-    let list = warp::get()
-        .and(warp::path!("api" / "tasks" / u64 / "comments"))
+    let list = warp::path!("api" / "tasks" / u64 / "comments")
+        .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())
         .and(svc())
         .map(|task: u64, params: Vec<(String, String)>, s: RecordService| {
@@ -34,7 +34,7 @@ pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
             })())
         });
     let create =
-        warp::post().and(warp::path!("api" / "tasks" / u64 / "comments")).and(json_body(limit)).and(svc()).then(
+        warp::path!("api" / "tasks" / u64 / "comments").and(warp::post()).and(json_body(limit)).and(svc()).then(
             |task: u64, bytes: bytes::Bytes, s: RecordService| async move {
                 respond(
                     async {

@@ -25,14 +25,14 @@ pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
     let t = TableKind::Docs;
     let svc = || with_service(service.clone());
     let multipart =
-        warp::post().and(warp::path!("api" / "docs")).and(warp::multipart::form().max_length(limit)).and(svc()).then(
+        warp::path!("api" / "docs").and(warp::post()).and(warp::multipart::form().max_length(limit)).and(svc()).then(
             move |form: warp::multipart::FormData, s: RecordService| async move {
                 respond(async { store_upload(&s, read_form(form, limit).await?).await }.await)
             },
         );
     let raw =
-        warp::post()
-            .and(warp::path!("api" / "docs"))
+        warp::path!("api" / "docs")
+            .and(warp::post())
             .and(warp::query::<Vec<(String, String)>>())
             .and(warp::header::optional::<String>("content-type"))
             .and(warp::body::content_length_limit(limit))
@@ -61,8 +61,8 @@ pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
                     )
                 },
             );
-    let patch = warp::patch()
-        .and(warp::path!("api" / "docs" / u64))
+    let patch = warp::path!("api" / "docs" / u64)
+        .and(warp::patch())
         .and(warp::header::optional::<String>("if-match"))
         .and(json_body(limit))
         .and(svc())
@@ -75,7 +75,7 @@ pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
                 .await,
             )
         });
-    let content = warp::get().and(warp::path!("api" / "docs" / u64 / "content")).and(svc()).then(
+    let content = warp::path!("api" / "docs" / u64 / "content").and(warp::get()).and(svc()).then(
         |id: u64, s: RecordService| async move {
             respond(
                 async {

@@ -13,8 +13,8 @@ use super::records::with_service;
 use super::reply::{list_query, page_response, respond};
 
 pub fn routes(service: RecordService) -> BoxedFilter<(Response,)> {
-    warp::get()
-        .and(warp::path!("api" / "events"))
+    warp::path!("api" / "events")
+        .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())
         .and(with_service(service))
         .map(|params: Vec<(String, String)>, s: RecordService| {

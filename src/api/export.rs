@@ -19,8 +19,8 @@ use super::records::with_service;
 use super::reply::{list_query, respond};
 
 pub fn routes(service: RecordService, config: ExportConfig) -> BoxedFilter<(Response,)> {
-    warp::get()
-        .and(warp::path!("api" / "export" / String))
+    warp::path!("api" / "export" / String)
+        .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())
         .and(with_service(service))
         .map(move |file: String, mut params: Vec<(String, String)>, s: RecordService| {

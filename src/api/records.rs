@@ -37,10 +37,10 @@ pub fn json_body(limit: u64) -> BoxedFilter<(bytes::Bytes,)> {
 
 /// `GET /api/{table}`: a page of records.
 pub fn list(table: TableKind, svc: Svc) -> BoxedFilter<(Response,)> {
-    warp::get()
-        .and(warp::path("api"))
+    warp::path("api")
         .and(warp::path(table.name()))
         .and(warp::path::end())
+        .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())
         .and(svc)
         .map(move |params: Vec<(String, String)>, s: RecordService| {
@@ -55,10 +55,10 @@ pub fn list(table: TableKind, svc: Svc) -> BoxedFilter<(Response,)> {
 
 /// `POST /api/{table}`: create (201, `Location`, `ETag`).
 pub fn create(table: TableKind, svc: Svc, limit: u64) -> BoxedFilter<(Response,)> {
-    warp::post()
-        .and(warp::path("api"))
+    warp::path("api")
         .and(warp::path(table.name()))
         .and(warp::path::end())
+        .and(warp::post())
         .and(json_body(limit))
         .and(svc)
         .then(move |bytes: bytes::Bytes, s: RecordService| async move {
@@ -76,11 +76,11 @@ pub fn create(table: TableKind, svc: Svc, limit: u64) -> BoxedFilter<(Response,)
 
 /// `GET /api/{table}/{id}`: one record with its `ETag`.
 pub fn get(table: TableKind, svc: Svc) -> BoxedFilter<(Response,)> {
-    warp::get()
-        .and(warp::path("api"))
+    warp::path("api")
         .and(warp::path(table.name()))
         .and(warp::path::param::<u64>())
         .and(warp::path::end())
+        .and(warp::get())
         .and(svc)
         .map(move |id: u64, s: RecordService| {
             respond((|| {
@@ -96,11 +96,11 @@ pub fn get(table: TableKind, svc: Svc) -> BoxedFilter<(Response,)> {
 /// demands every writable field. Both honour `If-Match` (412 when stale).
 pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool) -> BoxedFilter<(Response,)> {
     let method = if replace { warp::put().boxed() } else { warp::patch().boxed() };
-    method
-        .and(warp::path("api"))
+    warp::path("api")
         .and(warp::path(table.name()))
         .and(warp::path::param::<u64>())
         .and(warp::path::end())
+        .and(method)
         .and(warp::header::optional::<String>("if-match"))
         .and(json_body(limit))
         .and(svc)
@@ -128,11 +128,11 @@ pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool) -> BoxedFil
 
 /// `DELETE /api/{table}/{id}` (204), or what `means` says.
 pub fn delete(table: TableKind, svc: Svc, means: DeleteMeans) -> BoxedFilter<(Response,)> {
-    warp::delete()
-        .and(warp::path("api"))
+    warp::path("api")
         .and(warp::path(table.name()))
         .and(warp::path::param::<u64>())
         .and(warp::path::end())
+        .and(warp::delete())
         .and(warp::header::optional::<String>("if-match"))
         .and(svc)
         .then(move |id: u64, tag: Option<String>, s: RecordService| async move {

@@ -12,8 +12,8 @@ use super::records::with_service;
 use super::reply::{json_response, respond};
 
 pub fn routes(service: RecordService) -> BoxedFilter<(Response,)> {
-    warp::get()
-        .and(warp::path!("api" / "stats"))
+    warp::path!("api" / "stats")
+        .and(warp::get())
         .and(with_service(service))
         .map(|s: RecordService| {
             respond((|| {

@@ -16,8 +16,8 @@ use super::reply::{list_query, page_response, respond};
 pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
     let t = TableKind::Tasks;
     let svc = || with_service(service.clone());
-    let history = warp::get()
-        .and(warp::path!("api" / "tasks" / u64 / "history"))
+    let history = warp::path!("api" / "tasks" / u64 / "history")
+        .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())
         .and(svc())
         .map(|id: u64, params: Vec<(String, String)>, s: RecordService| {

@@ -2,4 +2,5 @@
 //! over HTTP (and, as the features arrive, WebSocket) like a client.
 
 mod common;
+mod rest;
 mod storage;
