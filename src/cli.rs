@@ -89,16 +89,14 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn init_logging(config: &Config) {
-    let level = config.logging.level.to_ascii_lowercase();
-    let level = if level == "warning" { "warn".to_string() } else { level };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},access=info")));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-}
-
 fn serve(config: Config) -> ExitCode {
-    init_logging(&config);
+    let _log_files = match crate::logs::init(&config.logging, true) {
+        Ok(guards) => guards,
+        Err(e) => {
+            eprintln!("taskboard: configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.performance.worker_processes)
         .enable_all()

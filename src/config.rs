@@ -193,7 +193,8 @@ impl Default for Llm {
 pub struct Logging {
     pub level: String,
     pub file_path: PathBuf,
-    pub max_size_mb: u64,
+    /// Fractions allowed (0.5 = 512 KiB).
+    pub max_size_mb: f64,
     pub format: String,
     pub retention_days: u64,
 }
@@ -202,7 +203,7 @@ impl Default for Logging {
         Self {
             level: "INFO".into(),
             file_path: PathBuf::from("./logs/task_system.log"),
-            max_size_mb: 100,
+            max_size_mb: 100.0,
             format: "%(asctime)s - %(name)s - %(levelname)s - %(message)s".into(),
             retention_days: 30,
         }
@@ -398,6 +399,7 @@ impl Config {
         if self.performance.worker_processes == 0 {
             return Err(ConfigError::Invalid("performance.worker_processes: must be at least 1".into()));
         }
+        crate::logs::check(&self.logging).map_err(ConfigError::Invalid)?;
         if !matches!(self.scheduler.jobstore.as_str(), "memory" | "file") {
             return Err(ConfigError::Invalid(format!(
                 "scheduler.jobstore: {:?} is not a job store; expected memory or file",

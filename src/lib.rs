@@ -8,5 +8,6 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod logs;
 pub mod service;
 pub mod store;

@@ -71,13 +71,16 @@ fn with_request_id(inner: BoxedFilter<(Response,)>) -> BoxedFilter<(Response,)> 
              path: warp::path::FullPath,
              start: Instant,
              mut response: Response| {
+                // One line per request; the user is `anonymous` until the security issue.
                 tracing::info!(
                     target: "access",
                     request_id = %id,
-                    method = %method,
-                    path = path.as_str(),
-                    status = response.status().as_u16(),
-                    micros = start.elapsed().as_micros() as u64,
+                    user = "anonymous",
+                    "{} {} {} {:.1}ms",
+                    method,
+                    path.as_str(),
+                    response.status().as_u16(),
+                    start.elapsed().as_secs_f64() * 1e3,
                 );
                 if let Ok(value) = warp::http::HeaderValue::from_str(&id) {
                     response.headers_mut().insert("x-request-id", value);

@@ -2,5 +2,6 @@
 //! over HTTP (and, as the features arrive, WebSocket) like a client.
 
 mod common;
+mod logs_and_config;
 mod rest;
 mod storage;

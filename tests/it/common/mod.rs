@@ -104,11 +104,18 @@ pub fn binary() -> &'static str {
 
 impl ServerProcess {
     pub fn start(data_dir: &Path) -> ServerProcess {
+        Self::start_with(Path::new("/nonexistent/taskboard-test.yaml"), data_dir, &[])
+    }
+
+    /// Starts with a configuration file and extra environment variables.
+    pub fn start_with(config: &Path, data_dir: &Path, env: &[(&str, &str)]) -> ServerProcess {
         let mut child = Command::new(binary())
-            .args(["--config", "/nonexistent/taskboard-test.yaml", "serve", "--host", "127.0.0.1", "--port", "0"])
+            .arg("--config")
+            .arg(config)
+            .args(["serve", "--host", "127.0.0.1", "--port", "0"])
             .arg("--data-dir")
             .arg(data_dir)
-            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -1,0 +1,98 @@
+//! Start-up configuration errors and the log files, with the real binary.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{ServerProcess, binary};
+
+/// Runs `taskboard --config FILE serve` and returns (exit code, standard error).
+fn start_fails(config_text: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, config_text).unwrap();
+    let out = Command::new(binary())
+        .arg("--config")
+        .arg(&config)
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn configuration_errors_stop_start_up_naming_the_key() {
+    let cases = [
+        ("server:\n  port: 8080\n  prot: 1\n", ":3: server.prot: unknown field `prot`"),
+        ("performance:\n  cache_enabled: sometimes\n", ":2: performance.cache_enabled: invalid type"),
+        ("cron:\n  jobs:\n    x: {schedule: '* * * * *', task: t, colour: red}\n", "cron.jobs.x.colour: unknown field"),
+        ("logging:\n  level: LOUD\n", "logging.level: \"LOUD\" is not a level"),
+        ("logging:\n  format: '%(process)d %(message)s'\n", "logging.format: %(process) must end in s"),
+        ("logging:\n  format: '%(lineno)s %(message)s'\n", "logging.format: %(lineno)s is not supported"),
+        ("scheduler:\n  jobstore: redis\n", "scheduler.jobstore: \"redis\" is not a job store"),
+        ("server: [1, 2\n", "not valid YAML"),
+    ];
+    for (text, expected) in cases {
+        let (code, stderr) = start_fails(text);
+        assert_eq!(code, 2, "{text:?} must stop start-up: {stderr}");
+        assert!(stderr.contains(expected), "{text:?}: expected {expected:?} in {stderr:?}");
+    }
+}
+
+fn log_files(dir: &Path, stem: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(stem))
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_rotate_by_size_follow_the_format_and_hold_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "logging:\n  file_path: {}/task_system.log\n  max_size_mb: 0.01\n  format: '%(levelname)s|%(name)s|%(message)s'\n\
+             telegram:\n  bot_token: ${{TELEGRAM_BOT_TOKEN}}\nllm:\n  api_key: ${{OPENAI_API_KEY:-sk-default-secret}}\n",
+            logs.display()
+        ),
+    )
+    .unwrap();
+    let secret = "123456:SECRET-token-never-logged";
+    let server = ServerProcess::start_with(&config, &dir.path().join("data"), &[("TELEGRAM_BOT_TOKEN", secret)]);
+    let client = reqwest::Client::new();
+    for i in 0..500 {
+        let r = client
+            .get(format!("{}/api/tasks/{i}", server.base))
+            .header("x-request-id", format!("req-{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status() == 404 || r.status() == 200);
+    }
+    assert!(server.terminate().success());
+
+    let main = log_files(&logs, "task_system.log");
+    assert!(main.len() >= 3, "10 KB files rotate under 500 access lines: {main:?}");
+    let all: String = main.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    assert!(all.contains("INFO|access|GET /api/tasks/7 404 "), "the format and the access line");
+    assert!(all.contains("request_id=req-7 user=anonymous"));
+    for path in &main {
+        let size = std::fs::metadata(path).unwrap().len();
+        assert!(size < 12 * 1024, "{} is {size} bytes", path.display());
+    }
+    let errors = std::fs::read_to_string(logs.join("errors.log")).unwrap();
+    assert!(errors.contains("WARNING|taskboard::app|security.enabled is false"), "{errors}");
+    assert!(!errors.contains("INFO|"), "errors.log holds warnings and errors only");
+    let every_file: String = log_files(&logs, "").iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    assert!(
+        !every_file.contains("SECRET-token") && !every_file.contains("sk-default-secret"),
+        "no secret in any log line"
+    );
+}
