@@ -198,7 +198,7 @@ pub fn paths(config: &Logging) -> (PathBuf, PathBuf, PathBuf) {
 pub fn check(config: &Logging) -> Result<(), String> {
     parse_format(&config.format)?;
     parse_level(&config.level)?;
-    if !(config.max_size_mb > 0.0) {
+    if config.max_size_mb.is_nan() || config.max_size_mb <= 0.0 {
         return Err(format!("logging.max_size_mb: {} must be above 0", config.max_size_mb));
     }
     Ok(())
