@@ -3,19 +3,22 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::server::ServeOptions;
 use crate::store::{CsvStore, Storage};
 
 /// A running server.
 pub struct Running {
     /// The address it listens on (port 0 in the config gives a free port).
     pub addr: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
     pub store: Arc<CsvStore>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<()>,
@@ -37,19 +40,26 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     })?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
-    let routes = crate::api::routes(store.clone() as Arc<dyn Storage>, &config, Instant::now());
+    let tls = match (&config.server.ssl_cert_path, &config.server.ssl_key_path) {
+        (Some(cert), Some(key)) if config.server.ssl_enabled => {
+            Some(crate::server::tls_acceptor(cert, key).map_err(anyhow::Error::msg)?)
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let options = ServeOptions {
+        max_connections: config.server.max_connections,
+        request_timeout: Duration::from_secs(config.server.request_timeout.max(1)),
+        tls,
+    };
+    crate::api::metrics::handle();
+    let routes = crate::api::routes(store.clone(), Arc::new(config), Instant::now());
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        warp::serve(routes)
-            .incoming(listener)
-            .graceful(async {
-                let _ = stopped.await;
-            })
-            .run()
-            .await;
-    });
-    tracing::info!(%addr, data_dir = %store.data_dir().display(), "taskboard listening");
-    Ok(Running { addr, store, stop, server })
+    let server = tokio::spawn(crate::server::serve(listener, routes, options, async {
+        let _ = stopped.await;
+    }));
+    tracing::info!(%addr, data_dir = %store.data_dir().display(), "taskboard listening on {scheme}://{addr}");
+    Ok(Running { addr, scheme, store, stop, server })
 }
 
 impl Running {

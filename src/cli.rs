@@ -117,7 +117,7 @@ fn serve(config: Config) -> ExitCode {
             }
         };
         // One line on stdout that scripts and tests read to find the port.
-        println!("taskboard listening on http://{}", running.addr);
+        println!("taskboard listening on {}://{}", running.scheme, running.addr);
         crate::app::shutdown_signal().await;
         running.stop().await;
         ExitCode::SUCCESS

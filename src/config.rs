@@ -400,6 +400,18 @@ impl Config {
             return Err(ConfigError::Invalid("performance.worker_processes: must be at least 1".into()));
         }
         crate::logs::check(&self.logging).map_err(ConfigError::Invalid)?;
+        for origin in &self.server.cors_origins {
+            if !valid_origin(origin) {
+                return Err(ConfigError::Invalid(format!(
+                    "server.cors_origins: {origin:?} is not an origin; expected \"*\" or scheme://host[:port], as https://kanban.example.com"
+                )));
+            }
+        }
+        if self.server.ssl_enabled && (self.server.ssl_cert_path.is_none() || self.server.ssl_key_path.is_none()) {
+            return Err(ConfigError::Invalid(
+                "server.ssl_enabled: true needs server.ssl_cert_path and server.ssl_key_path (PEM files)".into(),
+            ));
+        }
         if !matches!(self.scheduler.jobstore.as_str(), "memory" | "file") {
             return Err(ConfigError::Invalid(format!(
                 "scheduler.jobstore: {:?} is not a job store; expected memory or file",
@@ -418,6 +430,22 @@ impl Config {
         c.vocabulary = crate::domain::Vocabulary { statuses: self.tasks.statuses.clone() };
         c
     }
+}
+
+/// `*`, or `scheme://host[:port]` with nothing after it.
+fn valid_origin(origin: &str) -> bool {
+    if origin == "*" {
+        return true;
+    }
+    let Some((scheme, rest)) = origin.split_once("://") else { return false };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && port.is_none_or(|p| p.parse::<u16>().is_ok())
 }
 
 /// Replaces `${VAR}` and `${VAR:-default}` in every string value.

@@ -9,5 +9,6 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod logs;
+pub mod server;
 pub mod service;
 pub mod store;

@@ -7,6 +7,7 @@ pub mod events;
 pub mod export;
 pub mod health;
 pub mod json;
+pub mod metrics;
 pub mod problem;
 pub mod records;
 pub mod reply;
@@ -24,13 +25,16 @@ use warp::reply::Response;
 
 use crate::config::Config;
 use crate::service::RecordService;
-use crate::store::Storage;
+use crate::store::{CsvStore, Storage};
 
-/// Every route, with request ids and problem+json errors.
-pub fn routes(store: Arc<dyn Storage>, config: &Config, started: Instant) -> BoxedFilter<(Response,)> {
+/// Every route, with CORS, request ids, metrics and problem+json errors.
+pub fn routes(store: Arc<CsvStore>, config: Arc<Config>, started: Instant) -> BoxedFilter<(Response,)> {
     let body_limit = config.performance.max_file_size_mb.max(1) * 1024 * 1024;
-    let records = RecordService::new(store.clone(), &config.tasks.statuses);
-    let api = health::routes(store, started, config.security.enabled)
+    let dyn_store: Arc<dyn Storage> = store.clone();
+    let records = RecordService::new(dyn_store, &config.tasks.statuses);
+    let api = health::routes(store.clone(), config.clone(), started)
+        .or(metrics::routes(store))
+        .unify()
         .or(tasks::routes(records.clone(), body_limit))
         .unify()
         .or(comments::routes(records.clone(), body_limit))
@@ -45,48 +49,65 @@ pub fn routes(store: Arc<dyn Storage>, config: &Config, started: Instant) -> Box
         .unify()
         .or(export::routes(records, config.export.clone()))
         .unify()
+        .with(cors(&config.server.cors_origins))
+        .map(warp::Reply::into_response)
         .recover(problem::recover)
         .unify()
         .boxed();
-    with_request_id(api)
+    observe(api)
 }
 
-/// Echoes the request's `X-Request-Id`, or gives one, and logs one line per request.
-fn with_request_id(inner: BoxedFilter<(Response,)>) -> BoxedFilter<(Response,)> {
+/// CORS for the configured origins (checked when the configuration was read).
+fn cors(origins: &[String]) -> warp::cors::Builder {
+    let builder = warp::cors()
+        .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allow_headers(["content-type", "authorization", "if-match", "x-request-id"])
+        .expose_headers(["etag", "location", "x-request-id", "x-total-count", "x-export-truncated"])
+        .max_age(600);
+    if origins.iter().any(|o| o == "*") {
+        builder.allow_any_origin()
+    } else {
+        builder.allow_origins(origins.iter().map(String::as_str))
+    }
+}
+
+/// Echoes the request's `X-Request-Id` (or gives one), logs one access line, and
+/// counts the request in the metrics.
+fn observe(inner: BoxedFilter<(Response,)>) -> BoxedFilter<(Response,)> {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     warp::header::optional::<String>("x-request-id")
         .and(warp::method())
         .and(warp::path::full())
         .map(|id: Option<String>, method, path| {
             let id = id
-                .filter(|v| !v.is_empty() && v.len() <= 128)
+                .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
                 .unwrap_or_else(|| format!("{:08x}", NEXT.fetch_add(1, Ordering::Relaxed)));
             (id, method, path, Instant::now())
         })
         .untuple_one()
         .and(inner)
-        .map(
-            |id: String,
-             method: warp::http::Method,
-             path: warp::path::FullPath,
-             start: Instant,
-             mut response: Response| {
-                // One line per request; the user is `anonymous` until the security issue.
-                tracing::info!(
-                    target: "access",
-                    request_id = %id,
-                    user = "anonymous",
-                    "{} {} {} {:.1}ms",
-                    method,
-                    path.as_str(),
-                    response.status().as_u16(),
-                    start.elapsed().as_secs_f64() * 1e3,
-                );
-                if let Ok(value) = warp::http::HeaderValue::from_str(&id) {
-                    response.headers_mut().insert("x-request-id", value);
-                }
-                response
-            },
-        )
+        .map(|id: String, method: warp::http::Method, path: warp::path::FullPath, start: Instant, mut response: Response| {
+            let seconds = start.elapsed().as_secs_f64();
+            let status = response.status().as_u16();
+            // One line per request; the user is `anonymous` until the security issue.
+            tracing::info!(
+                target: "access",
+                request_id = %id,
+                user = "anonymous",
+                "{} {} {} {:.1}ms",
+                method,
+                path.as_str(),
+                status,
+                seconds * 1e3,
+            );
+            let route = metrics::route_label(path.as_str(), status);
+            ::metrics::counter!("taskboard_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.to_string())
+                .increment(1);
+            ::metrics::histogram!("taskboard_http_request_duration_seconds", "route" => route).record(seconds);
+            if let Ok(value) = warp::http::HeaderValue::from_str(&id) {
+                response.headers_mut().insert("x-request-id", value);
+            }
+            response
+        })
         .boxed()
 }

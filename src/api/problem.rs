@@ -80,6 +80,8 @@ impl From<StoreError> for ApiError {
 pub async fn recover(rejection: warp::Rejection) -> Result<Response, std::convert::Infallible> {
     let error = if rejection.is_not_found() {
         ApiError::new(StatusCode::NOT_FOUND, "no such resource")
+    } else if let Some(e) = rejection.find::<warp::cors::CorsForbidden>() {
+        ApiError::new(StatusCode::FORBIDDEN, format!("{e} (server.cors_origins)"))
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the request body is larger than performance.max_file_size_mb")
     } else if rejection.find::<warp::reject::LengthRequired>().is_some() {

@@ -809,7 +809,10 @@ impl Writer {
         }
         let started = Instant::now();
         self.journal.append(events)?;
-        self.shared.stats.fsync_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let elapsed = started.elapsed();
+        self.shared.stats.fsync_micros_total.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        metrics::histogram!("taskboard_fsync_seconds").record(elapsed.as_secs_f64());
+        metrics::histogram!("taskboard_commit_batch_size").record(events.len() as f64);
         Ok(())
     }
 

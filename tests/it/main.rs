@@ -4,4 +4,5 @@
 mod common;
 mod logs_and_config;
 mod rest;
+mod server;
 mod storage;

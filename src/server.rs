@@ -1,0 +1,161 @@
+//! Serving connections: our own accept loop around the warp filter, for what warp 0.4's
+//! server does not offer: a connection limit that refuses at once instead of queueing,
+//! a per-request timeout, TLS, and the peer's address in every request.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+use tower_service::Service;
+use warp::filters::BoxedFilter;
+use warp::http::{Request, StatusCode};
+use warp::reply::Response;
+
+use crate::api::problem::ApiError;
+
+/// The address a request came from, put in its extensions for filters that need it.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+pub struct ServeOptions {
+    /// Connections served at once; more are answered 503 and closed at once.
+    pub max_connections: usize,
+    /// How long a request may take to produce its response.
+    pub request_timeout: Duration,
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// How long a client has to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stop waits for connections still open.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves until `shutdown` resolves, then lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    routes: BoxedFilter<(Response,)>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let service = warp::service(routes);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off a moment.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics::counter!("taskboard_connections_refused_total").increment(1);
+            tokio::spawn(refuse(stream, options.tls.is_some()));
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let timeout = options.request_timeout;
+        let filter = service.clone();
+        let handler = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(PeerAddr(peer));
+            let mut filter = filter.clone();
+            let response = filter.call(request);
+            async move {
+                match tokio::time::timeout(timeout, response).await {
+                    Ok(Ok(response)) => Ok::<_, Infallible>(response),
+                    Ok(Err(never)) => match never {},
+                    Err(_) => Ok(ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the request took longer than server.request_timeout",
+                    )
+                    .into_response()),
+                }
+            }
+        });
+        let watcher = graceful.watcher();
+        let tls = options.tls.clone();
+        tokio::spawn(async move {
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let result = match tls {
+                None => {
+                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), handler).into_owned();
+                    watcher.watch(connection).await
+                }
+                Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(tls_stream)) => {
+                        let connection =
+                            builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), handler).into_owned();
+                        watcher.watch(connection).await
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        Ok(())
+                    }
+                    Err(_) => Ok(()),
+                },
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them"),
+    }
+}
+
+/// Past `max_connections`: a plain 503 (or a closed socket under TLS) right away.
+async fn refuse(mut stream: TcpStream, tls: bool) {
+    if !tls {
+        let body = r#"{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"too many connections (server.max_connections)"}"#;
+        let response = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\n\
+             connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write_all(response.as_bytes()).await;
+    }
+    let _ = stream.shutdown().await;
+}
+
+/// Reads a PEM certificate chain and key into a TLS acceptor (HTTP/2 and HTTP/1.1).
+pub fn tls_acceptor(cert_path: &Path, key_path: &Path) -> Result<TlsAcceptor, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| format!("server.ssl_cert_path: cannot read {}: {e}", cert_path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("server.ssl_cert_path: {} holds no certificate", cert_path.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_path)
+        .map_err(|e| format!("server.ssl_key_path: cannot read a private key from {}: {e}", key_path.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("server.ssl_cert_path/ssl_key_path: the key does not fit the certificate: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
