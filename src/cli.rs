@@ -90,7 +90,7 @@ pub fn run() -> ExitCode {
 }
 
 fn serve(config: Config) -> ExitCode {
-    let _log_files = match crate::logs::init(&config.logging, true) {
+    let _log_files = match crate::logs::init(&config.logging, config.server.debug, true) {
         Ok(guards) => guards,
         Err(e) => {
             eprintln!("taskboard: configuration: {e}");
@@ -196,8 +196,9 @@ fn export(config: &Config, table: &str, output: Option<&std::path::Path>, filter
     };
     let closed = crate::service::query::closed_statuses(&config.tasks.statuses);
     let max = config.export.max_export_records;
-    let mut export = match crate::service::export::Export::new(std::sync::Arc::new(snapshot), &query, &closed, max, bom)
-    {
+    let rows_per_chunk = config.performance.csv_read_batch_size;
+    let snapshot = std::sync::Arc::new(snapshot);
+    let mut export = match crate::service::export::Export::new(snapshot, &query, &closed, max, rows_per_chunk, bom) {
         Ok(e) => e,
         Err(errors) => {
             for e in errors {

@@ -205,9 +205,11 @@ pub fn check(config: &Logging) -> Result<(), String> {
 }
 
 /// Sets up logging for the process. `stderr` also prints each line to standard error.
-pub fn init(config: &Logging, stderr: bool) -> Result<LogGuards, String> {
+/// `debug` (`server.debug`) lowers the level to DEBUG.
+pub fn init(config: &Logging, debug: bool, stderr: bool) -> Result<LogGuards, String> {
     let pieces = parse_format(&config.format)?;
     let level = parse_level(&config.level)?;
+    let level = if debug { level.max(Level::DEBUG) } else { level };
     let (main_path, errors_path, scheduler_path) = paths(config);
     if let Some(dir) = main_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("logging.file_path: cannot create {}: {e}", dir.display()))?;

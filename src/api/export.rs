@@ -18,7 +18,8 @@ use super::problem::ApiError;
 use super::records::with_service;
 use super::reply::{list_query, respond};
 
-pub fn routes(service: RecordService, config: ExportConfig) -> BoxedFilter<(Response,)> {
+/// `rows_per_chunk` is `performance.csv_read_batch_size`.
+pub fn routes(service: RecordService, config: ExportConfig, rows_per_chunk: usize) -> BoxedFilter<(Response,)> {
     warp::path!("api" / "export" / String)
         .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())
@@ -39,7 +40,7 @@ pub fn routes(service: RecordService, config: ExportConfig) -> BoxedFilter<(Resp
                 }
                 let bom = take_flag(&mut params, "bom")?;
                 let query = list_query(&params)?;
-                let mut export = s.export(table, &query, config.max_export_records, bom)?;
+                let mut export = s.export(table, &query, config.max_export_records, rows_per_chunk, bom)?;
                 let (total, truncated) = (export.total, export.truncated);
                 if truncated {
                     tracing::warn!(

@@ -47,7 +47,7 @@ pub fn routes(store: Arc<CsvStore>, config: Arc<Config>, started: Instant) -> Bo
         .unify()
         .or(stats::routes(records.clone()))
         .unify()
-        .or(export::routes(records, config.export.clone()))
+        .or(export::routes(records, config.export.clone(), config.performance.csv_read_batch_size))
         .unify()
         .with(cors(&config.server.cors_origins))
         .map(warp::Reply::into_response)

@@ -14,9 +14,6 @@ use crate::store::{StoreError, TableData};
 use super::query::{ListQuery, Matcher};
 use super::records::RecordService;
 
-/// Bytes a chunk of the stream holds before it is sent.
-const CHUNK_BYTES: usize = 64 * 1024;
-
 /// An export under way: the snapshot it reads and where it is.
 pub struct Export {
     table: Arc<TableData>,
@@ -31,6 +28,8 @@ pub struct Export {
     remaining: usize,
     header_written: bool,
     bom: bool,
+    /// Rows per chunk (`performance.csv_read_batch_size`).
+    rows_per_chunk: usize,
     /// How many rows match, and whether the limit cut them.
     pub total: usize,
     pub truncated: bool,
@@ -43,6 +42,7 @@ impl RecordService {
         table: TableKind,
         query: &ListQuery,
         max_rows: usize,
+        rows_per_chunk: usize,
         bom: bool,
     ) -> Result<Export, StoreError> {
         if !table.spec().exportable {
@@ -51,7 +51,7 @@ impl RecordService {
                 format!("{} cannot be exported", table.name()),
             )]));
         }
-        Export::new(self.store().table(table)?, query, self.closed_statuses(), max_rows, bom)
+        Export::new(self.store().table(table)?, query, self.closed_statuses(), max_rows, rows_per_chunk, bom)
             .map_err(StoreError::Invalid)
     }
 }
@@ -63,6 +63,7 @@ impl Export {
         query: &ListQuery,
         closed: &[String],
         max_rows: usize,
+        rows_per_chunk: usize,
         bom: bool,
     ) -> Result<Export, Vec<FieldError>> {
         if !snapshot.spec().exportable {
@@ -93,6 +94,7 @@ impl Export {
             remaining: max_rows,
             header_written: false,
             bom,
+            rows_per_chunk: rows_per_chunk.max(1),
             total,
             truncated: total > max_rows,
         })
@@ -102,7 +104,7 @@ impl Export {
 impl Export {
     /// The next chunk of CSV, or None when done.
     pub fn next_chunk(&mut self) -> Option<Vec<u8>> {
-        let mut buffer = Vec::with_capacity(CHUNK_BYTES + 4096);
+        let mut buffer = Vec::with_capacity(self.rows_per_chunk.min(10_000) * 256);
         let first = !self.header_written;
         if first && self.bom {
             buffer.extend_from_slice(b"\xEF\xBB\xBF");
@@ -117,7 +119,10 @@ impl Export {
             let _ = out.write_record(names);
         }
         let mut cells: Vec<String> = Vec::with_capacity(self.columns.len());
-        while self.remaining > 0 && out.get_ref().len() < CHUNK_BYTES {
+        for _ in 0..self.rows_per_chunk {
+            if self.remaining == 0 {
+                break;
+            }
             let Some(row) = self.next_row() else { break };
             self.remaining -= 1;
             cells.clear();
