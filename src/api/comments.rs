@@ -4,6 +4,8 @@
 //! - `PATCH /api/comments/{id}`, `DELETE /api/comments/{id}`
 
 use warp::Filter;
+
+use super::catalog::{Catalog, Shape};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
@@ -14,7 +16,23 @@ use crate::service::query::Condition;
 use super::records::{self, DeleteMeans, json_body, with_service};
 use super::reply::{api_context, body_fields, list_query, page_response, respond};
 
-pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
+pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    cat.add(
+        "GET",
+        "/api/tasks/{id}/comments",
+        "comments",
+        "The task's comments",
+        Some(TableKind::Comments),
+        Shape::List,
+    );
+    cat.add(
+        "POST",
+        "/api/tasks/{id}/comments",
+        "comments",
+        "Comment on a task: {message}",
+        Some(TableKind::Comments),
+        Shape::Create,
+    );
     let t = TableKind::Comments;
     let svc = || with_service(service.clone());
     let list = warp::path!("api" / "tasks" / u64 / "comments")
@@ -50,11 +68,11 @@ pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
         );
     list.or(create)
         .unify()
-        .or(records::get(t, svc()))
+        .or(records::get(t, svc(), cat))
         .unify()
-        .or(records::update(t, svc(), limit, false))
+        .or(records::update(t, svc(), limit, false, cat))
         .unify()
-        .or(records::delete(t, svc(), DeleteMeans::Remove))
+        .or(records::delete(t, svc(), DeleteMeans::Remove, cat))
         .unify()
         .boxed()
 }

@@ -9,6 +9,8 @@
 
 use futures_util::{StreamExt, TryStreamExt};
 use warp::Filter;
+
+use super::catalog::{Catalog, Shape};
 use warp::filters::BoxedFilter;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
@@ -21,7 +23,31 @@ use super::problem::ApiError;
 use super::records::{self, DeleteMeans, json_body, with_service};
 use super::reply::{api_context, body_fields, respond};
 
-pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
+pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    cat.add(
+        "POST",
+        "/api/docs",
+        "docs",
+        "Upload: multipart/form-data (file, title, task_id) or a raw body with ?filename=&title=&task_id=",
+        Some(TableKind::Docs),
+        Shape::Other { body: Some("upload"), response: "Doc" },
+    );
+    cat.add(
+        "PATCH",
+        "/api/docs/{id}",
+        "docs",
+        "Change a document's title or task",
+        Some(TableKind::Docs),
+        Shape::Update,
+    );
+    cat.add(
+        "GET",
+        "/api/docs/{id}/content",
+        "docs",
+        "The document's file, as an attachment",
+        Some(TableKind::Docs),
+        Shape::Other { body: None, response: "file" },
+    );
     let t = TableKind::Docs;
     let svc = || with_service(service.clone());
     let multipart =
@@ -89,13 +115,13 @@ pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
     multipart
         .or(raw)
         .unify()
-        .or(records::list(t, svc()))
+        .or(records::list(t, svc(), cat))
         .unify()
-        .or(records::get(t, svc()))
+        .or(records::get(t, svc(), cat))
         .unify()
         .or(patch)
         .unify()
-        .or(records::delete(t, svc(), DeleteMeans::Remove))
+        .or(records::delete(t, svc(), DeleteMeans::Remove, cat))
         .unify()
         .or(content)
         .unify()

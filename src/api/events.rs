@@ -3,6 +3,8 @@
 //! `sort` says otherwise.
 
 use warp::Filter;
+
+use super::catalog::{Catalog, Shape};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
@@ -12,7 +14,15 @@ use crate::service::RecordService;
 use super::records::with_service;
 use super::reply::{list_query, page_response, respond};
 
-pub fn routes(service: RecordService) -> BoxedFilter<(Response,)> {
+pub fn routes(service: RecordService, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    cat.add(
+        "GET",
+        "/api/events",
+        "events",
+        "The event log (entity, entity_id, type, user_id, after_id, since)",
+        Some(TableKind::Events),
+        Shape::List,
+    );
     warp::path!("api" / "events")
         .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())

@@ -6,6 +6,8 @@
 use std::convert::Infallible;
 
 use warp::Filter;
+
+use super::catalog::{Catalog, Shape};
 use warp::filters::BoxedFilter;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::{Reply, Response};
@@ -19,7 +21,20 @@ use super::records::with_service;
 use super::reply::{list_query, respond};
 
 /// `rows_per_chunk` is `performance.csv_read_batch_size`.
-pub fn routes(service: RecordService, config: ExportConfig, rows_per_chunk: usize) -> BoxedFilter<(Response,)> {
+pub fn routes(
+    service: RecordService,
+    config: ExportConfig,
+    rows_per_chunk: usize,
+    cat: &mut Catalog,
+) -> BoxedFilter<(Response,)> {
+    cat.add(
+        "GET",
+        "/api/export/{table}.csv",
+        "export",
+        "CSV export of tasks, users, events, comments or docs, with the list filters",
+        None,
+        Shape::Other { body: None, response: "csv" },
+    );
     warp::path!("api" / "export" / String)
         .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())

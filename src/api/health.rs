@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use serde_json::json;
 use warp::Filter;
+
+use super::catalog::{Catalog, Shape};
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -17,7 +19,20 @@ use crate::store::{CsvStore, Storage};
 
 use super::reply::json_response;
 
-pub fn routes(store: Arc<CsvStore>, config: Arc<Config>, started: Instant) -> BoxedFilter<(Response,)> {
+pub fn routes(
+    store: Arc<CsvStore>,
+    config: Arc<Config>,
+    started: Instant,
+    cat: &mut Catalog,
+) -> BoxedFilter<(Response,)> {
+    cat.add(
+        "GET",
+        "/api/health",
+        "system",
+        "Status, tables, components, effective configuration",
+        None,
+        Shape::Other { body: None, response: "Health" },
+    );
     warp::path!("api" / "health")
         .and(warp::get())
         .map(move || {

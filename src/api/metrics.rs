@@ -5,6 +5,8 @@ use std::sync::{Arc, OnceLock};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use warp::Filter;
+
+use super::catalog::{Catalog, Shape};
 use warp::filters::BoxedFilter;
 use warp::http::{HeaderValue, header};
 use warp::reply::Response;
@@ -26,7 +28,15 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-pub fn routes(store: Arc<CsvStore>) -> BoxedFilter<(Response,)> {
+pub fn routes(store: Arc<CsvStore>, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    cat.add(
+        "GET",
+        "/metrics",
+        "system",
+        "Prometheus metrics",
+        None,
+        Shape::Other { body: None, response: "prometheus" },
+    );
     warp::path!("metrics")
         .and(warp::get())
         .map(move || {

@@ -1,6 +1,7 @@
 //! The REST API: warp filters, one file per resource. This is the one place where
 //! errors become HTTP statuses ([`problem`]).
 
+pub mod catalog;
 pub mod comments;
 pub mod docs;
 pub mod events;
@@ -8,6 +9,7 @@ pub mod export;
 pub mod health;
 pub mod json;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
 pub mod records;
 pub mod reply;
@@ -32,22 +34,29 @@ pub fn routes(store: Arc<CsvStore>, config: Arc<Config>, started: Instant) -> Bo
     let body_limit = config.performance.max_file_size_mb.max(1) * 1024 * 1024;
     let dyn_store: Arc<dyn Storage> = store.clone();
     let records = RecordService::new(dyn_store, &config.tasks.statuses);
-    let api = health::routes(store.clone(), config.clone(), started)
-        .or(metrics::routes(store))
+    let mut cat = catalog::Catalog::default();
+    let cat = &mut cat;
+    let mounted = health::routes(store.clone(), config.clone(), started, cat)
+        .or(metrics::routes(store, cat))
         .unify()
-        .or(tasks::routes(records.clone(), body_limit))
+        .or(tasks::routes(records.clone(), body_limit, cat))
         .unify()
-        .or(comments::routes(records.clone(), body_limit))
+        .or(comments::routes(records.clone(), body_limit, cat))
         .unify()
-        .or(docs::routes(records.clone(), body_limit))
+        .or(docs::routes(records.clone(), body_limit, cat))
         .unify()
-        .or(users::routes(records.clone(), body_limit))
+        .or(users::routes(records.clone(), body_limit, cat))
         .unify()
-        .or(events::routes(records.clone()))
+        .or(events::routes(records.clone(), cat))
         .unify()
-        .or(stats::routes(records.clone()))
+        .or(stats::routes(records.clone(), cat))
         .unify()
-        .or(export::routes(records, config.export.clone(), config.performance.csv_read_batch_size))
+        .or(export::routes(records, config.export.clone(), config.performance.csv_read_batch_size, cat))
+        .unify()
+        .boxed();
+    // Last, so that the catalog it documents is complete.
+    let api = openapi::routes(cat, &config.tasks.statuses)
+        .or(mounted)
         .unify()
         .with(cors(&config.server.cors_origins))
         .map(warp::Reply::into_response)

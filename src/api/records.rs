@@ -10,6 +10,7 @@ use crate::domain::{ColumnKind, FieldError, TableKind};
 use crate::service::RecordService;
 use crate::store::Committed;
 
+use super::catalog::{Catalog, Shape};
 use super::json::record_to_json;
 use super::problem::ApiError;
 use super::reply::{api_context, body_fields, json_response, list_query, page_response, respond};
@@ -36,7 +37,16 @@ pub fn json_body(limit: u64) -> BoxedFilter<(bytes::Bytes,)> {
 }
 
 /// `GET /api/{table}`: a page of records.
-pub fn list(table: TableKind, svc: Svc) -> BoxedFilter<(Response,)> {
+pub fn list(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    let name = table.name();
+    cat.add(
+        "GET",
+        format!("/api/{name}"),
+        name,
+        format!("List {name} (pages, filters, q, sort, fields)"),
+        Some(table),
+        Shape::List,
+    );
     warp::path("api")
         .and(warp::path(table.name()))
         .and(warp::path::end())
@@ -54,7 +64,16 @@ pub fn list(table: TableKind, svc: Svc) -> BoxedFilter<(Response,)> {
 }
 
 /// `POST /api/{table}`: create (201, `Location`, `ETag`).
-pub fn create(table: TableKind, svc: Svc, limit: u64) -> BoxedFilter<(Response,)> {
+pub fn create(table: TableKind, svc: Svc, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    let name = table.name();
+    cat.add(
+        "POST",
+        format!("/api/{name}"),
+        name,
+        format!("Create a {}", table.spec().entity),
+        Some(table),
+        Shape::Create,
+    );
     warp::path("api")
         .and(warp::path(table.name()))
         .and(warp::path::end())
@@ -75,7 +94,16 @@ pub fn create(table: TableKind, svc: Svc, limit: u64) -> BoxedFilter<(Response,)
 }
 
 /// `GET /api/{table}/{id}`: one record with its `ETag`.
-pub fn get(table: TableKind, svc: Svc) -> BoxedFilter<(Response,)> {
+pub fn get(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    let name = table.name();
+    cat.add(
+        "GET",
+        format!("/api/{name}/{{id}}"),
+        name,
+        format!("One {} with its ETag", table.spec().entity),
+        Some(table),
+        Shape::Get,
+    );
     warp::path("api")
         .and(warp::path(table.name()))
         .and(warp::path::param::<u64>())
@@ -94,7 +122,27 @@ pub fn get(table: TableKind, svc: Svc) -> BoxedFilter<(Response,)> {
 
 /// `PATCH /api/{table}/{id}` changes the fields sent; `PUT` replaces the record and
 /// demands every writable field. Both honour `If-Match` (412 when stale).
-pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool) -> BoxedFilter<(Response,)> {
+pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    let (name, entity) = (table.name(), table.spec().entity);
+    if replace {
+        cat.add(
+            "PUT",
+            format!("/api/{name}/{{id}}"),
+            name,
+            format!("Replace a {entity} (every writable field; If-Match)"),
+            Some(table),
+            Shape::Replace,
+        );
+    } else {
+        cat.add(
+            "PATCH",
+            format!("/api/{name}/{{id}}"),
+            name,
+            format!("Change fields of a {entity} (If-Match)"),
+            Some(table),
+            Shape::Update,
+        );
+    }
     let method = if replace { warp::put().boxed() } else { warp::patch().boxed() };
     warp::path("api")
         .and(warp::path(table.name()))
@@ -127,7 +175,14 @@ pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool) -> BoxedFil
 }
 
 /// `DELETE /api/{table}/{id}` (204), or what `means` says.
-pub fn delete(table: TableKind, svc: Svc, means: DeleteMeans) -> BoxedFilter<(Response,)> {
+pub fn delete(table: TableKind, svc: Svc, means: DeleteMeans, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    let (name, entity) = (table.name(), table.spec().entity);
+    let summary = match means {
+        DeleteMeans::Remove => format!("Delete a {entity}"),
+        DeleteMeans::Deactivate => format!("Deactivate a {entity} (is_active=false)"),
+        DeleteMeans::RemoveTask => "Delete a task with its comments (its documents are unlinked)".to_string(),
+    };
+    cat.add("DELETE", format!("/api/{name}/{{id}}"), name, summary, Some(table), Shape::Delete);
     warp::path("api")
         .and(warp::path(table.name()))
         .and(warp::path::param::<u64>())

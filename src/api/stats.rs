@@ -2,6 +2,8 @@
 //! completed per day; mean time to complete.
 
 use warp::Filter;
+
+use super::catalog::{Catalog, Shape};
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -11,7 +13,15 @@ use crate::service::RecordService;
 use super::records::with_service;
 use super::reply::{json_response, respond};
 
-pub fn routes(service: RecordService) -> BoxedFilter<(Response,)> {
+pub fn routes(service: RecordService, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    cat.add(
+        "GET",
+        "/api/stats",
+        "stats",
+        "Counts by status, priority, assignee; overdue; per day; mean time to complete",
+        None,
+        Shape::Other { body: None, response: "Stats" },
+    );
     warp::path!("api" / "stats")
         .and(warp::get())
         .and(with_service(service))

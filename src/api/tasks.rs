@@ -4,6 +4,8 @@
 //! - `GET /api/tasks/{id}/history`: the task's events, oldest first
 
 use warp::Filter;
+
+use super::catalog::{Catalog, Shape};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
@@ -13,7 +15,15 @@ use crate::service::RecordService;
 use super::records::{self, DeleteMeans, with_service};
 use super::reply::{list_query, page_response, respond};
 
-pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
+pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    cat.add(
+        "GET",
+        "/api/tasks/{id}/history",
+        "tasks",
+        "The task's events, oldest first",
+        Some(TableKind::Events),
+        Shape::List,
+    );
     let t = TableKind::Tasks;
     let svc = || with_service(service.clone());
     let history = warp::path!("api" / "tasks" / u64 / "history")
@@ -27,16 +37,16 @@ pub fn routes(service: RecordService, limit: u64) -> BoxedFilter<(Response,)> {
                 Ok(page_response(TableKind::Events, &page, query.fields.as_deref()))
             })())
         });
-    records::list(t, svc())
-        .or(records::create(t, svc(), limit))
+    records::list(t, svc(), cat)
+        .or(records::create(t, svc(), limit, cat))
         .unify()
-        .or(records::get(t, svc()))
+        .or(records::get(t, svc(), cat))
         .unify()
-        .or(records::update(t, svc(), limit, false))
+        .or(records::update(t, svc(), limit, false, cat))
         .unify()
-        .or(records::update(t, svc(), limit, true))
+        .or(records::update(t, svc(), limit, true, cat))
         .unify()
-        .or(records::delete(t, svc(), DeleteMeans::RemoveTask))
+        .or(records::delete(t, svc(), DeleteMeans::RemoveTask, cat))
         .unify()
         .or(history)
         .unify()

@@ -330,3 +330,39 @@ async fn every_response_carries_a_request_id() {
     problem(app.client.put(app.url("/api/events")).send().await.unwrap(), 405).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_operation_in_the_openapi_document_is_answered() {
+    let app = app_with_users().await;
+    app.post("/api/tasks", json!({"title": "T"})).await;
+    app.post("/api/tasks/1/comments", json!({"message": "m"})).await;
+    app.client.post(app.url("/api/docs?filename=a.txt")).body("a").send().await.unwrap();
+    let doc = app.get_json("/api/openapi.json").await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["components"]["schemas"]["Task"]["properties"]["status"]["enum"].as_array().unwrap().len() == 4);
+    let page = app.get("/").await.text().await.unwrap();
+    let mut operations: Vec<(String, String)> = Vec::new();
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        assert!(page.contains(&format!("<code>{path}</code>")), "{path} on the page");
+        for method in methods.as_object().unwrap().keys() {
+            operations.push((method.to_uppercase(), path.replace("{id}", "1").replace("{table}", "tasks")));
+        }
+    }
+    assert!(operations.len() >= 30, "{operations:?}");
+    operations.sort_by_key(|(m, _)| m == "DELETE"); // deletes last
+    for (method, path) in operations {
+        let r = app
+            .client
+            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), app.url(&path))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        assert_ne!(status, 405, "{method} {path}");
+        assert!(!(status == 404 && body.contains("no such resource")), "{method} {path} is documented but not mounted");
+    }
+    app.stop().await;
+}

@@ -1,0 +1,259 @@
+//! `GET /api/openapi.json`: an OpenAPI 3.1 document built from the catalog of mounted
+//! operations and the tables' specs, and `GET /`: the documentation page, built from
+//! the same catalog.
+
+use serde_json::{Map, Value, json};
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Response;
+
+use crate::domain::values::{PRIORITIES, ROLES};
+use crate::domain::{ColumnKind, TableKind};
+
+use super::catalog::{Catalog, Shape};
+use super::reply::json_response;
+
+pub fn routes(cat: &mut Catalog, statuses: &[String]) -> BoxedFilter<(Response,)> {
+    cat.add(
+        "GET",
+        "/api/openapi.json",
+        "system",
+        "This OpenAPI 3.1 document",
+        None,
+        Shape::Other { body: None, response: "openapi" },
+    );
+    cat.add("GET", "/", "system", "The API documentation page", None, Shape::Other { body: None, response: "html" });
+    let document = document(cat, statuses);
+    let page = page(cat);
+    let spec = warp::path!("api" / "openapi.json")
+        .and(warp::get())
+        .map(move || json_response(StatusCode::OK, &document, None));
+    let index = warp::path::end().and(warp::get()).map(move || {
+        let mut response = Response::new(page.clone().into());
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        response
+    });
+    spec.or(index).unify().boxed()
+}
+
+/// The OpenAPI 3.1 document of everything in the catalog.
+pub fn document(cat: &Catalog, statuses: &[String]) -> Value {
+    let mut paths = Map::new();
+    for op in &cat.operations {
+        let mut operation = Map::new();
+        operation.insert("summary".into(), json!(op.summary));
+        operation.insert("tags".into(), json!([op.tag]));
+        operation.insert("operationId".into(), json!(operation_id(op.method, &op.path)));
+        let mut parameters: Vec<Value> = op
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.split('}').next()))
+            .map(|name| {
+                let schema =
+                    if name == "id" { json!({"type": "integer", "minimum": 1}) } else { json!({"type": "string"}) };
+                json!({"name": name, "in": "path", "required": true, "schema": schema})
+            })
+            .collect();
+        let entity = op.table.map(|t| schema_name(t));
+        let entity_ref = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+        let mut responses = Map::new();
+        match op.shape {
+            Shape::List => {
+                parameters.extend(list_parameters());
+                let item = entity.as_deref().map(entity_ref).unwrap_or(json!({"type": "object"}));
+                let page = json!({"type": "object", "properties": {
+                    "items": {"type": "array", "items": item}, "total": {"type": "integer"},
+                    "page": {"type": "integer"}, "per_page": {"type": "integer"}}});
+                responses.insert("200".into(), content("A page", "application/json", page));
+            }
+            Shape::Create | Shape::Get | Shape::Update | Shape::Replace => {
+                let schema = entity.as_deref().map(entity_ref).unwrap_or(json!({"type": "object"}));
+                if op.shape != Shape::Get {
+                    operation.insert(
+                        "requestBody".into(),
+                        json!({"required": true, "content": {"application/json": {"schema": schema}}}),
+                    );
+                }
+                if matches!(op.shape, Shape::Update | Shape::Replace) {
+                    parameters.push(
+                        json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"},
+                        "description": "The ETag last seen; 412 when the record changed since"}),
+                    );
+                }
+                let (code, what) = if op.shape == Shape::Create { ("201", "Created") } else { ("200", "The record") };
+                let mut ok = content(what, "application/json", schema);
+                ok["headers"] = json!({"ETag": {"schema": {"type": "string"}}});
+                responses.insert(code.into(), ok);
+            }
+            Shape::Delete => {
+                parameters
+                    .push(json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"}}));
+                if op.table == Some(TableKind::Users) {
+                    let schema = entity.as_deref().map(entity_ref).unwrap_or_default();
+                    responses.insert("200".into(), content("The deactivated user", "application/json", schema));
+                } else {
+                    responses.insert("204".into(), json!({"description": "Deleted"}));
+                }
+            }
+            Shape::Other { body, response } => {
+                if body == Some("upload") {
+                    operation.insert("requestBody".into(), json!({"required": true, "content": {
+                        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                            "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                            "title": {"type": "string"}, "task_id": {"type": "integer"}}}},
+                        "application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}}));
+                    for (name, required) in [("filename", false), ("title", false), ("task_id", false)] {
+                        parameters.push(
+                            json!({"name": name, "in": "query", "required": required, "schema": {"type": "string"},
+                            "description": "For a raw-body upload"}),
+                        );
+                    }
+                }
+                let (code, body) = match response {
+                    "Doc" => ("201", content("Uploaded", "application/json", entity_ref("Doc"))),
+                    "file" => ("200", content("The file", "application/octet-stream", json!({"type": "string"}))),
+                    "csv" => {
+                        parameters.extend(list_parameters());
+                        ("200", content("CSV, streamed", "text/csv", json!({"type": "string"})))
+                    }
+                    "prometheus" => ("200", content("Prometheus text", "text/plain", json!({"type": "string"}))),
+                    "html" => ("200", content("HTML", "text/html", json!({"type": "string"}))),
+                    _ => ("200", content("OK", "application/json", json!({"type": "object"}))),
+                };
+                responses.insert(code.into(), body);
+            }
+        }
+        responses.insert(
+            "default".into(),
+            content("An error (RFC 9457)", "application/problem+json", entity_ref("Problem")),
+        );
+        operation.insert("parameters".into(), Value::Array(parameters));
+        operation.insert("responses".into(), Value::Object(responses));
+        let entry = paths.entry(op.path.clone()).or_insert_with(|| json!({}));
+        entry[op.method.to_ascii_lowercase()] = Value::Object(operation);
+    }
+    let mut schemas = Map::new();
+    schemas.insert("Problem".into(), json!({"type": "object", "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}}));
+    for table in TableKind::ALL.into_iter().filter(|t| t.spec().exportable) {
+        schemas.insert(schema_name(table), table_schema(table, statuses));
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "taskboard", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "A task server whose database is a folder of CSV files."},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    })
+}
+
+fn content(description: &str, media: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {media: {"schema": schema}}})
+}
+
+fn list_parameters() -> Vec<Value> {
+    let p = |name: &str, kind: &str, description: &str| json!({"name": name, "in": "query", "required": false, "schema": {"type": kind}, "description": description});
+    vec![
+        p("page", "integer", "Page number, from 1"),
+        p("per_page", "integer", "Items per page (max 500)"),
+        p("limit", "integer", "Instead of pages: at most this many"),
+        p("offset", "integer", "Instead of pages: skip this many"),
+        p("q", "string", "Text search in title, description, message, username, filename"),
+        p("sort", "string", "Fields, comma-separated; a leading - sorts descending"),
+        p("fields", "string", "Keep only these fields"),
+        p("due_before", "string", "Date or timestamp"),
+        p("due_after", "string", "Date or timestamp"),
+        p("updated_since", "string", "Date or timestamp"),
+        p("overdue", "boolean", "Due in the past and not closed"),
+        json!({"name": "filter", "in": "query", "required": false, "style": "form", "explode": true,
+               "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+               "description": "Any field name as a parameter filters on it; a comma means either (status=new,in_progress)"}),
+    ]
+}
+
+fn schema_name(table: TableKind) -> String {
+    let entity = table.spec().entity;
+    let mut chars = entity.chars();
+    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+/// A table's record schema, from its columns. Unknown columns a file has are strings.
+fn table_schema(table: TableKind, statuses: &[String]) -> Value {
+    let spec = table.spec();
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for column in spec.columns {
+        let base = match column.kind {
+            ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId => json!({"type": "integer", "minimum": 1}),
+            ColumnKind::Count => json!({"type": "integer", "minimum": 0}),
+            ColumnKind::Bool => json!({"type": "boolean"}),
+            ColumnKind::JsonObject => json!({"type": "object"}),
+            ColumnKind::Timestamp => json!({"type": "string", "format": "date-time"}),
+            ColumnKind::DueDate => json!({"type": "string", "description": "A date (2026-12-01) or a timestamp"}),
+            ColumnKind::Role => json!({"enum": ROLES}),
+            ColumnKind::Priority => json!({"enum": PRIORITIES}),
+            ColumnKind::Status => json!({"enum": statuses}),
+            ColumnKind::Sha256 => json!({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+            ColumnKind::Text => json!({"type": "string"}),
+            ColumnKind::Secret => continue,
+        };
+        let mut schema = if column.required { base } else { json!({"anyOf": [base, {"type": "null"}]}) };
+        if column.name == spec.key || matches!(column.name, "created_at" | "updated_at") {
+            schema["readOnly"] = json!(true);
+        }
+        if column.required && column.name != spec.key {
+            required.push(column.name);
+        }
+        properties.insert(column.name.into(), schema);
+    }
+    json!({"type": "object", "properties": properties, "required": required,
+           "additionalProperties": {"type": ["string", "null"]}})
+}
+
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_ascii_lowercase();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        id.push('_');
+        id.extend(part.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }));
+    }
+    if path == "/" {
+        id.push_str("_index");
+    }
+    id
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The documentation page: what taskboard is and every operation it answers.
+fn page(cat: &Catalog) -> String {
+    let mut rows = String::new();
+    for op in &cat.operations {
+        rows.push_str(&format!(
+            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>\n",
+            op.method,
+            escape(&op.path),
+            escape(&op.summary)
+        ));
+    }
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>taskboard API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}}
+table{{border-collapse:collapse;width:100%}}td{{border-top:1px solid #ddd;padding:.3rem .5rem;vertical-align:top}}
+code{{font-size:13px}}</style></head>
+<body><h1>taskboard {version}</h1>
+<p>A task server whose database is a folder of CSV files. JSON in and out; errors are
+<code>application/problem+json</code>; every record has an <code>ETag</code>.</p>
+<p><a href="/api/openapi.json">OpenAPI 3.1 document</a> · <a href="/api/health">health</a> · <a href="/metrics">metrics</a></p>
+<table>
+{rows}</table>
+</body></html>
+"#,
+        version = env!("CARGO_PKG_VERSION")
+    )
+}
