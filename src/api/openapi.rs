@@ -55,7 +55,7 @@ pub fn document(cat: &Catalog, statuses: &[String]) -> Value {
                 json!({"name": name, "in": "path", "required": true, "schema": schema})
             })
             .collect();
-        let entity = op.table.map(|t| schema_name(t));
+        let entity = op.table.map(schema_name);
         let entity_ref = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
         let mut responses = Map::new();
         match op.shape {
