@@ -169,7 +169,8 @@ impl<S: Subscriber> Layer<S> for FileLayer {
         if meta.target().starts_with("taskboard::scheduler") {
             let _ = self.scheduler.clone().write_all(line.as_bytes());
         }
-        if self.stderr {
+        // Access lines go to the file only: one per request would flood a terminal.
+        if self.stderr && meta.target() != "access" {
             let _ = std::io::stderr().write_all(line.as_bytes());
         }
     }
@@ -184,7 +185,11 @@ fn rotating(path: &Path, config: &Logging) -> (NonBlocking, WorkerGuard) {
         Compression::None,
         None,
     );
-    tracing_appender::non_blocking(file)
+    // The writer thread flushes whenever its queue runs dry, so a buffer only gathers
+    // the lines of a burst into one write; at most a quarter of a file, so rotated
+    // files stay near their size.
+    let buffer = (max_bytes / 4).clamp(256, 64 * 1024);
+    tracing_appender::non_blocking(std::io::BufWriter::with_capacity(buffer, file))
 }
 
 /// The three log files for a configured main file path.

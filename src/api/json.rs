@@ -2,10 +2,66 @@
 //! counts as numbers, booleans as booleans, empty cells as null), and JSON bodies
 //! become cells again.
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use crate::domain::{ColumnKind, FieldError, TableKind};
-use crate::store::Fields;
+use crate::store::csv_format::Row;
+use crate::store::{Fields, TableData};
+
+/// A row serialised as a JSON object straight from its cells (no maps in between):
+/// the hot path of every read.
+pub struct RowJson<'a> {
+    pub table: &'a TableData,
+    pub row: &'a Row,
+    /// Positions to include (`fields=`), all columns when None.
+    pub columns: Option<&'a [usize]>,
+}
+
+impl Serialize for RowJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let spec = self.table.spec();
+        let all: Vec<usize>;
+        let positions = match self.columns {
+            Some(p) => p,
+            None => {
+                all = (0..self.table.header.len()).collect();
+                &all
+            }
+        };
+        let mut map = serializer.serialize_map(None)?;
+        for &p in positions {
+            let name = &self.table.header[p];
+            let kind = spec.column(name).map(|c| c.kind).unwrap_or(ColumnKind::Text);
+            if kind == ColumnKind::Secret {
+                continue; // never served
+            }
+            let value = self.row.cell(p);
+            if value.is_empty() {
+                map.serialize_entry(name, &())?;
+                continue;
+            }
+            match kind {
+                ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count => {
+                    match value.parse::<u64>() {
+                        Ok(n) => map.serialize_entry(name, &n)?,
+                        Err(_) => map.serialize_entry(name, value)?,
+                    }
+                }
+                ColumnKind::Bool => match crate::domain::values::parse_bool(value) {
+                    Ok(b) => map.serialize_entry(name, &b)?,
+                    Err(_) => map.serialize_entry(name, value)?,
+                },
+                ColumnKind::JsonObject => match serde_json::from_str::<Value>(value) {
+                    Ok(v) => map.serialize_entry(name, &v)?,
+                    Err(_) => map.serialize_entry(name, value)?,
+                },
+                _ => map.serialize_entry(name, value)?,
+            }
+        }
+        map.end()
+    }
+}
 
 /// A record as JSON, its columns in the table's order (`order`).
 pub fn record_to_json(table: TableKind, order: &[String], fields: &Fields, only: Option<&[String]>) -> Value {

@@ -24,13 +24,14 @@ pub fn routes(cat: &mut Catalog, statuses: &[String]) -> BoxedFilter<(Response,)
         Shape::Other { body: None, response: "openapi" },
     );
     cat.add("GET", "/", "system", "The API documentation page", None, Shape::Other { body: None, response: "html" });
-    let document = document(cat, statuses);
-    let page = page(cat);
+    // Shared, not owned: warp clones a route's closure for every request it sees.
+    let document = std::sync::Arc::new(document(cat, statuses));
+    let page: std::sync::Arc<str> = page(cat).into();
     let spec = warp::path!("api" / "openapi.json")
         .and(warp::get())
         .map(move || json_response(StatusCode::OK, &document, None));
     let index = warp::path::end().and(warp::get()).map(move || {
-        let mut response = Response::new(page.clone().into());
+        let mut response = Response::new(page.to_string().into());
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
         response
     });

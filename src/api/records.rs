@@ -11,9 +11,9 @@ use crate::service::RecordService;
 use crate::store::Committed;
 
 use super::catalog::{Catalog, Shape};
-use super::json::record_to_json;
+use super::json::{RowJson, record_to_json};
 use super::problem::ApiError;
-use super::reply::{api_context, body_fields, json_response, list_query, page_response, respond};
+use super::reply::{api_context, body_fields, bytes_response, json_response, list_query, page_response, respond};
 
 /// What `DELETE` means for a table.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -112,9 +112,10 @@ pub fn get(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Respon
         .and(svc)
         .map(move |id: u64, s: RecordService| {
             respond((|| {
-                let (fields, etag) = s.get(table, id)?;
-                let columns = s.columns(table)?;
-                Ok(json_response(StatusCode::OK, &record_to_json(table, &columns, &fields, None), Some(&etag)))
+                let (snapshot, row, etag) = s.get_row(table, id)?;
+                let body =
+                    serde_json::to_vec(&RowJson { table: &snapshot, row: &row, columns: None }).unwrap_or_default();
+                Ok(bytes_response(StatusCode::OK, body, Some(&etag)))
             })())
         })
         .boxed()

@@ -1,7 +1,7 @@
 //! Building responses: JSON with the right headers, pages of records, and the
 //! request context. Shared by every resource file.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
@@ -9,7 +9,7 @@ use crate::domain::TableKind;
 use crate::service::{ListQuery, Page};
 use crate::store::{Context, Fields, Source};
 
-use super::json::{json_to_fields, record_to_json};
+use super::json::{RowJson, json_to_fields};
 use super::problem::ApiError;
 
 /// Turns a handler's result into a response (errors as problem+json).
@@ -24,14 +24,7 @@ pub fn api_context() -> Context {
 }
 
 pub fn json_response(status: StatusCode, value: &Value, etag: Option<&str>) -> Response {
-    let mut response = Response::new(serde_json::to_vec(value).unwrap_or_default().into());
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(t).ok()) {
-        headers.insert(header::ETAG, tag);
-    }
-    response
+    bytes_response(status, serde_json::to_vec(value).unwrap_or_default(), etag)
 }
 
 /// A JSON object body as cells; 400 if it is not JSON, 422 per bad field.
@@ -46,9 +39,30 @@ pub fn list_query(params: &[(String, String)]) -> Result<ListQuery, ApiError> {
     ListQuery::from_params(params).map_err(ApiError::invalid)
 }
 
-/// `{"items": [...], "total", "page", "per_page"}`.
-pub fn page_response(table: TableKind, page: &Page, fields: Option<&[String]>) -> Response {
-    let items: Vec<Value> = page.items.iter().map(|f| record_to_json(table, &page.columns, f, fields)).collect();
-    let body = json!({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page});
-    json_response(StatusCode::OK, &body, None)
+/// `{"items": [...], "total", "page", "per_page"}`, serialised straight from the rows.
+pub fn page_response(_table: TableKind, page: &Page, fields: Option<&[String]>) -> Response {
+    let columns: Option<Vec<usize>> = fields.map(|f| f.iter().filter_map(|name| page.table.position(name)).collect());
+    let items: Vec<RowJson> =
+        page.rows.iter().map(|row| RowJson { table: &page.table, row, columns: columns.as_deref() }).collect();
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        items: Vec<RowJson<'a>>,
+        total: usize,
+        page: usize,
+        per_page: usize,
+    }
+    let body = Body { items, total: page.total, page: page.page, per_page: page.per_page };
+    bytes_response(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default(), None)
+}
+
+/// A JSON body already serialised.
+pub fn bytes_response(status: StatusCode, body: Vec<u8>, etag: Option<&str>) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(t).ok()) {
+        headers.insert(header::ETAG, tag);
+    }
+    response
 }

@@ -129,6 +129,15 @@ impl ListQuery {
         if errors.is_empty() { Ok(q) } else { Err(errors) }
     }
 
+    /// What selects and orders the rows (not paging, not `fields`), as a cache key;
+    /// None when the answer depends on the clock (`overdue`).
+    pub fn cache_key(&self) -> Option<String> {
+        if self.conditions.iter().any(|c| matches!(c, Condition::Overdue(_))) {
+            return None;
+        }
+        Some(format!("{:?}|{:?}|{:?}", self.conditions, self.q, self.sort))
+    }
+
     /// The page number the offset falls on.
     pub fn page(&self) -> usize {
         self.offset / self.per_page.max(1) + 1

@@ -127,6 +127,24 @@ async fn lists_page_filter_search_sort_and_trim() {
 }
 
 #[tokio::test]
+async fn a_cached_list_never_outlives_a_change() {
+    let app = app_with_users().await;
+    for i in 0..5 {
+        app.post("/api/tasks", json!({"title": format!("t{i}")})).await;
+    }
+    let url = "/api/tasks?status=new&sort=-id&fields=id";
+    assert_eq!(app.get_json(url).await["total"], 5);
+    assert_eq!(app.get_json(url).await["total"], 5, "served again (from the cached selection)");
+    app.patch("/api/tasks/5", json!({"status": "done"})).await;
+    let after = app.get_json(url).await;
+    assert_eq!(after["total"], 4);
+    assert_eq!(after["items"][0]["id"], 4);
+    app.client.delete(app.url("/api/tasks/4")).send().await.unwrap();
+    assert_eq!(app.get_json(url).await["items"][0]["id"], 3);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn users_are_deactivated_not_deleted() {
     let app = app_with_users().await;
     let r = app.client.delete(app.url("/api/users/2")).send().await.unwrap();

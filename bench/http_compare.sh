@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Side-by-side HTTP comparison, same machine, same run: a warp hello-world, taskboard,
+# json-server 1.0 beta and PocketBase 0.40 on the same 10k tasks. Each server is pinned
+# to CPU 0 and wrk to CPU 1 (wrk -t1 -c64). Then taskboard's CSV export of 100k tasks.
+# Usage: bench/setup_peers.sh && bench/http_compare.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+ROWS=10000
+WORK=$(mktemp -d)
+PIDS=()
+trap 'for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+PEERS=bench/peers
+
+cargo build --release -q --bin taskboard --example hello_warp
+python3 bench/gen_data.py $ROWS "$WORK"
+LIST_TB="/api/tasks?status=in_progress&sort=-updated_at&page=5&per_page=50"
+
+wait_http() { for _ in $(seq 1 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
+
+# run NAME URL [lua script env...]: prints "NAME | req/s | p99"
+run() {
+  local name=$1 url=$2; shift 2
+  local out
+  out=$(env "$@" taskset -c 1 wrk -t1 -c64 -d"${SECS}s" --latency ${LUA:+-s "$LUA"} "$url")
+  local rps p99
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  printf '| %s | %.0f | %s |\n' "$name" "$rps" "$p99"
+}
+
+echo "machine: $(nproc) cores, $(uname -r); wrk -t1 -c64 -d${SECS}s, server on CPU 0, wrk on CPU 1"
+echo
+echo "| server and request | req/s | p99 |"
+echo "|---|---:|---:|"
+
+taskset -c 0 target/release/examples/hello_warp 3031 & PIDS+=($!)
+wait_http http://127.0.0.1:3031/
+LUA= run "warp hello-world: GET /" http://127.0.0.1:3031/
+kill "${PIDS[-1]}"
+
+cat > "$WORK/config.yaml" <<YAML
+performance:
+  worker_processes: 1
+logging:
+  file_path: $WORK/logs/task_system.log
+YAML
+taskset -c 0 target/release/taskboard --config "$WORK/config.yaml" serve --data-dir "$WORK/data" --host 127.0.0.1 --port 3032 >/dev/null 2>&1 & PIDS+=($!)
+wait_http http://127.0.0.1:3032/api/health
+LUA=bench/random_task.lua run "taskboard: GET /api/tasks/{id}" http://127.0.0.1:3032 ROWS=$ROWS PATH_PREFIX=/api/tasks/
+LUA= run "taskboard: list, filter, sort, page 5 of 50, total" "http://127.0.0.1:3032$LIST_TB"
+LUA=bench/list_uncached.lua run "taskboard: the same, every request a new query (no cached selection)" http://127.0.0.1:3032
+kill "${PIDS[-1]}"
+
+if [ -x $PEERS/node_modules/.bin/json-server ]; then
+  (cd "$WORK" && taskset -c 0 node "$OLDPWD/$PEERS/node_modules/.bin/json-server" --port 3033 db.json >/dev/null 2>&1) & PIDS+=($!)
+  wait_http http://127.0.0.1:3033/tasks/1
+  LUA=bench/random_task.lua run "json-server: GET /tasks/{id}" http://127.0.0.1:3033 ROWS=$ROWS PATH_PREFIX=/tasks/
+  LUA= run "json-server: list, filter, sort, page 5 of 50" "http://127.0.0.1:3033/tasks?status=in_progress&_sort=-updated_at&_page=5&_per_page=50"
+  pkill -f "json-server --port 3033" || true
+else
+  echo "| json-server | not installed (bench/setup_peers.sh) | |"
+fi
+
+if [ -x $PEERS/venv/bin/pocketbase ]; then
+  PB=$PEERS/venv/bin/pocketbase
+  $PB superuser upsert bench@example.com bench-password-123 --dir "$WORK/pb" >/dev/null
+  taskset -c 0 $PB serve --http 127.0.0.1:3034 --dir "$WORK/pb" >/dev/null 2>&1 & PIDS+=($!)
+  wait_http http://127.0.0.1:3034/api/health
+  python3 bench/pocketbase_load.py http://127.0.0.1:3034 "$WORK" >&2
+  LUA=bench/random_task.lua run "PocketBase: GET /api/collections/tasks/records/{id}" http://127.0.0.1:3034 \
+    IDS_FILE="$WORK/ids.txt" PATH_PREFIX=/api/collections/tasks/records/
+  PB_LIST="/api/collections/tasks/records?filter=%28status%3D%27in_progress%27%29&sort=-updated_at&page=5&perPage=50"
+  LUA= run "PocketBase: list, filter, sort, page 5 of 50, total" "http://127.0.0.1:3034$PB_LIST"
+  LUA= run "PocketBase: the same without the total" "http://127.0.0.1:3034$PB_LIST&skipTotal=1"
+  kill "${PIDS[-1]}"
+else
+  echo "| PocketBase | not installed (bench/setup_peers.sh) | |"
+fi
+
+# Export: 100k tasks, streamed; memory of the server before and after.
+python3 bench/gen_data.py 100000 "$WORK/big" >/dev/null
+cat > "$WORK/big/config.yaml" <<YAML
+export:
+  max_export_records: 200000
+logging:
+  file_path: $WORK/logs/big.log
+YAML
+taskset -c 0 target/release/taskboard --config "$WORK/big/config.yaml" serve --data-dir "$WORK/big/data" --host 127.0.0.1 --port 3035 >/dev/null 2>&1 & PIDS+=($!)
+TB=${PIDS[-1]}
+wait_http http://127.0.0.1:3035/api/health
+rss() { awk '/^VmRSS/ {print $2}' /proc/$TB/status; }
+before=$(rss)
+curl -s -o /dev/null http://127.0.0.1:3035/api/export/tasks.csv   # warm
+result=$(taskset -c 1 curl -s -o /dev/null -w '%{size_download} %{time_total}' http://127.0.0.1:3035/api/export/tasks.csv)
+after=$(rss)
+hwm=$(awk '/^VmHWM/ {print $2}' /proc/$TB/status)
+read -r bytes secs <<<"$result"
+echo
+echo "| export | rows | MB | seconds | MB/s | server RSS before → after, peak (MB) |"
+echo "|---|---:|---:|---:|---:|---|"
+awk -v b="$bytes" -v s="$secs" -v r0="$before" -v r1="$after" -v h="$hwm" \
+  'BEGIN { printf "| GET /api/export/tasks.csv | 100000 | %.1f | %.3f | %.0f | %.0f → %.0f, %.0f |\n", b/1e6, s, b/1e6/s, r0/1024, r1/1024, h/1024 }'
