@@ -541,6 +541,22 @@ mod tests {
     }
 
     #[test]
+    fn dot_env_beside_the_config_is_loaded_first() {
+        let dir = std::env::temp_dir().join(format!("tb-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(".env"), "TB_DOTENV_PORT=6123\nTB_DOTENV_TOKEN=1:from-dotenv\n").unwrap();
+        std::fs::write(
+            dir.join("config.yaml"),
+            "server:\n  port: ${TB_DOTENV_PORT}\ntelegram:\n  bot_token: ${TB_DOTENV_TOKEN}\n",
+        )
+        .unwrap();
+        let c = Config::load(&dir.join("config.yaml")).unwrap();
+        assert_eq!(c.server.port, 6123);
+        assert_eq!(c.telegram.bot_token.expose(), "1:from-dotenv");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn secrets_never_print() {
         let c = Config::from_yaml("telegram:\n  bot_token: 123:abc\n", "c").unwrap();
         assert!(!format!("{c:?}").contains("123:abc"));
