@@ -109,6 +109,13 @@ fn serve(config: Config) -> ExitCode {
         }
     };
     runtime.block_on(async {
+        let mut stop = match crate::app::ShutdownSignal::install() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("taskboard: cannot catch signals: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let running = match crate::app::start(config).await {
             Ok(r) => r,
             Err(e) => {
@@ -118,7 +125,7 @@ fn serve(config: Config) -> ExitCode {
         };
         // One line on stdout that scripts and tests read to find the port.
         println!("taskboard listening on {}://{}", running.scheme, running.addr);
-        crate::app::shutdown_signal().await;
+        stop.received().await;
         running.stop().await;
         ExitCode::SUCCESS
     })

@@ -65,7 +65,7 @@ pub fn routes(
                         "folds": stats.folds.load(Ordering::Relaxed),
                     },
                     // Components still to be built report themselves absent, not fine.
-                    "watcher": {"state": "absent"},
+                    "watcher": {"state": if store.watching() { "ok" } else { "off" }},
                     "scheduler": {"state": "absent"},
                     "websocket": {"state": "absent", "clients": 0},
                     "telegram": {"state": "absent", "token_configured": config.telegram.bot_token.is_set()},

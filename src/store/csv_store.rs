@@ -60,15 +60,36 @@ struct Shared {
     journal_committed: Mutex<(u64, u64)>,
     last_event_id: AtomicU64,
     dirty: Mutex<BTreeMap<TableKind, bool>>,
+    /// The newest snapshot of each table the writer published: what readers get while a
+    /// person's broken edit keeps the file from loading.
+    last_good: RwLock<HashMap<TableKind, Arc<TableData>>>,
+    /// Whether the folder watch is running.
+    watching: AtomicBool,
     stats: StoreStats,
     closed: AtomicBool,
 }
 
 enum Msg {
-    Commit { op: Op, ctx: Context, reply: oneshot::Sender<Result<Committed, StoreError>> },
-    Event { event: NewEvent, reply: oneshot::Sender<Result<u64, StoreError>> },
-    FoldEnded { table: TableKind, outcome: FoldOutcome },
-    Shutdown { reply: oneshot::Sender<()> },
+    Commit {
+        op: Op,
+        ctx: Context,
+        reply: oneshot::Sender<Result<Committed, StoreError>>,
+    },
+    Event {
+        event: NewEvent,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    FoldEnded {
+        table: TableKind,
+        outcome: FoldOutcome,
+    },
+    /// The watcher saw a table's file change.
+    FileChanged {
+        table: TableKind,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// A cheap-to-clone handle on the CSV store.
@@ -76,6 +97,8 @@ enum Msg {
 pub struct CsvStore {
     shared: Arc<Shared>,
     writer: Arc<Mutex<Option<mpsc::Sender<Msg>>>>,
+    /// The watch on the data folder (None when it could not be set up).
+    watch: Arc<Mutex<Option<super::watcher::FolderWatch>>>,
 }
 
 impl CsvStore {
@@ -136,6 +159,8 @@ impl CsvStore {
             journal_committed: Mutex::new((journal.len, last_event_id)),
             last_event_id: AtomicU64::new(last_event_id),
             dirty: Mutex::new(BTreeMap::new()),
+            last_good: RwLock::new(HashMap::new()),
+            watching: AtomicBool::new(false),
             stats: StoreStats::default(),
             closed: AtomicBool::new(false),
         });
@@ -207,11 +232,29 @@ impl CsvStore {
             tracing::info!(count = ids.len(), "recorded start-up events");
         }
         thread::Builder::new().name("store-writer".into()).spawn(move || writer.run(rx))?;
-        Ok(CsvStore { shared, writer: Arc::new(Mutex::new(Some(tx))) })
+        let to_writer = tx.clone();
+        let watch = match super::watcher::watch(&dir, move |table| {
+            let _ = to_writer.send(Msg::FileChanged { table });
+        }) {
+            Ok(w) => {
+                shared.watching.store(true, Ordering::Release);
+                Some(w)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the data folder; edits made while the server runs are seen at the next start");
+                None
+            }
+        };
+        Ok(CsvStore { shared, writer: Arc::new(Mutex::new(Some(tx))), watch: Arc::new(Mutex::new(watch)) })
     }
 
     pub fn stats(&self) -> &StoreStats {
         &self.shared.stats
+    }
+
+    /// Whether edits to the files are being watched.
+    pub fn watching(&self) -> bool {
+        self.shared.watching.load(Ordering::Acquire) && self.watch.lock().map(|w| w.is_some()).unwrap_or(false)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -245,6 +288,9 @@ impl Shared {
 
     /// Puts a snapshot into the cache unless a newer one is there already.
     fn publish(&self, kind: TableKind, as_of: u64, table: Arc<TableData>) {
+        if let Ok(mut last) = self.last_good.write() {
+            last.insert(kind, table.clone());
+        }
         if !self.config.cache_enabled {
             return;
         }
@@ -313,7 +359,11 @@ fn create_missing_files(dir: &Path) -> std::io::Result<()> {
 impl Storage for CsvStore {
     fn table(&self, kind: TableKind) -> Result<Arc<TableData>, StoreError> {
         if let Some(message) = self.shared.rejected_message(kind) {
-            return Err(StoreError::Unavailable(message));
+            // A broken edit: the last good state is served until the file is fixed.
+            return match self.shared.last_good.read().ok().and_then(|l| l.get(&kind).cloned()) {
+                Some(table) => Ok(table),
+                None => Err(StoreError::Unavailable(message)),
+            };
         }
         if self.shared.config.cache_enabled
             && let Some((_, table)) = self.shared.cache.get(&kind)
@@ -428,6 +478,9 @@ impl Storage for CsvStore {
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            if let Ok(mut w) = self.watch.lock() {
+                w.take();
+            }
             let (reply, rx) = oneshot::channel();
             if self.send(Msg::Shutdown { reply }).is_ok() {
                 let _ = rx.await;
@@ -573,6 +626,7 @@ impl Writer {
             for m in batch {
                 match m {
                     Msg::FoldEnded { table, outcome } => self.on_fold_ended(table, outcome),
+                    Msg::FileChanged { table } => self.reload_file(table),
                     Msg::Shutdown { reply } => shutdown = Some(reply),
                     other => work.push(other),
                 }
@@ -634,6 +688,224 @@ impl Writer {
         let job = FoldJob { table: table.clone(), event_id: self.journal.last_id, done };
         if tx.send(job).is_err() {
             self.folding.remove(&kind);
+        }
+    }
+
+    /// A table's file changed on disk: the server's own write (same fingerprint as the
+    /// server last wrote or read: nothing to do), a broken edit (keep serving the last
+    /// good state, refuse writes, record `file.rejected`), or a person's edit, merged
+    /// with the server's state field by field; each difference goes on the feed with
+    /// source `file`.
+    fn reload_file(&mut self, kind: TableKind) {
+        let dir = self.shared.config.data_dir.clone();
+        let path = dir.join(kind.spec().file_name);
+        let (bytes, known) = {
+            let Ok(_files) = self.shared.files.read() else { return };
+            let Ok(bytes) = std::fs::read(&path) else {
+                return; // deleted: an editor saving by delete and recreate sends another event
+            };
+            let known = self.shared.folds.lock().ok().and_then(|m| m.get(&kind).map(|f| (f.bytes, f.hash)));
+            (bytes, known)
+        };
+        let fingerprint = folds::fingerprint(&bytes);
+        if Some(fingerprint) == known {
+            return;
+        }
+        let vocabulary = self.shared.config.vocabulary.clone();
+        let loaded = super::csv_format::parse(&bytes, kind.spec().file_name)
+            .and_then(|parsed| TableData::from_parsed(kind, parsed, &vocabulary))
+            .and_then(|loaded| {
+                let tables = &self.tables;
+                let lookup = |t: TableKind| {
+                    if t == kind { Some(Arc::new(loaded.data.clone())) } else { tables.get(&t).cloned() }
+                };
+                let problems = super::table::check_references(&loaded.data, &loaded.lines, &lookup);
+                if problems.is_empty() { Ok(loaded) } else { Err(problems) }
+            });
+        let mut file_table = match loaded {
+            Ok(loaded) => loaded.data,
+            Err(problems) => {
+                self.reject(kind, problems);
+                return;
+            }
+        };
+        let was_rejected = self.shared.rejected.write().map(|mut r| r.remove(&kind).is_some()).unwrap_or(false);
+        if was_rejected {
+            tracing::info!(file = kind.spec().file_name, "the file is valid again; writes resume");
+        }
+        // Changes the server made that the file may not show yet: replayed field by field.
+        let from = self.shared.folds.lock().ok().and_then(|m| m.get(&kind).map(|f| f.event_id)).unwrap_or(0);
+        let committed = self.shared.journal_committed.lock().map(|c| c.0).unwrap_or(0);
+        let entries = read_prefix(&dir.join(TableKind::Events.spec().file_name), committed)
+            .ok()
+            .and_then(|b| super::csv_format::parse(&b, "events.csv").ok())
+            .and_then(|p| TableData::from_parsed(TableKind::Events, p, &vocabulary).ok())
+            .map(|events| journal::entries_after(&events.data, from))
+            .unwrap_or_default();
+        let outcome = if kind.spec().journaled {
+            super::replay::replay(&mut file_table, &entries)
+        } else {
+            super::replay::ReplayOutcome::default()
+        };
+        // A table that never loaded has no rows to compare with: it just loads now.
+        let loaded_before = self.tables.contains_key(&kind);
+        let current = self.tables.get(&kind).cloned().unwrap_or_else(|| Arc::new(TableData::empty(kind)));
+        file_table.max_id = file_table.max_id.max(current.max_id);
+        let merged = Arc::new(file_table);
+        let now = now_timestamp();
+        let ctx = Context { actor: None, source: Source::File };
+        let mut events = Vec::new();
+        let mut changes = Vec::new();
+        let ids: std::collections::BTreeSet<u64> = if loaded_before {
+            current.rows.keys().chain(merged.rows.keys()).copied().collect()
+        } else {
+            self.journal.last_id += 1;
+            events.push((
+                self.journal.last_id,
+                NewEvent {
+                    kind: "file.reloaded".into(),
+                    entity: kind.spec().entity.into(),
+                    entity_id: None,
+                    user_id: None,
+                    source: Source::File.to_string(),
+                    message: format!("{} loads again ({} rows)", kind.spec().file_name, merged.rows.len()),
+                    data: serde_json::Value::Null,
+                    created_at: now.clone(),
+                },
+            ));
+            Default::default()
+        };
+        for id in ids {
+            let (before, after) = (current.rows.get(&id), merged.rows.get(&id));
+            if let (Some(b), Some(a)) = (before, after)
+                && (Arc::ptr_eq(b, a) || current.fields(b) == merged.fields(a))
+            {
+                continue;
+            }
+            let op = match (before, after) {
+                (None, Some(_)) => ChangeOp::Create,
+                (Some(_), None) => ChangeOp::Delete,
+                _ => ChangeOp::Update,
+            };
+            let before = before.map(|r| current.fields(r));
+            let after = after.map(|r| merged.fields(r));
+            self.journal.last_id += 1;
+            let event_id = self.journal.last_id;
+            events.push((
+                event_id,
+                NewEvent {
+                    kind: format!("{}.{}", kind.spec().entity, op.past_tense()),
+                    entity: kind.spec().entity.into(),
+                    entity_id: Some(id),
+                    user_id: None,
+                    source: Source::File.to_string(),
+                    message: format!("edited in {}", kind.spec().file_name),
+                    data: journal::change_data(kind, before.as_ref(), after.as_ref()),
+                    created_at: now.clone(),
+                },
+            ));
+            changes.push(Change {
+                event_id,
+                table: kind,
+                op,
+                id,
+                before: before.map(|f| redact(kind, f)),
+                after: after.map(|f| redact(kind, f)),
+                actor: ctx.actor,
+                source: ctx.source,
+                at: now.clone(),
+            });
+        }
+        for conflict in &outcome.conflicts {
+            self.journal.last_id += 1;
+            events.push((self.journal.last_id, NewEvent {
+                kind: "conflict.merged".into(),
+                entity: kind.spec().entity.into(),
+                entity_id: Some(conflict.id),
+                user_id: None,
+                source: Source::File.to_string(),
+                message: format!(
+                    "{} kept the file's value of {} for {} {}; the server's was {}",
+                    kind.spec().file_name,
+                    conflict.field.as_deref().unwrap_or("the row"),
+                    kind.spec().entity,
+                    conflict.id,
+                    conflict.journal_value.as_deref().unwrap_or("nothing")
+                ),
+                data: json!({"field": conflict.field, "file": conflict.file_value, "server": conflict.journal_value}),
+                created_at: now.clone(),
+            }));
+        }
+        if let Err(e) = self.journal.append(&events) {
+            tracing::error!(error = %e, "could not record a file's changes; the file is read again on its next change");
+            return;
+        }
+        self.tables.insert(kind, merged.clone());
+        let last = self.journal.last_id;
+        self.shared.last_event_id.store(last, Ordering::Release);
+        if let Ok(mut c) = self.shared.journal_committed.lock() {
+            *c = (self.journal.len, last);
+        }
+        self.shared.cache.invalidate(&TableKind::Events);
+        self.shared.publish(kind, last, merged);
+        // The file as read is what a fold may now replace.
+        if let Ok(mut marks) = self.shared.folds.lock()
+            && let Some(mark) = marks.get_mut(&kind)
+        {
+            (mark.bytes, mark.hash) = fingerprint;
+        }
+        self.diverged.remove(&kind);
+        if outcome.applied > 0 && kind.spec().journaled {
+            // The file lacks changes of the server's: write them in soon.
+            self.dirty_since.entry(kind).or_insert_with(Instant::now);
+        }
+        metrics::counter!("taskboard_file_reloads_total", "table" => kind.name()).increment(1);
+        tracing::info!(
+            file = kind.spec().file_name,
+            changes = changes.len(),
+            conflicts = outcome.conflicts.len(),
+            "reloaded an edited file"
+        );
+        for change in changes {
+            let _ = self.shared.feed.send(change);
+        }
+    }
+
+    /// A broken edit: the last good state stays, writes are refused with the problem,
+    /// and `file.rejected` records where and what.
+    fn reject(&mut self, kind: TableKind, problems: Vec<Problem>) {
+        let first = problems.first().map(|p| p.to_string()).unwrap_or_default();
+        let already = self
+            .shared
+            .rejected
+            .read()
+            .map(|r| r.get(&kind).is_some_and(|old| old.first().map(|p| p.to_string()) == Some(first.clone())))
+            .unwrap_or(false);
+        if let Ok(mut r) = self.shared.rejected.write() {
+            r.insert(kind, problems.clone());
+        }
+        if already {
+            return;
+        }
+        tracing::warn!(problem = %first, "an edited file does not load; the server keeps its last good state and refuses writes to it");
+        metrics::counter!("taskboard_file_rejections_total", "table" => kind.name()).increment(1);
+        self.journal.last_id += 1;
+        let event = NewEvent {
+            kind: "file.rejected".into(),
+            entity: kind.spec().entity.into(),
+            entity_id: None,
+            user_id: None,
+            source: Source::File.to_string(),
+            message: first,
+            data: json!({"problems": problems.iter().map(|p| p.to_string()).collect::<Vec<_>>()}),
+            created_at: now_timestamp(),
+        };
+        if self.journal.append(&[(self.journal.last_id, event)]).is_ok() {
+            self.shared.last_event_id.store(self.journal.last_id, Ordering::Release);
+            if let Ok(mut c) = self.shared.journal_committed.lock() {
+                *c = (self.journal.len, self.journal.last_id);
+            }
+            self.shared.cache.invalidate(&TableKind::Events);
         }
     }
 

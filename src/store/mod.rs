@@ -13,6 +13,7 @@ pub mod folds;
 pub mod journal;
 pub mod replay;
 pub mod table;
+pub mod watcher;
 
 use std::fmt;
 use std::future::Future;
