@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod logs;
+pub mod realtime;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -33,6 +33,7 @@ use crate::store::{CsvStore, Storage};
 pub fn routes(store: Arc<CsvStore>, config: Arc<Config>, started: Instant) -> BoxedFilter<(Response,)> {
     let body_limit = config.performance.max_file_size_mb.max(1) * 1024 * 1024;
     let dyn_store: Arc<dyn Storage> = store.clone();
+    let dyn_store_for_ws = dyn_store.clone();
     let records = RecordService::new(dyn_store, &config.tasks.statuses);
     let mut cat = catalog::Catalog::default();
     let cat = &mut cat;
@@ -52,6 +53,8 @@ pub fn routes(store: Arc<CsvStore>, config: Arc<Config>, started: Instant) -> Bo
         .or(stats::routes(records.clone(), cat))
         .unify()
         .or(export::routes(records, config.export.clone(), config.performance.csv_read_batch_size, cat))
+        .unify()
+        .or(crate::realtime::routes(dyn_store_for_ws, config.server.max_connections, cat))
         .unify()
         .boxed();
     // Last, so that the catalog it documents is complete.

@@ -89,7 +89,7 @@ pub fn open_folder(dir: &Path, vocabulary: &Vocabulary) -> FolderReport {
             // Without a watermark the file is taken as complete.
             let from = marks.get(kind).map(|f| f.event_id).unwrap_or(last_event);
             let entries = journal::entries_after(events, from);
-            let outcome = replay::replay(&mut loaded.data, &entries);
+            let outcome = replay::replay(&mut loaded.data, &entries, from);
             report.replayed += outcome.applied;
             report.conflicts.extend(outcome.conflicts.into_iter().map(|c| (*kind, c)));
         }

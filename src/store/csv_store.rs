@@ -329,7 +329,7 @@ impl Shared {
         };
         if kind.spec().journaled {
             let from = self.folds.lock().map_err(|_| StoreError::Io)?.get(&kind).map(|f| f.event_id).unwrap_or(as_of);
-            super::replay::replay(&mut table, &journal::entries_after(&events, from));
+            super::replay::replay(&mut table, &journal::entries_after(&events, from), from);
         }
         Ok((as_of, Arc::new(table)))
     }
@@ -733,17 +733,18 @@ impl Writer {
         if was_rejected {
             tracing::info!(file = kind.spec().file_name, "the file is valid again; writes resume");
         }
-        // Changes the server made that the file may not show yet: replayed field by field.
+        // The person may have opened the file before the server's latest writes to it: the
+        // server's recent changes, folded or not, tell a stale value from a new one.
         let from = self.shared.folds.lock().ok().and_then(|m| m.get(&kind).map(|f| f.event_id)).unwrap_or(0);
         let committed = self.shared.journal_committed.lock().map(|c| c.0).unwrap_or(0);
         let entries = read_prefix(&dir.join(TableKind::Events.spec().file_name), committed)
             .ok()
             .and_then(|b| super::csv_format::parse(&b, "events.csv").ok())
             .and_then(|p| TableData::from_parsed(TableKind::Events, p, &vocabulary).ok())
-            .map(|events| journal::entries_after(&events.data, from))
+            .map(|events| journal::entries_after(&events.data, recent_start(&events.data, from)))
             .unwrap_or_default();
         let outcome = if kind.spec().journaled {
-            super::replay::replay(&mut file_table, &entries)
+            super::replay::replay(&mut file_table, &entries, from)
         } else {
             super::replay::ReplayOutcome::default()
         };
@@ -1318,6 +1319,23 @@ fn redact(kind: TableKind, mut fields: Fields) -> Fields {
         }
     }
     fields
+}
+
+/// How far back a person's copy of a file may reach: changes the server made this
+/// recently are weighed against a saved file, so a value they replaced is stale.
+const RECENT: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// The event after which to weigh server changes against a person's save: the earlier
+/// of the file's watermark and the first event of the last `RECENT`.
+fn recent_start(events: &TableData, watermark: u64) -> u64 {
+    let Some(at) = events.position("created_at") else { return watermark };
+    let since = chrono::Utc::now() - RECENT;
+    let first_recent = events
+        .rows
+        .iter()
+        .find(|(_, row)| crate::domain::values::parse_timestamp(row.cell(at)).is_ok_and(|t| t >= since))
+        .map(|(id, _)| id.saturating_sub(1));
+    first_recent.map_or(watermark, |f| f.min(watermark))
 }
 
 /// Where uploads wait for their commit.

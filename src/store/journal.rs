@@ -156,8 +156,13 @@ pub fn read_events(path: &Path, vocabulary: &Vocabulary) -> Result<TableData, Ve
 pub fn entries_after(events: &TableData, after_id: u64) -> Vec<JournalEntry> {
     let pos = |c: &str| events.position(c).unwrap_or(usize::MAX);
     let (p_type, p_entity, p_entity_id, p_data) = (pos("type"), pos("entity"), pos("entity_id"), pos("data"));
+    let p_source = pos("source");
     let mut out = Vec::new();
     for (event_id, row) in events.rows.range(after_id + 1..) {
+        // Changes that came from a file are already in it: not the server's to merge.
+        if row.cell(p_source) == "file" {
+            continue;
+        }
         let Some(table) = TableKind::from_entity(row.cell(p_entity)) else {
             continue;
         };

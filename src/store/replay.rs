@@ -31,12 +31,33 @@ pub struct ReplayOutcome {
     pub conflicts: Vec<Conflict>,
 }
 
-/// Applies `entries` (all of this table, oldest first) to `table`.
-pub fn replay(table: &mut TableData, entries: &[JournalEntry]) -> ReplayOutcome {
+/// Applies `entries` (oldest first) to `table`. A person's value that differs from
+/// the server's is a conflict (recorded) only where the server's change is newer than
+/// `seen_by_file`: the last event the file held when the server last wrote or read it,
+/// since only then could the person not have seen it.
+pub fn replay(table: &mut TableData, entries: &[JournalEntry], seen_by_file: u64) -> ReplayOutcome {
     let mut by_row: BTreeMap<u64, Vec<&JournalEntry>> = BTreeMap::new();
     for e in entries.iter().filter(|e| e.table == table.kind) {
         by_row.entry(e.id).or_default().push(e);
     }
+    // A copy that still shows the value a change replaced was made before that change:
+    // every later change of the server's is one the person could not have seen.
+    let seen_by_file = by_row
+        .iter()
+        .filter_map(|(id, chain)| {
+            let row = table.rows.get(id)?;
+            chain
+                .iter()
+                .filter(|e| e.op == ChangeOp::Update)
+                .find(|e| {
+                    e.before.iter().any(|(k, old)| {
+                        let now = table.value(row, k);
+                        now == old && e.after.get(k).is_some_and(|new| new != old)
+                    })
+                })
+                .map(|e| e.event_id.saturating_sub(1))
+        })
+        .fold(seen_by_file, u64::min);
     let mut outcome = ReplayOutcome::default();
     for (id, chain) in by_row {
         table.max_id = table.max_id.max(id);
@@ -45,7 +66,14 @@ pub fn replay(table: &mut TableData, entries: &[JournalEntry]) -> ReplayOutcome 
         // Every value each field held along the chain, and its final value.
         let mut held: BTreeMap<&str, HashSet<&str>> = BTreeMap::new();
         let mut last: Fields = Fields::new();
+        // Fields (and the row) the server changed after the file last showed them.
+        let mut contested: HashSet<&str> = HashSet::new();
+        let row_contested = chain.iter().any(|e| e.event_id > seen_by_file);
         for e in &chain {
+            if e.event_id > seen_by_file {
+                contested.extend(e.after.keys().map(String::as_str));
+                contested.extend(e.before.keys().map(String::as_str));
+            }
             for (k, v) in &e.before {
                 held.entry(k).or_default().insert(v);
             }
@@ -72,7 +100,7 @@ pub fn replay(table: &mut TableData, entries: &[JournalEntry]) -> ReplayOutcome 
                     if held.get(k.as_str()).is_some_and(|vals| vals.contains(current.as_str())) {
                         fields.insert(k.clone(), final_value.clone());
                         changed = true;
-                    } else {
+                    } else if contested.contains(k.as_str()) {
                         outcome.conflicts.push(Conflict {
                             id,
                             field: Some(k.clone()),
@@ -96,7 +124,7 @@ pub fn replay(table: &mut TableData, entries: &[JournalEntry]) -> ReplayOutcome 
                 if untouched {
                     table.rows.remove(&id);
                     outcome.applied += 1;
-                } else {
+                } else if row_contested {
                     outcome.conflicts.push(Conflict {
                         id,
                         field: None,
@@ -113,6 +141,9 @@ pub fn replay(table: &mut TableData, entries: &[JournalEntry]) -> ReplayOutcome 
             (None, true) => {
                 // The row existed before these changes and the file no longer has it:
                 // a person deleted it, and that wins.
+                if !row_contested {
+                    continue;
+                }
                 outcome.conflicts.push(Conflict {
                     id,
                     field: None,
@@ -157,10 +188,10 @@ mod tests {
             entry(11, 1, ChangeOp::Update, &[("status", "in_progress")], &[("status", "done")]),
             entry(12, 2, ChangeOp::Create, &[], &[("id", "2"), ("title", "b"), ("status", "new")]),
         ];
-        let first = replay(&mut t, &entries);
+        let first = replay(&mut t, &entries, 0);
         assert_eq!((first.applied, first.conflicts.len()), (2, 0));
         let snapshot = t.to_bytes();
-        let again = replay(&mut t, &entries);
+        let again = replay(&mut t, &entries, 0);
         assert_eq!((again.applied, again.conflicts.len()), (0, 0));
         assert_eq!(t.to_bytes(), snapshot);
         assert_eq!(t.value(t.get(1).unwrap(), "status"), "done");
@@ -177,7 +208,7 @@ mod tests {
             &[("title", "a"), ("status", "new")],
             &[("title", "b"), ("status", "done")],
         )];
-        let out = replay(&mut t, &entries);
+        let out = replay(&mut t, &entries, 0);
         assert_eq!(t.value(t.get(1).unwrap(), "title"), "edited by hand");
         assert_eq!(t.value(t.get(1).unwrap(), "status"), "done");
         assert_eq!(out.conflicts.len(), 1);
@@ -185,9 +216,40 @@ mod tests {
     }
 
     #[test]
+    fn a_stale_copy_does_not_undo_a_change_the_file_already_had() {
+        // The server set status done (event 10) and wrote it into the file (seen up to
+        // 10); a person saves a copy opened before that, with the old value.
+        let mut t = table_with(&[(1, "a", "new")]);
+        let out = replay(&mut t, &[entry(10, 1, ChangeOp::Update, &[("status", "new")], &[("status", "done")])], 10);
+        assert_eq!(t.value(t.get(1).unwrap(), "status"), "done");
+        assert!(out.conflicts.is_empty());
+        // A value the person chose after seeing the server's is theirs, with no conflict.
+        let mut t = table_with(&[(1, "a", "cancelled")]);
+        let out = replay(&mut t, &[entry(10, 1, ChangeOp::Update, &[("status", "new")], &[("status", "done")])], 10);
+        assert_eq!(t.value(t.get(1).unwrap(), "status"), "cancelled");
+        assert!(out.conflicts.is_empty());
+    }
+
+    #[test]
+    fn a_copy_older_than_a_change_makes_its_other_edits_of_later_changes_conflicts() {
+        // The copy shows task 1's status from before event 10, so it predates event 10;
+        // its title for task 2 differs from what event 11 set: a true conflict.
+        let mut t = table_with(&[(1, "a", "new"), (2, "person", "new")]);
+        let entries = vec![
+            entry(10, 1, ChangeOp::Update, &[("status", "new")], &[("status", "done")]),
+            entry(11, 2, ChangeOp::Update, &[("title", "b")], &[("title", "server")]),
+        ];
+        let out = replay(&mut t, &entries, 11);
+        assert_eq!(t.value(t.get(1).unwrap(), "status"), "done");
+        assert_eq!(t.value(t.get(2).unwrap(), "title"), "person");
+        assert_eq!(out.conflicts.len(), 1);
+        assert_eq!(out.conflicts[0].journal_value.as_deref(), Some("server"));
+    }
+
+    #[test]
     fn a_row_a_person_deleted_stays_deleted() {
         let mut t = table_with(&[]);
-        let out = replay(&mut t, &[entry(10, 5, ChangeOp::Update, &[("title", "a")], &[("title", "b")])]);
+        let out = replay(&mut t, &[entry(10, 5, ChangeOp::Update, &[("title", "a")], &[("title", "b")])], 0);
         assert!(t.get(5).is_none());
         assert_eq!(out.conflicts.len(), 1);
     }

@@ -2,6 +2,7 @@
 //! over HTTP (and, as the features arrive, WebSocket) like a client.
 
 mod common;
+mod live;
 mod logs_and_config;
 mod rest;
 mod server;

@@ -1,0 +1,392 @@
+//! `GET /ws`: the change feed over WebSocket (API.md).
+//!
+//! Each session follows the store's broadcast of committed changes, so every change
+//! reaches it whatever its source (REST, a file edit, the scheduler). A session that
+//! falls behind is told it `lagged` (the broadcast is bounded, so it never holds memory
+//! without bound, and the writer and the other sessions never wait for it); `resume`
+//! replays from events.csv, so a reconnect, even across a restart, loses nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::filters::ws::{Message, WebSocket};
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+
+use crate::api::catalog::{Catalog, Shape};
+use crate::api::json::{RowJson, record_to_json};
+use crate::api::problem::ApiError;
+use crate::domain::TableKind;
+use crate::store::{Change, ChangeOp, Fields, Storage};
+
+/// How often an idle client is pinged, and how long it may stay silent.
+const PING_EVERY: Duration = Duration::from_secs(20);
+const SILENT_FOR: Duration = Duration::from_secs(60);
+/// How long one message may take to go out before the client is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sessions open now, shared with `/api/health` and the metrics.
+pub static CLIENTS: AtomicUsize = AtomicUsize::new(0);
+
+pub fn routes(store: Arc<dyn Storage>, max_clients: usize, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    cat.add(
+        "GET",
+        "/ws",
+        "realtime",
+        "WebSocket change feed: subscribe, snapshot, left, resume, ping",
+        None,
+        Shape::Other { body: None, response: "websocket" },
+    );
+    warp::path("ws")
+        .and(warp::path::end())
+        .and(warp::ws())
+        .map(move |ws: warp::ws::Ws| {
+            if CLIENTS.load(Ordering::Acquire) >= max_clients {
+                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too many WebSocket clients").into_response();
+            }
+            let store = store.clone();
+            ws.max_message_size(64 * 1024).on_upgrade(move |socket| session(socket, store)).into_response()
+        })
+        .boxed()
+}
+
+/// One subscription of a session.
+struct Subscription {
+    table: Option<TableKind>,
+    /// `tasks/42`: only this record.
+    id: Option<u64>,
+    /// The topic as the client named it.
+    topic: String,
+    /// field → accepted values.
+    filter: Vec<(String, Vec<String>)>,
+}
+
+impl Subscription {
+    fn wants(&self, change: &Change) -> bool {
+        self.topic == "events" || (self.table == Some(change.table) && self.id.is_none_or(|id| id == change.id))
+    }
+
+    fn matches(&self, fields: Option<&Fields>) -> bool {
+        let Some(fields) = fields else { return false };
+        self.filter.iter().all(|(k, values)| fields.get(k).is_some_and(|v| values.iter().any(|w| w == v)))
+    }
+}
+
+/// The messages a change means for one subscription: a change, `left`, or nothing.
+fn messages_for(sub_id: &str, sub: &Subscription, change: &Change) -> Option<Value> {
+    if !sub.wants(change) {
+        return None;
+    }
+    let (was, is) = (sub.matches(change.before.as_ref()), sub.matches(change.after.as_ref()));
+    if sub.filter.is_empty() || is || (change.op == ChangeOp::Delete && was) {
+        let record = |f: &Option<Fields>| f.as_ref().map(|f| fields_json(change.table, f)).unwrap_or(Value::Null);
+        Some(json!({
+            "type": "change", "sub": sub_id, "event_id": change.event_id, "op": change.op,
+            "topic": change.table.name(), "id": change.id, "source": change.source, "actor": change.actor,
+            "before": record(&change.before), "after": record(&change.after),
+        }))
+    } else if was {
+        Some(json!({"type": "left", "sub": sub_id, "id": change.id, "event_id": change.event_id}))
+    } else {
+        None
+    }
+}
+
+fn fields_json(table: TableKind, fields: &Fields) -> Value {
+    let order: Vec<String> = table
+        .spec()
+        .columns
+        .iter()
+        .map(|c| c.name.to_string())
+        .chain(fields.keys().filter(|k| table.spec().column(k).is_none()).cloned())
+        .collect();
+    record_to_json(table, &order, fields, Some(&fields.keys().cloned().collect::<Vec<_>>()))
+}
+
+/// Parses `topic` (`tasks`, `tasks/42`, `comments`, `users`, `docs`, `events`, `jobs`).
+fn parse_topic(topic: &str) -> Result<(Option<TableKind>, Option<u64>), String> {
+    let (name, id) = match topic.split_once('/') {
+        Some((name, id)) => (name, Some(id.parse::<u64>().map_err(|_| format!("{topic:?}: the id must be a number"))?)),
+        None => (topic, None),
+    };
+    match name {
+        "events" | "jobs" if id.is_none() => Ok((None, None)),
+        "tasks" => Ok((Some(TableKind::Tasks), id)),
+        "comments" | "users" | "docs" if id.is_none() => Ok((TableKind::from_name(name), None)),
+        _ => {
+            Err(format!("unknown topic {topic:?}; expected tasks, tasks/{{id}}, comments, users, docs, events or jobs"))
+        }
+    }
+}
+
+fn parse_filter(filter: Option<&Value>) -> Result<Vec<(String, Vec<String>)>, String> {
+    let Some(filter) = filter else { return Ok(Vec::new()) };
+    let Value::Object(map) = filter else { return Err("filter must be an object of field: value".into()) };
+    map.iter()
+        .map(|(k, v)| {
+            let scalar = |v: &Value| match v {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => Ok(n.to_string()),
+                Value::Bool(b) => Ok(b.to_string()),
+                Value::Null => Ok(String::new()),
+                _ => Err(format!("filter {k:?}: a value or a list of values")),
+            };
+            let values = match v {
+                Value::Array(items) => items.iter().map(scalar).collect::<Result<Vec<_>, _>>()?,
+                other => vec![scalar(other)?],
+            };
+            Ok((k.clone(), values))
+        })
+        .collect()
+}
+
+/// What a session does: answers its client's messages and forwards the feed.
+async fn session(socket: WebSocket, store: Arc<dyn Storage>) {
+    CLIENTS.fetch_add(1, Ordering::AcqRel);
+    metrics::gauge!("taskboard_ws_clients").set(CLIENTS.load(Ordering::Acquire) as f64);
+    let (mut tx, mut rx) = socket.split();
+    let mut feed = store.subscribe();
+    let mut subs: HashMap<String, Subscription> = HashMap::new();
+    // The newest event this client has been given (or knows of): live events at or
+    // below it are not sent twice after a resume.
+    let mut seen = store.last_event_id();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut last_heard = Instant::now();
+    loop {
+        let mut out: Vec<Value> = Vec::new();
+        tokio::select! {
+            incoming = rx.next() => match incoming {
+                Some(Ok(message)) => {
+                    last_heard = Instant::now();
+                    if message.is_close() {
+                        break;
+                    }
+                    if let Ok(text) = message.to_str() {
+                        handle_client(text, &store, &mut subs, &mut seen, &mut out);
+                    }
+                }
+                _ => break,
+            },
+            change = feed.recv() => match change {
+                Ok(change) => {
+                    if change.event_id > seen {
+                        seen = change.event_id;
+                        out.extend(subs.iter().filter_map(|(id, sub)| messages_for(id, sub, &change)));
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    metrics::counter!("taskboard_ws_lagged_total").increment(1);
+                    out.push(json!({"type": "lagged", "missed_from": seen + 1, "missed": missed}));
+                }
+                Err(RecvError::Closed) => break,
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > SILENT_FOR {
+                    break;
+                }
+                if send(&mut tx, Message::ping(Vec::new())).await.is_err() {
+                    break;
+                }
+            }
+        }
+        let mut failed = false;
+        for value in out {
+            if send(&mut tx, Message::text(value.to_string())).await.is_err() {
+                failed = true;
+                break;
+            }
+            metrics::counter!("taskboard_ws_messages_sent_total").increment(1);
+        }
+        if failed {
+            break;
+        }
+    }
+    let _ = tx.send(Message::close()).await;
+    CLIENTS.fetch_sub(1, Ordering::AcqRel);
+    metrics::gauge!("taskboard_ws_clients").set(CLIENTS.load(Ordering::Acquire) as f64);
+}
+
+async fn send(tx: &mut futures_util::stream::SplitSink<WebSocket, Message>, message: Message) -> Result<(), ()> {
+    match tokio::time::timeout(SEND_TIMEOUT, tx.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+/// One client message: subscribe, unsubscribe, resume, ping, auth.
+fn handle_client(
+    text: &str,
+    store: &Arc<dyn Storage>,
+    subs: &mut HashMap<String, Subscription>,
+    seen: &mut u64,
+    out: &mut Vec<Value>,
+) {
+    let error = |message: String| json!({"type": "error", "message": message});
+    let Ok(message) = serde_json::from_str::<Value>(text) else {
+        out.push(error("messages are JSON objects with a \"type\"".into()));
+        return;
+    };
+    match message["type"].as_str().unwrap_or("") {
+        "ping" => out.push(json!({"type": "pong"})),
+        // Security comes with its issue; until then every client is the anonymous admin.
+        "auth" => out.push(json!({"type": "auth", "ok": true, "user": "anonymous"})),
+        "subscribe" => {
+            let Some(id) = message["id"].as_str().map(str::to_string) else {
+                out.push(error("subscribe needs an \"id\" naming the subscription".into()));
+                return;
+            };
+            let topic = message["topic"].as_str().unwrap_or("");
+            let parsed = parse_topic(topic).and_then(|(table, record)| {
+                Ok(Subscription {
+                    table,
+                    id: record,
+                    topic: topic.to_string(),
+                    filter: parse_filter(message.get("filter"))?,
+                })
+            });
+            let sub = match parsed {
+                Ok(sub) => sub,
+                Err(m) => {
+                    out.push(json!({"type": "error", "sub": id, "message": m}));
+                    return;
+                }
+            };
+            if message["snapshot"].as_bool().unwrap_or(false) {
+                out.push(snapshot(&id, &sub, store, *seen));
+            }
+            out.push(json!({"type": "subscribed", "sub": id, "event_id": *seen}));
+            subs.insert(id, sub);
+        }
+        "unsubscribe" => {
+            let id = message["id"].as_str().unwrap_or("");
+            if subs.remove(id).is_some() {
+                out.push(json!({"type": "unsubscribed", "sub": id}));
+            } else {
+                out.push(error(format!("no subscription {id:?}")));
+            }
+        }
+        "resume" => {
+            let Some(after) = message["after_event_id"].as_u64() else {
+                out.push(error("resume needs \"after_event_id\"".into()));
+                return;
+            };
+            resume(after, store, subs, seen, out);
+        }
+        other => {
+            out.push(error(format!("unknown message type {other:?}; expected subscribe, unsubscribe, resume, ping")))
+        }
+    }
+}
+
+/// The records a subscription covers now.
+fn snapshot(sub_id: &str, sub: &Subscription, store: &Arc<dyn Storage>, event_id: u64) -> Value {
+    let Some(table) = sub.table else {
+        return json!({"type": "snapshot", "sub": sub_id, "items": [], "event_id": event_id});
+    };
+    let items: Vec<Value> = match store.table(table) {
+        Ok(t) => {
+            let positions: Vec<(usize, &Vec<String>)> =
+                sub.filter.iter().filter_map(|(k, v)| t.position(k).map(|p| (p, v))).collect();
+            let unknown = positions.len() < sub.filter.len();
+            t.rows
+                .iter()
+                .filter(|(id, row)| {
+                    !unknown
+                        && sub.id.is_none_or(|want| want == **id)
+                        && positions.iter().all(|(p, values)| values.iter().any(|v| v == row.cell(*p)))
+                })
+                .map(|(_, row)| serde_json::to_value(RowJson { table: &t, row, columns: None }).unwrap_or_default())
+                .collect()
+        }
+        Err(e) => return json!({"type": "error", "sub": sub_id, "message": e.to_string()}),
+    };
+    json!({"type": "snapshot", "sub": sub_id, "items": items, "event_id": event_id})
+}
+
+/// Replays the changes after `after` from events.csv to the subscriptions.
+fn resume(
+    after: u64,
+    store: &Arc<dyn Storage>,
+    subs: &HashMap<String, Subscription>,
+    seen: &mut u64,
+    out: &mut Vec<Value>,
+) {
+    let events = match store.table(TableKind::Events) {
+        Ok(e) => e,
+        Err(e) => {
+            out.push(json!({"type": "error", "message": e.to_string()}));
+            return;
+        }
+    };
+    let col = |n: &str| events.position(n).unwrap_or(usize::MAX);
+    let (c_type, c_entity, c_entity_id, c_user, c_source, c_data) =
+        (col("type"), col("entity"), col("entity_id"), col("user_id"), col("source"), col("data"));
+    if let Some(first) = events.rows.keys().next()
+        && *first > after + 1
+    {
+        out.push(json!({"type": "error", "message": format!(
+            "events before {first} are archived (data/archive/); resume from {} at the earliest", first - 1)}));
+    }
+    let mut last = after;
+    for (event_id, row) in events.rows.range(after + 1..) {
+        last = *event_id;
+        let Some(table) = TableKind::from_entity(row.cell(c_entity)) else { continue };
+        let op = match row.cell(c_type).rsplit('.').next() {
+            Some("created") => ChangeOp::Create,
+            Some("updated") => ChangeOp::Update,
+            Some("deleted") => ChangeOp::Delete,
+            _ => continue,
+        };
+        let Ok(id) = row.cell(c_entity_id).parse::<u64>() else { continue };
+        let data: Value = serde_json::from_str(row.cell(c_data)).unwrap_or_default();
+        let fields = |key: &str| -> Option<Fields> {
+            data[key].as_object().filter(|m| !m.is_empty()).map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                    .collect()
+            })
+        };
+        let source = match row.cell(c_source) {
+            "file" => crate::store::Source::File,
+            "scheduler" => crate::store::Source::Scheduler,
+            "telegram" => crate::store::Source::Telegram,
+            "ws" => crate::store::Source::Ws,
+            "system" => crate::store::Source::System,
+            _ => crate::store::Source::Api,
+        };
+        let change = Change {
+            event_id: *event_id,
+            table,
+            op,
+            id,
+            before: fields("before"),
+            after: fields("after"),
+            actor: row.cell(c_user).parse().ok(),
+            source,
+            at: String::new(),
+        };
+        for (sub_id, sub) in subs {
+            // An update event holds only the changed fields: filters on other fields
+            // cannot be judged, so the change is sent.
+            let partial = op == ChangeOp::Update;
+            let message = if partial && sub.wants(&change) {
+                Some(json!({"type": "change", "sub": sub_id, "event_id": event_id, "op": op, "topic": table.name(),
+                    "id": id, "source": change.source, "actor": change.actor, "partial": true,
+                    "before": change.before.as_ref().map(|f| fields_json(table, f)),
+                    "after": change.after.as_ref().map(|f| fields_json(table, f))}))
+            } else {
+                messages_for(sub_id, sub, &change)
+            };
+            out.extend(message);
+        }
+    }
+    *seen = (*seen).max(last);
+    out.push(json!({"type": "resumed", "after_event_id": after, "event_id": last}));
+}
