@@ -190,26 +190,8 @@ impl CsvStore {
             removals: Vec::new(),
         };
         // Replayed rows are written into their files now; conflicts become events.
-        let mut startup_events: Vec<NewEvent> = conflicts
-            .iter()
-            .map(|(kind, c)| NewEvent {
-                kind: "conflict.merged".into(),
-                entity: kind.spec().entity.into(),
-                entity_id: Some(c.id),
-                user_id: None,
-                source: Source::File.to_string(),
-                message: format!(
-                    "{} kept the file's value of {} for {} {}; the journal held {}",
-                    kind.spec().file_name,
-                    c.field.as_deref().unwrap_or("the row"),
-                    kind.spec().entity,
-                    c.id,
-                    c.journal_value.as_deref().unwrap_or("nothing")
-                ),
-                data: json!({"field": c.field, "file": c.file_value, "journal": c.journal_value}),
-                created_at: now_timestamp(),
-            })
-            .collect();
+        let mut startup_events: Vec<NewEvent> =
+            conflicts.iter().map(|(kind, c)| conflict_event(*kind, c, &now_timestamp())).collect();
         if replayed > 0 {
             startup_events.push(NewEvent {
                 kind: "file.reloaded".into(),
@@ -819,23 +801,7 @@ impl Writer {
         }
         for conflict in &outcome.conflicts {
             self.journal.last_id += 1;
-            events.push((self.journal.last_id, NewEvent {
-                kind: "conflict.merged".into(),
-                entity: kind.spec().entity.into(),
-                entity_id: Some(conflict.id),
-                user_id: None,
-                source: Source::File.to_string(),
-                message: format!(
-                    "{} kept the file's value of {} for {} {}; the server's was {}",
-                    kind.spec().file_name,
-                    conflict.field.as_deref().unwrap_or("the row"),
-                    kind.spec().entity,
-                    conflict.id,
-                    conflict.journal_value.as_deref().unwrap_or("nothing")
-                ),
-                data: json!({"field": conflict.field, "file": conflict.file_value, "server": conflict.journal_value}),
-                created_at: now.clone(),
-            }));
+            events.push((self.journal.last_id, conflict_event(kind, conflict, &now)));
         }
         if let Err(e) = self.journal.append(&events) {
             tracing::error!(error = %e, "could not record a file's changes; the file is read again on its next change");
@@ -843,10 +809,7 @@ impl Writer {
         }
         self.tables.insert(kind, merged.clone());
         let last = self.journal.last_id;
-        self.shared.last_event_id.store(last, Ordering::Release);
-        if let Ok(mut c) = self.shared.journal_committed.lock() {
-            *c = (self.journal.len, last);
-        }
+        self.mark_committed();
         self.shared.cache.invalidate(&TableKind::Events);
         self.shared.publish(kind, last, merged);
         // The file as read is what a fold may now replace.
@@ -902,11 +865,16 @@ impl Writer {
             created_at: now_timestamp(),
         };
         if self.journal.append(&[(self.journal.last_id, event)]).is_ok() {
-            self.shared.last_event_id.store(self.journal.last_id, Ordering::Release);
-            if let Ok(mut c) = self.shared.journal_committed.lock() {
-                *c = (self.journal.len, self.journal.last_id);
-            }
+            self.mark_committed();
             self.shared.cache.invalidate(&TableKind::Events);
+        }
+    }
+
+    /// What is in events.csv up to now is on disk: readers may use it.
+    fn mark_committed(&self) {
+        self.shared.last_event_id.store(self.journal.last_id, Ordering::Release);
+        if let Ok(mut c) = self.shared.journal_committed.lock() {
+            *c = (self.journal.len, self.journal.last_id);
         }
     }
 
@@ -971,9 +939,7 @@ impl Writer {
             Ok(target) => {
                 tracing::info!(archive = %target.display(), "events.csv rolled over");
                 self.journal_first_id = last + 1;
-                if let Ok(mut c) = self.shared.journal_committed.lock() {
-                    *c = (self.journal.len, last);
-                }
+                self.mark_committed();
                 self.shared.cache.invalidate(&TableKind::Events);
                 // Nothing before the roll-over can be replayed any more, nor needs to be.
                 if let Ok(mut marks) = self.shared.folds.lock() {
@@ -1032,10 +998,7 @@ impl Writer {
             return;
         }
         let last = self.journal.last_id;
-        self.shared.last_event_id.store(last, Ordering::Release);
-        if let Ok(mut c) = self.shared.journal_committed.lock() {
-            *c = (self.journal.len, last);
-        }
+        self.mark_committed();
         for folder in self.removals.drain(..) {
             if let Err(e) = std::fs::remove_dir_all(&folder)
                 && e.kind() != std::io::ErrorKind::NotFound
@@ -1099,10 +1062,7 @@ impl Writer {
             })
             .collect();
         self.journal.append(&numbered)?;
-        self.shared.last_event_id.store(self.journal.last_id, Ordering::Release);
-        if let Ok(mut c) = self.shared.journal_committed.lock() {
-            *c = (self.journal.len, self.journal.last_id);
-        }
+        self.mark_committed();
         Ok(numbered.into_iter().map(|(id, _)| id).collect())
     }
 
@@ -1319,6 +1279,28 @@ fn redact(kind: TableKind, mut fields: Fields) -> Fields {
         }
     }
     fields
+}
+
+/// The `conflict.merged` event of a field where a file's value was kept over the
+/// server's (at start-up and when a person's save is merged).
+fn conflict_event(kind: TableKind, c: &super::replay::Conflict, now: &str) -> NewEvent {
+    NewEvent {
+        kind: "conflict.merged".into(),
+        entity: kind.spec().entity.into(),
+        entity_id: Some(c.id),
+        user_id: None,
+        source: Source::File.to_string(),
+        message: format!(
+            "{} kept the file's value of {} for {} {}; the server's was {}",
+            kind.spec().file_name,
+            c.field.as_deref().unwrap_or("the row"),
+            kind.spec().entity,
+            c.id,
+            c.journal_value.as_deref().unwrap_or("nothing")
+        ),
+        data: json!({"field": c.field, "file": c.file_value, "server": c.journal_value}),
+        created_at: now.to_string(),
+    }
 }
 
 /// How far back a person's copy of a file may reach: changes the server made this
