@@ -65,6 +65,8 @@ struct Shared {
     last_good: RwLock<HashMap<TableKind, Arc<TableData>>>,
     /// Whether the folder watch is running.
     watching: AtomicBool,
+    /// The exclusive lock on the data folder, held until shutdown has finished writing.
+    lock: Mutex<Option<std::fs::File>>,
     stats: StoreStats,
     closed: AtomicBool,
 }
@@ -108,6 +110,7 @@ impl CsvStore {
     pub fn open(config: StoreConfig) -> std::io::Result<CsvStore> {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir)?;
+        let lock = lock_folder(&dir)?;
         for removed in durable::remove_stale_temporaries(&dir) {
             tracing::warn!(file = %removed.display(), "removed a temporary file left by an interrupted write");
         }
@@ -161,6 +164,7 @@ impl CsvStore {
             dirty: Mutex::new(BTreeMap::new()),
             last_good: RwLock::new(HashMap::new()),
             watching: AtomicBool::new(false),
+            lock: Mutex::new(Some(lock)),
             stats: StoreStats::default(),
             closed: AtomicBool::new(false),
         });
@@ -469,6 +473,10 @@ impl Storage for CsvStore {
             }
             if let Ok(mut w) = self.writer.lock() {
                 w.take();
+            }
+            // Everything is on disk: another process may have the folder now.
+            if let Ok(mut lock) = self.shared.lock.lock() {
+                lock.take();
             }
         })
     }
@@ -1300,6 +1308,34 @@ fn conflict_event(kind: TableKind, c: &super::replay::Conflict, now: &str) -> Ne
         ),
         data: json!({"field": c.field, "file": c.file_value, "server": c.journal_value}),
         created_at: now.to_string(),
+    }
+}
+
+/// Takes the data folder for this process: two servers writing one folder would
+/// interleave their journals and fold over each other's files.
+fn lock_folder(dir: &Path) -> std::io::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let notes = dir.join(".taskboard");
+    std::fs::create_dir_all(&notes)?;
+    let mut file =
+        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(notes.join("lock"))?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0)?;
+            file.seek(std::io::SeekFrom::Start(0))?;
+            writeln!(file, "{}", std::process::id())?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            Err(std::io::Error::other(format!(
+                "another taskboard (pid {}) is using the data folder {}; stop it first",
+                holder.trim(),
+                dir.display()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
 }
 

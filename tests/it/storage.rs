@@ -511,3 +511,22 @@ async fn a_persons_save_while_running_is_merged_never_overwritten() {
     assert_eq!(app.get_json("/api/tasks/2").await["status"], "done");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_second_server_on_the_same_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = ServerProcess::start(&data);
+    let out = std::process::Command::new(common::binary())
+        .args(["--config", "/nonexistent.yaml", "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is using the data folder"), "{stderr}");
+    assert!(stderr.contains(&first.child.id().to_string()), "names the holder: {stderr}");
+    assert!(first.terminate().success());
+    // Once stopped, the folder is free again.
+    assert!(ServerProcess::start(&data).terminate().success());
+}
