@@ -33,6 +33,22 @@ pub enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Backups of the data folder and config.yaml: create, list, verify FILE.
+    Backup {
+        #[command(subcommand)]
+        action: Option<BackupAction>,
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Restore a backup: verifies it, moves the current data folder aside, and refuses
+    /// while a server runs on the folder unless --force.
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        force: bool,
+    },
     /// Write a table as CSV (tasks, users, events, comments, docs), read straight from
     /// the files (safe while a server runs); formula cells are neutralised.
     Export {
@@ -50,6 +66,16 @@ pub enum Command {
         #[arg(long)]
         bom: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BackupAction {
+    /// Take a backup now (the default), then apply retention.
+    Create,
+    /// The backups, newest first.
+    List,
+    /// Check every file of a backup against its manifest.
+    Verify { file: PathBuf },
 }
 
 pub fn run() -> ExitCode {
@@ -79,6 +105,38 @@ pub fn run() -> ExitCode {
                 config.storage.data_dir = d;
             }
             check(&config)
+        }
+        Command::Backup { action, data_dir } => {
+            if let Some(d) = data_dir {
+                config.storage.data_dir = d;
+            }
+            backup(&config, action.unwrap_or(BackupAction::Create))
+        }
+        Command::Restore { file, data_dir, force } => {
+            if let Some(d) = data_dir {
+                config.storage.data_dir = d;
+            }
+            match crate::backup::restore(&file, &config.storage.data_dir, config.source_path.as_deref(), force) {
+                Ok(r) => {
+                    println!(
+                        "restored {} files from {} (events up to {})",
+                        r.manifest.files.len(),
+                        file.display(),
+                        r.manifest.last_event_id
+                    );
+                    if let Some(aside) = r.moved_aside {
+                        println!("the previous data folder is at {}", aside.display());
+                    }
+                    if let Some(copy) = r.config_copy {
+                        println!("the backup's config.yaml is at {} (compare it with yours)", copy.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("taskboard restore: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Export { table, data_dir, output, filters, bom } => {
             if let Some(d) = data_dir {
@@ -240,4 +298,65 @@ fn export(config: &Config, table: &str, output: Option<&std::path::Path>, filter
         );
     }
     ExitCode::SUCCESS
+}
+
+fn backup(config: &Config, action: BackupAction) -> ExitCode {
+    let dir = &config.backup.dir;
+    match action {
+        BackupAction::List => {
+            for b in crate::backup::list(dir) {
+                println!("{}\t{}\t{}", b.name, b.size_bytes, b.created_at);
+            }
+            ExitCode::SUCCESS
+        }
+        BackupAction::Verify { file } => match crate::backup::verify(&file) {
+            Ok(m) => {
+                println!(
+                    "{}: {} files match the manifest (events up to {})",
+                    file.display(),
+                    m.files.len(),
+                    m.last_event_id
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", file.display());
+                ExitCode::FAILURE
+            }
+        },
+        BackupAction::Create => {
+            let store_config = config.store_config();
+            let extras = crate::backup::Extras {
+                config_path: config.source_path.as_deref(),
+                include_env: config.backup.include_env,
+            };
+            let entries =
+                match crate::backup::entries_from_folder(&store_config.data_dir, &store_config.vocabulary, &extras) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        eprintln!("taskboard backup: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+            let last =
+                crate::store::journal::read_events(&store_config.data_dir.join("events.csv"), &store_config.vocabulary)
+                    .ok()
+                    .and_then(|e| e.rows.keys().next_back().copied())
+                    .unwrap_or(0);
+            match crate::backup::write_archive(entries, dir, last, chrono::Utc::now()) {
+                Ok(path) => {
+                    println!("{}", path.display());
+                    let b = &config.backup;
+                    for removed in crate::backup::prune(dir, b.keep_daily, b.keep_weekly, b.keep_monthly) {
+                        println!("removed by retention: {removed}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("taskboard backup: cannot write into {}: {e}", dir.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
 }

@@ -40,6 +40,9 @@ impl Serialize for Secret {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// Where this configuration was read from (None: defaults only). Not a key.
+    #[serde(skip)]
+    pub source_path: Option<PathBuf>,
     pub storage: Storage,
     pub security: Security,
     pub server: Server,
@@ -374,7 +377,9 @@ impl Config {
         }
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        Config::from_yaml(&text, &path.display().to_string())
+        let mut config = Config::from_yaml(&text, &path.display().to_string())?;
+        config.source_path = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Parses configuration text; `label` names it in errors.

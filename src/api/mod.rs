@@ -1,6 +1,7 @@
 //! The REST API: warp filters, one file per resource. This is the one place where
 //! errors become HTTP statuses ([`problem`]).
 
+pub mod backups;
 pub mod catalog;
 pub mod comments;
 pub mod docs;
@@ -38,6 +39,8 @@ pub fn routes(store: Arc<CsvStore>, config: Arc<Config>, started: Instant) -> Bo
     let mut cat = catalog::Catalog::default();
     let cat = &mut cat;
     let mounted = health::routes(store.clone(), config.clone(), started, cat)
+        .or(backups::routes(store.clone(), config.clone(), cat))
+        .unify()
         .or(metrics::routes(store, cat))
         .unify()
         .or(tasks::routes(records.clone(), body_limit, cat))

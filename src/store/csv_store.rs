@@ -89,9 +89,21 @@ enum Msg {
     FileChanged {
         table: TableKind,
     },
+    /// A consistent state for a backup: every table and the journal, as of one moment.
+    Snapshot {
+        reply: oneshot::Sender<ConsistentState>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
+}
+
+/// Every table as of one event, and how much of events.csv holds that event and those
+/// before it: what a backup writes, taken without holding the writer.
+pub struct ConsistentState {
+    pub tables: Vec<Arc<TableData>>,
+    pub events_len: u64,
+    pub last_event_id: u64,
 }
 
 /// A cheap-to-clone handle on the CSV store.
@@ -236,6 +248,14 @@ impl CsvStore {
 
     pub fn stats(&self) -> &StoreStats {
         &self.shared.stats
+    }
+
+    /// Every table and the journal as of one moment (for backups): cheap for the
+    /// writer, which only hands over its snapshots.
+    pub async fn consistent_state(&self) -> Result<ConsistentState, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Msg::Snapshot { reply })?;
+        rx.await.map_err(|_| StoreError::Closed)
     }
 
     /// Whether edits to the files are being watched.
@@ -617,6 +637,13 @@ impl Writer {
                 match m {
                     Msg::FoldEnded { table, outcome } => self.on_fold_ended(table, outcome),
                     Msg::FileChanged { table } => self.reload_file(table),
+                    Msg::Snapshot { reply } => {
+                        let _ = reply.send(ConsistentState {
+                            tables: self.tables.values().cloned().collect(),
+                            events_len: self.journal.len,
+                            last_event_id: self.journal.last_id,
+                        });
+                    }
                     Msg::Shutdown { reply } => shutdown = Some(reply),
                     other => work.push(other),
                 }
@@ -627,7 +654,7 @@ impl Writer {
             if let Some(reply) = shutdown {
                 // Anything still queued is committed before stopping.
                 let rest: Vec<Msg> =
-                    rx.try_iter().filter(|m| !matches!(m, Msg::FoldEnded { .. } | Msg::Shutdown { .. })).collect();
+                    rx.try_iter().filter(|m| matches!(m, Msg::Commit { .. } | Msg::Event { .. })).collect();
                 if !rest.is_empty() {
                     self.commit_batch(rest);
                 }

@@ -1,0 +1,100 @@
+//! Backups:
+//! - `GET /api/system/backups`: the backups, newest first
+//! - `POST /api/system/backups`: take one now (a consistent state; retention applied)
+//! - `POST /api/system/backups/{name}/verify`: check every file against the manifest
+
+use std::sync::Arc;
+
+use serde_json::json;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use crate::config::Config;
+use crate::store::CsvStore;
+
+use super::catalog::{Catalog, Shape};
+use super::problem::ApiError;
+use super::reply::{json_response, respond};
+
+pub fn routes(store: Arc<CsvStore>, config: Arc<Config>, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    let other = |response| Shape::Other { body: None, response };
+    cat.add("GET", "/api/system/backups", "system", "The backups, newest first", None, other("Backups"));
+    cat.add("POST", "/api/system/backups", "system", "Take a backup now", None, other("Backup"));
+    cat.add(
+        "POST",
+        "/api/system/backups/{name}/verify",
+        "system",
+        "Verify a backup against its manifest",
+        None,
+        other("Verified"),
+    );
+    let with = {
+        let (store, config) = (store.clone(), config.clone());
+        warp::any().map(move || (store.clone(), config.clone())).untuple_one()
+    };
+    let list = warp::path!("api" / "system" / "backups").and(warp::get()).and(with.clone()).map(
+        |_: Arc<CsvStore>, config: Arc<Config>| {
+            json_response(StatusCode::OK, &json!({"items": crate::backup::list(&config.backup.dir)}), None)
+        },
+    );
+    let create = warp::path!("api" / "system" / "backups")
+        .and(warp::post())
+        .and(with.clone())
+        .then(|store: Arc<CsvStore>, config: Arc<Config>| async move { respond(create_backup(&store, &config).await) });
+    let verify = warp::path!("api" / "system" / "backups" / String / "verify").and(warp::post()).and(with).then(
+        |name: String, _: Arc<CsvStore>, config: Arc<Config>| async move {
+            respond(
+                async {
+                    if !crate::backup::list(&config.backup.dir).iter().any(|b| b.name == name) {
+                        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no backup named {name:?}")));
+                    }
+                    let path = config.backup.dir.join(&name);
+                    let result = tokio::task::spawn_blocking(move || crate::backup::verify(&path))
+                        .await
+                        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "verification stopped"))?;
+                    match result {
+                        Ok(m) => Ok(json_response(StatusCode::OK, &json!({"name": name, "ok": true, "files": m.files.len(), "last_event_id": m.last_event_id}), None)),
+                        Err(problem) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, problem)),
+                    }
+                }
+                .await,
+            )
+        },
+    );
+    list.or(create).unify().or(verify).unify().boxed()
+}
+
+/// Takes a backup from the store's consistent state, then applies retention.
+pub async fn create_backup(store: &CsvStore, config: &Config) -> Result<Response, ApiError> {
+    let state = store.consistent_state().await?;
+    let data_dir = store.data_dir().to_path_buf();
+    let (dir, b) = (config.backup.dir.clone(), config.backup.clone());
+    let config_path = config.source_path.clone();
+    let made = tokio::task::spawn_blocking(move || -> std::io::Result<(std::path::PathBuf, Vec<String>)> {
+        let extras = crate::backup::Extras { config_path: config_path.as_deref(), include_env: b.include_env };
+        let entries = crate::backup::entries_from_state(&state, &data_dir, &extras)?;
+        let path = crate::backup::write_archive(entries, &dir, state.last_event_id, chrono::Utc::now())?;
+        let removed = crate::backup::prune(&dir, b.keep_daily, b.keep_weekly, b.keep_monthly);
+        Ok((path, removed))
+    })
+    .await
+    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the backup stopped"))?;
+    match made {
+        Ok((path, removed)) => {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            tracing::info!(backup = %name, removed = removed.len(), "backup created");
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            Ok(json_response(
+                StatusCode::CREATED,
+                &json!({"name": name, "size_bytes": size, "removed_by_retention": removed}),
+                None,
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "backup failed");
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the backup could not be written (see the log)"))
+        }
+    }
+}
