@@ -405,6 +405,30 @@ impl Config {
             return Err(ConfigError::Invalid("performance.worker_processes: must be at least 1".into()));
         }
         crate::logs::check(&self.logging).map_err(ConfigError::Invalid)?;
+        if self.scheduler.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "scheduler.timezone: {:?} is not a time zone; expected an IANA name such as Europe/Moscow",
+                self.scheduler.timezone
+            )));
+        }
+        for (name, job) in &self.cron.jobs {
+            let trigger = match (&job.schedule, &job.interval) {
+                (Some(s), None) => {
+                    crate::scheduler::Trigger::cron(s).map_err(|e| (format!("cron.jobs.{name}.schedule"), e))
+                }
+                (None, Some(i)) => {
+                    crate::scheduler::Trigger::interval(i).map_err(|e| (format!("cron.jobs.{name}.interval"), e))
+                }
+                _ => {
+                    return Err(ConfigError::Invalid(format!(
+                        "cron.jobs.{name}: give either schedule (crontab, as \"0 9 * * *\") or interval (as 15m), not both or neither"
+                    )));
+                }
+            };
+            if let Err((key, e)) = trigger {
+                return Err(ConfigError::Invalid(format!("{key}: {e}")));
+            }
+        }
         for origin in &self.server.cors_origins {
             if !valid_origin(origin) {
                 return Err(ConfigError::Invalid(format!(

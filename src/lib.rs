@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod logs;
 pub mod realtime;
+pub mod scheduler;
 pub mod server;
 pub mod service;
 pub mod store;

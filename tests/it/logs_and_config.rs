@@ -31,6 +31,12 @@ fn configuration_errors_stop_start_up_naming_the_key() {
         ("logging:\n  format: '%(lineno)s %(message)s'\n", "logging.format: %(lineno)s is not supported"),
         ("scheduler:\n  jobstore: redis\n", "scheduler.jobstore: \"redis\" is not a job store"),
         ("server: [1, 2\n", "not valid YAML"),
+        (
+            "cron:\n  jobs:\n    x: {schedule: '0 25 * * *', task: t}\n",
+            "cron.jobs.x.schedule: hour: 25 is out of range 0-23 (at character 3)",
+        ),
+        ("cron:\n  jobs:\n    x: {interval: 15x, task: t}\n", "cron.jobs.x.interval:"),
+        ("scheduler:\n  timezone: Mars/Olympus\n", "scheduler.timezone: \"Mars/Olympus\" is not a time zone"),
     ];
     for (text, expected) in cases {
         let (code, stderr) = start_fails(text);
