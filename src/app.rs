@@ -22,6 +22,8 @@ pub struct Running {
     pub store: Arc<CsvStore>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<()>,
+    stop_jobs: oneshot::Sender<()>,
+    jobs: JoinHandle<()>,
 }
 
 /// Opens the data folder and starts serving.
@@ -53,13 +55,19 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tls,
     };
     crate::api::metrics::handle();
-    let routes = crate::api::routes(store.clone(), Arc::new(config), Instant::now());
+    let config = Arc::new(config);
+    let scheduler = crate::scheduler::Scheduler::new(store.clone(), config.clone(), chrono::Utc::now());
+    let (stop_jobs, jobs_stopped) = oneshot::channel::<()>();
+    let jobs = tokio::spawn(scheduler.clone().run(async {
+        let _ = jobs_stopped.await;
+    }));
+    let routes = crate::api::routes(store.clone(), config, scheduler, Instant::now());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(crate::server::serve(listener, routes, options, async {
         let _ = stopped.await;
     }));
     tracing::info!(%addr, data_dir = %store.data_dir().display(), "taskboard listening on {scheme}://{addr}");
-    Ok(Running { addr, scheme, store, stop, server })
+    Ok(Running { addr, scheme, store, stop, server, stop_jobs, jobs })
 }
 
 impl Running {
@@ -68,6 +76,8 @@ impl Running {
     pub async fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.server.await;
+        let _ = self.stop_jobs.send(());
+        let _ = self.jobs.await;
         self.store.shutdown().await;
         tracing::info!("taskboard stopped; every table file is complete");
     }

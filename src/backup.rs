@@ -154,6 +154,28 @@ fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Takes a backup of a running store into `config.backup.dir` and applies retention:
+/// the one way the API and the `backup_data` job make backups.
+pub async fn create_from_store(
+    store: &crate::store::CsvStore,
+    config: &crate::config::Config,
+) -> Result<(PathBuf, Vec<String>), String> {
+    let state = store.consistent_state().await.map_err(|e| e.to_string())?;
+    let data_dir = store.data_dir().to_path_buf();
+    let (dir, b) = (config.backup.dir.clone(), config.backup.clone());
+    let config_path = config.source_path.clone();
+    tokio::task::spawn_blocking(move || -> std::io::Result<(PathBuf, Vec<String>)> {
+        let extras = Extras { config_path: config_path.as_deref(), include_env: b.include_env };
+        let entries = entries_from_state(&state, &data_dir, &extras)?;
+        let path = write_archive(entries, &dir, state.last_event_id, Utc::now())?;
+        let removed = prune(&dir, b.keep_daily, b.keep_weekly, b.keep_monthly);
+        Ok((path, removed))
+    })
+    .await
+    .map_err(|_| "the backup stopped".to_string())?
+    .map_err(|e| format!("the backup could not be written: {e}"))
+}
+
 /// Writes the archive into `dir` durably (temporary file, fsync, rename); returns its path.
 pub fn write_archive(
     entries: Vec<Entry>,

@@ -428,6 +428,13 @@ impl Config {
             if let Err((key, e)) = trigger {
                 return Err(ConfigError::Invalid(format!("{key}: {e}")));
             }
+            if !crate::scheduler::tasks::TASKS.contains(&job.task.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "cron.jobs.{name}.task: {:?} is not a task; expected one of {}",
+                    job.task,
+                    crate::scheduler::tasks::TASKS.join(", ")
+                )));
+            }
         }
         for origin in &self.server.cors_origins {
             if !valid_origin(origin) {

@@ -70,7 +70,12 @@ struct Subscription {
 
 impl Subscription {
     fn wants(&self, change: &Change) -> bool {
-        self.topic == "events" || (self.table == Some(change.table) && self.id.is_none_or(|id| id == change.id))
+        match self.topic.as_str() {
+            "events" => true,
+            // What the scheduler records: job runs, reminders, reports.
+            "jobs" => change.table == TableKind::Events && change.source == crate::store::Source::Scheduler,
+            _ => self.table == Some(change.table) && self.id.is_none_or(|id| id == change.id),
+        }
     }
 
     fn matches(&self, fields: Option<&Fields>) -> bool {

@@ -68,20 +68,7 @@ pub fn routes(store: Arc<CsvStore>, config: Arc<Config>, cat: &mut Catalog) -> B
 
 /// Takes a backup from the store's consistent state, then applies retention.
 pub async fn create_backup(store: &CsvStore, config: &Config) -> Result<Response, ApiError> {
-    let state = store.consistent_state().await?;
-    let data_dir = store.data_dir().to_path_buf();
-    let (dir, b) = (config.backup.dir.clone(), config.backup.clone());
-    let config_path = config.source_path.clone();
-    let made = tokio::task::spawn_blocking(move || -> std::io::Result<(std::path::PathBuf, Vec<String>)> {
-        let extras = crate::backup::Extras { config_path: config_path.as_deref(), include_env: b.include_env };
-        let entries = crate::backup::entries_from_state(&state, &data_dir, &extras)?;
-        let path = crate::backup::write_archive(entries, &dir, state.last_event_id, chrono::Utc::now())?;
-        let removed = crate::backup::prune(&dir, b.keep_daily, b.keep_weekly, b.keep_monthly);
-        Ok((path, removed))
-    })
-    .await
-    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the backup stopped"))?;
-    match made {
+    match crate::backup::create_from_store(store, config).await {
         Ok((path, removed)) => {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             tracing::info!(backup = %name, removed = removed.len(), "backup created");

@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod problem;
 pub mod records;
 pub mod reply;
+pub mod scheduler;
 pub mod stats;
 pub mod tasks;
 pub mod users;
@@ -31,7 +32,12 @@ use crate::service::RecordService;
 use crate::store::{CsvStore, Storage};
 
 /// Every route, with CORS, request ids, metrics and problem+json errors.
-pub fn routes(store: Arc<CsvStore>, config: Arc<Config>, started: Instant) -> BoxedFilter<(Response,)> {
+pub fn routes(
+    store: Arc<CsvStore>,
+    config: Arc<Config>,
+    scheduler: crate::scheduler::Scheduler,
+    started: Instant,
+) -> BoxedFilter<(Response,)> {
     let body_limit = config.performance.max_file_size_mb.max(1) * 1024 * 1024;
     let dyn_store: Arc<dyn Storage> = store.clone();
     let dyn_store_for_ws = dyn_store.clone();
@@ -40,6 +46,8 @@ pub fn routes(store: Arc<CsvStore>, config: Arc<Config>, started: Instant) -> Bo
     let cat = &mut cat;
     let mounted = health::routes(store.clone(), config.clone(), started, cat)
         .or(backups::routes(store.clone(), config.clone(), cat))
+        .unify()
+        .or(scheduler::routes(scheduler, body_limit, cat))
         .unify()
         .or(metrics::routes(store, cat))
         .unify()

@@ -458,6 +458,21 @@ impl Storage for CsvStore {
         })
     }
 
+    fn read_aux(&self, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(aux_path(&self.shared.config.data_dir, name)?).ok()
+    }
+
+    fn write_aux(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = aux_path(&self.shared.config.data_dir, name).ok_or(StoreError::Io)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|_| StoreError::Io)?;
+        }
+        durable::write_atomic(&path, bytes, false).map_err(|e| {
+            tracing::error!(error = %e, path = %path.display(), "could not write");
+            StoreError::Io
+        })
+    }
+
     fn read_blob(&self, id: u64, filename: &str) -> BoxFuture<'_, Result<Vec<u8>, StoreError>> {
         let path = doc_dir(&self.shared.config.data_dir, id).join(filename);
         let safe = !filename.is_empty() && !filename.contains(['/', '\\']) && filename != "..";
@@ -1065,7 +1080,13 @@ impl Writer {
             }
             let _ = p.reply.send(p.result);
         }
+        // Events recorded on their own (a reminder, a job run...) go on the feed too,
+        // as a created row of the event log.
+        let recorded: std::collections::HashMap<u64, &NewEvent> = events.iter().map(|(id, e)| (*id, e)).collect();
         for (reply, id) in event_replies {
+            if let Some(event) = recorded.get(&id) {
+                let _ = self.shared.feed.send(event_change(id, event));
+            }
             let _ = reply.send(Ok(id));
         }
     }
@@ -1316,6 +1337,44 @@ fn redact(kind: TableKind, mut fields: Fields) -> Fields {
     fields
 }
 
+/// An event recorded on its own, as a change of the event log for the feed.
+fn event_change(id: u64, e: &NewEvent) -> Change {
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let fields: Fields = [
+        ("id", id.to_string()),
+        ("type", e.kind.clone()),
+        ("entity", e.entity.clone()),
+        ("entity_id", opt(e.entity_id)),
+        ("user_id", opt(e.user_id)),
+        ("source", e.source.clone()),
+        ("message", e.message.clone()),
+        ("data", if e.data.is_null() { String::new() } else { e.data.to_string() }),
+        ("created_at", e.created_at.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let source = match e.source.as_str() {
+        "scheduler" => Source::Scheduler,
+        "telegram" => Source::Telegram,
+        "file" => Source::File,
+        "ws" => Source::Ws,
+        "system" => Source::System,
+        _ => Source::Api,
+    };
+    Change {
+        event_id: id,
+        table: TableKind::Events,
+        op: ChangeOp::Create,
+        id,
+        before: None,
+        after: Some(fields),
+        actor: e.user_id,
+        source,
+        at: e.created_at.clone(),
+    }
+}
+
 /// The `conflict.merged` event of a field where a file's value was kept over the
 /// server's (at start-up and when a person's save is merged).
 fn conflict_event(kind: TableKind, c: &super::replay::Conflict, now: &str) -> NewEvent {
@@ -1381,6 +1440,16 @@ fn recent_start(events: &TableData, watermark: u64) -> u64 {
         .find(|(_, row)| crate::domain::values::parse_timestamp(row.cell(at)).is_ok_and(|t| t >= since))
         .map(|(id, _)| id.saturating_sub(1));
     first_recent.map_or(watermark, |f| f.min(watermark))
+}
+
+/// A file of the data folder that is not a table (jobs.csv, reports/...): a relative
+/// path of plain names, never a table's file.
+fn aux_path(data_dir: &Path, name: &str) -> Option<PathBuf> {
+    let plain = !name.is_empty()
+        && name.split('/').all(|p| !p.is_empty() && p != ".." && p != "." && !p.starts_with(".tmp-"))
+        && !name.contains('\\')
+        && TableKind::ALL.iter().all(|t| t.spec().file_name != name);
+    plain.then(|| data_dir.join(name))
 }
 
 /// Where uploads wait for their commit.

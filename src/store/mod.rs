@@ -224,6 +224,10 @@ pub trait Storage: Send + Sync + 'static {
     fn stage_blob(&self, content: bytes::Bytes) -> BoxFuture<'_, Result<StagedBlob, StoreError>>;
     /// The content of document `id`, stored as `filename`.
     fn read_blob(&self, id: u64, filename: &str) -> BoxFuture<'_, Result<Vec<u8>, StoreError>>;
+    /// A file of the data folder that is not a table (`jobs.csv`, `reports/...`).
+    fn read_aux(&self, name: &str) -> Option<Vec<u8>>;
+    /// Writes such a file durably.
+    fn write_aux(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError>;
     /// Drops every cached table; the next reads rebuild them from the files.
     fn drop_cache(&self);
     /// Finishes in-flight writes, folds everything into the files, and stops.

@@ -6,5 +6,6 @@ mod common;
 mod live;
 mod logs_and_config;
 mod rest;
+mod scheduler;
 mod server;
 mod storage;
