@@ -156,6 +156,33 @@ fn a_tampered_or_incomplete_backup_is_refused_naming_the_file() {
     assert!(err.contains("data/users.csv is missing"), "{err}");
 }
 
+#[test]
+fn dot_env_is_backed_up_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(dir.path().join(".env"), "SECRET_KEY=do-not-copy-me\n").unwrap();
+    let paths_of = |include: bool| {
+        let config = dir.path().join("config.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "backup:\n  dir: {}\n  include_env: {include}\n",
+                dir.path().join(format!("b-{include}")).display()
+            ),
+        )
+        .unwrap();
+        let (code, out, err) = cli(&["backup", "create"], &data, &config);
+        assert_eq!(code, 0, "{err}");
+        let manifest = taskboard::backup::verify(Path::new(out.trim())).unwrap();
+        manifest.files.into_iter().map(|f| f.path).collect::<Vec<_>>()
+    };
+    let without = paths_of(false);
+    assert!(without.contains(&"config.yaml".to_string()) && !without.contains(&".env".to_string()), "{without:?}");
+    let with = paths_of(true);
+    assert!(with.contains(&".env".to_string()), "{with:?}");
+}
+
 #[tokio::test]
 async fn restore_refuses_while_a_server_runs_on_the_folder() {
     let dir = tempfile::tempdir().unwrap();

@@ -82,7 +82,18 @@ async fn logs_rotate_by_size_follow_the_format_and_hold_no_secret() {
             .unwrap();
         assert!(r.status() == 404 || r.status() == 200);
     }
+    // A job run writes its line to scheduler.log.
+    let r = client
+        .post(format!("{}/api/system/scheduler/jobs/deadline_notifications/run", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(server.terminate().success());
+    let scheduler = std::fs::read_to_string(logs.join("scheduler.log")).unwrap();
+    assert!(scheduler.contains("INFO|taskboard::scheduler|finished: 0 reminders sent"), "{scheduler}");
+    assert!(!scheduler.contains("|access|"), "only the scheduler's lines");
 
     let main = log_files(&logs, "task_system.log");
     assert!(main.len() >= 3, "10 KB files rotate under 500 access lines: {main:?}");
