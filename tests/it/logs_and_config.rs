@@ -30,6 +30,7 @@ fn configuration_errors_stop_start_up_naming_the_key() {
         ("logging:\n  format: '%(process)d %(message)s'\n", "logging.format: %(process) must end in s"),
         ("logging:\n  format: '%(lineno)s %(message)s'\n", "logging.format: %(lineno)s is not supported"),
         ("scheduler:\n  jobstore: redis\n", "scheduler.jobstore: \"redis\" is not a job store"),
+        ("security:\n  enabled: true\n", "security.enabled: true is not available in this version yet"),
         ("server: [1, 2\n", "not valid YAML"),
         (
             "cron:\n  jobs:\n    x: {schedule: '0 25 * * *', task: t}\n",
