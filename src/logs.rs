@@ -81,6 +81,31 @@ pub fn parse_level(level: &str) -> Result<Level, String> {
     }
 }
 
+/// The local time as Python's asctime, the seconds formatted once per second per thread
+/// (formatting and the time zone lookup are the dearest part of a line).
+fn asctime(out: &mut String) {
+    use std::cell::RefCell;
+    thread_local! {
+        static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    SECOND.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            use chrono::TimeZone;
+            cached.0 = secs;
+            cached.1 = chrono::Local
+                .timestamp_opt(secs, 0)
+                .single()
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default();
+        }
+        out.push_str(&cached.1);
+    });
+    let _ = write!(out, ",{:03}", now.subsec_millis());
+}
+
 fn level_name(level: &Level) -> &'static str {
     match *level {
         Level::TRACE => "TRACE",
@@ -136,7 +161,7 @@ impl FileLayer {
             match piece {
                 Piece::Text(t) => out.push_str(t),
                 // Python's default asctime: 2026-11-22 09:00:00,123
-                Piece::Time => out.push_str(&chrono::Local::now().format("%Y-%m-%d %H:%M:%S,%3f").to_string()),
+                Piece::Time => asctime(&mut out),
                 Piece::Name => out.push_str(meta.target()),
                 Piece::Level => out.push_str(level_name(meta.level())),
                 Piece::Message => {

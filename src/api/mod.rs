@@ -44,15 +44,10 @@ pub fn routes(
     let records = RecordService::new(dyn_store, &config.tasks.statuses);
     let mut cat = catalog::Catalog::default();
     let cat = &mut cat;
-    let mounted = health::routes(store.clone(), config.clone(), started, cat)
-        .or(backups::routes(store.clone(), config.clone(), cat))
-        .unify()
-        .or(scheduler::routes(scheduler, body_limit, cat))
-        .unify()
-        .or(metrics::routes(store, cat))
-        .unify()
-        .or(tasks::routes(records.clone(), body_limit, cat))
-        .unify()
+    // Matched in this order: the resources a board reads all the time first, the
+    // system's routes after, the documentation last (it is built last, once the catalog
+    // is complete). Every route a request passes costs a little.
+    let mounted = tasks::routes(records.clone(), body_limit, cat)
         .or(comments::routes(records.clone(), body_limit, cat))
         .unify()
         .or(docs::routes(records.clone(), body_limit, cat))
@@ -67,10 +62,17 @@ pub fn routes(
         .unify()
         .or(crate::realtime::routes(dyn_store_for_ws, config.server.max_connections, cat))
         .unify()
+        .or(health::routes(store.clone(), config.clone(), started, cat))
+        .unify()
+        .or(metrics::routes(store.clone(), cat))
+        .unify()
+        .or(backups::routes(store, config.clone(), cat))
+        .unify()
+        .or(scheduler::routes(scheduler, body_limit, cat))
+        .unify()
         .boxed();
-    // Last, so that the catalog it documents is complete.
-    let api = openapi::routes(cat, &config.tasks.statuses)
-        .or(mounted)
+    let api = mounted
+        .or(openapi::routes(cat, &config.tasks.statuses))
         .unify()
         .with(cors(&config.server.cors_origins))
         .map(warp::Reply::into_response)

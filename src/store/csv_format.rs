@@ -64,6 +64,8 @@ pub struct Row {
     decoded: Option<Box<str>>,
     /// Start and end of each cell's value in `decoded`, or else in `line`.
     spans: Box<[(u32, u32)]>,
+    /// xxh3 of `line`: the row's version (ETag), computed once.
+    hash: u64,
 }
 
 impl fmt::Debug for Row {
@@ -93,13 +95,14 @@ impl Row {
         match scan_cells(&line, delimiter) {
             Ok(scan) => Row::from_scan(line, scan),
             // Lines given here were written by the csv crate or checked already.
-            Err(_) => Row { line: line.into(), decoded: None, spans: Box::new([]) },
+            Err(_) => Row { line: line.into(), decoded: None, spans: Box::new([]), hash: 0 },
         }
     }
 
     fn from_scan(line: String, scan: Scan) -> Row {
         if !scan.escaped {
-            return Row { line: line.into(), decoded: None, spans: scan.spans.into_boxed_slice() };
+            let hash = xxhash_rust::xxh3::xxh3_64(line.as_bytes());
+            return Row { line: line.into(), decoded: None, spans: scan.spans.into_boxed_slice(), hash };
         }
         // Some cell has doubled quotes: keep the decoded cells beside the line.
         let mut decoded = String::with_capacity(line.len());
@@ -109,7 +112,8 @@ impl Row {
             decoded.push_str(&line[start as usize..end as usize].replace("\"\"", "\""));
             spans.push((begin as u32, decoded.len() as u32));
         }
-        Row { line: line.into(), decoded: Some(decoded.into()), spans: spans.into_boxed_slice() }
+        let hash = xxhash_rust::xxh3::xxh3_64(line.as_bytes());
+        Row { line: line.into(), decoded: Some(decoded.into()), spans: spans.into_boxed_slice(), hash }
     }
 
     pub fn len(&self) -> usize {
@@ -129,6 +133,11 @@ impl Row {
 
     pub fn cells(&self) -> impl Iterator<Item = &str> {
         (0..self.len()).map(|i| self.cell(i))
+    }
+
+    /// A fingerprint of the row's line (for ETags).
+    pub fn hash(&self) -> u64 {
+        self.hash
     }
 
     /// The row's bytes as they go into the file, without the line end.
