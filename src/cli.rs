@@ -49,6 +49,13 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Users: add one (the way to create the first admin), set a password, list them.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+    },
     /// Write a table as CSV (tasks, users, events, comments, docs), read straight from
     /// the files (safe while a server runs); formula cells are neutralised.
     Export {
@@ -66,6 +73,25 @@ pub enum Command {
         #[arg(long)]
         bom: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserAction {
+    /// Add a user; with --password-stdin the first line of standard input is their password.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        telegram_id: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password from the first line of standard input.
+    Passwd { username: String },
+    /// The users, with their role, state and whether they have a password.
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -105,6 +131,12 @@ pub fn run() -> ExitCode {
                 config.storage.data_dir = d;
             }
             check(&config)
+        }
+        Command::User { action, data_dir } => {
+            if let Some(d) = data_dir {
+                config.storage.data_dir = d;
+            }
+            user(&config, action)
         }
         Command::Backup { action, data_dir } => {
             if let Some(d) = data_dir {
@@ -359,4 +391,131 @@ fn backup(config: &Config, action: BackupAction) -> ExitCode {
             }
         }
     }
+}
+
+/// The first line of standard input, without its line end.
+fn read_password_line() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read standard input: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn user(config: &Config, action: UserAction) -> ExitCode {
+    let fail = |message: String| {
+        eprintln!("taskboard user: {message}");
+        ExitCode::FAILURE
+    };
+    if let UserAction::List = action {
+        let store_config = config.store_config();
+        let report = crate::store::check::open_folder(&store_config.data_dir, &store_config.vocabulary);
+        let Some(users) = report.tables.get(&crate::domain::TableKind::Users) else {
+            return fail("users.csv does not load; run taskboard check".into());
+        };
+        let with_password: std::collections::HashSet<u64> = report
+            .tables
+            .get(&crate::domain::TableKind::Credentials)
+            .map(|c| c.data.rows.keys().copied().collect())
+            .unwrap_or_default();
+        let t = &users.data;
+        println!("id\tusername\trole\tactive\ttelegram_id\tpassword");
+        for (id, row) in t.rows.iter() {
+            println!(
+                "{id}\t{}\t{}\t{}\t{}\t{}",
+                t.value(row, "username"),
+                t.value(row, "role"),
+                t.value(row, "is_active"),
+                t.value(row, "telegram_id"),
+                if with_password.contains(id) { "set" } else { "-" }
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    let password = match &action {
+        UserAction::Add { password_stdin: true, .. } | UserAction::Passwd { .. } => match read_password_line() {
+            Ok(p) => {
+                let problems = crate::auth::password::policy_problems(&p);
+                if !problems.is_empty() {
+                    return fail(format!("the password needs {}", problems.join(", ")));
+                }
+                Some(p)
+            }
+            Err(e) => return fail(e),
+        },
+        _ => None,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(e.to_string()),
+    };
+    runtime.block_on(async {
+        use crate::store::{Context, Op, Source, Storage};
+        let store = match crate::store::CsvStore::open(config.store_config()) {
+            Ok(s) => s,
+            Err(e) => return fail(format!("{e} (with a server running, add users through POST /api/users)")),
+        };
+        let ctx = Context { actor: None, source: Source::System };
+        let result: Result<String, String> = async {
+            let users = store.table(crate::domain::TableKind::Users).map_err(|e| e.to_string())?;
+            let find = |name: &str| {
+                users
+                    .rows
+                    .iter()
+                    .find(|(_, r)| users.value(r, "username").eq_ignore_ascii_case(name))
+                    .map(|(id, _)| *id)
+            };
+            let (id, message) = match &action {
+                UserAction::Add { username, role, telegram_id, .. } => {
+                    if find(username).is_some() {
+                        return Err(format!("a user named {username:?} exists already"));
+                    }
+                    let mut fields = crate::store::Fields::new();
+                    fields.insert("username".into(), username.clone());
+                    fields.insert("role".into(), role.clone());
+                    fields.insert("is_active".into(), "true".into());
+                    fields.insert("telegram_id".into(), telegram_id.clone().unwrap_or_default());
+                    let committed = store
+                        .commit(Op::Create { table: crate::domain::TableKind::Users, fields, attachment: None }, ctx)
+                        .await
+                        .map_err(|e| match e {
+                            crate::store::StoreError::Invalid(errors) => errors
+                                .iter()
+                                .map(|e| format!("{}: {}", e.field, e.message))
+                                .collect::<Vec<_>>()
+                                .join("; "),
+                            other => other.to_string(),
+                        })?;
+                    (committed.id, format!("added user {} ({username}, {role})", committed.id))
+                }
+                UserAction::Passwd { username } => {
+                    let id = find(username).ok_or_else(|| format!("no user named {username:?}"))?;
+                    (id, format!("password set for {username}"))
+                }
+                UserAction::List => return Err("list is answered without opening the store".into()),
+            };
+            if let Some(password) = password {
+                let hash = crate::auth::password::hash(&password)?;
+                let mut fields = crate::store::Fields::new();
+                fields.insert("password_hash".into(), hash);
+                fields.insert("password_changed_at".into(), crate::domain::values::now_timestamp());
+                let credentials = store.table(crate::domain::TableKind::Credentials).map_err(|e| e.to_string())?;
+                let op = if credentials.rows.contains_key(&id) {
+                    Op::Update { table: crate::domain::TableKind::Credentials, id, fields, if_match: None }
+                } else {
+                    fields.insert("user_id".into(), id.to_string());
+                    Op::Create { table: crate::domain::TableKind::Credentials, fields, attachment: None }
+                };
+                store.commit(op, ctx).await.map_err(|e| e.to_string())?;
+            }
+            Ok(message)
+        }
+        .await;
+        store.shutdown().await;
+        match result {
+            Ok(message) => {
+                println!("{message}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        }
+    })
 }

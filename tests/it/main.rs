@@ -9,3 +9,4 @@ mod rest;
 mod scheduler;
 mod server;
 mod storage;
+mod users_cli;
