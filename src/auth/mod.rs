@@ -1,7 +1,9 @@
-//! Authentication building blocks. Today: passwords (policy, argon2id hashing) and the
-//! token-signing secret. Logins, tokens and roles come with the rest of the security
+//! Authentication building blocks: passwords (policy, argon2id), the token-signing
+//! secret, access and refresh tokens, Telegram Login Widget checks. The login routes,
+//! sessions, the per-request principal and the roles come with the rest of the security
 //! issue; until then `security.enabled: true` is refused at start-up.
 
 pub mod password;
 pub mod secret;
+pub mod telegram;
 pub mod tokens;
