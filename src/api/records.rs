@@ -213,6 +213,31 @@ pub fn delete(table: TableKind, svc: Svc, means: DeleteMeans, cat: &mut Catalog)
         .boxed()
 }
 
+/// The standard routes of a record table: list, create, get, PATCH, PUT when
+/// `with_put`, and DELETE as `delete` says.
+pub fn standard(
+    table: TableKind,
+    service: &RecordService,
+    limit: u64,
+    with_put: bool,
+    delete_means: DeleteMeans,
+    cat: &mut Catalog,
+) -> BoxedFilter<(Response,)> {
+    let svc = || with_service(service.clone());
+    let mut routes = list(table, svc(), cat)
+        .or(create(table, svc(), limit, cat))
+        .unify()
+        .or(get(table, svc(), cat))
+        .unify()
+        .or(update(table, svc(), limit, false, cat))
+        .unify()
+        .boxed();
+    if with_put {
+        routes = routes.or(update(table, svc(), limit, true, cat)).unify().boxed();
+    }
+    routes.or(delete(table, svc(), delete_means, cat)).unify().boxed()
+}
+
 /// Documented columns a client may set (not the key, not the server's timestamps).
 fn writable_columns(table: TableKind) -> impl Iterator<Item = &'static str> {
     let spec = table.spec();
