@@ -231,8 +231,13 @@ impl CsvStore {
         }
         thread::Builder::new().name("store-writer".into()).spawn(move || writer.run(rx))?;
         let to_writer = tx.clone();
+        let watched = shared.clone();
         let watch = match super::watcher::watch(&dir, move |table| {
-            let _ = to_writer.send(Msg::FileChanged { table });
+            // The server's own writes are recognised here, on the watcher's thread, so
+            // the writer never reads a whole table file just to find it unchanged.
+            if !watched.file_is_as_known(table) {
+                let _ = to_writer.send(Msg::FileChanged { table });
+            }
         }) {
             Ok(w) => {
                 shared.watching.store(true, Ordering::Release);
@@ -290,6 +295,16 @@ impl Shared {
         } else {
             format!("{} does not load: {first}; fix the file", kind.spec().file_name)
         })
+    }
+
+    /// Whether a table's file still has the content fingerprint the server last wrote or
+    /// read (read together with the fingerprint, under the lock a fold holds to move both).
+    fn file_is_as_known(&self, kind: TableKind) -> bool {
+        let Ok(_files) = self.files.read() else { return false };
+        let known = self.folds.lock().ok().and_then(|m| m.get(&kind).map(|f| (f.bytes, f.hash)));
+        let on_disk =
+            std::fs::read(self.config.data_dir.join(kind.spec().file_name)).ok().map(|b| folds::fingerprint(&b));
+        on_disk.is_some() && on_disk == known
     }
 
     /// Puts a snapshot into the cache unless a newer one is there already.
