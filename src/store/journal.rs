@@ -56,20 +56,38 @@ pub struct Journal {
 impl Journal {
     /// Opens events.csv for appending. `last_id` comes from reading it and the archive.
     pub fn open(path: &Path, format: CsvFormat, last_id: u64) -> io::Result<Journal> {
-        let file = OpenOptions::new().append(true).open(path)?;
-        let len = file.metadata()?.len();
-        // A file that does not end in a line end (a crash mid-append, or a person's
-        // edit) gets one, so the next row starts on its own line.
-        let mut journal = Journal { path: path.to_path_buf(), file, format, len, last_id };
-        if len > 0 {
-            let bytes = fs::read(path)?;
-            if !bytes.ends_with(b"\n") {
-                journal.file.write_all(format.line_end())?;
-                journal.file.sync_data()?;
-                journal.len += format.line_end().len() as u64;
-            }
+        let bytes = fs::read(path)?;
+        let complete = complete_len(&bytes);
+        if complete < bytes.len() {
+            // The server ends every row it appends with a line end, and acknowledges it
+            // only once it is on disk: bytes after the last complete row are an append
+            // that a crash interrupted, never an acknowledged change. They are kept aside
+            // (nothing is thrown away) and cut off, so the next row starts cleanly instead
+            // of continuing an open quote.
+            let aside = path.with_file_name(".taskboard").join("events-torn.csv");
+            fs::create_dir_all(aside.parent().unwrap_or(Path::new(".")))?;
+            let mut kept = OpenOptions::new().create(true).append(true).open(&aside)?;
+            kept.write_all(&bytes[complete..])?;
+            kept.write_all(b"\n")?;
+            kept.sync_data()?;
+            let file = OpenOptions::new().write(true).open(path)?;
+            file.set_len(complete as u64)?;
+            file.sync_all()?;
+            tracing::warn!(
+                bytes = bytes.len() - complete,
+                kept = %aside.display(),
+                "events.csv ended in a row cut short by a crash; it was never acknowledged and is kept aside"
+            );
         }
-        Ok(journal)
+        let mut file = OpenOptions::new().append(true).open(path)?;
+        let mut len = complete as u64;
+        if len > 0 && !bytes[..complete].ends_with(b"\n") {
+            // A header alone without its line end (written by hand): give it one.
+            file.write_all(format.line_end())?;
+            file.sync_data()?;
+            len += format.line_end().len() as u64;
+        }
+        Ok(Journal { path: path.to_path_buf(), file, format, len, last_id })
     }
 
     /// Appends rows and fsyncs them: when this returns, they survive a crash.
@@ -127,6 +145,22 @@ pub fn event_row(id: u64, e: &NewEvent, format: &CsvFormat) -> Row {
     )
 }
 
+/// The length of `bytes` up to the end of its last complete row: its last line end that
+/// is not inside a quoted cell. Each `"` toggles the quoting (an escaped `""` toggles
+/// twice), so this needs no full parse. The first line is the header, which is never cut.
+pub fn complete_len(bytes: &[u8]) -> usize {
+    let mut quoted = false;
+    let mut complete = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => complete = i + 1,
+            _ => {}
+        }
+    }
+    if complete == 0 { bytes.len() } else { complete }
+}
+
 /// The largest event id in the archive's file names (`events-<first>-<last>.csv.gz`).
 pub fn archived_last_id(archive_dir: &Path) -> u64 {
     let Ok(entries) = fs::read_dir(archive_dir) else {
@@ -148,7 +182,8 @@ pub fn read_events(path: &Path, vocabulary: &Vocabulary) -> Result<TableData, Ve
     let bytes = fs::read(path).map_err(|e| {
         vec![Problem { file: "events.csv".into(), line: 0, column: 0, message: format!("cannot read: {e}") }]
     })?;
-    let parsed = csv_format::parse(&bytes, "events.csv")?;
+    // A row cut short by a crash was never acknowledged: it is not part of the journal.
+    let parsed = csv_format::parse(&bytes[..complete_len(&bytes)], "events.csv")?;
     TableData::from_parsed(TableKind::Events, parsed, vocabulary).map(|l| l.data)
 }
 
@@ -231,4 +266,52 @@ pub fn change_data(table: TableKind, before: Option<&Fields>, after: Option<&Fie
     data.insert("before".into(), Value::Object(b));
     data.insert("after".into(), Value::Object(a));
     Value::Object(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_cut_short_by_a_crash_is_not_part_of_the_journal() {
+        let header = "id,type,entity,entity_id,user_id,source,message,data,created_at\n";
+        let row = "1,task.updated,task,5,,api,task 5 updated,\"{\"\"after\"\":{}}\",2026-11-22T10:00:00Z\n";
+        let whole = format!("{header}{row}");
+        assert_eq!(complete_len(whole.as_bytes()), whole.len());
+        // Cut inside the quoted data cell, after a line end inside the quotes, and in the last cell.
+        let quoted_newline = format!("{whole}2,task.created,task,6,,api,\"two\nlines");
+        for torn in [&whole[..whole.len() - 30], &whole[..whole.len() - 5], quoted_newline.as_str()] {
+            let cut = if torn.len() > whole.len() { whole.len() } else { header.len() };
+            assert_eq!(complete_len(torn.as_bytes()), cut, "{torn:?}");
+        }
+        // A header alone, even without its line end, is never cut.
+        assert_eq!(complete_len(header.trim_end().as_bytes()), header.len() - 1);
+        assert_eq!(complete_len(b""), 0);
+    }
+
+    #[test]
+    fn opening_cuts_a_torn_append_keeps_it_aside_and_appends_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.csv");
+        let header = "id,type,entity,entity_id,user_id,source,message,data,created_at\n";
+        let good = "1,task.updated,task,5,,api,ok,,2026-11-22T10:00:00Z\n";
+        std::fs::write(&path, format!("{header}{good}2,task.updated,task,5,,api,cut,\"{{\"\"bef")).unwrap();
+        let format = CsvFormat::default();
+        let mut journal = Journal::open(&path, format, 2).unwrap();
+        let event = NewEvent {
+            kind: "task.updated".into(),
+            entity: "task".into(),
+            entity_id: Some(5),
+            user_id: None,
+            source: "api".into(),
+            message: "next".into(),
+            data: Value::Null,
+            created_at: "2026-11-22T10:00:01Z".into(),
+        };
+        journal.append(&[(3, event)]).unwrap();
+        let events = read_events(&path, &Vocabulary::default()).unwrap();
+        assert_eq!(events.rows.keys().copied().collect::<Vec<_>>(), vec![1, 3]);
+        let aside = std::fs::read_to_string(dir.path().join(".taskboard/events-torn.csv")).unwrap();
+        assert!(aside.starts_with("2,task.updated,task,5,,api,cut,"), "{aside}");
+    }
 }

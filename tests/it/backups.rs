@@ -2,15 +2,20 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::common::{ServerProcess, TestApp, USERS_CSV, binary};
+use crate::common::{ServerProcess, TestApp, USERS_CSV, taskboard_in};
 
 fn cli(args: &[&str], data: &Path, config: &Path) -> (i32, String, String) {
-    let out =
-        Command::new(binary()).arg("--config").arg(config).args(args).arg("--data-dir").arg(data).output().unwrap();
+    let out = taskboard_in(data.parent().unwrap())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -1,16 +1,15 @@
 //! Start-up configuration errors and the log files, with the real binary.
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::common::{ServerProcess, binary};
+use crate::common::{ServerProcess, taskboard_in};
 
 /// Runs `taskboard --config FILE serve` and returns (exit code, standard error).
 fn start_fails(config_text: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, config_text).unwrap();
-    let out = Command::new(binary())
+    let out = taskboard_in(dir.path())
         .arg("--config")
         .arg(&config)
         .args(["serve", "--port", "0", "--data-dir"])

@@ -311,7 +311,7 @@ async fn export_from_the_command_line_reads_the_files() {
     app.post("/api/tasks", json!({"title": "@SUM(A1:A9)", "status": "done"})).await;
     app.post("/api/tasks", json!({"title": "open"})).await;
     let dir = app.stop().await;
-    let out = std::process::Command::new(crate::common::binary())
+    let out = crate::common::taskboard_in(dir.path())
         .args([
             "--config",
             "/nonexistent.yaml",
@@ -328,7 +328,7 @@ async fn export_from_the_command_line_reads_the_files() {
         .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "id,title\r\n1,'@SUM(A1:A9)\r\n");
-    let out = std::process::Command::new(crate::common::binary())
+    let out = crate::common::taskboard_in(dir.path())
         .args(["--config", "/nonexistent.yaml", "export", "credentials", "--data-dir"])
         .arg(dir.path().join("data"))
         .output()

@@ -2,9 +2,9 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use crate::common::{ServerProcess, binary};
+use crate::common::{ServerProcess, taskboard_in};
 
 /// The password hash of the first row of credentials.csv (quoted: it holds commas).
 fn stored_hash(data: &Path) -> String {
@@ -13,7 +13,7 @@ fn stored_hash(data: &Path) -> String {
 }
 
 fn user(data: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(binary())
+    let mut child = taskboard_in(data.parent().unwrap())
         .args(["--config", "/nonexistent.yaml", "user"])
         .args(args)
         .arg("--data-dir")

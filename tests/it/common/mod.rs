@@ -102,6 +102,14 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_taskboard")
 }
 
+/// The binary, run in `workdir`: its default log folder (./logs) is then the test's
+/// own, never the project's.
+pub fn taskboard_in(workdir: &Path) -> Command {
+    let mut command = Command::new(binary());
+    command.current_dir(workdir);
+    command
+}
+
 impl ServerProcess {
     pub fn start(data_dir: &Path) -> ServerProcess {
         Self::start_with(Path::new("/nonexistent/taskboard-test.yaml"), data_dir, &[])
@@ -109,7 +117,8 @@ impl ServerProcess {
 
     /// Starts with a configuration file and extra environment variables.
     pub fn start_with(config: &Path, data_dir: &Path, env: &[(&str, &str)]) -> ServerProcess {
-        let mut child = Command::new(binary())
+        // The default log folder (./logs) is then the test's own, beside its data.
+        let mut child = taskboard_in(data_dir.parent().unwrap_or(data_dir))
             .arg("--config")
             .arg(config)
             .args(["serve", "--host", "127.0.0.1", "--port", "0"])
@@ -142,7 +151,7 @@ impl ServerProcess {
 
 /// Runs `taskboard check --data-dir DIR`; returns exit code and stdout.
 pub fn run_check(data_dir: &Path) -> (i32, String) {
-    let out = Command::new(binary())
+    let out = taskboard_in(data_dir.parent().unwrap_or(data_dir))
         .args(["--config", "/nonexistent/taskboard-test.yaml", "check", "--data-dir"])
         .arg(data_dir)
         .output()
