@@ -49,10 +49,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let dyn_store: Arc<dyn Storage> = store.clone();
+    let security = Arc::new(crate::service::auth::Security::new(&config, dyn_store).map_err(anyhow::Error::msg)?);
     let options = ServeOptions {
         max_connections: config.server.max_connections,
         request_timeout: Duration::from_secs(config.server.request_timeout.max(1)),
         tls,
+        security: security.clone(),
     };
     crate::api::metrics::handle();
     let config = Arc::new(config);
@@ -61,7 +64,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let jobs = tokio::spawn(scheduler.clone().run(async {
         let _ = jobs_stopped.await;
     }));
-    let routes = crate::api::routes(store.clone(), config, scheduler, Instant::now());
+    let routes = crate::api::routes(store.clone(), config, scheduler, security, Instant::now());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(crate::server::serve(listener, routes, options, async {
         let _ = stopped.await;

@@ -43,6 +43,9 @@ pub struct Config {
     /// Where this configuration was read from (None: defaults only). Not a key.
     #[serde(skip)]
     pub source_path: Option<PathBuf>,
+    /// `SECRET_KEY` (or `FLASK_SECRET_KEY`) from the environment: signs tokens. Not a key.
+    #[serde(skip)]
+    pub secret_key: Secret,
     pub storage: Storage,
     pub security: Security,
     pub server: Server,
@@ -397,7 +400,7 @@ impl Config {
         config.validated()
     }
 
-    fn validated(self) -> Result<Config, ConfigError> {
+    fn validated(mut self) -> Result<Config, ConfigError> {
         if self.tasks.statuses.is_empty() {
             return Err(ConfigError::Invalid("tasks.statuses: at least one status is required".into()));
         }
@@ -405,15 +408,8 @@ impl Config {
             return Err(ConfigError::Invalid("performance.worker_processes: must be at least 1".into()));
         }
         crate::logs::check(&self.logging).map_err(ConfigError::Invalid)?;
-        // Logins and roles are not built yet: refusing to start beats serving everyone
-        // as an admin while the configuration says the server is protected.
-        if self.security.enabled {
-            return Err(ConfigError::Invalid(
-                "security.enabled: true is not available in this version yet (logins and roles are still to come); \
-                 the server will not start unprotected while the configuration asks for protection. \
-                 Set it to false and keep the server on a trusted network"
-                    .into(),
-            ));
+        if self.security.enabled && !self.secret_key.is_set() {
+            self.secret_key = crate::auth::secret::from_env().map_err(ConfigError::Invalid)?;
         }
         if self.scheduler.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError::Invalid(format!(

@@ -33,6 +33,8 @@ pub struct ServeOptions {
     /// How long a request may take to produce its response.
     pub request_timeout: Duration,
     pub tls: Option<TlsAcceptor>,
+    /// Authenticates each request before routing (see `api::gate::Caller`).
+    pub security: Arc<crate::service::auth::Security>,
 }
 
 /// How long a client has to finish the TLS handshake.
@@ -72,8 +74,11 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let timeout = options.request_timeout;
         let filter = service.clone();
+        let security = options.security.clone();
         let handler = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(PeerAddr(peer));
+            let caller = crate::api::gate::Caller::of(&security, request.headers(), request.uri(), peer);
+            request.extensions_mut().insert(caller);
             let mut filter = filter.clone();
             let response = filter.call(request);
             async move {

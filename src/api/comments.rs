@@ -13,8 +13,11 @@ use crate::domain::TableKind;
 use crate::service::RecordService;
 use crate::service::query::Condition;
 
+use super::gate::principal;
 use super::records::{self, DeleteMeans, json_body, with_service};
-use super::reply::{api_context, body_fields, list_query, page_response, respond};
+use super::reply::{body_fields, list_query, page_response, respond};
+use crate::auth::policy::Action;
+use crate::service::access::Principal;
 
 pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
     cat.add(
@@ -39,10 +42,13 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())
         .and(svc())
-        .map(|task: u64, params: Vec<(String, String)>, s: RecordService| {
+        .and(principal())
+        .map(|task: u64, params: Vec<(String, String)>, s: RecordService, p: Principal| {
             respond((|| {
-                s.get(TableKind::Tasks, task)?;
+                let (record, _) = s.get(TableKind::Tasks, task)?;
+                s.check_read(&p, TableKind::Tasks, task, &record)?;
                 let mut query = list_query(&params)?;
+                s.scope_query(&p, TableKind::Comments, &mut query)?;
                 query.conditions.push(Condition::OneOf("task_id".into(), vec![task.to_string()]));
                 if query.sort.is_empty() {
                     query.sort = vec![("id".into(), false)];
@@ -51,21 +57,25 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
                 Ok(page_response(TableKind::Comments, &page, query.fields.as_deref()))
             })())
         });
-    let create =
-        warp::path!("api" / "tasks" / u64 / "comments").and(warp::post()).and(json_body(limit)).and(svc()).then(
-            |task: u64, bytes: bytes::Bytes, s: RecordService| async move {
-                respond(
-                    async {
-                        s.get(TableKind::Tasks, task)?;
-                        let mut fields = body_fields(&bytes)?;
-                        fields.insert("task_id".into(), task.to_string());
-                        let committed = s.create(TableKind::Comments, fields, api_context()).await?;
-                        records::created_response(TableKind::Comments, &s, &committed)
-                    }
-                    .await,
-                )
-            },
-        );
+    let create = warp::path!("api" / "tasks" / u64 / "comments")
+        .and(warp::post())
+        .and(json_body(limit))
+        .and(svc())
+        .and(principal())
+        .then(|task: u64, bytes: bytes::Bytes, s: RecordService, p: Principal| async move {
+            respond(
+                async {
+                    let (record, _) = s.get(TableKind::Tasks, task)?;
+                    s.check_read(&p, TableKind::Tasks, task, &record)?;
+                    let mut fields = body_fields(&bytes)?;
+                    fields.insert("task_id".into(), task.to_string());
+                    s.check_write(&p, TableKind::Comments, Action::Create, None, &fields)?;
+                    let committed = s.create(TableKind::Comments, fields, p.context()).await?;
+                    records::created_response(TableKind::Comments, &s, &committed)
+                }
+                .await,
+            )
+        });
     list.or(create)
         .unify()
         .or(records::get(t, svc(), cat))

@@ -19,9 +19,12 @@ use crate::domain::TableKind;
 use crate::service::RecordService;
 use crate::service::docs::Upload;
 
+use super::gate::principal;
 use super::problem::ApiError;
 use super::records::{self, DeleteMeans, json_body, with_service};
-use super::reply::{api_context, body_fields, respond};
+use super::reply::{body_fields, respond};
+use crate::auth::policy::Action;
+use crate::service::access::Principal;
 
 pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
     cat.add(
@@ -50,61 +53,70 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
     );
     let t = TableKind::Docs;
     let svc = || with_service(service.clone());
-    let multipart =
-        warp::path!("api" / "docs").and(warp::post()).and(warp::multipart::form().max_length(limit)).and(svc()).then(
-            move |form: warp::multipart::FormData, s: RecordService| async move {
-                respond(async { store_upload(&s, read_form(form, limit).await?).await }.await)
+    let multipart = warp::path!("api" / "docs")
+        .and(warp::post())
+        .and(warp::multipart::form().max_length(limit))
+        .and(svc())
+        .and(principal())
+        .then(move |form: warp::multipart::FormData, s: RecordService, p: Principal| async move {
+            respond(async { store_upload(&s, &p, read_form(form, limit).await?).await }.await)
+        });
+    let raw = warp::path!("api" / "docs")
+        .and(warp::post())
+        .and(warp::query::<Vec<(String, String)>>())
+        .and(warp::header::optional::<String>("content-type"))
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::bytes())
+        .and(svc())
+        .and(principal())
+        .then(
+            |params: Vec<(String, String)>,
+             content_type: Option<String>,
+             content: bytes::Bytes,
+             s: RecordService,
+             p: Principal| async move {
+                respond(
+                    async {
+                        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+                        let upload = Upload {
+                            filename: param("filename").ok_or_else(|| {
+                                ApiError::bad_request("a raw upload names its file: POST /api/docs?filename=NAME")
+                            })?,
+                            title: param("title"),
+                            task_id: param("task_id"),
+                            content_type,
+                            content,
+                        };
+                        store_upload(&s, &p, upload).await
+                    }
+                    .await,
+                )
             },
         );
-    let raw =
-        warp::path!("api" / "docs")
-            .and(warp::post())
-            .and(warp::query::<Vec<(String, String)>>())
-            .and(warp::header::optional::<String>("content-type"))
-            .and(warp::body::content_length_limit(limit))
-            .and(warp::body::bytes())
-            .and(svc())
-            .then(
-                |params: Vec<(String, String)>,
-                 content_type: Option<String>,
-                 content: bytes::Bytes,
-                 s: RecordService| async move {
-                    respond(
-                        async {
-                            let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-                            let upload = Upload {
-                                filename: param("filename").ok_or_else(|| {
-                                    ApiError::bad_request("a raw upload names its file: POST /api/docs?filename=NAME")
-                                })?,
-                                title: param("title"),
-                                task_id: param("task_id"),
-                                content_type,
-                                content,
-                            };
-                            store_upload(&s, upload).await
-                        }
-                        .await,
-                    )
-                },
-            );
     let patch = warp::path!("api" / "docs" / u64)
         .and(warp::patch())
         .and(warp::header::optional::<String>("if-match"))
         .and(json_body(limit))
         .and(svc())
-        .then(|id: u64, tag: Option<String>, bytes: bytes::Bytes, s: RecordService| async move {
+        .and(principal())
+        .then(|id: u64, tag: Option<String>, bytes: bytes::Bytes, s: RecordService, p: Principal| async move {
             respond(
                 async {
-                    let committed = s.update_doc(id, body_fields(&bytes)?, tag, api_context()).await?;
+                    let fields = body_fields(&bytes)?;
+                    let (existing, _) = s.get(TableKind::Docs, id)?;
+                    s.check_write(&p, TableKind::Docs, Action::Update, Some((id, &existing)), &fields)?;
+                    let committed = s.update_doc(id, fields, tag, p.context()).await?;
                     records::committed_response(TableKind::Docs, &s, StatusCode::OK, &committed)
                 }
                 .await,
             )
         });
-    let content = warp::path!("api" / "docs" / u64 / "content").and(warp::get()).and(svc()).then(
-        |id: u64, s: RecordService| async move {
+    let content = warp::path!("api" / "docs" / u64 / "content").and(warp::get()).and(svc()).and(principal()).then(
+        |id: u64, s: RecordService, p: Principal| async move {
             respond(
                 async {
+                    let (record, _) = s.get(TableKind::Docs, id)?;
+                    s.check_read(&p, TableKind::Docs, id, &record)?;
                     let (fields, bytes) = s.doc_content(id).await?;
                     Ok(file_response(&fields, bytes))
                 }
@@ -128,8 +140,10 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .boxed()
 }
 
-async fn store_upload(s: &RecordService, upload: Upload) -> Result<Response, ApiError> {
-    let committed = s.upload_doc(upload, api_context()).await?;
+async fn store_upload(s: &RecordService, p: &Principal, upload: Upload) -> Result<Response, ApiError> {
+    let planned: crate::store::Fields = [("task_id".to_string(), upload.task_id.clone().unwrap_or_default())].into();
+    s.check_write(p, TableKind::Docs, Action::Create, None, &planned)?;
+    let committed = s.upload_doc(upload, p.context()).await?;
     records::created_response(TableKind::Docs, s, &committed)
 }
 

@@ -16,9 +16,11 @@ use crate::config::Export as ExportConfig;
 use crate::domain::TableKind;
 use crate::service::RecordService;
 
+use super::gate::principal;
 use super::problem::ApiError;
 use super::records::with_service;
 use super::reply::{list_query, respond};
+use crate::service::access::Principal;
 
 /// `rows_per_chunk` is `performance.csv_read_batch_size`.
 pub fn routes(
@@ -39,7 +41,8 @@ pub fn routes(
         .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())
         .and(with_service(service))
-        .map(move |file: String, mut params: Vec<(String, String)>, s: RecordService| {
+        .and(principal())
+        .map(move |file: String, mut params: Vec<(String, String)>, s: RecordService, p: Principal| {
             respond((|| {
                 if !config.csv_export_enabled {
                     return Err(ApiError::new(
@@ -54,7 +57,9 @@ pub fn routes(
                     return Err(ApiError::new(StatusCode::FORBIDDEN, format!("{} is never exported", table.name())));
                 }
                 let bom = take_flag(&mut params, "bom")?;
-                let query = list_query(&params)?;
+                let mut query = list_query(&params)?;
+                // An export carries no more than the caller may read.
+                s.scope_query(&p, table, &mut query)?;
                 let mut export = s.export(table, &query, config.max_export_records, rows_per_chunk, bom)?;
                 let (total, truncated) = (export.total, export.truncated);
                 if truncated {

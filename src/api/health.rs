@@ -9,6 +9,8 @@ use std::time::Instant;
 use serde_json::json;
 use warp::Filter;
 
+use crate::auth::policy::Role;
+
 use super::catalog::{Catalog, Shape};
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
@@ -35,7 +37,8 @@ pub fn routes(
     );
     warp::path!("api" / "health")
         .and(warp::get())
-        .map(move || {
+        .and(super::gate::caller())
+        .map(move |caller: super::gate::Caller| {
             let tables = store.status();
             let healthy = tables.iter().all(|t| t.readable);
             let stats = store.stats();
@@ -43,12 +46,19 @@ pub fn routes(
             if !config.security.enabled {
                 warnings.push("security.enabled is false: every request acts as the built-in admin `anonymous`");
             }
-            let body = json!({
+            let summary = json!({
                 "status": if healthy { "ok" } else { "degraded" },
                 "version": env!("CARGO_PKG_VERSION"),
                 "uptime_seconds": started.elapsed().as_secs(),
                 "security_enabled": config.security.enabled,
                 "warnings": warnings,
+            });
+            // The details (files, components, configuration) are for admins and supervisors.
+            let details = caller.principal.is_ok_and(|p| matches!(p.role, Role::Admin | Role::Supervisor));
+            if !details {
+                return json_response(StatusCode::OK, &summary, None);
+            }
+            let mut body = json!({
                 "last_event_id": store.last_event_id(),
                 "tables": tables,
                 "components": {
@@ -73,6 +83,9 @@ pub fn routes(
                 },
                 "config": &*config,
             });
+            if let (Some(body), serde_json::Value::Object(summary)) = (body.as_object_mut(), summary) {
+                body.extend(summary);
+            }
             // 200 even when degraded: the server is up and serves the other tables;
             // the body says which file is wrong.
             json_response(StatusCode::OK, &body, None)

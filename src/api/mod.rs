@@ -1,12 +1,14 @@
 //! The REST API: warp filters, one file per resource. This is the one place where
 //! errors become HTTP statuses ([`problem`]).
 
+pub mod auth;
 pub mod backups;
 pub mod catalog;
 pub mod comments;
 pub mod docs;
 pub mod events;
 pub mod export;
+pub mod gate;
 pub mod health;
 pub mod json;
 pub mod metrics;
@@ -36,6 +38,7 @@ pub fn routes(
     store: Arc<CsvStore>,
     config: Arc<Config>,
     scheduler: crate::scheduler::Scheduler,
+    security: Arc<crate::service::auth::Security>,
     started: Instant,
 ) -> BoxedFilter<(Response,)> {
     let body_limit = config.performance.max_file_size_mb.max(1) * 1024 * 1024;
@@ -60,6 +63,8 @@ pub fn routes(
         .unify()
         .or(export::routes(records, config.export.clone(), config.performance.csv_read_batch_size, cat))
         .unify()
+        .or(auth::routes(security.clone(), cat))
+        .unify()
         .or(crate::realtime::routes(dyn_store_for_ws, config.server.max_connections, cat))
         .unify()
         .or(health::routes(store.clone(), config.clone(), started, cat))
@@ -71,9 +76,8 @@ pub fn routes(
         .or(scheduler::routes(scheduler, body_limit, cat))
         .unify()
         .boxed();
-    let api = mounted
-        .or(openapi::routes(cat, &config.tasks.statuses))
-        .unify()
+    let api = gate::gate(security)
+        .and(mounted.or(openapi::routes(cat, &config.tasks.statuses)).unify())
         .with(cors(&config.server.cors_origins))
         .map(warp::Reply::into_response)
         .recover(problem::recover)
@@ -103,22 +107,24 @@ fn observe(inner: BoxedFilter<(Response,)>) -> BoxedFilter<(Response,)> {
     warp::header::optional::<String>("x-request-id")
         .and(warp::method())
         .and(warp::path::full())
-        .map(|id: Option<String>, method, path| {
+        .and(warp::ext::optional::<gate::Caller>())
+        .map(|id: Option<String>, method, path, caller: Option<gate::Caller>| {
             let id = id
                 .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
                 .unwrap_or_else(|| format!("{:08x}", NEXT.fetch_add(1, Ordering::Relaxed)));
-            (id, method, path, Instant::now())
+            let user = caller.map(|c| c.name().to_string()).unwrap_or_else(|| "-".into());
+            (id, method, path, user, Instant::now())
         })
         .untuple_one()
         .and(inner)
-        .map(|id: String, method: warp::http::Method, path: warp::path::FullPath, start: Instant, mut response: Response| {
+        .map(|id: String, method: warp::http::Method, path: warp::path::FullPath, user: String, start: Instant, mut response: Response| {
             let seconds = start.elapsed().as_secs_f64();
             let status = response.status().as_u16();
-            // One line per request; the user is `anonymous` until the security issue.
+            // One line per request (never the query string: it may carry a token).
             tracing::info!(
                 target: "access",
                 request_id = %id,
-                user = "anonymous",
+                user = %user,
                 "{} {} {} {:.1}ms",
                 method,
                 path.as_str(),

@@ -111,6 +111,13 @@ pub fn document(cat: &Catalog, statuses: &[String]) -> Value {
                         );
                     }
                 }
+                if let Some(name) = body.filter(|b| *b != "upload") {
+                    operation.insert(
+                        "requestBody".into(),
+                        json!({"required": true, "content": {
+                        "application/json": {"schema": {"type": "object", "title": name}}}}),
+                    );
+                }
                 let (code, body) = match response {
                     "Doc" => ("201", content("Uploaded", "application/json", entity_ref("Doc"))),
                     "file" => ("200", content("The file", "application/octet-stream", json!({"type": "string"}))),
@@ -129,6 +136,11 @@ pub fn document(cat: &Catalog, statuses: &[String]) -> Value {
             "default".into(),
             content("An error (RFC 9457)", "application/problem+json", entity_ref("Problem")),
         );
+        // Which routes need a token, from the same rules the gate applies.
+        let requirement = crate::auth::policy::requirement(op.method, &op.path);
+        if requirement != crate::auth::policy::Requirement::Public {
+            operation.insert("security".into(), json!([{"bearer": []}]));
+        }
         operation.insert("parameters".into(), Value::Array(parameters));
         operation.insert("responses".into(), Value::Object(responses));
         let entry = paths.entry(op.path.clone()).or_insert_with(|| json!({}));
@@ -146,7 +158,7 @@ pub fn document(cat: &Catalog, statuses: &[String]) -> Value {
         "info": {"title": "taskboard", "version": env!("CARGO_PKG_VERSION"),
                  "description": "A task server whose database is a folder of CSV files."},
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
     })
 }
 

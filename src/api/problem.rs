@@ -6,6 +6,8 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use crate::domain::FieldError;
+use crate::service::access::Denied;
+use crate::service::auth::AuthError;
 use crate::store::StoreError;
 
 /// An error answered to a client.
@@ -14,6 +16,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// Seconds, for 429 and 503 answers that know when to come back.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -29,7 +33,7 @@ struct ProblemBody<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self { status, detail: detail.into(), errors: Vec::new() }
+        Self { status, detail: detail.into(), errors: Vec::new(), retry_after: None }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -38,7 +42,7 @@ impl ApiError {
 
     pub fn invalid(errors: Vec<FieldError>) -> Self {
         let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-        Self { status: StatusCode::UNPROCESSABLE_ENTITY, detail, errors }
+        Self { status: StatusCode::UNPROCESSABLE_ENTITY, detail, errors, retry_after: None }
     }
 
     pub fn into_response(self) -> Response {
@@ -56,6 +60,14 @@ impl ApiError {
         response
             .headers_mut()
             .insert(warp::http::header::CONTENT_TYPE, warp::http::HeaderValue::from_static("application/problem+json"));
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(warp::http::header::RETRY_AFTER, seconds.into());
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(warp::http::header::WWW_AUTHENTICATE, warp::http::HeaderValue::from_static("Bearer"));
+        }
         response
     }
 }
@@ -76,9 +88,40 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<Denied> for ApiError {
+    fn from(e: Denied) -> Self {
+        match e {
+            Denied::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
+            Denied::Hidden { .. } => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+            Denied::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Unauthorized(m) => ApiError::new(StatusCode::UNAUTHORIZED, m),
+            AuthError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
+            AuthError::Invalid { field, message } => ApiError::invalid(vec![FieldError::new(field, message)]),
+            AuthError::TooMany(seconds) => {
+                ApiError { retry_after: Some(seconds), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string()) }
+            }
+            AuthError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A rejection carrying a problem (from the security gate, before any route).
+#[derive(Debug)]
+pub struct Refused(pub ApiError);
+impl warp::reject::Reject for Refused {}
+
 /// Turns warp's own rejections (no route, body too large...) into problems.
 pub async fn recover(rejection: warp::Rejection) -> Result<Response, std::convert::Infallible> {
-    let error = if rejection.is_not_found() {
+    let error = if let Some(Refused(e)) = rejection.find::<Refused>() {
+        e.clone()
+    } else if rejection.is_not_found() {
         ApiError::new(StatusCode::NOT_FOUND, "no such resource")
     } else if let Some(e) = rejection.find::<warp::cors::CorsForbidden>() {
         ApiError::new(StatusCode::FORBIDDEN, format!("{e} (server.cors_origins)"))

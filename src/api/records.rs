@@ -6,14 +6,17 @@ use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use crate::auth::policy::{Action, Scope};
 use crate::domain::{ColumnKind, FieldError, TableKind};
 use crate::service::RecordService;
-use crate::store::Committed;
+use crate::service::access::{NAME_FIELDS, Principal, area_of};
+use crate::store::{Committed, Fields};
 
 use super::catalog::{Catalog, Shape};
+use super::gate::principal;
 use super::json::{RowJson, record_to_json};
 use super::problem::ApiError;
-use super::reply::{api_context, body_fields, bytes_response, json_response, list_query, page_response, respond};
+use super::reply::{body_fields, bytes_response, json_response, list_query, page_response, respond};
 
 /// What `DELETE` means for a table.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -53,9 +56,11 @@ pub fn list(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Respo
         .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())
         .and(svc)
-        .map(move |params: Vec<(String, String)>, s: RecordService| {
+        .and(principal())
+        .map(move |params: Vec<(String, String)>, s: RecordService, p: Principal| {
             respond((|| {
-                let query = list_query(&params)?;
+                let mut query = list_query(&params)?;
+                s.scope_query(&p, table, &mut query)?;
                 let page = s.list(table, &query)?;
                 Ok(page_response(table, &page, query.fields.as_deref()))
             })())
@@ -80,11 +85,13 @@ pub fn create(table: TableKind, svc: Svc, limit: u64, cat: &mut Catalog) -> Boxe
         .and(warp::post())
         .and(json_body(limit))
         .and(svc)
-        .then(move |bytes: bytes::Bytes, s: RecordService| async move {
+        .and(principal())
+        .then(move |bytes: bytes::Bytes, s: RecordService, p: Principal| async move {
             respond(
                 async {
                     let fields = body_fields(&bytes)?;
-                    let committed = s.create(table, fields, api_context()).await?;
+                    s.check_write(&p, table, Action::Create, None, &fields)?;
+                    let committed = s.create(table, fields, p.context()).await?;
                     created_response(table, &s, &committed)
                 }
                 .await,
@@ -110,11 +117,15 @@ pub fn get(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Respon
         .and(warp::path::end())
         .and(warp::get())
         .and(svc)
-        .map(move |id: u64, s: RecordService| {
+        .and(principal())
+        .map(move |id: u64, s: RecordService, p: Principal| {
             respond((|| {
                 let (snapshot, row, etag) = s.get_row(table, id)?;
-                let body =
-                    serde_json::to_vec(&RowJson { table: &snapshot, row: &row, columns: None }).unwrap_or_default();
+                s.check_read(&p, table, id, &snapshot.fields(&row))?;
+                let columns: Option<Vec<usize>> = (p.scope(area_of(table), Action::Read) == Scope::Names)
+                    .then(|| NAME_FIELDS.iter().filter_map(|f| snapshot.position(f)).collect());
+                let body = serde_json::to_vec(&RowJson { table: &snapshot, row: &row, columns: columns.as_deref() })
+                    .unwrap_or_default();
                 Ok(bytes_response(StatusCode::OK, body, Some(&etag)))
             })())
         })
@@ -153,10 +164,13 @@ pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool, cat: &mut C
         .and(warp::header::optional::<String>("if-match"))
         .and(json_body(limit))
         .and(svc)
-        .then(move |id: u64, tag: Option<String>, bytes: bytes::Bytes, s: RecordService| async move {
+        .and(principal())
+        .then(move |id: u64, tag: Option<String>, bytes: bytes::Bytes, s: RecordService, p: Principal| async move {
             respond(
                 async {
                     let fields = body_fields(&bytes)?;
+                    let (existing, _) = s.get(table, id)?;
+                    s.check_write(&p, table, Action::Update, Some((id, &existing)), &fields)?;
                     if replace {
                         let missing: Vec<FieldError> = writable_columns(table)
                             .filter(|c| !fields.contains_key(*c))
@@ -166,7 +180,7 @@ pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool, cat: &mut C
                             return Err(ApiError::invalid(missing));
                         }
                     }
-                    let committed = s.update(table, id, fields, tag, api_context()).await?;
+                    let committed = s.update(table, id, fields, tag, p.context()).await?;
                     committed_response(table, &s, StatusCode::OK, &committed)
                 }
                 .await,
@@ -191,17 +205,20 @@ pub fn delete(table: TableKind, svc: Svc, means: DeleteMeans, cat: &mut Catalog)
         .and(warp::delete())
         .and(warp::header::optional::<String>("if-match"))
         .and(svc)
-        .then(move |id: u64, tag: Option<String>, s: RecordService| async move {
+        .and(principal())
+        .then(move |id: u64, tag: Option<String>, s: RecordService, p: Principal| async move {
             respond(
                 async {
+                    let (existing, _) = s.get(table, id)?;
+                    s.check_write(&p, table, Action::Delete, Some((id, &existing)), &Fields::new())?;
                     match means {
                         DeleteMeans::Deactivate => {
                             let fields = [("is_active".to_string(), "false".to_string())].into();
-                            let committed = s.update(table, id, fields, tag, api_context()).await?;
+                            let committed = s.update(table, id, fields, tag, p.context()).await?;
                             return committed_response(table, &s, StatusCode::OK, &committed);
                         }
-                        DeleteMeans::RemoveTask => s.delete_task(id, tag, api_context()).await?,
-                        DeleteMeans::Remove => s.delete(table, id, tag, api_context()).await?,
+                        DeleteMeans::RemoveTask => s.delete_task(id, tag, p.context()).await?,
+                        DeleteMeans::Remove => s.delete(table, id, tag, p.context()).await?,
                     };
                     let mut response = Response::new(Vec::new().into());
                     *response.status_mut() = StatusCode::NO_CONTENT;

@@ -10,8 +10,11 @@ use warp::reply::Response;
 
 use crate::service::RecordService;
 
+use super::gate::principal;
 use super::records::with_service;
 use super::reply::{json_response, respond};
+use crate::auth::policy::{Action, Area, Scope};
+use crate::service::access::Principal;
 
 pub fn routes(service: RecordService, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
     cat.add(
@@ -25,9 +28,15 @@ pub fn routes(service: RecordService, cat: &mut Catalog) -> BoxedFilter<(Respons
     warp::path!("api" / "stats")
         .and(warp::get())
         .and(with_service(service))
-        .map(|s: RecordService| {
+        .and(principal())
+        .map(|s: RecordService, p: Principal| {
             respond((|| {
-                let stats = s.stats(None)?;
+                // Members and clients see the statistics of their own tasks.
+                let only = match p.scope(Area::Stats, Action::Read) {
+                    Scope::All => None,
+                    _ => Some(p.user_id.unwrap_or_default()),
+                };
+                let stats = s.stats(only)?;
                 Ok(json_response(StatusCode::OK, &serde_json::to_value(stats).unwrap_or_default(), None))
             })())
         })

@@ -2,6 +2,8 @@
 //! the store directly, so validation and defaults are the same whichever door a change
 //! comes through.
 
+pub mod access;
+pub mod auth;
 pub mod docs;
 pub mod export;
 pub mod query;

@@ -6,10 +6,17 @@ use crate::common::{ServerProcess, taskboard_in};
 
 /// Runs `taskboard --config FILE serve` and returns (exit code, standard error).
 fn start_fails(config_text: &str) -> (i32, String) {
+    start_fails_with(config_text, &[])
+}
+
+fn start_fails_with(config_text: &str, env: &[(&str, &str)]) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, config_text).unwrap();
     let out = taskboard_in(dir.path())
+        .env_remove("SECRET_KEY")
+        .env_remove("FLASK_SECRET_KEY")
+        .envs(env.iter().copied())
         .arg("--config")
         .arg(&config)
         .args(["serve", "--port", "0", "--data-dir"])
@@ -29,7 +36,7 @@ fn configuration_errors_stop_start_up_naming_the_key() {
         ("logging:\n  format: '%(process)d %(message)s'\n", "logging.format: %(process) must end in s"),
         ("logging:\n  format: '%(lineno)s %(message)s'\n", "logging.format: %(lineno)s is not supported"),
         ("scheduler:\n  jobstore: redis\n", "scheduler.jobstore: \"redis\" is not a job store"),
-        ("security:\n  enabled: true\n", "security.enabled: true is not available in this version yet"),
+        ("security:\n  enabled: true\n", "SECRET_KEY is not set"),
         ("server: [1, 2\n", "not valid YAML"),
         (
             "cron:\n  jobs:\n    x: {schedule: '0 25 * * *', task: t}\n",
@@ -42,6 +49,17 @@ fn configuration_errors_stop_start_up_naming_the_key() {
         let (code, stderr) = start_fails(text);
         assert_eq!(code, 2, "{text:?} must stop start-up: {stderr}");
         assert!(stderr.contains(expected), "{text:?}: expected {expected:?} in {stderr:?}");
+    }
+    // A placeholder secret (also under the older system's name) stops start-up too.
+    for (name, value, expected) in [
+        ("SECRET_KEY", "your-secure-secret-key-here", "placeholder"),
+        ("FLASK_SECRET_KEY", "change-me", "placeholder"),
+        ("SECRET_KEY", "short", "shorter than 16"),
+    ] {
+        let (code, stderr) = start_fails_with("security:\n  enabled: true\n", &[(name, value)]);
+        assert_eq!(code, 2, "{name}={value} must stop start-up: {stderr}");
+        assert!(stderr.contains(expected), "{name}={value}: expected {expected:?} in {stderr:?}");
+        assert!(!stderr.contains(value) || value == "short", "the value itself is not printed: {stderr}");
     }
 }
 

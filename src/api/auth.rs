@@ -1,0 +1,163 @@
+//! Logging in and out:
+//! - `POST /api/auth/login` `{username, password}` → tokens
+//! - `POST /api/auth/telegram` the Login Widget's payload → tokens
+//! - `POST /api/auth/refresh` `{refresh_token}` → a new pair (the old one stops working)
+//! - `POST /api/auth/logout`: revokes the session
+//! - `GET /api/auth/me`: the current user
+//! - `PUT /api/auth/password` `{current_password, new_password}` → a new pair
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use crate::service::access::Principal;
+use crate::service::auth::{Security, UserInfo};
+
+use super::catalog::{Catalog, Shape};
+use super::gate::{Caller, caller, principal};
+use super::problem::ApiError;
+use super::records::json_body;
+use super::reply::{json_response, respond};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Refresh {
+    refresh_token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// A JSON body as `T`: 400 when it is not JSON or not the expected object.
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the body is not what this route takes: {e}")))
+}
+
+fn tokens(pair: crate::service::auth::TokenPair) -> Response {
+    json_response(StatusCode::OK, &serde_json::to_value(pair).unwrap_or_default(), None)
+}
+
+pub fn routes(security: Arc<Security>, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    let other = |body, response| Shape::Other { body, response };
+    cat.add("POST", "/api/auth/login", "auth", "Log in with a password", None, other(Some("Login"), "Tokens"));
+    cat.add(
+        "POST",
+        "/api/auth/telegram",
+        "auth",
+        "Log in with the Telegram Login Widget",
+        None,
+        other(Some("TelegramLogin"), "Tokens"),
+    );
+    cat.add(
+        "POST",
+        "/api/auth/refresh",
+        "auth",
+        "A new token pair for a refresh token",
+        None,
+        other(Some("Refresh"), "Tokens"),
+    );
+    cat.add("POST", "/api/auth/logout", "auth", "End this session", None, other(None, "empty"));
+    cat.add("GET", "/api/auth/me", "auth", "The current user", None, other(None, "Me"));
+    cat.add("PUT", "/api/auth/password", "auth", "Change your password", None, other(Some("PasswordChange"), "Tokens"));
+    let sec = move || {
+        let security = security.clone();
+        warp::any().map(move || security.clone())
+    };
+    let limit = 64 * 1024;
+    let login =
+        warp::path!("api" / "auth" / "login").and(warp::post()).and(json_body(limit)).and(sec()).and(caller()).then(
+            |bytes: bytes::Bytes, security: Arc<Security>, caller: Caller| async move {
+                respond(
+                    async {
+                        let body: Login = parse(&bytes)?;
+                        Ok(tokens(security.login_password(&body.username, &body.password, caller.ip()).await?))
+                    }
+                    .await,
+                )
+            },
+        );
+    let telegram =
+        warp::path!("api" / "auth" / "telegram").and(warp::post()).and(json_body(limit)).and(sec()).and(caller()).then(
+            |bytes: bytes::Bytes, security: Arc<Security>, caller: Caller| async move {
+                respond(
+                    async {
+                        // The widget sends numbers (id, auth_date) and strings; the signed
+                        // data-check-string is their text.
+                        let body: BTreeMap<String, Value> = parse(&bytes)?;
+                        let payload: BTreeMap<String, String> = body
+                            .into_iter()
+                            .map(|(k, v)| match v {
+                                Value::String(s) => Ok((k, s)),
+                                Value::Number(n) => Ok((k, n.to_string())),
+                                _ => Err(ApiError::bad_request(format!("{k}: a string or a number is expected"))),
+                            })
+                            .collect::<Result<_, _>>()?;
+                        Ok(tokens(security.login_telegram(&payload, caller.ip()).await?))
+                    }
+                    .await,
+                )
+            },
+        );
+    let refresh = warp::path!("api" / "auth" / "refresh").and(warp::post()).and(json_body(limit)).and(sec()).then(
+        |bytes: bytes::Bytes, security: Arc<Security>| async move {
+            respond(
+                async {
+                    let body: Refresh = parse(&bytes)?;
+                    Ok(tokens(security.refresh(&body.refresh_token).await?))
+                }
+                .await,
+            )
+        },
+    );
+    let logout = warp::path!("api" / "auth" / "logout").and(warp::post()).and(sec()).and(principal()).then(
+        |security: Arc<Security>, p: Principal| async move {
+            respond(
+                async {
+                    security.logout(&p).await?;
+                    let mut response = Response::new(Vec::new().into());
+                    *response.status_mut() = StatusCode::NO_CONTENT;
+                    Ok(response)
+                }
+                .await,
+            )
+        },
+    );
+    let me = warp::path!("api" / "auth" / "me").and(warp::get()).and(principal()).map(|p: Principal| {
+        let mut body = serde_json::to_value(UserInfo::from(&p)).unwrap_or_default();
+        body["must_change_password"] = p.must_change_password.into();
+        json_response(StatusCode::OK, &body, None)
+    });
+    let password = warp::path!("api" / "auth" / "password")
+        .and(warp::put())
+        .and(json_body(limit))
+        .and(sec())
+        .and(principal())
+        .then(|bytes: bytes::Bytes, security: Arc<Security>, p: Principal| async move {
+            respond(
+                async {
+                    let body: PasswordChange = parse(&bytes)?;
+                    Ok(tokens(security.change_password(&p, &body.current_password, &body.new_password).await?))
+                }
+                .await,
+            )
+        });
+    login.or(telegram).unify().or(refresh).unify().or(logout).unify().or(me).unify().or(password).unify().boxed()
+}

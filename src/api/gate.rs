@@ -1,0 +1,109 @@
+//! The security gate in front of every route: who the caller is (authenticated by the
+//! server as the request arrives, see [`Caller`]), whether their role may call this
+//! route at all (`auth::policy`), `admin_only_endpoints`, a password that must be
+//! changed first, and the request rate. Record-level scopes are the service's.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::{Method, StatusCode};
+
+use crate::auth::policy::{self, Requirement, Role};
+use crate::service::access::Principal;
+use crate::service::auth::Security;
+
+use super::problem::{ApiError, Refused};
+
+/// Who sent a request: put in its extensions by the server before routing, because
+/// warp filters cannot add extensions and every handler needs the principal.
+#[derive(Clone)]
+pub struct Caller {
+    pub principal: Result<Principal, ApiError>,
+    pub peer: Option<SocketAddr>,
+}
+
+impl Caller {
+    /// Authenticates a request from its `Authorization: Bearer` header (or, for the
+    /// WebSocket, whose browsers cannot set headers, its `token` query parameter).
+    pub fn of(security: &Security, headers: &warp::http::HeaderMap, uri: &warp::http::Uri, peer: SocketAddr) -> Caller {
+        let bearer = headers
+            .get(warp::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        let query_token = (uri.path() == "/ws")
+            .then(|| uri.query())
+            .flatten()
+            .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("token=")));
+        let principal = security.authenticate(bearer.or(query_token)).map_err(ApiError::from);
+        Caller { principal, peer: Some(peer) }
+    }
+
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.peer.map(|p| p.ip())
+    }
+
+    /// The name for the access log.
+    pub fn name(&self) -> &str {
+        self.principal.as_ref().map(|p| p.username.as_str()).unwrap_or("-")
+    }
+}
+
+/// The principal of a request that passed the gate (an anonymous caller on a public
+/// route is refused here with the gate's 401).
+pub fn principal() -> BoxedFilter<(Principal,)> {
+    warp::ext::get::<Caller>()
+        .and_then(|caller: Caller| async move { caller.principal.map_err(|e| warp::reject::custom(Refused(e))) })
+        .boxed()
+}
+
+/// The caller as it is, for public routes that answer more to some (health).
+pub fn caller() -> BoxedFilter<(Caller,)> {
+    warp::ext::get::<Caller>().boxed()
+}
+
+/// Refuses what the caller may not call; passes everything else on to the routes.
+pub fn gate(security: Arc<Security>) -> BoxedFilter<()> {
+    warp::ext::get::<Caller>()
+        .and(warp::method())
+        .and(warp::path::full())
+        .and_then(move |caller: Caller, method: Method, path: warp::path::FullPath| {
+            let verdict = admit(&security, &caller, &method, path.as_str());
+            async move { verdict.map_err(|e| warp::reject::custom(Refused(e))) }
+        })
+        .untuple_one()
+        .boxed()
+}
+
+fn admit(security: &Security, caller: &Caller, method: &Method, path: &str) -> Result<(), ApiError> {
+    if !security.enabled || method == Method::OPTIONS {
+        // Security off: everyone is the admin. OPTIONS: CORS preflights carry no token.
+        return Ok(());
+    }
+    security.count_request(caller.principal.as_ref().ok(), caller.ip()).map_err(ApiError::from)?;
+    let requirement = policy::requirement(method.as_str(), path);
+    match requirement {
+        Requirement::Public => return Ok(()),
+        Requirement::Metrics if caller.ip().is_some_and(|ip| ip.is_loopback()) => return Ok(()),
+        _ => {}
+    }
+    let p = caller.principal.clone()?;
+    if p.must_change_password && !path.starts_with("/api/auth/") {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "your password is older than 90 days: change it with PUT /api/auth/password first",
+        ));
+    }
+    if !policy::allows(p.role, requirement, security.export_allow_all) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, format!("the {} role may not {method} {path}", p.role)));
+    }
+    if p.role != Role::Admin && security.admin_only.covers(path) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("{path} is for administrators (security.admin_only_endpoints)"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! Rate limits: requests per minute per user (or per client address), login failures
+//! per username and per address, and a daily quota (LLM requests) that resets at
+//! midnight in the scheduler's time zone.
+//!
+//! Small fixed windows in a mutex-guarded map: the numbers are per team, not per
+//! internet, and each check is a hash lookup. Old keys are swept as the map grows.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// Keys kept before old windows are swept out.
+const SWEEP_AT: usize = 10_000;
+
+/// At most `limit` requests per key in each minute.
+pub struct PerMinute {
+    limit: u32,
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl PerMinute {
+    pub fn new(limit: u32) -> PerMinute {
+        PerMinute { limit, windows: Mutex::new(HashMap::new()) }
+    }
+
+    /// Counts a request; `Err(wait)` when the key is over its limit for `wait` more.
+    pub fn check(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        if self.limit == 0 {
+            return Ok(());
+        }
+        let Ok(mut windows) = self.windows.lock() else { return Ok(()) };
+        if windows.len() >= SWEEP_AT {
+            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+        }
+        let (start, count) = windows.entry(key.to_string()).or_insert((now, 0));
+        if now.duration_since(*start) >= WINDOW {
+            *start = now;
+            *count = 0;
+        }
+        if *count >= self.limit {
+            return Err(WINDOW.saturating_sub(now.duration_since(*start)));
+        }
+        *count += 1;
+        Ok(())
+    }
+}
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// Failed logins per key (a username, an address): after [`SLOW_AFTER`] failures each
+/// further attempt waits a little longer; after [`LOCK_AFTER`] the key is locked for
+/// [`LOCK_FOR`]. A success clears the key.
+pub struct LoginFailures {
+    entries: Mutex<HashMap<String, Failures>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+    locked_until: Option<Instant>,
+}
+
+pub const SLOW_AFTER: u32 = 3;
+pub const LOCK_AFTER: u32 = 8;
+pub const LOCK_FOR: Duration = Duration::from_secs(15 * 60);
+/// Failures older than this are forgotten.
+const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// What a login attempt for a key must do first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    Go,
+    /// Wait this long before answering (slows down guessing).
+    Wait(Duration),
+    /// Refuse for this long (429 with Retry-After).
+    Locked(Duration),
+}
+
+impl Default for LoginFailures {
+    fn default() -> Self {
+        LoginFailures { entries: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl LoginFailures {
+    /// What an attempt for `keys` must do: the strictest of them.
+    pub fn gate(&self, keys: &[&str], now: Instant) -> Gate {
+        let Ok(entries) = self.entries.lock() else { return Gate::Go };
+        let mut gate = Gate::Go;
+        for key in keys {
+            let Some(f) = entries.get(*key) else { continue };
+            if let Some(until) = f.locked_until
+                && until > now
+            {
+                return Gate::Locked(until - now);
+            }
+            if now.duration_since(f.last) < FORGET_AFTER && f.count >= SLOW_AFTER {
+                let wait = Duration::from_millis(250 * u64::from(f.count - SLOW_AFTER + 1)).min(Duration::from_secs(2));
+                gate = match gate {
+                    Gate::Wait(w) if w >= wait => gate,
+                    _ => Gate::Wait(wait),
+                };
+            }
+        }
+        gate
+    }
+
+    /// Records a failure for each key.
+    pub fn failed(&self, keys: &[&str], now: Instant) {
+        let Ok(mut entries) = self.entries.lock() else { return };
+        if entries.len() >= SWEEP_AT {
+            entries.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER || f.locked_until.is_some_and(|u| u > now));
+        }
+        for key in keys {
+            let f = entries.entry(key.to_string()).or_insert(Failures { count: 0, last: now, locked_until: None });
+            if now.duration_since(f.last) >= FORGET_AFTER && f.locked_until.is_none_or(|u| u <= now) {
+                f.count = 0;
+                f.locked_until = None;
+            }
+            f.count += 1;
+            f.last = now;
+            if f.count >= LOCK_AFTER {
+                f.locked_until = Some(now + LOCK_FOR);
+            }
+        }
+    }
+
+    /// A successful login clears its username (not the address: one account's success
+    /// says nothing about the guesses made from there for others).
+    pub fn succeeded(&self, key: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(key);
+        }
+    }
+}
+
+/// At most `limit` uses per key per calendar day in `tz`.
+pub struct PerDay {
+    limit: u32,
+    tz: chrono_tz::Tz,
+    used: Mutex<HashMap<String, (NaiveDate, u32)>>,
+}
+
+impl PerDay {
+    pub fn new(limit: u32, tz: chrono_tz::Tz) -> PerDay {
+        PerDay { limit, tz, used: Mutex::new(HashMap::new()) }
+    }
+
+    /// Counts a use; `Err(seconds until midnight in tz)` when the day's quota is spent.
+    pub fn take(&self, key: &str, now: DateTime<Utc>) -> Result<u32, Duration> {
+        let today = now.with_timezone(&self.tz).date_naive();
+        let Ok(mut used) = self.used.lock() else { return Ok(0) };
+        let (day, count) = used.entry(key.to_string()).or_insert((today, 0));
+        if *day != today {
+            *day = today;
+            *count = 0;
+        }
+        if *count >= self.limit {
+            return Err(self.until_midnight(now));
+        }
+        *count += 1;
+        Ok(self.limit - *count)
+    }
+
+    fn until_midnight(&self, now: DateTime<Utc>) -> Duration {
+        let local = now.with_timezone(&self.tz);
+        let next = local.date_naive().succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0));
+        let next = next.and_then(|n| n.and_local_timezone(self.tz).earliest());
+        next.map(|n| (n.with_timezone(&Utc) - now).to_std().unwrap_or_default()).unwrap_or(Duration::from_secs(3600))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_minute_refuses_past_the_limit_then_lets_through_next_minute() {
+        let limiter = PerMinute::new(3);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(limiter.check("u1", t0).is_ok());
+        }
+        let wait = limiter.check("u1", t0 + Duration::from_secs(20)).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(40));
+        assert!(limiter.check("u2", t0).is_ok(), "keys are counted apart");
+        assert!(limiter.check("u1", t0 + Duration::from_secs(61)).is_ok());
+    }
+
+    #[test]
+    fn login_failures_slow_down_then_lock() {
+        let f = LoginFailures::default();
+        let t0 = Instant::now();
+        for _ in 0..SLOW_AFTER {
+            assert_eq!(f.gate(&["anna", "1.2.3.4"], t0), Gate::Go);
+            f.failed(&["anna", "1.2.3.4"], t0);
+        }
+        assert_eq!(f.gate(&["anna"], t0), Gate::Wait(Duration::from_millis(250)));
+        for _ in SLOW_AFTER..LOCK_AFTER {
+            f.failed(&["anna", "1.2.3.4"], t0);
+        }
+        assert_eq!(f.gate(&["bob", "1.2.3.4"], t0), Gate::Locked(LOCK_FOR), "the address is locked too");
+        assert_eq!(f.gate(&["anna"], t0 + LOCK_FOR + Duration::from_secs(1)), Gate::Go);
+        f.succeeded("anna");
+        assert_eq!(f.gate(&["anna"], t0), Gate::Go);
+    }
+
+    #[test]
+    fn the_daily_quota_resets_at_midnight_in_the_time_zone() {
+        let q = PerDay::new(2, chrono_tz::Europe::Moscow);
+        // 20:30 UTC is 23:30 in Moscow.
+        let late = DateTime::parse_from_rfc3339("2026-11-22T20:30:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(q.take("anna", late), Ok(1));
+        assert_eq!(q.take("anna", late), Ok(0));
+        assert_eq!(q.take("anna", late), Err(Duration::from_secs(30 * 60)));
+        // 21:00 UTC is midnight in Moscow: a new day there, still the same day in UTC.
+        let midnight = DateTime::parse_from_rfc3339("2026-11-22T21:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(q.take("anna", midnight), Ok(1));
+    }
+}
