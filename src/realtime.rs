@@ -23,7 +23,11 @@ use warp::reply::{Reply, Response};
 use crate::api::catalog::{Catalog, Shape};
 use crate::api::json::{RowJson, record_to_json};
 use crate::api::problem::ApiError;
+use crate::auth::policy::{Action, Area, Role, Scope};
 use crate::domain::TableKind;
+use crate::service::RecordService;
+use crate::service::access::{NAME_FIELDS, Principal, area_of};
+use crate::service::auth::Security;
 use crate::store::{Change, ChangeOp, Fields, Storage};
 
 /// How often an idle client is pinged, and how long it may stay silent.
@@ -35,7 +39,68 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Sessions open now, shared with `/api/health` and the metrics.
 pub static CLIENTS: AtomicUsize = AtomicUsize::new(0);
 
-pub fn routes(store: Arc<dyn Storage>, max_clients: usize, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+/// How long a session without a token may take to send its `auth` message.
+const AUTH_WITHIN: Duration = Duration::from_secs(10);
+
+/// What a session's user may see: the same matrix and record scopes as REST.
+#[derive(Clone)]
+pub struct Viewer {
+    pub security: Arc<Security>,
+    pub records: RecordService,
+}
+
+impl Viewer {
+    /// Whether `p` may subscribe to `topic` at all.
+    fn topic_allowed(&self, p: &Principal, sub: &Subscription) -> Result<(), String> {
+        let (area, path) = match (sub.topic.as_str(), sub.table) {
+            ("jobs", _) => (Area::System, "/api/system/scheduler"),
+            ("events", _) => (Area::Events, "/api/events"),
+            (_, Some(table)) => (
+                area_of(table),
+                match table {
+                    TableKind::Users => "/api/users",
+                    TableKind::Comments => "/api/comments",
+                    TableKind::Docs => "/api/docs",
+                    _ => "/api/tasks",
+                },
+            ),
+            _ => (Area::System, "/api/system"),
+        };
+        if p.scope(area, Action::Read) == Scope::None
+            || (p.role != Role::Admin && self.security.enabled && self.security.admin_only.covers(path))
+        {
+            return Err(format!("the {} role may not read {}", p.role, sub.topic));
+        }
+        Ok(())
+    }
+
+    /// Whether `p` may read this record of `table` (the record as a change carries it).
+    fn visible(&self, p: &Principal, table: TableKind, fields: Option<&Fields>) -> bool {
+        match fields {
+            Some(f) => self.records.may_read(p, table, f),
+            None => false,
+        }
+    }
+
+    /// The columns `p` sees of `table` (None: all).
+    fn columns(&self, p: &Principal, table: TableKind) -> Option<&'static [&'static str]> {
+        (p.scope(area_of(table), Action::Read) == Scope::Names).then_some(&NAME_FIELDS[..])
+    }
+}
+
+/// Keeps only `columns` of a record's JSON.
+fn trim(value: &mut Value, columns: Option<&[&str]>) {
+    if let (Some(columns), Value::Object(map)) = (columns, value) {
+        map.retain(|k, _| columns.contains(&k.as_str()));
+    }
+}
+
+pub fn routes(
+    store: Arc<dyn Storage>,
+    viewer: Viewer,
+    max_clients: usize,
+    cat: &mut Catalog,
+) -> BoxedFilter<(Response,)> {
     cat.add(
         "GET",
         "/ws",
@@ -47,12 +112,19 @@ pub fn routes(store: Arc<dyn Storage>, max_clients: usize, cat: &mut Catalog) ->
     warp::path("ws")
         .and(warp::path::end())
         .and(warp::ws())
-        .map(move |ws: warp::ws::Ws| {
+        .and(crate::api::gate::caller())
+        .map(move |ws: warp::ws::Ws, caller: crate::api::gate::Caller| {
             if CLIENTS.load(Ordering::Acquire) >= max_clients {
                 return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too many WebSocket clients").into_response();
             }
+            // A `token` query parameter authenticates at once; without one, the first
+            // message must (`{"type": "auth", "token": ...}`).
+            let principal = caller.principal.ok();
             let store = store.clone();
-            ws.max_message_size(64 * 1024).on_upgrade(move |socket| session(socket, store)).into_response()
+            let viewer = viewer.clone();
+            ws.max_message_size(64 * 1024)
+                .on_upgrade(move |socket| session(socket, store, viewer, principal))
+                .into_response()
         })
         .boxed()
 }
@@ -104,6 +176,38 @@ fn messages_for(sub_id: &str, sub: &Subscription, change: &Change) -> Option<Val
     }
 }
 
+/// Whether the record a change is about, before or after it, is one `p` may read.
+fn visible_change(viewer: &Viewer, p: &Principal, change: &Change) -> bool {
+    match change.table {
+        // Events are all or nothing (the topic was allowed or refused at subscribe).
+        TableKind::Events => true,
+        table => viewer.visible(p, table, change.after.as_ref()) || viewer.visible(p, table, change.before.as_ref()),
+    }
+}
+
+/// [`messages_for`], narrowed to what `p` may read: a change to a record they cannot
+/// read is not sent; one that takes a record out of their reach is a `left`.
+fn deliver(sub_id: &str, sub: &Subscription, change: &Change, viewer: &Viewer, p: &Principal) -> Option<Value> {
+    if change.table != TableKind::Events {
+        let before = viewer.visible(p, change.table, change.before.as_ref());
+        let after = viewer.visible(p, change.table, change.after.as_ref());
+        if !before && !after {
+            return None;
+        }
+        if before && !after && change.op != ChangeOp::Delete {
+            return sub
+                .wants(change)
+                .then(|| json!({"type": "left", "sub": sub_id, "id": change.id, "event_id": change.event_id}));
+        }
+    }
+    let mut message = messages_for(sub_id, sub, change)?;
+    if let Some(columns) = viewer.columns(p, change.table) {
+        trim(&mut message["before"], Some(columns));
+        trim(&mut message["after"], Some(columns));
+    }
+    Some(message)
+}
+
 fn fields_json(table: TableKind, fields: &Fields) -> Value {
     let order: Vec<String> = table
         .spec()
@@ -153,8 +257,9 @@ fn parse_filter(filter: Option<&Value>) -> Result<Vec<(String, Vec<String>)>, St
 }
 
 /// What a session does: answers its client's messages and forwards the feed.
-async fn session(socket: WebSocket, store: Arc<dyn Storage>) {
+async fn session(socket: WebSocket, store: Arc<dyn Storage>, viewer: Viewer, mut principal: Option<Principal>) {
     CLIENTS.fetch_add(1, Ordering::AcqRel);
+    let opened = Instant::now();
     metrics::gauge!("taskboard_ws_clients").set(CLIENTS.load(Ordering::Acquire) as f64);
     let (mut tx, mut rx) = socket.split();
     let mut feed = store.subscribe();
@@ -164,6 +269,10 @@ async fn session(socket: WebSocket, store: Arc<dyn Storage>) {
     let mut seen = store.last_event_id();
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = Instant::now();
+    let mut closing = false;
+    if !viewer.security.enabled {
+        principal = Some(Principal::anonymous());
+    }
     loop {
         let mut out: Vec<Value> = Vec::new();
         tokio::select! {
@@ -174,16 +283,28 @@ async fn session(socket: WebSocket, store: Arc<dyn Storage>) {
                         break;
                     }
                     if let Ok(text) = message.to_str() {
-                        handle_client(text, &store, &mut subs, &mut seen, &mut out);
+                        handle_client(text, &store, &viewer, &mut principal, &mut subs, &mut seen, &mut out);
                     }
                 }
                 _ => break,
             },
             change = feed.recv() => match change {
                 Ok(change) => {
-                    if change.event_id > seen {
+                    if change.event_id > seen && !subs.is_empty() {
                         seen = change.event_id;
-                        out.extend(subs.iter().filter_map(|(id, sub)| messages_for(id, sub, &change)));
+                        // The user as they are now: a logout, a deactivation or a role
+                        // change applies to the very next delivery.
+                        match principal.as_ref().map(|p| viewer.security.recheck(p)) {
+                            Some(Ok(p)) => {
+                                out.extend(subs.iter().filter_map(|(id, sub)| deliver(id, sub, &change, &viewer, &p)));
+                                principal = Some(p);
+                            }
+                            Some(Err(e)) => {
+                                out.push(json!({"type": "error", "message": e.to_string()}));
+                                closing = true;
+                            }
+                            None => {}
+                        }
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
@@ -195,6 +316,10 @@ async fn session(socket: WebSocket, store: Arc<dyn Storage>) {
             _ = ping.tick() => {
                 if last_heard.elapsed() > SILENT_FOR {
                     break;
+                }
+                if principal.is_none() && opened.elapsed() > AUTH_WITHIN {
+                    out.push(json!({"type": "error", "message": "no auth message came; closing"}));
+                    closing = true;
                 }
                 if send(&mut tx, Message::ping(Vec::new())).await.is_err() {
                     break;
@@ -209,7 +334,7 @@ async fn session(socket: WebSocket, store: Arc<dyn Storage>) {
             }
             metrics::counter!("taskboard_ws_messages_sent_total").increment(1);
         }
-        if failed {
+        if failed || closing {
             break;
         }
     }
@@ -229,6 +354,8 @@ async fn send(tx: &mut futures_util::stream::SplitSink<WebSocket, Message>, mess
 fn handle_client(
     text: &str,
     store: &Arc<dyn Storage>,
+    viewer: &Viewer,
+    principal: &mut Option<Principal>,
     subs: &mut HashMap<String, Subscription>,
     seen: &mut u64,
     out: &mut Vec<Value>,
@@ -238,10 +365,36 @@ fn handle_client(
         out.push(error("messages are JSON objects with a \"type\"".into()));
         return;
     };
-    match message["type"].as_str().unwrap_or("") {
-        "ping" => out.push(json!({"type": "pong"})),
-        // Security comes with its issue; until then every client is the anonymous admin.
-        "auth" => out.push(json!({"type": "auth", "ok": true, "user": "anonymous"})),
+    let kind = message["type"].as_str().unwrap_or("");
+    if kind == "auth" {
+        match viewer.security.authenticate(message["token"].as_str()) {
+            Ok(p) => {
+                out.push(json!({"type": "auth", "ok": true, "user": p.username, "role": p.role.as_str()}));
+                *principal = Some(p);
+            }
+            Err(e) => out.push(json!({"type": "auth", "ok": false, "message": e.to_string()})),
+        }
+        return;
+    }
+    if kind == "ping" {
+        out.push(json!({"type": "pong"}));
+        return;
+    }
+    let current = principal.as_ref().map(|p| viewer.security.recheck(p));
+    let p = match current {
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            *principal = None;
+            subs.clear();
+            out.push(error(format!("{e}; send {{\"type\": \"auth\", \"token\": ...}} again")));
+            return;
+        }
+        None => {
+            out.push(error("authenticate first: {\"type\": \"auth\", \"token\": ACCESS_TOKEN}".into()));
+            return;
+        }
+    };
+    match kind {
         "subscribe" => {
             let Some(id) = message["id"].as_str().map(str::to_string) else {
                 out.push(error("subscribe needs an \"id\" naming the subscription".into()));
@@ -256,7 +409,7 @@ fn handle_client(
                     filter: parse_filter(message.get("filter"))?,
                 })
             });
-            let sub = match parsed {
+            let sub = match parsed.and_then(|sub| viewer.topic_allowed(&p, &sub).map(|()| sub)) {
                 Ok(sub) => sub,
                 Err(m) => {
                     out.push(json!({"type": "error", "sub": id, "message": m}));
@@ -264,7 +417,7 @@ fn handle_client(
                 }
             };
             if message["snapshot"].as_bool().unwrap_or(false) {
-                out.push(snapshot(&id, &sub, store, *seen));
+                out.push(snapshot(&id, &sub, store, viewer, &p, *seen));
             }
             out.push(json!({"type": "subscribed", "sub": id, "event_id": *seen}));
             subs.insert(id, sub);
@@ -282,7 +435,7 @@ fn handle_client(
                 out.push(error("resume needs \"after_event_id\"".into()));
                 return;
             };
-            resume(after, store, subs, seen, out);
+            resume(after, store, viewer, &p, subs, seen, out);
         }
         other => {
             out.push(error(format!("unknown message type {other:?}; expected subscribe, unsubscribe, resume, ping")))
@@ -291,7 +444,14 @@ fn handle_client(
 }
 
 /// The records a subscription covers now.
-fn snapshot(sub_id: &str, sub: &Subscription, store: &Arc<dyn Storage>, event_id: u64) -> Value {
+fn snapshot(
+    sub_id: &str,
+    sub: &Subscription,
+    store: &Arc<dyn Storage>,
+    viewer: &Viewer,
+    p: &Principal,
+    event_id: u64,
+) -> Value {
     let Some(table) = sub.table else {
         return json!({"type": "snapshot", "sub": sub_id, "items": [], "event_id": event_id});
     };
@@ -307,7 +467,12 @@ fn snapshot(sub_id: &str, sub: &Subscription, store: &Arc<dyn Storage>, event_id
                         && sub.id.is_none_or(|want| want == **id)
                         && positions.iter().all(|(p, values)| values.iter().any(|v| v == row.cell(*p)))
                 })
-                .map(|(_, row)| serde_json::to_value(RowJson { table: &t, row, columns: None }).unwrap_or_default())
+                .filter(|(_, row)| viewer.visible(p, table, Some(&t.fields(row))))
+                .map(|(_, row)| {
+                    let mut value = serde_json::to_value(RowJson { table: &t, row, columns: None }).unwrap_or_default();
+                    trim(&mut value, viewer.columns(p, table));
+                    value
+                })
                 .collect()
         }
         Err(e) => return json!({"type": "error", "sub": sub_id, "message": e.to_string()}),
@@ -319,6 +484,8 @@ fn snapshot(sub_id: &str, sub: &Subscription, store: &Arc<dyn Storage>, event_id
 fn resume(
     after: u64,
     store: &Arc<dyn Storage>,
+    viewer: &Viewer,
+    p: &Principal,
     subs: &HashMap<String, Subscription>,
     seen: &mut u64,
     out: &mut Vec<Value>,
@@ -379,15 +546,27 @@ fn resume(
         };
         for (sub_id, sub) in subs {
             // An update event holds only the changed fields: filters on other fields
-            // cannot be judged, so the change is sent.
+            // cannot be judged, so the change is sent; whether the user may see the
+            // record is judged on the record as it is now.
             let partial = op == ChangeOp::Update;
             let message = if partial && sub.wants(&change) {
+                let now = store.table(table).ok().and_then(|t| t.get(id).map(|row| t.fields(row)));
+                if !visible_change(viewer, p, &change) && !viewer.visible(p, table, now.as_ref()) {
+                    continue;
+                }
+                let columns = viewer.columns(p, table);
+                let record = |f: &Option<Fields>| {
+                    f.as_ref().map(|f| {
+                        let mut v = fields_json(table, f);
+                        trim(&mut v, columns);
+                        v
+                    })
+                };
                 Some(json!({"type": "change", "sub": sub_id, "event_id": event_id, "op": op, "topic": table.name(),
                     "id": id, "source": change.source, "actor": change.actor, "partial": true,
-                    "before": change.before.as_ref().map(|f| fields_json(table, f)),
-                    "after": change.after.as_ref().map(|f| fields_json(table, f))}))
+                    "before": record(&change.before), "after": record(&change.after)}))
             } else {
-                messages_for(sub_id, sub, &change)
+                deliver(sub_id, sub, &change, viewer, p)
             };
             out.extend(message);
         }

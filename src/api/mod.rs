@@ -61,11 +61,16 @@ pub fn routes(
         .unify()
         .or(stats::routes(records.clone(), cat))
         .unify()
-        .or(export::routes(records, config.export.clone(), config.performance.csv_read_batch_size, cat))
+        .or(export::routes(records.clone(), config.export.clone(), config.performance.csv_read_batch_size, cat))
         .unify()
         .or(auth::routes(security.clone(), cat))
         .unify()
-        .or(crate::realtime::routes(dyn_store_for_ws, config.server.max_connections, cat))
+        .or(crate::realtime::routes(
+            dyn_store_for_ws,
+            crate::realtime::Viewer { security: security.clone(), records: records.clone() },
+            config.server.max_connections,
+            cat,
+        ))
         .unify()
         .or(health::routes(store.clone(), config.clone(), started, cat))
         .unify()

@@ -143,6 +143,21 @@ impl Security {
         Ok(principal)
     }
 
+    /// The principal again, as users.csv and the sessions say now (for a WebSocket that
+    /// outlives its first request): refused once the session is revoked or the user is
+    /// gone or inactive; re-scoped when their role changed.
+    pub fn recheck(&self, p: &Principal) -> Result<Principal, AuthError> {
+        if self.signer.is_none() {
+            return Ok(Principal::anonymous());
+        }
+        let sid = p.session.clone().ok_or_else(invalid_token)?;
+        let session = self.session(&sid)?;
+        let mut principal = self.current_user(p.user_id.ok_or_else(invalid_token)?)?;
+        principal.session = Some(sid);
+        principal.must_change_password = session.must_change_password;
+        Ok(principal)
+    }
+
     /// The user as users.csv says now; refused when gone or inactive.
     fn current_user(&self, user_id: u64) -> Result<Principal, AuthError> {
         let users = self.store.table(TableKind::Users)?;
