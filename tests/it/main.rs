@@ -7,6 +7,7 @@ mod live;
 mod logs_and_config;
 mod rest;
 mod scheduler;
+mod security;
 mod server;
 mod storage;
 mod users_cli;
