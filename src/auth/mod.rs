@@ -1,7 +1,7 @@
-//! Authentication building blocks: passwords (policy, argon2id), the token-signing
-//! secret, access and refresh tokens, Telegram Login Widget checks. The login routes,
-//! sessions, the per-request principal and the roles come with the rest of the security
-//! issue; until then `security.enabled: true` is refused at start-up.
+//! Security building blocks without I/O: the role matrix (`policy`), rate limits,
+//! passwords (policy, argon2id), the token-signing secret, access and refresh tokens,
+//! Telegram Login Widget checks. The service layer (`service::auth`, `service::access`)
+//! puts them to work.
 
 pub mod limits;
 pub mod password;
