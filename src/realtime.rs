@@ -119,7 +119,7 @@ pub fn routes(
             }
             // A `token` query parameter authenticates at once; without one, the first
             // message must (`{"type": "auth", "token": ...}`).
-            let principal = caller.principal.ok();
+            let principal = caller.principal.ok().map(|p| (*p).clone());
             let store = store.clone();
             let viewer = viewer.clone();
             ws.max_message_size(64 * 1024)

@@ -128,7 +128,7 @@ pub fn routes(security: Arc<Security>, cat: &mut Catalog) -> BoxedFilter<(Respon
         },
     );
     let logout = warp::path!("api" / "auth" / "logout").and(warp::post()).and(sec()).and(principal()).then(
-        |security: Arc<Security>, p: Principal| async move {
+        |security: Arc<Security>, p: Arc<Principal>| async move {
             respond(
                 async {
                     security.logout(&p).await?;
@@ -140,8 +140,8 @@ pub fn routes(security: Arc<Security>, cat: &mut Catalog) -> BoxedFilter<(Respon
             )
         },
     );
-    let me = warp::path!("api" / "auth" / "me").and(warp::get()).and(principal()).map(|p: Principal| {
-        let mut body = serde_json::to_value(UserInfo::from(&p)).unwrap_or_default();
+    let me = warp::path!("api" / "auth" / "me").and(warp::get()).and(principal()).map(|p: Arc<Principal>| {
+        let mut body = serde_json::to_value(UserInfo::from(&*p)).unwrap_or_default();
         body["must_change_password"] = p.must_change_password.into();
         json_response(StatusCode::OK, &body, None)
     });
@@ -150,7 +150,7 @@ pub fn routes(security: Arc<Security>, cat: &mut Catalog) -> BoxedFilter<(Respon
         .and(json_body(limit))
         .and(sec())
         .and(principal())
-        .then(|bytes: bytes::Bytes, security: Arc<Security>, p: Principal| async move {
+        .then(|bytes: bytes::Bytes, security: Arc<Security>, p: Arc<Principal>| async move {
             respond(
                 async {
                     let body: PasswordChange = parse(&bytes)?;

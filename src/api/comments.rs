@@ -3,6 +3,8 @@
 //! - `POST /api/tasks/{id}/comments`: `{message}` → 201
 //! - `PATCH /api/comments/{id}`, `DELETE /api/comments/{id}`
 
+use std::sync::Arc;
+
 use warp::Filter;
 
 use super::catalog::{Catalog, Shape};
@@ -43,7 +45,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .and(warp::query::<Vec<(String, String)>>())
         .and(svc())
         .and(principal())
-        .map(|task: u64, params: Vec<(String, String)>, s: RecordService, p: Principal| {
+        .map(|task: u64, params: Vec<(String, String)>, s: RecordService, p: Arc<Principal>| {
             respond((|| {
                 let (record, _) = s.get(TableKind::Tasks, task)?;
                 s.check_read(&p, TableKind::Tasks, task, &record)?;
@@ -62,7 +64,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .and(json_body(limit))
         .and(svc())
         .and(principal())
-        .then(|task: u64, bytes: bytes::Bytes, s: RecordService, p: Principal| async move {
+        .then(|task: u64, bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
                     let (record, _) = s.get(TableKind::Tasks, task)?;

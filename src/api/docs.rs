@@ -7,6 +7,8 @@
 //! - `DELETE /api/docs/{id}`: the row and the file
 //! - `GET /api/docs/{id}/content`: the file, as an attachment with its type
 
+use std::sync::Arc;
+
 use futures_util::{StreamExt, TryStreamExt};
 use warp::Filter;
 
@@ -58,7 +60,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .and(warp::multipart::form().max_length(limit))
         .and(svc())
         .and(principal())
-        .then(move |form: warp::multipart::FormData, s: RecordService, p: Principal| async move {
+        .then(move |form: warp::multipart::FormData, s: RecordService, p: Arc<Principal>| async move {
             respond(async { store_upload(&s, &p, read_form(form, limit).await?).await }.await)
         });
     let raw = warp::path!("api" / "docs")
@@ -74,7 +76,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
              content_type: Option<String>,
              content: bytes::Bytes,
              s: RecordService,
-             p: Principal| async move {
+             p: Arc<Principal>| async move {
                 respond(
                     async {
                         let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
@@ -99,7 +101,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .and(json_body(limit))
         .and(svc())
         .and(principal())
-        .then(|id: u64, tag: Option<String>, bytes: bytes::Bytes, s: RecordService, p: Principal| async move {
+        .then(|id: u64, tag: Option<String>, bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
                     let fields = body_fields(&bytes)?;
@@ -112,7 +114,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
             )
         });
     let content = warp::path!("api" / "docs" / u64 / "content").and(warp::get()).and(svc()).and(principal()).then(
-        |id: u64, s: RecordService, p: Principal| async move {
+        |id: u64, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
                     let (record, _) = s.get(TableKind::Docs, id)?;

@@ -3,6 +3,8 @@
 //! `X-Total-Count` header says how many matched, `X-Export-Truncated` when cut);
 //! `?bom=true` starts the file with a UTF-8 BOM for spreadsheets that need it.
 
+use std::sync::Arc;
+
 use std::convert::Infallible;
 
 use warp::Filter;
@@ -42,7 +44,7 @@ pub fn routes(
         .and(warp::query::<Vec<(String, String)>>())
         .and(with_service(service))
         .and(principal())
-        .map(move |file: String, mut params: Vec<(String, String)>, s: RecordService, p: Principal| {
+        .map(move |file: String, mut params: Vec<(String, String)>, s: RecordService, p: Arc<Principal>| {
             respond((|| {
                 if !config.csv_export_enabled {
                     return Err(ApiError::new(

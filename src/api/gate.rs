@@ -20,7 +20,8 @@ use super::problem::{ApiError, Refused};
 /// warp filters cannot add extensions and every handler needs the principal.
 #[derive(Clone)]
 pub struct Caller {
-    pub principal: Result<Principal, ApiError>,
+    /// Shared: the gate, the handler and the access log all look at it.
+    pub principal: Result<Arc<Principal>, ApiError>,
     pub peer: Option<SocketAddr>,
 }
 
@@ -37,7 +38,11 @@ impl Caller {
             .then(|| uri.query())
             .flatten()
             .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("token=")));
-        let principal = security.authenticate(bearer.or(query_token)).map_err(ApiError::from);
+        let principal = if security.enabled {
+            security.authenticate(bearer.or(query_token)).map(Arc::new).map_err(ApiError::from)
+        } else {
+            Ok(security.anonymous.clone())
+        };
         Caller { principal, peer: Some(peer) }
     }
 
@@ -53,7 +58,7 @@ impl Caller {
 
 /// The principal of a request that passed the gate (an anonymous caller on a public
 /// route is refused here with the gate's 401).
-pub fn principal() -> BoxedFilter<(Principal,)> {
+pub fn principal() -> BoxedFilter<(Arc<Principal>,)> {
     warp::ext::get::<Caller>()
         .and_then(|caller: Caller| async move { caller.principal.map_err(|e| warp::reject::custom(Refused(e))) })
         .boxed()
@@ -82,7 +87,7 @@ fn admit(security: &Security, caller: &Caller, method: &Method, path: &str) -> R
         // Security off: everyone is the admin. OPTIONS: CORS preflights carry no token.
         return Ok(());
     }
-    security.count_request(caller.principal.as_ref().ok(), caller.ip()).map_err(ApiError::from)?;
+    security.count_request(caller.principal.as_deref().ok(), caller.ip()).map_err(ApiError::from)?;
     let requirement = policy::requirement(method.as_str(), path);
     match requirement {
         Requirement::Public => return Ok(()),

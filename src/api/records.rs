@@ -1,6 +1,8 @@
 //! Route builders the record resources share. Each resource file mounts the ones it
 //! offers under its own path (see `tasks.rs`, `users.rs`, `comments.rs`, `docs.rs`).
 
+use std::sync::Arc;
+
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
@@ -57,7 +59,7 @@ pub fn list(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Respo
         .and(warp::query::<Vec<(String, String)>>())
         .and(svc)
         .and(principal())
-        .map(move |params: Vec<(String, String)>, s: RecordService, p: Principal| {
+        .map(move |params: Vec<(String, String)>, s: RecordService, p: Arc<Principal>| {
             respond((|| {
                 let mut query = list_query(&params)?;
                 s.scope_query(&p, table, &mut query)?;
@@ -86,7 +88,7 @@ pub fn create(table: TableKind, svc: Svc, limit: u64, cat: &mut Catalog) -> Boxe
         .and(json_body(limit))
         .and(svc)
         .and(principal())
-        .then(move |bytes: bytes::Bytes, s: RecordService, p: Principal| async move {
+        .then(move |bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
                     let fields = body_fields(&bytes)?;
@@ -118,7 +120,7 @@ pub fn get(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Respon
         .and(warp::get())
         .and(svc)
         .and(principal())
-        .map(move |id: u64, s: RecordService, p: Principal| {
+        .map(move |id: u64, s: RecordService, p: Arc<Principal>| {
             respond((|| {
                 let (snapshot, row, etag) = s.get_row(table, id)?;
                 s.check_read(&p, table, id, &snapshot.fields(&row))?;
@@ -165,27 +167,29 @@ pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool, cat: &mut C
         .and(json_body(limit))
         .and(svc)
         .and(principal())
-        .then(move |id: u64, tag: Option<String>, bytes: bytes::Bytes, s: RecordService, p: Principal| async move {
-            respond(
-                async {
-                    let fields = body_fields(&bytes)?;
-                    let (existing, _) = s.get(table, id)?;
-                    s.check_write(&p, table, Action::Update, Some((id, &existing)), &fields)?;
-                    if replace {
-                        let missing: Vec<FieldError> = writable_columns(table)
-                            .filter(|c| !fields.contains_key(*c))
-                            .map(|c| FieldError::new(c, "is required by PUT (use PATCH to change some fields)"))
-                            .collect();
-                        if !missing.is_empty() {
-                            return Err(ApiError::invalid(missing));
+        .then(
+            move |id: u64, tag: Option<String>, bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
+                respond(
+                    async {
+                        let fields = body_fields(&bytes)?;
+                        let (existing, _) = s.get(table, id)?;
+                        s.check_write(&p, table, Action::Update, Some((id, &existing)), &fields)?;
+                        if replace {
+                            let missing: Vec<FieldError> = writable_columns(table)
+                                .filter(|c| !fields.contains_key(*c))
+                                .map(|c| FieldError::new(c, "is required by PUT (use PATCH to change some fields)"))
+                                .collect();
+                            if !missing.is_empty() {
+                                return Err(ApiError::invalid(missing));
+                            }
                         }
+                        let committed = s.update(table, id, fields, tag, p.context()).await?;
+                        committed_response(table, &s, StatusCode::OK, &committed)
                     }
-                    let committed = s.update(table, id, fields, tag, p.context()).await?;
-                    committed_response(table, &s, StatusCode::OK, &committed)
-                }
-                .await,
-            )
-        })
+                    .await,
+                )
+            },
+        )
         .boxed()
 }
 
@@ -206,7 +210,7 @@ pub fn delete(table: TableKind, svc: Svc, means: DeleteMeans, cat: &mut Catalog)
         .and(warp::header::optional::<String>("if-match"))
         .and(svc)
         .and(principal())
-        .then(move |id: u64, tag: Option<String>, s: RecordService, p: Principal| async move {
+        .then(move |id: u64, tag: Option<String>, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
                     let (existing, _) = s.get(table, id)?;

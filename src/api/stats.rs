@@ -1,6 +1,8 @@
 //! `GET /api/stats`: counts by status, priority and assignee; overdue; created and
 //! completed per day; mean time to complete.
 
+use std::sync::Arc;
+
 use warp::Filter;
 
 use super::catalog::{Catalog, Shape};
@@ -29,7 +31,7 @@ pub fn routes(service: RecordService, cat: &mut Catalog) -> BoxedFilter<(Respons
         .and(warp::get())
         .and(with_service(service))
         .and(principal())
-        .map(|s: RecordService, p: Principal| {
+        .map(|s: RecordService, p: Arc<Principal>| {
             respond((|| {
                 // Members and clients see the statistics of their own tasks.
                 let only = match p.scope(Area::Stats, Action::Read) {

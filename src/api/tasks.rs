@@ -3,6 +3,8 @@
 //!   task takes its comments with it and unlinks its documents)
 //! - `GET /api/tasks/{id}/history`: the task's events, oldest first
 
+use std::sync::Arc;
+
 use warp::Filter;
 
 use super::catalog::{Catalog, Shape};
@@ -34,7 +36,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .and(warp::query::<Vec<(String, String)>>())
         .and(svc())
         .and(principal())
-        .map(|id: u64, params: Vec<(String, String)>, s: RecordService, p: Principal| {
+        .map(|id: u64, params: Vec<(String, String)>, s: RecordService, p: Arc<Principal>| {
             respond((|| {
                 match s.get(TableKind::Tasks, id) {
                     Ok((task, _)) => s.check_read(&p, TableKind::Tasks, id, &task)?,

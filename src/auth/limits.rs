@@ -14,19 +14,27 @@ use chrono::{DateTime, NaiveDate, Utc};
 /// Keys kept before old windows are swept out.
 const SWEEP_AT: usize = 10_000;
 
-/// At most `limit` requests per key in each minute.
-pub struct PerMinute {
-    limit: u32,
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
+/// Whom a request counts against: a user, or an address when nobody is logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateKey {
+    User(u64),
+    Address(std::net::IpAddr),
+    Unknown,
 }
 
-impl PerMinute {
-    pub fn new(limit: u32) -> PerMinute {
+/// At most `limit` requests per key in each minute (0: no limit).
+pub struct PerMinute<K> {
+    limit: u32,
+    windows: Mutex<HashMap<K, (Instant, u32)>>,
+}
+
+impl<K: std::hash::Hash + Eq + Copy> PerMinute<K> {
+    pub fn new(limit: u32) -> PerMinute<K> {
         PerMinute { limit, windows: Mutex::new(HashMap::new()) }
     }
 
     /// Counts a request; `Err(wait)` when the key is over its limit for `wait` more.
-    pub fn check(&self, key: &str, now: Instant) -> Result<(), Duration> {
+    pub fn check(&self, key: K, now: Instant) -> Result<(), Duration> {
         if self.limit == 0 {
             return Ok(());
         }
@@ -34,7 +42,7 @@ impl PerMinute {
         if windows.len() >= SWEEP_AT {
             windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
         }
-        let (start, count) = windows.entry(key.to_string()).or_insert((now, 0));
+        let (start, count) = windows.entry(key).or_insert((now, 0));
         if now.duration_since(*start) >= WINDOW {
             *start = now;
             *count = 0;
@@ -179,7 +187,7 @@ mod tests {
 
     #[test]
     fn per_minute_refuses_past_the_limit_then_lets_through_next_minute() {
-        let limiter = PerMinute::new(3);
+        let limiter = PerMinute::<&str>::new(3);
         let t0 = Instant::now();
         for _ in 0..3 {
             assert!(limiter.check("u1", t0).is_ok());

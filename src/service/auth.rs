@@ -14,7 +14,7 @@ use std::time::Instant;
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::auth::limits::{Gate, LoginFailures, PerDay, PerMinute};
+use crate::auth::limits::{Gate, LoginFailures, PerDay, PerMinute, RateKey};
 use crate::auth::policy::{AdminOnly, Role};
 use crate::auth::tokens::{Signer, TokenError};
 use crate::auth::{password, telegram};
@@ -85,6 +85,8 @@ impl From<&Principal> for UserInfo {
 /// The security of one server: shared by the gate, the login routes and the WebSocket.
 pub struct Security {
     pub enabled: bool,
+    /// The one principal of every request while security is off.
+    pub anonymous: Arc<Principal>,
     store: Arc<dyn Storage>,
     signer: Option<Signer>,
     method: ValidationMethod,
@@ -93,7 +95,7 @@ pub struct Security {
     sessions: Mutex<HashMap<String, Session>>,
     pub admin_only: AdminOnly,
     pub export_allow_all: bool,
-    requests: PerMinute,
+    requests: PerMinute<RateKey>,
     failures: LoginFailures,
     /// `llm_requests_per_day`, for the LLM routes.
     pub llm_quota: PerDay,
@@ -113,6 +115,7 @@ impl Security {
         let sessions = store.read_aux(SESSIONS_FILE).map(|b| read_sessions(&b)).unwrap_or_default();
         Ok(Security {
             enabled: s.enabled,
+            anonymous: Arc::new(Principal::anonymous()),
             store,
             signer,
             method: s.validation_method,
@@ -163,15 +166,15 @@ impl Security {
         let users = self.store.table(TableKind::Users)?;
         let gone = || AuthError::Unauthorized("this account no longer exists or is deactivated".into());
         let row = users.get(user_id).ok_or_else(gone)?;
-        let fields = users.fields(row);
-        let active = fields.get("is_active").is_some_and(|v| crate::domain::values::parse_bool(v) == Ok(true));
-        if !active {
+        // Three cells of one row, read in place: this runs on every request.
+        let cell = |name: &str| users.position(name).map(|p| row.cell(p)).unwrap_or("");
+        if crate::domain::values::parse_bool(cell("is_active")) != Ok(true) {
             return Err(gone());
         }
-        let role = fields.get("role").and_then(|r| Role::parse(r)).ok_or_else(gone)?;
+        let role = Role::parse(cell("role")).ok_or_else(gone)?;
         Ok(Principal {
             user_id: Some(user_id),
-            username: fields.get("username").cloned().unwrap_or_default(),
+            username: cell("username").to_string(),
             role,
             session: None,
             must_change_password: false,
@@ -190,11 +193,11 @@ impl Security {
     /// Counts a request against `requests_per_minute` (per user, or per address).
     pub fn count_request(&self, principal: Option<&Principal>, peer: Option<IpAddr>) -> Result<(), AuthError> {
         let key = match (principal.and_then(|p| p.user_id), peer) {
-            (Some(user), _) => format!("user:{user}"),
-            (None, Some(ip)) => format!("ip:{ip}"),
-            (None, None) => "ip:unknown".into(),
+            (Some(user), _) => RateKey::User(user),
+            (None, Some(ip)) => RateKey::Address(ip),
+            (None, None) => RateKey::Unknown,
         };
-        self.requests.check(&key, Instant::now()).map_err(|wait| AuthError::TooMany(wait.as_secs().max(1)))
+        self.requests.check(key, Instant::now()).map_err(|wait| AuthError::TooMany(wait.as_secs().max(1)))
     }
 
     /// `POST /api/auth/login`.

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# What security costs on the hot path, same machine, same run: a warp hello-world, then
+# taskboard's GET /api/tasks/{id} with security off, and with security on (a bearer
+# token checked, its session looked up, its user re-read and the request counted on
+# every request). Each server is pinned to CPU 0 and wrk to CPU 1 (wrk -t1 -c64).
+# Usage: bench/http_security.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+ROWS=10000
+WORK=$(mktemp -d)
+PIDS=()
+trap 'for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+
+cargo build --release -q --bin taskboard --example hello_warp
+python3 bench/gen_data.py $ROWS "$WORK" >/dev/null
+
+wait_http() { for _ in $(seq 1 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
+
+# run NAME URL [extra wrk args...]: prints "NAME | req/s | p99"
+run() {
+  local name=$1 url=$2; shift 2
+  local out rps p99
+  out=$(ROWS=$ROWS PATH_PREFIX=/api/tasks/ taskset -c 1 wrk -t1 -c64 -d"${SECS}s" --latency "$@" "$url")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  printf '| %s | %.0f | %s |\n' "$name" "$rps" "$p99"
+}
+
+echo "machine: $(nproc) cores, $(uname -r); wrk -t1 -c64 -d${SECS}s, server on CPU 0, wrk on CPU 1"
+echo
+echo "| server and request | req/s | p99 |"
+echo "|---|---:|---:|"
+
+taskset -c 0 target/release/examples/hello_warp 3041 & PIDS+=($!)
+wait_http http://127.0.0.1:3041/
+run "warp hello-world: GET /" http://127.0.0.1:3041/
+kill "${PIDS[-1]}"
+
+for security in false true; do
+  cat > "$WORK/config.yaml" <<YAML
+security:
+  enabled: $security
+  validation_method: password
+  rate_limiting:
+    requests_per_minute: 100000000
+performance:
+  worker_processes: 1
+logging:
+  file_path: $WORK/logs/task_system.log
+YAML
+  export SECRET_KEY=bench-secret-0123456789abcdef
+  if [ "$security" = true ]; then
+    # The generated users.csv has user 1; give it a password (the server is not running).
+    printf 'Bench-Passw0rd!\n' | target/release/taskboard --config "$WORK/config.yaml" user passwd "$(awk -F, 'NR==2 {print $2}' "$WORK/data/users.csv")" --data-dir "$WORK/data" >/dev/null
+  fi
+  taskset -c 0 target/release/taskboard --config "$WORK/config.yaml" serve --data-dir "$WORK/data" --host 127.0.0.1 --port 3042 >/dev/null 2>&1 & PIDS+=($!)
+  wait_http http://127.0.0.1:3042/api/health
+  if [ "$security" = true ]; then
+    user=$(awk -F, 'NR==2 {print $2}' "$WORK/data/users.csv")
+    token=$(curl -s http://127.0.0.1:3042/api/auth/login -H 'content-type: application/json' \
+      -d "{\"username\":\"$user\",\"password\":\"Bench-Passw0rd!\"}" | python3 -c 'import sys, json; print(json.load(sys.stdin)["access_token"])')
+    run "taskboard, security on (bearer token): GET /api/tasks/{id}" http://127.0.0.1:3042 -s bench/random_task.lua -H "Authorization: Bearer $token"
+  else
+    run "taskboard, security off: GET /api/tasks/{id}" http://127.0.0.1:3042 -s bench/random_task.lua
+  fi
+  kill "${PIDS[-1]}"
+  wait "${PIDS[-1]}" 2>/dev/null || true
+done
