@@ -16,23 +16,8 @@ cargo build --release -q --bin taskboard --example hello_warp
 python3 bench/gen_data.py $ROWS "$WORK"
 LIST_TB="/api/tasks?status=in_progress&sort=-updated_at&page=5&per_page=50"
 
-wait_http() { for _ in $(seq 1 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
-
-# run NAME URL [lua script env...]: prints "NAME | req/s | p99"
-run() {
-  local name=$1 url=$2; shift 2
-  local out
-  out=$(env "$@" taskset -c 1 wrk -t1 -c64 -d"${SECS}s" --latency ${LUA:+-s "$LUA"} "$url")
-  local rps p99
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  printf '| %s | %.0f | %s |\n' "$name" "$rps" "$p99"
-}
-
-echo "machine: $(nproc) cores, $(uname -r); wrk -t1 -c64 -d${SECS}s, server on CPU 0, wrk on CPU 1"
-echo
-echo "| server and request | req/s | p99 |"
-echo "|---|---:|---:|"
+source bench/wrk_lib.sh
+table_header
 
 taskset -c 0 target/release/examples/hello_warp 3031 & PIDS+=($!)
 wait_http http://127.0.0.1:3031/

@@ -15,26 +15,12 @@ trap 'for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$
 cargo build --release -q --bin taskboard --example hello_warp
 python3 bench/gen_data.py $ROWS "$WORK" >/dev/null
 
-wait_http() { for _ in $(seq 1 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
-
-# run NAME URL [extra wrk args...]: prints "NAME | req/s | p99"
-run() {
-  local name=$1 url=$2; shift 2
-  local out rps p99
-  out=$(ROWS=$ROWS PATH_PREFIX=/api/tasks/ taskset -c 1 wrk -t1 -c64 -d"${SECS}s" --latency "$@" "$url")
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  printf '| %s | %.0f | %s |\n' "$name" "$rps" "$p99"
-}
-
-echo "machine: $(nproc) cores, $(uname -r); wrk -t1 -c64 -d${SECS}s, server on CPU 0, wrk on CPU 1"
-echo
-echo "| server and request | req/s | p99 |"
-echo "|---|---:|---:|"
+source bench/wrk_lib.sh
+table_header
 
 taskset -c 0 target/release/examples/hello_warp 3041 & PIDS+=($!)
 wait_http http://127.0.0.1:3041/
-run "warp hello-world: GET /" http://127.0.0.1:3041/
+LUA= run "warp hello-world: GET /" http://127.0.0.1:3041/
 kill "${PIDS[-1]}"
 
 for security in false true; do
@@ -60,9 +46,11 @@ YAML
     user=$(awk -F, 'NR==2 {print $2}' "$WORK/data/users.csv")
     token=$(curl -s http://127.0.0.1:3042/api/auth/login -H 'content-type: application/json' \
       -d "{\"username\":\"$user\",\"password\":\"Bench-Passw0rd!\"}" | python3 -c 'import sys, json; print(json.load(sys.stdin)["access_token"])')
-    run "taskboard, security on (bearer token): GET /api/tasks/{id}" http://127.0.0.1:3042 -s bench/random_task.lua -H "Authorization: Bearer $token"
+    WRK_EXTRA=(-H "Authorization: Bearer $token")
+    LUA=bench/random_task.lua run "taskboard, security on (bearer token): GET /api/tasks/{id}" http://127.0.0.1:3042 ROWS=$ROWS PATH_PREFIX=/api/tasks/
+    unset WRK_EXTRA
   else
-    run "taskboard, security off: GET /api/tasks/{id}" http://127.0.0.1:3042 -s bench/random_task.lua
+    LUA=bench/random_task.lua run "taskboard, security off: GET /api/tasks/{id}" http://127.0.0.1:3042 ROWS=$ROWS PATH_PREFIX=/api/tasks/
   fi
   kill "${PIDS[-1]}"
   wait "${PIDS[-1]}" 2>/dev/null || true

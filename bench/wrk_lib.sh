@@ -1,0 +1,23 @@
+# Shared by the HTTP benchmarks (sourced): wait for a server, and run wrk pinned to
+# CPU 1 against a server pinned to CPU 0. Expects SECS to be set.
+
+wait_http() { for _ in $(seq 1 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
+
+# run NAME URL [VAR=value...]: wrk with the script $LUA (if set) and the extra
+# arguments in the array WRK_EXTRA (if set), VAR=value in its environment (for the
+# script); prints "| NAME | req/s | p99 |".
+run() {
+  local name=$1 url=$2; shift 2
+  local out rps p99
+  out=$(env "$@" taskset -c 1 wrk -t1 -c64 -d"${SECS}s" --latency ${LUA:+-s "$LUA"} ${WRK_EXTRA[@]+"${WRK_EXTRA[@]}"} "$url")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  printf '| %s | %.0f | %s |\n' "$name" "$rps" "$p99"
+}
+
+table_header() {
+  echo "machine: $(nproc) cores, $(uname -r); wrk -t1 -c64 -d${SECS}s, server on CPU 0, wrk on CPU 1"
+  echo
+  echo "| server and request | req/s | p99 |"
+  echo "|---|---:|---:|"
+}
