@@ -72,6 +72,16 @@ pub fn area_of(table: TableKind) -> Area {
     }
 }
 
+/// The column that says who made a record of `table`.
+pub fn creator_column(table: TableKind) -> Option<&'static str> {
+    match table {
+        TableKind::Tasks => Some("created_by"),
+        TableKind::Comments => Some("user_id"),
+        TableKind::Docs => Some("uploaded_by"),
+        _ => None,
+    }
+}
+
 /// The users columns a member sees ("read names").
 pub const NAME_FIELDS: [&str; 2] = ["id", "username"];
 
@@ -164,6 +174,21 @@ impl RecordService {
             Action::Delete => "delete",
         };
         let refuse = |why: &str| Err(Denied::Forbidden(format!("the {} role may not {verb} {why}", p.role)));
+        // Who made a record is the server's to say: only an admin writes it for someone
+        // else (a member could otherwise hand a task to a client, or take one over).
+        if let Some(column) = creator_column(table)
+            && p.role != Role::Admin
+            && p.user_id.is_some()
+            && let Some(value) = fields.get(column)
+        {
+            let unchanged = match existing {
+                Some((_, record)) => record.get(column) == Some(value),
+                None => value.is_empty() || *value == p.me(),
+            };
+            if !unchanged {
+                return refuse(&format!("{column} (it is set by the server to who made the record)"));
+            }
+        }
         match scope {
             Scope::All => return Ok(()),
             Scope::None | Scope::Names => return refuse(table.name()),
@@ -186,11 +211,6 @@ impl RecordService {
                 if record.get("status").map(String::as_str) != Some(CLIENT_EDITABLE_STATUS) {
                     return refuse(&format!("a task once it has left the status {CLIENT_EDITABLE_STATUS}"));
                 }
-            }
-            (TableKind::Tasks, Role::Client, None)
-                if fields.get("created_by").is_some_and(|v| !v.is_empty() && *v != p.me()) =>
-            {
-                return refuse("a task for someone else");
             }
             (TableKind::Comments | TableKind::Docs, _, _) => {
                 // The task a comment or document is (or would be) attached to must be one

@@ -111,12 +111,7 @@ impl RecordService {
                 *entry = default.to_string();
             }
         }
-        let creator = match table {
-            TableKind::Tasks => Some("created_by"),
-            TableKind::Comments => Some("user_id"),
-            TableKind::Docs => Some("uploaded_by"),
-            _ => None,
-        };
+        let creator = super::access::creator_column(table);
         // Who did it, when the actor is a user the table can point at.
         if let (Some(column), Some(actor)) = (creator, ctx.actor)
             && fields.get(column).is_none_or(|v| v.is_empty())

@@ -306,6 +306,11 @@ async fn a_client_sees_only_their_own_tasks_everywhere() {
     let (_, third) = call(&app, "POST", "/api/tasks", Some(&mike), Some(json!({"title": "mike's"}))).await;
     let third_path = format!("/api/tasks/{}", third["id"]);
     assert_eq!(call(&app, "PATCH", &third_path, Some(&boris), Some(json!({"title": "y"}))).await.0, 403);
+    // Nobody but an admin says a record was made by someone else, or takes one over.
+    let (s, _) = call(&app, "POST", "/api/tasks", Some(&mike), Some(json!({"title": "z", "created_by": 5}))).await;
+    assert_eq!(s, 403, "a manager may not hand a task to the client");
+    let (s, _) = call(&app, "PATCH", &third_path, Some(&mike), Some(json!({"created_by": 5}))).await;
+    assert_eq!(s, 403);
     assert_eq!(call(&app, "PATCH", &own_path, Some(&carl), Some(json!({"title": "late"}))).await.0, 403, "not new");
 
     // Over the WebSocket: the changes to carl's task arrive, those to the others never.
@@ -424,6 +429,12 @@ async fn deactivating_or_demoting_by_editing_users_csv_applies_at_once() {
         assert!(std::time::Instant::now() < deadline, "the edit applies within a second or so");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The same through the API: the admin deactivates sue; her next request is refused.
+    let sue = token(&app, "sue").await;
+    let anna = token(&app, "anna").await;
+    assert_eq!(call(&app, "GET", "/api/tasks", Some(&sue), None).await.0, 200);
+    assert_eq!(call(&app, "DELETE", "/api/users/3", Some(&anna), None).await.0, 200);
+    assert_eq!(call(&app, "GET", "/api/tasks", Some(&sue), None).await.0, 401);
     // Deactivated users cannot log in either; olga was never active.
     for name in ["boris", "olga"] {
         let r = app.post("/api/auth/login", json!({"username": name, "password": PASSWORD})).await;
