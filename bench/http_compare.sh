@@ -5,18 +5,9 @@
 # Usage: bench/setup_peers.sh && bench/http_compare.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECS=${1:-10}
-ROWS=10000
-WORK=$(mktemp -d)
-PIDS=()
-trap 'for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+source bench/wrk_lib.sh "${1:-10}"
 PEERS=bench/peers
-
-cargo build --release -q --bin taskboard --example hello_warp
-python3 bench/gen_data.py $ROWS "$WORK"
 LIST_TB="/api/tasks?status=in_progress&sort=-updated_at&page=5&per_page=50"
-
-source bench/wrk_lib.sh
 table_header
 
 taskset -c 0 target/release/examples/hello_warp 3031 & PIDS+=($!)

@@ -6,16 +6,7 @@
 # Usage: bench/http_security.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECS=${1:-10}
-ROWS=10000
-WORK=$(mktemp -d)
-PIDS=()
-trap 'for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
-
-cargo build --release -q --bin taskboard --example hello_warp
-python3 bench/gen_data.py $ROWS "$WORK" >/dev/null
-
-source bench/wrk_lib.sh
+source bench/wrk_lib.sh "${1:-10}"
 table_header
 
 taskset -c 0 target/release/examples/hello_warp 3041 & PIDS+=($!)

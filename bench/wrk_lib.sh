@@ -1,5 +1,16 @@
-# Shared by the HTTP benchmarks (sourced): wait for a server, and run wrk pinned to
-# CPU 1 against a server pinned to CPU 0. Expects SECS to be set.
+# Shared by the HTTP benchmarks, sourced from the project's root with the run's length in
+# seconds: builds the release binaries, writes the same ROWS tasks into a temporary WORK
+# folder (removed at exit, with every server in PIDS stopped), and offers wait_http, run
+# (wrk pinned to CPU 1 against a server pinned to CPU 0) and table_header.
+
+SECS=${1:-10}
+ROWS=10000
+WORK=$(mktemp -d)
+PIDS=()
+trap 'for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+
+cargo build --release -q --bin taskboard --example hello_warp
+python3 bench/gen_data.py $ROWS "$WORK" >/dev/null
 
 wait_http() { for _ in $(seq 1 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
 

@@ -50,6 +50,26 @@ pub struct Viewer {
 }
 
 impl Viewer {
+    /// Brings the session's user up to date (users.csv and the sessions as they are
+    /// now), so a logout, a deactivation or a role change applies at once. None: the
+    /// session has not authenticated. With security off there is nothing to re-read.
+    fn refresh(&self, principal: &mut Option<Principal>) -> Option<Result<(), String>> {
+        let current = principal.as_ref()?;
+        if !self.security.enabled {
+            return Some(Ok(()));
+        }
+        Some(match self.security.recheck(current) {
+            Ok(p) => {
+                *principal = Some(p);
+                Ok(())
+            }
+            Err(e) => {
+                *principal = None;
+                Err(e.to_string())
+            }
+        })
+    }
+
     /// Whether `p` may subscribe to `topic` at all.
     fn topic_allowed(&self, p: &Principal, sub: &Subscription) -> Result<(), String> {
         let (area, path) = match (sub.topic.as_str(), sub.table) {
@@ -95,12 +115,7 @@ fn trim(value: &mut Value, columns: Option<&[&str]>) {
     }
 }
 
-pub fn routes(
-    store: Arc<dyn Storage>,
-    viewer: Viewer,
-    max_clients: usize,
-    cat: &mut Catalog,
-) -> BoxedFilter<(Response,)> {
+pub fn routes(viewer: Viewer, max_clients: usize, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
     cat.add(
         "GET",
         "/ws",
@@ -120,8 +135,8 @@ pub fn routes(
             // A `token` query parameter authenticates at once; without one, the first
             // message must (`{"type": "auth", "token": ...}`).
             let principal = caller.principal.ok().map(|p| (*p).clone());
-            let store = store.clone();
             let viewer = viewer.clone();
+            let store = viewer.records.store().clone();
             ws.max_message_size(64 * 1024)
                 .on_upgrade(move |socket| session(socket, store, viewer, principal))
                 .into_response()
@@ -292,18 +307,15 @@ async fn session(socket: WebSocket, store: Arc<dyn Storage>, viewer: Viewer, mut
                 Ok(change) => {
                     if change.event_id > seen && !subs.is_empty() {
                         seen = change.event_id;
-                        // The user as they are now: a logout, a deactivation or a role
-                        // change applies to the very next delivery.
-                        match principal.as_ref().map(|p| viewer.security.recheck(p)) {
-                            Some(Ok(p)) => {
-                                out.extend(subs.iter().filter_map(|(id, sub)| deliver(id, sub, &change, &viewer, &p)));
-                                principal = Some(p);
+                        match (viewer.refresh(&mut principal), &principal) {
+                            (Some(Ok(())), Some(p)) => {
+                                out.extend(subs.iter().filter_map(|(id, sub)| deliver(id, sub, &change, &viewer, p)));
                             }
-                            Some(Err(e)) => {
-                                out.push(json!({"type": "error", "message": e.to_string()}));
+                            (Some(Err(e)), _) => {
+                                out.push(json!({"type": "error", "message": e}));
                                 closing = true;
                             }
-                            None => {}
+                            _ => {}
                         }
                     }
                 }
@@ -380,16 +392,14 @@ fn handle_client(
         out.push(json!({"type": "pong"}));
         return;
     }
-    let current = principal.as_ref().map(|p| viewer.security.recheck(p));
-    let p = match current {
-        Some(Ok(p)) => p,
-        Some(Err(e)) => {
-            *principal = None;
+    let p = match (viewer.refresh(principal), principal.as_ref()) {
+        (Some(Ok(())), Some(p)) => p.clone(),
+        (Some(Err(e)), _) => {
             subs.clear();
             out.push(error(format!("{e}; send {{\"type\": \"auth\", \"token\": ...}} again")));
             return;
         }
-        None => {
+        _ => {
             out.push(error("authenticate first: {\"type\": \"auth\", \"token\": ACCESS_TOKEN}".into()));
             return;
         }

@@ -98,7 +98,10 @@ fn admit(security: &Security, caller: &Caller, method: &Method, path: &str) -> R
     if p.must_change_password && !path.starts_with("/api/auth/") {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "your password is older than 90 days: change it with PUT /api/auth/password first",
+            format!(
+                "your password is older than {} days: change it with PUT /api/auth/password first",
+                crate::auth::password::MAX_AGE_DAYS
+            ),
         ));
     }
     if !policy::allows(p.role, requirement, security.export_allow_all) {

@@ -43,7 +43,6 @@ pub fn routes(
 ) -> BoxedFilter<(Response,)> {
     let body_limit = config.performance.max_file_size_mb.max(1) * 1024 * 1024;
     let dyn_store: Arc<dyn Storage> = store.clone();
-    let dyn_store_for_ws = dyn_store.clone();
     let records = RecordService::new(dyn_store, &config.tasks.statuses);
     let mut cat = catalog::Catalog::default();
     let cat = &mut cat;
@@ -66,7 +65,6 @@ pub fn routes(
         .or(auth::routes(security.clone(), cat))
         .unify()
         .or(crate::realtime::routes(
-            dyn_store_for_ws,
             crate::realtime::Viewer { security: security.clone(), records: records.clone() },
             config.server.max_connections,
             cat,
