@@ -598,3 +598,32 @@ async fn no_secret_or_password_reaches_the_logs() {
         assert!(!health.contains(secret), "a secret reached /api/health");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_login_requests_get_clear_errors() {
+    let app = secured_app().await;
+    let raw = |path: &'static str, body: &'static str| {
+        let request = app.client.post(app.url(path)).header("content-type", "application/json").body(body);
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap()["detail"].as_str().unwrap_or("").to_string())
+        }
+    };
+    let (s, detail) = raw("/api/auth/login", "{not json").await;
+    assert_eq!(s, 400, "{detail}");
+    let (s, detail) = raw("/api/auth/login", r#"{"username": "anna"}"#).await;
+    assert!(s == 400 && detail.contains("password"), "a missing field is named: {detail}");
+    let (s, detail) = raw("/api/auth/login", r#"{"username": "anna", "password": "x", "otp": 1}"#).await;
+    assert!(s == 400 && detail.contains("otp"), "an unknown field is named: {detail}");
+    let (s, detail) = raw("/api/auth/telegram", r#"{"id": {"nested": true}, "hash": "00"}"#).await;
+    assert!(s == 400 && detail.contains("id"), "{detail}");
+    let (s, _) = raw("/api/auth/refresh", r#"{"refresh_token": "garbage"}"#).await;
+    assert_eq!(s, 401);
+    let big = Box::leak(format!(r#"{{"username": "{}", "password": "x"}}"#, "a".repeat(100_000)).into_boxed_str());
+    assert_eq!(raw("/api/auth/login", big).await.0, 413, "login bodies are small");
+    // None of it logged anyone in or stored anything.
+    let anna = token(&app, "anna").await;
+    let (_, events) = call(&app, "GET", "/api/events?type=user.login", Some(&anna), None).await;
+    assert_eq!(events["total"], 1, "only anna's real login: {events}");
+    app.stop().await;
+}
