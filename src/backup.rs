@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{TableKind, Vocabulary};
 use crate::store::TableData;
-use crate::store::csv_store::ConsistentState;
+use crate::store::csv::ConsistentState;
 
 /// The manifest inside every archive, as `MANIFEST.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,7 +80,7 @@ pub fn entries_from_state(state: &ConsistentState, data_dir: &Path, extras: &Ext
 /// Entries read straight from a folder, its journal replayed into its tables (the
 /// command line's way; safe while a server runs). Fails if a table file is broken.
 pub fn entries_from_folder(data_dir: &Path, vocabulary: &Vocabulary, extras: &Extras) -> Result<Vec<Entry>, String> {
-    let report = crate::store::check::open_folder(data_dir, vocabulary);
+    let report = crate::store::csv::check::open_folder(data_dir, vocabulary);
     if let Some(p) = report.all_problems().first() {
         return Err(format!("the data folder has a problem; fix it before backing up: {p}"));
     }
@@ -223,7 +223,7 @@ pub fn write_archive(
         file.sync_all()?;
         drop(file);
         std::fs::rename(&temp, &target)?;
-        crate::store::durable::sync_dir(dir)
+        crate::store::csv::durable::sync_dir(dir)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -399,7 +399,7 @@ pub fn restore(archive: &Path, data_dir: &Path, config_path: Option<&Path>, forc
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
         let private = target.file_name().is_some_and(|n| n == "credentials.csv");
-        crate::store::durable::write_atomic(&target, &bytes, private)
+        crate::store::csv::durable::write_atomic(&target, &bytes, private)
             .map_err(|e| format!("{}: {e}", target.display()))?;
     }
     Ok(Restored { manifest, moved_aside, config_copy })

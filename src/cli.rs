@@ -228,7 +228,7 @@ fn check(config: &Config) -> ExitCode {
         eprintln!("{}: no such folder", dir.display());
         return ExitCode::FAILURE;
     }
-    let report = crate::store::check::open_folder(dir, &vocabulary);
+    let report = crate::store::csv::check::open_folder(dir, &vocabulary);
     let problems = report.all_problems();
     for p in &problems {
         println!("{p}");
@@ -275,7 +275,7 @@ fn export(config: &Config, table: &str, output: Option<&std::path::Path>, filter
         }
     };
     let store_config = config.store_config();
-    let report = crate::store::check::open_folder(&store_config.data_dir, &store_config.vocabulary);
+    let report = crate::store::csv::check::open_folder(&store_config.data_dir, &store_config.vocabulary);
     if let Some(problems) = report.problems.get(&kind) {
         for p in problems {
             eprintln!("{p}");
@@ -370,11 +370,13 @@ fn backup(config: &Config, action: BackupAction) -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 };
-            let last =
-                crate::store::journal::read_events(&store_config.data_dir.join("events.csv"), &store_config.vocabulary)
-                    .ok()
-                    .and_then(|e| e.rows.keys().next_back().copied())
-                    .unwrap_or(0);
+            let last = crate::store::csv::journal::read_events(
+                &store_config.data_dir.join("events.csv"),
+                &store_config.vocabulary,
+            )
+            .ok()
+            .and_then(|e| e.rows.keys().next_back().copied())
+            .unwrap_or(0);
             match crate::backup::write_archive(entries, dir, last, chrono::Utc::now()) {
                 Ok(path) => {
                     println!("{}", path.display());
@@ -407,7 +409,7 @@ fn user(config: &Config, action: UserAction) -> ExitCode {
     };
     if let UserAction::List = action {
         let store_config = config.store_config();
-        let report = crate::store::check::open_folder(&store_config.data_dir, &store_config.vocabulary);
+        let report = crate::store::csv::check::open_folder(&store_config.data_dir, &store_config.vocabulary);
         let Some(users) = report.tables.get(&crate::domain::TableKind::Users) else {
             return fail("users.csv does not load; run taskboard check".into());
         };

@@ -6,7 +6,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use crate::domain::{ColumnKind, FieldError, TableKind};
-use crate::store::csv_format::Row;
+use crate::store::Row;
 use crate::store::{Fields, TableData};
 
 /// A row serialised as a JSON object straight from its cells (no maps in between):

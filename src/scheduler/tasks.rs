@@ -111,11 +111,11 @@ async fn daily_report(store: &CsvStore, config: &Config, now: DateTime<Utc>, tz:
     let t = |n: &str| tasks.position(n).unwrap_or(usize::MAX);
     let (c_title, c_status, c_assignee, c_due, c_updated) =
         (t("title"), t("status"), t("assigned_to"), t("due_date"), t("updated_at"));
-    let done_today = |row: &crate::store::csv_format::Row| {
+    let done_today = |row: &crate::store::Row| {
         row.cell(c_status) == "done"
             && parse_time(row.cell(c_updated)).is_some_and(|u| u.with_timezone(&tz).date_naive() == today)
     };
-    let overdue = |row: &crate::store::csv_format::Row| {
+    let overdue = |row: &crate::store::Row| {
         !closed.iter().any(|c| c == row.cell(c_status)) && parse_time(row.cell(c_due)).is_some_and(|d| d < now)
     };
     let u = |n: &str| users.position(n).unwrap_or(usize::MAX);
@@ -127,7 +127,7 @@ async fn daily_report(store: &CsvStore, config: &Config, now: DateTime<Utc>, tz:
             continue;
         }
         let name = user.cell(u_name);
-        let mine: Vec<(&u64, &std::sync::Arc<crate::store::csv_format::Row>)> =
+        let mine: Vec<(&u64, &std::sync::Arc<crate::store::Row>)> =
             tasks.rows.iter().filter(|(_, r)| r.cell(c_assignee) == uid.to_string()).collect();
         let open: Vec<_> = mine.iter().filter(|(_, r)| !closed.iter().any(|c| c == r.cell(c_status))).collect();
         let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use crate::domain::{ColumnKind, FieldError, TableKind};
-use crate::store::csv_format::Row;
+use crate::store::Row;
 use crate::store::{StoreError, TableData};
 
 use super::query::{ListQuery, Matcher};

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{ColumnKind, FieldError};
+use crate::store::Row;
 use crate::store::TableData;
-use crate::store::csv_format::Row;
 
 pub const MAX_PER_PAGE: usize = 500;
 pub const DEFAULT_PER_PAGE: usize = 50;

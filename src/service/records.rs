@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::domain::TableKind;
-use crate::store::csv_format::Row;
+use crate::store::Row;
 use crate::store::{Committed, Context, Fields, Op, Storage, StoreError, TableData, etag_of};
 
 use super::query::{ListQuery, closed_statuses};

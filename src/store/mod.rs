@@ -1,19 +1,12 @@
 //! The store: the only code that touches the data folder.
 //!
-//! It reads the CSV tables, commits changes durably (see [`journal`] and
-//! [`csv_store`]), keeps parsed tables in a cache it can drop at any moment, and
+//! It reads the CSV tables, commits changes durably (see [`csv::journal`] and
+//! [`csv`]), keeps parsed tables in a cache it can drop at any moment, and
 //! broadcasts every committed [`Change`] on the change feed. Everything above it talks
 //! to the [`Storage`] trait, so a PostgreSQL backend can stand in later.
 
-pub mod check;
-pub mod csv_format;
-pub mod csv_store;
-pub mod durable;
-pub mod folds;
-pub mod journal;
-pub mod replay;
+pub mod csv;
 pub mod table;
-pub mod watcher;
 
 use std::fmt;
 use std::future::Future;
@@ -26,9 +19,9 @@ use serde::Serialize;
 
 use crate::domain::{FieldError, TableKind, Vocabulary};
 
-pub use csv_format::Problem;
-pub use csv_store::CsvStore;
-pub use journal::NewEvent;
+pub use csv::CsvStore;
+pub use csv::format::{Problem, Row};
+pub use csv::journal::NewEvent;
 pub use table::{Fields, TableData};
 
 /// Where a change came from.
@@ -39,22 +32,39 @@ pub enum Source {
     Ws,
     Telegram,
     Scheduler,
+    /// The command line (`taskboard user ...`).
+    Cli,
     File,
     /// The server itself (start-up replay, command-line tools).
     System,
 }
 
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
+impl Source {
+    pub const ALL: [Source; 7] =
+        [Source::Api, Source::Ws, Source::Telegram, Source::Scheduler, Source::Cli, Source::File, Source::System];
+
+    /// The name in events.csv and on the feed.
+    pub fn name(self) -> &'static str {
+        match self {
             Source::Api => "api",
             Source::Ws => "ws",
             Source::Telegram => "telegram",
             Source::Scheduler => "scheduler",
+            Source::Cli => "cli",
             Source::File => "file",
             Source::System => "system",
-        };
-        f.write_str(s)
+        }
+    }
+
+    /// The source a name in events.csv stands for.
+    pub fn parse(name: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -261,6 +271,6 @@ impl StoreConfig {
 }
 
 /// A record's ETag: a fingerprint of its row.
-pub fn etag_of(row: &csv_format::Row) -> String {
+pub fn etag_of(row: &Row) -> String {
     format!("\"{:016x}\"", row.hash())
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::domain::{ColumnKind, TableKind, TableSpec, Vocabulary};
 
-use super::csv_format::{self, CsvFormat, ParsedFile, Problem, Row};
+use super::csv::format::{self as csv_format, CsvFormat, ParsedFile, Problem, Row};
 
 /// A record's cells by column name.
 pub type Fields = BTreeMap<String, String>;

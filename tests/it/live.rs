@@ -182,6 +182,30 @@ async fn a_broken_edit_keeps_the_last_good_state_and_heals_when_fixed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_save_undone_to_the_exact_old_file_resumes_within_a_second() {
+    let app = app_with_tasks(2).await;
+    let path = app.data().join("tasks.csv");
+    wait_folded(&path, "task 2").await;
+    let good = std::fs::read(&path).unwrap();
+    let broken = String::from_utf8(good.clone()).unwrap().replace("2,task 2,,new,", "2,task 2,,finished,");
+    std::fs::write(&path, &broken).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while app.patch("/api/tasks/1", json!({"title": "x"})).await.status() != 503 {
+        assert!(Instant::now() < deadline, "writes to a broken table are refused");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // An editor's undo: the very bytes the server last wrote come back.
+    std::fs::write(&path, &good).unwrap();
+    let restored = Instant::now();
+    while app.patch("/api/tasks/1", json!({"title": "after the undo"})).await.status() != 200 {
+        assert!(restored.elapsed() < Duration::from_secs(1), "writes resume within a second of the undo");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(app.get_json("/api/health").await["status"], "ok");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_edits_lose_nothing_and_a_true_conflict_is_recorded() {
     let app = app_with_tasks(8).await;
     let path = app.data().join("tasks.csv");

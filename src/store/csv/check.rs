@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use crate::domain::{TableKind, Vocabulary};
 
-use super::csv_format::{self, Problem};
-use super::table::{self, TableData};
+use super::format::{self as csv_format, Problem};
 use super::{folds, journal, replay};
+use crate::store::table::{self, TableData};
 
 /// Every table of a data folder as read from its file.
 pub struct FolderReport {

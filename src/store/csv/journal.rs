@@ -14,9 +14,10 @@ use serde_json::{Map, Value};
 
 use crate::domain::{TableKind, Vocabulary};
 
-use super::csv_format::{self, CsvFormat, Problem, Row};
-use super::table::{Fields, TableData};
-use super::{ChangeOp, durable};
+use super::durable;
+use super::format::{self as csv_format, CsvFormat, Problem, Row};
+use crate::store::ChangeOp;
+use crate::store::table::{Fields, TableData};
 
 /// An event to be appended.
 #[derive(Debug, Clone)]

@@ -10,9 +10,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use super::ChangeOp;
 use super::journal::JournalEntry;
-use super::table::{Fields, TableData};
+use crate::store::ChangeOp;
+use crate::store::table::{Fields, TableData};
 
 /// A field where the file and the journal disagree; the file's value was kept.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,91 @@
+//! Events the CSV store writes of its own accord (a conflict kept from a person's
+//! save, an event recorded on its own put on the feed), and the redaction that keeps
+//! secrets off the feed.
+
+use serde_json::json;
+
+use crate::domain::{ColumnKind, TableKind};
+use crate::store::table::{Fields, TableData};
+use crate::store::{Change, ChangeOp, Source};
+
+use super::journal::NewEvent;
+use super::replay::Conflict;
+/// Replaces secret values so they never reach the feed.
+pub(super) fn redact(kind: TableKind, mut fields: Fields) -> Fields {
+    for column in kind.spec().columns.iter().filter(|c| c.kind == ColumnKind::Secret) {
+        if let Some(v) = fields.get_mut(column.name) {
+            *v = "[redacted]".into();
+        }
+    }
+    fields
+}
+
+/// An event recorded on its own, as a change of the event log for the feed.
+pub(super) fn event_change(id: u64, e: &NewEvent) -> Change {
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let fields: Fields = [
+        ("id", id.to_string()),
+        ("type", e.kind.clone()),
+        ("entity", e.entity.clone()),
+        ("entity_id", opt(e.entity_id)),
+        ("user_id", opt(e.user_id)),
+        ("source", e.source.clone()),
+        ("message", e.message.clone()),
+        ("data", if e.data.is_null() { String::new() } else { e.data.to_string() }),
+        ("created_at", e.created_at.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let source = Source::parse(&e.source).unwrap_or(Source::Api);
+    Change {
+        event_id: id,
+        table: TableKind::Events,
+        op: ChangeOp::Create,
+        id,
+        before: None,
+        after: Some(fields),
+        actor: e.user_id,
+        source,
+        at: e.created_at.clone(),
+    }
+}
+
+/// The `conflict.merged` event of a field where a file's value was kept over the
+/// server's (at start-up and when a person's save is merged).
+pub(super) fn conflict_event(kind: TableKind, c: &Conflict, now: &str) -> NewEvent {
+    NewEvent {
+        kind: "conflict.merged".into(),
+        entity: kind.spec().entity.into(),
+        entity_id: Some(c.id),
+        user_id: None,
+        source: Source::File.to_string(),
+        message: format!(
+            "{} kept the file's value of {} for {} {}; the server's was {}",
+            kind.spec().file_name,
+            c.field.as_deref().unwrap_or("the row"),
+            kind.spec().entity,
+            c.id,
+            c.journal_value.as_deref().unwrap_or("nothing")
+        ),
+        data: json!({"field": c.field, "file": c.file_value, "server": c.journal_value}),
+        created_at: now.to_string(),
+    }
+}
+
+/// How far back a person's copy of a file may reach: changes the server made this
+/// recently are weighed against a saved file, so a value they replaced is stale.
+pub(super) const RECENT: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// The event after which to weigh server changes against a person's save: the earlier
+/// of the file's watermark and the first event of the last `RECENT`.
+pub(super) fn recent_start(events: &TableData, watermark: u64) -> u64 {
+    let Some(at) = events.position("created_at") else { return watermark };
+    let since = chrono::Utc::now() - RECENT;
+    let first_recent = events
+        .rows
+        .iter()
+        .find(|(_, row)| crate::domain::values::parse_timestamp(row.cell(at)).is_ok_and(|t| t >= since))
+        .map(|(id, _)| id.saturating_sub(1));
+    first_recent.map_or(watermark, |f| f.min(watermark))
+}
