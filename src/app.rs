@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::server::ServeOptions;
 use crate::store::{CsvStore, Storage};
 
@@ -26,9 +26,20 @@ pub struct Running {
     jobs: JoinHandle<()>,
 }
 
+/// The configuration as each subsystem checks its own section. `config.rs` reads the
+/// file (shapes, defaults, unknown keys, `${VAR}`) and knows no subsystem; what a valid
+/// log level, secret key, job or login setup is, each subsystem says itself.
+pub fn check_config(mut config: Config) -> Result<Config, ConfigError> {
+    crate::logs::check(&config.logging).map_err(ConfigError::Invalid)?;
+    crate::auth::secret::resolve(&mut config).map_err(ConfigError::Invalid)?;
+    crate::scheduler::check_jobs(&config.cron).map_err(ConfigError::Invalid)?;
+    crate::service::auth::check_login_possible(&config).map_err(ConfigError::Invalid)?;
+    Ok(config)
+}
+
 /// Opens the data folder and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let store_config = config.store_config();
+    let store_config = crate::store::StoreConfig::from_config(&config);
     let data_dir = store_config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || CsvStore::open(store_config))
         .await?

@@ -400,16 +400,12 @@ impl Config {
         config.validated()
     }
 
-    fn validated(mut self) -> Result<Config, ConfigError> {
+    fn validated(self) -> Result<Config, ConfigError> {
         if self.tasks.statuses.is_empty() {
             return Err(ConfigError::Invalid("tasks.statuses: at least one status is required".into()));
         }
         if self.performance.worker_processes == 0 {
             return Err(ConfigError::Invalid("performance.worker_processes: must be at least 1".into()));
-        }
-        crate::logs::check(&self.logging).map_err(ConfigError::Invalid)?;
-        if self.security.enabled && !self.secret_key.is_set() {
-            self.secret_key = crate::auth::secret::from_env().map_err(ConfigError::Invalid)?;
         }
         if self.scheduler.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError::Invalid(format!(
@@ -418,27 +414,9 @@ impl Config {
             )));
         }
         for (name, job) in &self.cron.jobs {
-            let trigger = match (&job.schedule, &job.interval) {
-                (Some(s), None) => {
-                    crate::scheduler::Trigger::cron(s).map_err(|e| (format!("cron.jobs.{name}.schedule"), e))
-                }
-                (None, Some(i)) => {
-                    crate::scheduler::Trigger::interval(i).map_err(|e| (format!("cron.jobs.{name}.interval"), e))
-                }
-                _ => {
-                    return Err(ConfigError::Invalid(format!(
-                        "cron.jobs.{name}: give either schedule (crontab, as \"0 9 * * *\") or interval (as 15m), not both or neither"
-                    )));
-                }
-            };
-            if let Err((key, e)) = trigger {
-                return Err(ConfigError::Invalid(format!("{key}: {e}")));
-            }
-            if !crate::scheduler::tasks::TASKS.contains(&job.task.as_str()) {
+            if job.schedule.is_some() == job.interval.is_some() {
                 return Err(ConfigError::Invalid(format!(
-                    "cron.jobs.{name}.task: {:?} is not a task; expected one of {}",
-                    job.task,
-                    crate::scheduler::tasks::TASKS.join(", ")
+                    "cron.jobs.{name}: give either schedule (crontab, as \"0 9 * * *\") or interval (as 15m), not both or neither"
                 )));
             }
         }
@@ -461,16 +439,6 @@ impl Config {
             )));
         }
         Ok(self)
-    }
-
-    /// The store's settings.
-    pub fn store_config(&self) -> crate::store::StoreConfig {
-        let mut c = crate::store::StoreConfig::new(self.storage.data_dir.clone());
-        c.cache_enabled = self.performance.cache_enabled;
-        c.cache_ttl = std::time::Duration::from_secs(self.performance.cache_ttl_seconds.max(1));
-        c.events_max_bytes = self.performance.max_file_size_mb * 1024 * 1024;
-        c.vocabulary = crate::domain::Vocabulary { statuses: self.tasks.statuses.clone() };
-        c
     }
 }
 

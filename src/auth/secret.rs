@@ -2,7 +2,7 @@
 //! configurations written for the older system use). Security refuses to start without
 //! one, or with an obvious placeholder.
 
-use crate::config::Secret;
+use crate::config::{Config, Secret};
 
 const PLACEHOLDERS: [&str; 10] = [
     "your-secure-secret-key-here",
@@ -19,6 +19,15 @@ const PLACEHOLDERS: [&str; 10] = [
 
 /// The minimum length of a secret key.
 pub const MIN_LENGTH: usize = 16;
+
+/// With security on, the secret key from the configuration or else the environment;
+/// an error says why there is none usable.
+pub fn resolve(config: &mut Config) -> Result<(), String> {
+    if config.security.enabled && !config.secret_key.is_set() {
+        config.secret_key = from_env()?;
+    }
+    Ok(())
+}
 
 /// Reads the secret from the environment (`SECRET_KEY`, then `FLASK_SECRET_KEY`).
 pub fn from_env() -> Result<Secret, String> {

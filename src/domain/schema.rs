@@ -122,6 +122,10 @@ pub struct TableSpec {
     pub journaled: bool,
     /// Whether rows may be exported or served as they are.
     pub exportable: bool,
+    /// The column that says who made a record (set by the server to the actor).
+    pub creator: Option<&'static str>,
+    /// Values a new record gets for columns it leaves empty.
+    pub defaults: &'static [(&'static str, &'static str)],
 }
 
 impl TableSpec {
@@ -191,6 +195,8 @@ pub static USERS: TableSpec = TableSpec {
     ],
     journaled: true,
     exportable: true,
+    creator: None,
+    defaults: &[("role", "member"), ("is_active", "true")],
 };
 
 pub static TASKS: TableSpec = TableSpec {
@@ -213,6 +219,8 @@ pub static TASKS: TableSpec = TableSpec {
     ],
     journaled: true,
     exportable: true,
+    creator: Some("created_by"),
+    defaults: &[("status", "new"), ("priority", "medium")],
 };
 
 pub static EVENTS: TableSpec = TableSpec {
@@ -234,6 +242,8 @@ pub static EVENTS: TableSpec = TableSpec {
     ],
     journaled: false,
     exportable: true,
+    creator: None,
+    defaults: &[],
 };
 
 pub static DOCS: TableSpec = TableSpec {
@@ -256,6 +266,8 @@ pub static DOCS: TableSpec = TableSpec {
     ],
     journaled: true,
     exportable: true,
+    creator: Some("uploaded_by"),
+    defaults: &[],
 };
 
 pub static COMMENTS: TableSpec = TableSpec {
@@ -274,6 +286,8 @@ pub static COMMENTS: TableSpec = TableSpec {
     ],
     journaled: true,
     exportable: true,
+    creator: Some("user_id"),
+    defaults: &[],
 };
 
 pub static CREDENTIALS: TableSpec = TableSpec {
@@ -289,6 +303,8 @@ pub static CREDENTIALS: TableSpec = TableSpec {
     ],
     journaled: false,
     exportable: false,
+    creator: None,
+    defaults: &[],
 };
 
 #[cfg(test)]

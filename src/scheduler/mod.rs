@@ -24,8 +24,31 @@ use tokio::sync::{Notify, Semaphore};
 
 pub use schedule::{ScheduleError, Trigger};
 
-use crate::config::Config;
+use crate::config::{Config, Cron};
 use crate::store::{CsvStore, NewEvent, Storage};
+
+/// Checks the `cron.jobs` section: each schedule or interval parses, and each names a
+/// task that exists. The error names the key.
+pub fn check_jobs(cron: &Cron) -> Result<(), String> {
+    for (name, job) in &cron.jobs {
+        let trigger = match (&job.schedule, &job.interval) {
+            (Some(s), None) => Trigger::cron(s).map_err(|e| format!("cron.jobs.{name}.schedule: {e}")),
+            (None, Some(i)) => Trigger::interval(i).map_err(|e| format!("cron.jobs.{name}.interval: {e}")),
+            _ => Err(format!(
+                "cron.jobs.{name}: give either schedule (crontab, as \"0 9 * * *\") or interval (as 15m), not both or neither"
+            )),
+        };
+        trigger?;
+        if !tasks::TASKS.contains(&job.task.as_str()) {
+            return Err(format!(
+                "cron.jobs.{name}.task: {:?} is not a task; expected one of {}",
+                job.task,
+                tasks::TASKS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// One job as the API shows it.
 #[derive(Debug, Clone, Serialize)]

@@ -72,16 +72,6 @@ pub fn area_of(table: TableKind) -> Area {
     }
 }
 
-/// The column that says who made a record of `table`.
-pub fn creator_column(table: TableKind) -> Option<&'static str> {
-    match table {
-        TableKind::Tasks => Some("created_by"),
-        TableKind::Comments => Some("user_id"),
-        TableKind::Docs => Some("uploaded_by"),
-        _ => None,
-    }
-}
-
 /// The users columns a member sees ("read names").
 pub const NAME_FIELDS: [&str; 2] = ["id", "username"];
 
@@ -176,7 +166,7 @@ impl RecordService {
         let refuse = |why: &str| Err(Denied::Forbidden(format!("the {} role may not {verb} {why}", p.role)));
         // Who made a record is the server's to say: only an admin writes it for someone
         // else (a member could otherwise hand a task to a client, or take one over).
-        if let Some(column) = creator_column(table)
+        if let Some(column) = table.spec().creator
             && p.role != Role::Admin
             && p.user_id.is_some()
             && let Some(value) = fields.get(column)

@@ -82,6 +82,20 @@ impl From<&Principal> for UserInfo {
     }
 }
 
+/// Refuses a configuration in which nobody could ever log in: security on, logins by
+/// Telegram only, and no bot to log in with.
+pub fn check_login_possible(config: &Config) -> Result<(), String> {
+    let s = &config.security;
+    if s.enabled && s.validation_method == ValidationMethod::TelegramUsername && !config.telegram.bot_token.is_set() {
+        return Err(
+            "security.validation_method: telegram_username allows only Telegram logins, and telegram.bot_token is \
+             not set, so nobody could log in; set validation_method: password (or both), or set telegram.bot_token"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 /// The security of one server: shared by the gate, the login routes and the WebSocket.
 pub struct Security {
     pub enabled: bool,

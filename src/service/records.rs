@@ -105,13 +105,13 @@ impl RecordService {
     }
 
     pub async fn create(&self, table: TableKind, mut fields: Fields, ctx: Context) -> Result<Committed, StoreError> {
-        for (column, default) in defaults(table) {
+        for (column, default) in table.spec().defaults {
             let entry = fields.entry(column.to_string()).or_default();
             if entry.is_empty() {
                 *entry = default.to_string();
             }
         }
-        let creator = super::access::creator_column(table);
+        let creator = table.spec().creator;
         // Who did it, when the actor is a user the table can point at.
         if let (Some(column), Some(actor)) = (creator, ctx.actor)
             && fields.get(column).is_none_or(|v| v.is_empty())
@@ -141,14 +141,5 @@ impl RecordService {
         ctx: Context,
     ) -> Result<Committed, StoreError> {
         self.store.commit(Op::Delete { table, id, if_match }, ctx).await
-    }
-}
-
-/// Values a new record gets when it does not say.
-fn defaults(table: TableKind) -> &'static [(&'static str, &'static str)] {
-    match table {
-        TableKind::Tasks => &[("status", "new"), ("priority", "medium")],
-        TableKind::Users => &[("role", "member"), ("is_active", "true")],
-        _ => &[],
     }
 }

@@ -258,6 +258,16 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
+    /// The store's settings from the configuration file's sections.
+    pub fn from_config(config: &crate::config::Config) -> StoreConfig {
+        let mut c = StoreConfig::new(config.storage.data_dir.clone());
+        c.cache_enabled = config.performance.cache_enabled;
+        c.cache_ttl = std::time::Duration::from_secs(config.performance.cache_ttl_seconds.max(1));
+        c.events_max_bytes = config.performance.max_file_size_mb * 1024 * 1024;
+        c.vocabulary = crate::domain::Vocabulary { statuses: config.tasks.statuses.clone() };
+        c
+    }
+
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         StoreConfig {
             data_dir: data_dir.into(),

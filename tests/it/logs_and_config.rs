@@ -63,6 +63,17 @@ fn configuration_errors_stop_start_up_naming_the_key() {
     }
 }
 
+#[test]
+fn a_configuration_in_which_nobody_can_log_in_stops_start_up() {
+    let key = [("SECRET_KEY", "a-long-enough-secret-for-tests")];
+    // The default validation method is Telegram only; without a bot nobody gets in.
+    let (code, stderr) = start_fails_with("security:\n  enabled: true\n", &key);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("nobody could log in") && stderr.contains("validation_method: password"), "{stderr}");
+    let (code, stderr) = start_fails_with("security:\n  enabled: true\n  validation_method: telegram_username\n", &key);
+    assert_eq!(code, 2, "{stderr}");
+}
+
 fn log_files(dir: &Path, stem: &str) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
