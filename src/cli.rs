@@ -223,7 +223,7 @@ fn serve(config: Config) -> ExitCode {
 
 fn check(config: &Config) -> ExitCode {
     let dir = &config.storage.data_dir;
-    let vocabulary = crate::store::StoreConfig::from_config(&config).vocabulary;
+    let vocabulary = crate::store::StoreConfig::from_config(config).vocabulary;
     if !dir.is_dir() {
         eprintln!("{}: no such folder", dir.display());
         return ExitCode::FAILURE;
@@ -274,7 +274,7 @@ fn export(config: &Config, table: &str, output: Option<&std::path::Path>, filter
             return ExitCode::from(2);
         }
     };
-    let store_config = crate::store::StoreConfig::from_config(&config);
+    let store_config = crate::store::StoreConfig::from_config(config);
     let report = crate::store::csv::check::open_folder(&store_config.data_dir, &store_config.vocabulary);
     if let Some(problems) = report.problems.get(&kind) {
         for p in problems {
@@ -357,7 +357,7 @@ fn backup(config: &Config, action: BackupAction) -> ExitCode {
             }
         },
         BackupAction::Create => {
-            let store_config = crate::store::StoreConfig::from_config(&config);
+            let store_config = crate::store::StoreConfig::from_config(config);
             let extras = crate::backup::Extras {
                 config_path: config.source_path.as_deref(),
                 include_env: config.backup.include_env,
@@ -408,7 +408,7 @@ fn user(config: &Config, action: UserAction) -> ExitCode {
         ExitCode::FAILURE
     };
     if let UserAction::List = action {
-        let store_config = crate::store::StoreConfig::from_config(&config);
+        let store_config = crate::store::StoreConfig::from_config(config);
         let report = crate::store::csv::check::open_folder(&store_config.data_dir, &store_config.vocabulary);
         let Some(users) = report.tables.get(&crate::domain::TableKind::Users) else {
             return fail("users.csv does not load; run taskboard check".into());
@@ -451,7 +451,7 @@ fn user(config: &Config, action: UserAction) -> ExitCode {
     };
     runtime.block_on(async {
         use crate::store::{Context, Op, Source, Storage};
-        let store = match crate::store::CsvStore::open(crate::store::StoreConfig::from_config(&config)) {
+        let store = match crate::store::CsvStore::open(crate::store::StoreConfig::from_config(config)) {
             Ok(s) => s,
             Err(e) => return fail(format!("{e} (with a server running, add users through POST /api/users)")),
         };
