@@ -11,7 +11,6 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod logs;
-pub mod realtime;
 pub mod scheduler;
 pub mod server;
 pub mod service;

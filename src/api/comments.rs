@@ -13,12 +13,10 @@ use warp::reply::Response;
 
 use crate::domain::TableKind;
 use crate::service::RecordService;
-use crate::service::query::Condition;
 
 use super::gate::principal;
-use super::records::{self, DeleteMeans, json_body, with_service};
+use super::records::{self, json_body, with_service};
 use super::reply::{body_fields, list_query, page_response, respond};
-use crate::auth::policy::Action;
 use crate::service::access::Principal;
 
 pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
@@ -47,15 +45,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .and(principal())
         .map(|task: u64, params: Vec<(String, String)>, s: RecordService, p: Arc<Principal>| {
             respond((|| {
-                let (record, _) = s.get(TableKind::Tasks, task)?;
-                s.check_read(&p, TableKind::Tasks, task, &record)?;
-                let mut query = list_query(&params)?;
-                s.scope_query(&p, TableKind::Comments, &mut query)?;
-                query.conditions.push(Condition::OneOf("task_id".into(), vec![task.to_string()]));
-                if query.sort.is_empty() {
-                    query.sort = vec![("id".into(), false)];
-                }
-                let page = s.list(TableKind::Comments, &query)?;
+                let (page, query) = s.comments(&p, task, list_query(&params)?)?;
                 Ok(page_response(TableKind::Comments, &page, query.fields.as_deref()))
             })())
         });
@@ -67,12 +57,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .then(|task: u64, bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
-                    let (record, _) = s.get(TableKind::Tasks, task)?;
-                    s.check_read(&p, TableKind::Tasks, task, &record)?;
-                    let mut fields = body_fields(&bytes)?;
-                    fields.insert("task_id".into(), task.to_string());
-                    s.check_write(&p, TableKind::Comments, Action::Create, None, &fields)?;
-                    let committed = s.create(TableKind::Comments, fields, p.context()).await?;
+                    let committed = s.comment(&p, task, body_fields(&bytes)?).await?;
                     records::created_response(TableKind::Comments, &s, &committed)
                 }
                 .await,
@@ -84,7 +69,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .unify()
         .or(records::update(t, svc(), limit, false, cat))
         .unify()
-        .or(records::delete(t, svc(), DeleteMeans::Remove, cat))
+        .or(records::delete(t, svc(), cat))
         .unify()
         .boxed()
 }

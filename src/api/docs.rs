@@ -23,9 +23,8 @@ use crate::service::docs::Upload;
 
 use super::gate::principal;
 use super::problem::ApiError;
-use super::records::{self, DeleteMeans, json_body, with_service};
+use super::records::{self, json_body, with_service};
 use super::reply::{body_fields, respond};
-use crate::auth::policy::Action;
 use crate::service::access::Principal;
 
 pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
@@ -104,10 +103,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .then(|id: u64, tag: Option<String>, bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
-                    let fields = body_fields(&bytes)?;
-                    let (existing, _) = s.get(TableKind::Docs, id)?;
-                    s.check_write(&p, TableKind::Docs, Action::Update, Some((id, &existing)), &fields)?;
-                    let committed = s.update_doc(id, fields, tag, p.context()).await?;
+                    let committed = s.update(&p, TableKind::Docs, id, body_fields(&bytes)?, tag, false).await?;
                     records::committed_response(TableKind::Docs, &s, StatusCode::OK, &committed)
                 }
                 .await,
@@ -117,9 +113,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         |id: u64, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
-                    let (record, _) = s.get(TableKind::Docs, id)?;
-                    s.check_read(&p, TableKind::Docs, id, &record)?;
-                    let (fields, bytes) = s.doc_content(id).await?;
+                    let (fields, bytes) = s.doc_content(&p, id).await?;
                     Ok(file_response(&fields, bytes))
                 }
                 .await,
@@ -135,7 +129,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .unify()
         .or(patch)
         .unify()
-        .or(records::delete(t, svc(), DeleteMeans::Remove, cat))
+        .or(records::delete(t, svc(), cat))
         .unify()
         .or(content)
         .unify()
@@ -143,9 +137,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
 }
 
 async fn store_upload(s: &RecordService, p: &Principal, upload: Upload) -> Result<Response, ApiError> {
-    let planned: crate::store::Fields = [("task_id".to_string(), upload.task_id.clone().unwrap_or_default())].into();
-    s.check_write(p, TableKind::Docs, Action::Create, None, &planned)?;
-    let committed = s.upload_doc(upload, p.context()).await?;
+    let committed = s.upload(p, upload).await?;
     records::created_response(TableKind::Docs, s, &committed)
 }
 

@@ -59,10 +59,8 @@ pub fn routes(
                     return Err(ApiError::new(StatusCode::FORBIDDEN, format!("{} is never exported", table.name())));
                 }
                 let bom = take_flag(&mut params, "bom")?;
-                let mut query = list_query(&params)?;
-                // An export carries no more than the caller may read.
-                s.scope_query(&p, table, &mut query)?;
-                let mut export = s.export(table, &query, config.max_export_records, rows_per_chunk, bom)?;
+                let query = list_query(&params)?;
+                let mut export = s.export(&p, table, query, config.max_export_records, rows_per_chunk, bom)?;
                 let (total, truncated) = (export.total, export.truncated);
                 if truncated {
                     tracing::warn!(

@@ -77,7 +77,7 @@ pub fn routes(
                     // Components still to be built report themselves absent, not fine.
                     "watcher": {"state": if store.watching() { "ok" } else { "off" }},
                     "scheduler": {"state": if config.cron.enabled { "ok" } else { "disabled" }, "jobs": config.cron.jobs.len()},
-                    "websocket": {"state": "ok", "clients": crate::realtime::CLIENTS.load(Ordering::Relaxed)},
+                    "websocket": {"state": "ok", "clients": super::ws::CLIENTS.load(Ordering::Relaxed)},
                     "telegram": {"state": "absent", "token_configured": config.telegram.bot_token.is_set()},
                     "llm": {"state": "absent", "enabled": config.llm.enabled, "key_configured": config.llm.api_key.is_set()},
                 },

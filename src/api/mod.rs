@@ -20,6 +20,7 @@ pub mod scheduler;
 pub mod stats;
 pub mod tasks;
 pub mod users;
+pub mod ws;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,8 +65,8 @@ pub fn routes(
         .unify()
         .or(auth::routes(security.clone(), cat))
         .unify()
-        .or(crate::realtime::routes(
-            crate::realtime::Viewer { security: security.clone(), records: records.clone() },
+        .or(ws::routes(
+            crate::service::feed::Viewer { security: security.clone(), records: records.clone() },
             config.server.max_connections,
             cat,
         ))

@@ -6,7 +6,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use crate::domain::FieldError;
-use crate::service::access::Denied;
+use crate::service::access::ServiceError;
 use crate::service::auth::AuthError;
 use crate::store::StoreError;
 
@@ -88,12 +88,13 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<Denied> for ApiError {
-    fn from(e: Denied) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            Denied::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
-            Denied::Hidden { .. } => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
-            Denied::Store(e) => e.into(),
+            ServiceError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
+            ServiceError::Hidden { .. } => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+            ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+            ServiceError::Store(e) => e.into(),
         }
     }
 }

@@ -8,27 +8,17 @@ use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use crate::auth::policy::{Action, Scope};
-use crate::domain::{ColumnKind, FieldError, TableKind};
+use crate::domain::TableKind;
 use crate::service::RecordService;
-use crate::service::access::{NAME_FIELDS, Principal, area_of};
-use crate::store::{Committed, Fields};
+use crate::service::access::Principal;
+use crate::service::records::{RecordView, Removal};
+use crate::store::Committed;
 
 use super::catalog::{Catalog, Shape};
 use super::gate::principal;
 use super::json::{RowJson, record_to_json};
 use super::problem::ApiError;
 use super::reply::{body_fields, bytes_response, json_response, list_query, page_response, respond};
-
-/// What `DELETE` means for a table.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum DeleteMeans {
-    Remove,
-    /// Users are deactivated, never removed (API.md).
-    Deactivate,
-    /// A task takes its comments with it and unlinks its documents.
-    RemoveTask,
-}
 
 type Svc = BoxedFilter<(RecordService,)>;
 
@@ -61,9 +51,7 @@ pub fn list(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Respo
         .and(principal())
         .map(move |params: Vec<(String, String)>, s: RecordService, p: Arc<Principal>| {
             respond((|| {
-                let mut query = list_query(&params)?;
-                s.scope_query(&p, table, &mut query)?;
-                let page = s.list(table, &query)?;
+                let (page, query) = s.list(&p, table, list_query(&params)?)?;
                 Ok(page_response(table, &page, query.fields.as_deref()))
             })())
         })
@@ -91,9 +79,7 @@ pub fn create(table: TableKind, svc: Svc, limit: u64, cat: &mut Catalog) -> Boxe
         .then(move |bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
-                    let fields = body_fields(&bytes)?;
-                    s.check_write(&p, table, Action::Create, None, &fields)?;
-                    let committed = s.create(table, fields, p.context()).await?;
+                    let committed = s.create(&p, table, body_fields(&bytes)?).await?;
                     created_response(table, &s, &committed)
                 }
                 .await,
@@ -122,11 +108,8 @@ pub fn get(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Respon
         .and(principal())
         .map(move |id: u64, s: RecordService, p: Arc<Principal>| {
             respond((|| {
-                let (snapshot, row, etag) = s.get_row(table, id)?;
-                s.check_read(&p, table, id, &snapshot.fields(&row))?;
-                let columns: Option<Vec<usize>> = (p.scope(area_of(table), Action::Read) == Scope::Names)
-                    .then(|| NAME_FIELDS.iter().filter_map(|f| snapshot.position(f)).collect());
-                let body = serde_json::to_vec(&RowJson { table: &snapshot, row: &row, columns: columns.as_deref() })
+                let RecordView { table, row, etag, columns } = s.read(&p, table, id)?;
+                let body = serde_json::to_vec(&RowJson { table: &table, row: &row, columns: columns.as_deref() })
                     .unwrap_or_default();
                 Ok(bytes_response(StatusCode::OK, body, Some(&etag)))
             })())
@@ -172,18 +155,7 @@ pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool, cat: &mut C
                 respond(
                     async {
                         let fields = body_fields(&bytes)?;
-                        let (existing, _) = s.get(table, id)?;
-                        s.check_write(&p, table, Action::Update, Some((id, &existing)), &fields)?;
-                        if replace {
-                            let missing: Vec<FieldError> = writable_columns(table)
-                                .filter(|c| !fields.contains_key(*c))
-                                .map(|c| FieldError::new(c, "is required by PUT (use PATCH to change some fields)"))
-                                .collect();
-                            if !missing.is_empty() {
-                                return Err(ApiError::invalid(missing));
-                            }
-                        }
-                        let committed = s.update(table, id, fields, tag, p.context()).await?;
+                        let committed = s.update(&p, table, id, fields, tag, replace).await?;
                         committed_response(table, &s, StatusCode::OK, &committed)
                     }
                     .await,
@@ -193,13 +165,14 @@ pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool, cat: &mut C
         .boxed()
 }
 
-/// `DELETE /api/{table}/{id}` (204), or what `means` says.
-pub fn delete(table: TableKind, svc: Svc, means: DeleteMeans, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+/// `DELETE /api/{table}/{id}`: 204, or 200 with the record for a table whose records
+/// are deactivated rather than removed (users).
+pub fn delete(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
     let (name, entity) = (table.name(), table.spec().entity);
-    let summary = match means {
-        DeleteMeans::Remove => format!("Delete a {entity}"),
-        DeleteMeans::Deactivate => format!("Deactivate a {entity} (is_active=false)"),
-        DeleteMeans::RemoveTask => "Delete a task with its comments (its documents are unlinked)".to_string(),
+    let summary = match (Removal::of(table), table) {
+        (Removal::Deactivate, _) => format!("Deactivate a {entity} (is_active=false)"),
+        (Removal::Delete, TableKind::Tasks) => "Delete a task with its comments (its documents are unlinked)".into(),
+        (Removal::Delete, _) => format!("Delete a {entity}"),
     };
     cat.add("DELETE", format!("/api/{name}/{{id}}"), name, summary, Some(table), Shape::Delete);
     warp::path("api")
@@ -213,17 +186,9 @@ pub fn delete(table: TableKind, svc: Svc, means: DeleteMeans, cat: &mut Catalog)
         .then(move |id: u64, tag: Option<String>, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
-                    let (existing, _) = s.get(table, id)?;
-                    s.check_write(&p, table, Action::Delete, Some((id, &existing)), &Fields::new())?;
-                    match means {
-                        DeleteMeans::Deactivate => {
-                            let fields = [("is_active".to_string(), "false".to_string())].into();
-                            let committed = s.update(table, id, fields, tag, p.context()).await?;
-                            return committed_response(table, &s, StatusCode::OK, &committed);
-                        }
-                        DeleteMeans::RemoveTask => s.delete_task(id, tag, p.context()).await?,
-                        DeleteMeans::Remove => s.delete(table, id, tag, p.context()).await?,
-                    };
+                    if let Some(committed) = s.remove(&p, table, id, tag).await? {
+                        return committed_response(table, &s, StatusCode::OK, &committed);
+                    }
                     let mut response = Response::new(Vec::new().into());
                     *response.status_mut() = StatusCode::NO_CONTENT;
                     Ok(response)
@@ -235,13 +200,12 @@ pub fn delete(table: TableKind, svc: Svc, means: DeleteMeans, cat: &mut Catalog)
 }
 
 /// The standard routes of a record table: list, create, get, PATCH, PUT when
-/// `with_put`, and DELETE as `delete` says.
+/// `with_put`, and DELETE.
 pub fn standard(
     table: TableKind,
     service: &RecordService,
     limit: u64,
     with_put: bool,
-    delete_means: DeleteMeans,
     cat: &mut Catalog,
 ) -> BoxedFilter<(Response,)> {
     let svc = || with_service(service.clone());
@@ -256,20 +220,7 @@ pub fn standard(
     if with_put {
         routes = routes.or(update(table, svc(), limit, true, cat)).unify().boxed();
     }
-    routes.or(delete(table, svc(), delete_means, cat)).unify().boxed()
-}
-
-/// Documented columns a client may set (not the key, not the server's timestamps).
-fn writable_columns(table: TableKind) -> impl Iterator<Item = &'static str> {
-    let spec = table.spec();
-    spec.columns
-        .iter()
-        .filter(move |c| {
-            c.name != spec.key
-                && c.kind != ColumnKind::Secret
-                && !matches!(c.name, "created_at" | "updated_at" | "created_by" | "uploaded_by")
-        })
-        .map(|c| c.name)
+    routes.or(delete(table, svc(), cat)).unify().boxed()
 }
 
 pub fn committed_response(

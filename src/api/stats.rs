@@ -15,7 +15,6 @@ use crate::service::RecordService;
 use super::gate::principal;
 use super::records::with_service;
 use super::reply::{json_response, respond};
-use crate::auth::policy::{Action, Area, Scope};
 use crate::service::access::Principal;
 
 pub fn routes(service: RecordService, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
@@ -33,12 +32,7 @@ pub fn routes(service: RecordService, cat: &mut Catalog) -> BoxedFilter<(Respons
         .and(principal())
         .map(|s: RecordService, p: Arc<Principal>| {
             respond((|| {
-                // Members and clients see the statistics of their own tasks.
-                let only = match p.scope(Area::Stats, Action::Read) {
-                    Scope::All => None,
-                    _ => Some(p.user_id.unwrap_or_default()),
-                };
-                let stats = s.stats(only)?;
+                let stats = s.stats(&p)?;
                 Ok(json_response(StatusCode::OK, &serde_json::to_value(stats).unwrap_or_default(), None))
             })())
         })

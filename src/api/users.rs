@@ -7,8 +7,8 @@ use crate::domain::TableKind;
 use crate::service::RecordService;
 
 use super::catalog::Catalog;
-use super::records::{self, DeleteMeans};
+use super::records;
 
 pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
-    records::standard(TableKind::Users, &service, limit, false, DeleteMeans::Deactivate, cat)
+    records::standard(TableKind::Users, &service, limit, false, cat)
 }

@@ -1,13 +1,29 @@
 //! Who is asking, and which records they reach: the role matrix (`auth::policy`)
 //! applied to rows. Lists, exports and WebSocket subscriptions are narrowed with
 //! conditions; single records are checked before they are shown or changed.
+//!
+//! Pure checks: what they need to know beyond the record (a client's own tasks, the
+//! task a comment hangs on) they ask of a [`TaskLookup`], so this file depends on no
+//! use case and every use case can call it.
+
+use std::sync::Arc;
 
 use crate::auth::policy::{self, Action, Area, Role, Scope};
-use crate::domain::TableKind;
-use crate::store::{Context, Fields, Source, StoreError};
+use crate::domain::{FieldError, TableKind};
+use crate::store::{Context, Fields, Source, StoreError, TableData};
 
 use super::query::{Condition, ListQuery};
-use super::records::RecordService;
+
+/// Where the checks find the tasks table (own tasks, the task of a comment).
+pub trait TaskLookup {
+    fn tasks(&self) -> Result<Arc<TableData>, StoreError>;
+
+    /// One task's fields, if it exists.
+    fn task(&self, id: u64) -> Option<Fields> {
+        let tasks = self.tasks().ok()?;
+        tasks.get(id).map(|row| tasks.fields(row))
+    }
+}
 
 /// The user behind a request, as users.csv says now (re-read on every request, so a
 /// deactivation or a role change applies at once).
@@ -19,6 +35,8 @@ pub struct Principal {
     pub role: Role,
     /// The login session the request's token belongs to.
     pub session: Option<String>,
+    /// The door the request came through (REST, WebSocket, Telegram, scheduler, CLI).
+    pub source: Source,
     /// A password older than the policy allows: nothing but changing it is allowed.
     pub must_change_password: bool,
 }
@@ -31,12 +49,26 @@ impl Principal {
             username: "anonymous".into(),
             role: Role::Admin,
             session: None,
+            source: Source::Api,
             must_change_password: false,
         }
     }
 
+    /// The server itself acting through `source` (a scheduled job, the command line):
+    /// an admin with no user behind it.
+    pub fn system(source: Source) -> Principal {
+        Principal { username: source.name().into(), source, ..Principal::anonymous() }
+    }
+
+    /// The same user, coming through another door.
+    pub fn through(mut self, source: Source) -> Principal {
+        self.source = source;
+        self
+    }
+
+    /// Who and through which door, as the store records it.
     pub fn context(&self) -> Context {
-        Context { actor: self.user_id, source: Source::Api }
+        Context { actor: self.user_id, source: self.source }
     }
 
     pub fn scope(&self, area: Area, action: Action) -> Scope {
@@ -48,17 +80,29 @@ impl Principal {
     }
 }
 
-/// Why a request may not do what it asked.
+/// Why a use case did not do what it was asked: not allowed, not there for the
+/// caller, or the store's own answer (invalid, stale, conflict...).
 #[derive(Debug, thiserror::Error)]
-pub enum Denied {
+pub enum ServiceError {
     /// 403: the role does not reach this at all, or not this record.
     #[error("{0}")]
     Forbidden(String),
     /// 404: a record the user may not read is, to them, not there.
     #[error("{table} {id} does not exist", table = .table.spec().entity)]
     Hidden { table: TableKind, id: u64 },
+    /// 409: allowed, but it would leave the system in a state nobody can fix from
+    /// outside (say, with no active admin).
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl ServiceError {
+    /// 422 with the fields' problems.
+    pub fn invalid(errors: Vec<FieldError>) -> ServiceError {
+        ServiceError::Store(StoreError::Invalid(errors))
+    }
 }
 
 /// The area of a record table.
@@ -79,177 +123,186 @@ pub const NAME_FIELDS: [&str; 2] = ["id", "username"];
 const CLIENT_EDITABLE: [&str; 2] = ["title", "description"];
 const CLIENT_EDITABLE_STATUS: &str = "new";
 
-impl RecordService {
-    /// Narrows a list query (list, export, subscription snapshot) to what `p` may read.
-    pub fn scope_query(&self, p: &Principal, table: TableKind, query: &mut ListQuery) -> Result<(), Denied> {
-        let area = area_of(table);
-        match p.scope(area, Action::Read) {
-            Scope::All => Ok(()),
-            Scope::None => Err(Denied::Forbidden(format!("the {} role may not read {}", p.role, table.name()))),
-            Scope::Names => {
-                let other = query.conditions.iter().any(|c| match c {
-                    Condition::OneOf(field, _) => !NAME_FIELDS.contains(&field.as_str()),
-                    _ => true,
-                }) || query.sort.iter().any(|(f, _)| !NAME_FIELDS.contains(&f.as_str()))
-                    || query.q.is_some();
-                if other {
-                    return Err(Denied::Forbidden(format!(
-                        "the {} role sees only the names of users: filter and sort by id or username",
-                        p.role
-                    )));
-                }
-                let fields = query.fields.take().unwrap_or_else(|| NAME_FIELDS.map(String::from).to_vec());
-                query.fields = Some(fields.into_iter().filter(|f| NAME_FIELDS.contains(&f.as_str())).collect());
-                Ok(())
+/// Narrows a list query (list, export, subscription snapshot) to what `p` may read.
+pub fn scope_query(
+    lookup: &impl TaskLookup,
+    p: &Principal,
+    table: TableKind,
+    query: &mut ListQuery,
+) -> Result<(), ServiceError> {
+    let area = area_of(table);
+    match p.scope(area, Action::Read) {
+        Scope::All => Ok(()),
+        Scope::None => Err(ServiceError::Forbidden(format!("the {} role may not read {}", p.role, table.name()))),
+        Scope::Names => {
+            let other = query.conditions.iter().any(|c| match c {
+                Condition::OneOf(field, _) => !NAME_FIELDS.contains(&field.as_str()),
+                _ => true,
+            }) || query.sort.iter().any(|(f, _)| !NAME_FIELDS.contains(&f.as_str()))
+                || query.q.is_some();
+            if other {
+                return Err(ServiceError::Forbidden(format!(
+                    "the {} role sees only the names of users: filter and sort by id or username",
+                    p.role
+                )));
             }
-            Scope::Own => {
-                let condition = match table {
-                    TableKind::Tasks => Condition::OneOf("created_by".into(), vec![p.me()]),
-                    TableKind::Comments | TableKind::Docs => Condition::OneOf("task_id".into(), self.own_tasks(p)?),
-                    _ => return Err(Denied::Forbidden(format!("the {} role may not read {}", p.role, table.name()))),
-                };
-                query.conditions.push(condition);
-                Ok(())
-            }
+            let fields = query.fields.take().unwrap_or_else(|| NAME_FIELDS.map(String::from).to_vec());
+            query.fields = Some(fields.into_iter().filter(|f| NAME_FIELDS.contains(&f.as_str())).collect());
+            Ok(())
         }
-    }
-
-    /// Ids of the tasks `p` created (a client's own tasks), as strings; never empty, so
-    /// a condition built from it matches nothing rather than everything.
-    fn own_tasks(&self, p: &Principal) -> Result<Vec<String>, StoreError> {
-        let tasks = self.store().table(TableKind::Tasks)?;
-        let me = p.me();
-        let creator = tasks.position("created_by").unwrap_or(usize::MAX);
-        let mut ids: Vec<String> =
-            tasks.rows.iter().filter(|(_, r)| r.cell(creator) == me).map(|(id, _)| id.to_string()).collect();
-        if ids.is_empty() {
-            ids.push("0".into());
-        }
-        Ok(ids)
-    }
-
-    /// Whether `p` may read this record (fields of `table`).
-    pub fn may_read(&self, p: &Principal, table: TableKind, record: &Fields) -> bool {
-        match p.scope(area_of(table), Action::Read) {
-            Scope::All | Scope::Names => true,
-            Scope::None => false,
-            Scope::Own => self.owns(p, table, record, Action::Read),
-        }
-    }
-
-    /// 404 for a record `p` may not read; 403 when the role reads none of the table.
-    pub fn check_read(&self, p: &Principal, table: TableKind, id: u64, record: &Fields) -> Result<(), Denied> {
-        match p.scope(area_of(table), Action::Read) {
-            Scope::None => Err(Denied::Forbidden(format!("the {} role may not read {}", p.role, table.name()))),
-            _ if self.may_read(p, table, record) => Ok(()),
-            _ => Err(Denied::Hidden { table, id }),
-        }
-    }
-
-    /// Whether `p` may make this change. `existing` is the record as it stands (None for
-    /// a create), `fields` what the request sends.
-    pub fn check_write(
-        &self,
-        p: &Principal,
-        table: TableKind,
-        action: Action,
-        existing: Option<(u64, &Fields)>,
-        fields: &Fields,
-    ) -> Result<(), Denied> {
-        let scope = p.scope(area_of(table), action);
-        let verb = match action {
-            Action::Read => "read",
-            Action::Create => "create",
-            Action::Update => "change",
-            Action::Delete => "delete",
-        };
-        let refuse = |why: &str| Err(Denied::Forbidden(format!("the {} role may not {verb} {why}", p.role)));
-        // Who made a record is the server's to say: only an admin writes it for someone
-        // else (a member could otherwise hand a task to a client, or take one over).
-        if let Some(column) = table.spec().creator
-            && p.role != Role::Admin
-            && p.user_id.is_some()
-            && let Some(value) = fields.get(column)
-        {
-            let unchanged = match existing {
-                Some((_, record)) => record.get(column) == Some(value),
-                None => value.is_empty() || *value == p.me(),
+        Scope::Own => {
+            let condition = match table {
+                TableKind::Tasks => Condition::OneOf("created_by".into(), vec![p.me()]),
+                TableKind::Comments | TableKind::Docs => Condition::OneOf("task_id".into(), own_tasks(lookup, p)?),
+                _ => return Err(ServiceError::Forbidden(format!("the {} role may not read {}", p.role, table.name()))),
             };
-            if !unchanged {
-                return refuse(&format!("{column} (it is set by the server to who made the record)"));
-            }
+            query.conditions.push(condition);
+            Ok(())
         }
-        match scope {
-            Scope::All => return Ok(()),
-            Scope::None | Scope::Names => return refuse(table.name()),
-            Scope::Own => {}
-        }
-        if let Some((id, record)) = existing {
-            // A record they cannot even read is not there for them.
-            if !self.may_read(p, table, record) {
-                return Err(Denied::Hidden { table, id });
-            }
-            if !self.owns(p, table, record, action) {
-                return refuse(&format!("this {}", table.spec().entity));
-            }
-        }
-        match (table, p.role, existing) {
-            (TableKind::Tasks, Role::Client, Some((_, record))) => {
-                if let Some(field) = fields.keys().find(|f| !CLIENT_EDITABLE.contains(&f.as_str())) {
-                    return refuse(&format!("the field {field} of a task (only title and description)"));
-                }
-                if record.get("status").map(String::as_str) != Some(CLIENT_EDITABLE_STATUS) {
-                    return refuse(&format!("a task once it has left the status {CLIENT_EDITABLE_STATUS}"));
-                }
-            }
-            (TableKind::Comments | TableKind::Docs, _, _) => {
-                // The task a comment or document is (or would be) attached to must be one
-                // they may write on.
-                let task = fields.get("task_id").or_else(|| existing.and_then(|(_, r)| r.get("task_id")));
-                if let Some(task_id) = task.filter(|t| !t.is_empty()) {
-                    let writable = task_id
-                        .parse::<u64>()
-                        .ok()
-                        .and_then(|id| self.get(TableKind::Tasks, id).ok())
-                        .is_some_and(|(task, _)| self.owns(p, TableKind::Tasks, &task, Action::Update));
-                    if !writable {
-                        return refuse(&format!("on task {task_id}"));
-                    }
-                } else {
-                    return refuse(&format!("a {} without its task", table.spec().entity));
-                }
-            }
-            _ => {}
-        }
-        Ok(())
     }
+}
 
-    /// Whether the record is `p`'s own for `action` (the `Own` scope).
-    fn owns(&self, p: &Principal, table: TableKind, record: &Fields, action: Action) -> bool {
-        let me = p.me();
-        let is_me = |column: &str| record.get(column).is_some_and(|v| !me.is_empty() && *v == me);
-        match table {
-            TableKind::Tasks => match (p.role, action) {
-                (Role::Client, _) => is_me("created_by"),
-                _ => is_me("created_by") || is_me("assigned_to"),
-            },
-            TableKind::Comments | TableKind::Docs => {
-                let author = if table == TableKind::Comments { "user_id" } else { "uploaded_by" };
-                let on_own_task = || {
-                    record
-                        .get("task_id")
-                        .and_then(|t| t.parse::<u64>().ok())
-                        .and_then(|id| self.get(TableKind::Tasks, id).ok())
-                        .is_some_and(|(task, _)| self.owns(p, TableKind::Tasks, &task, Action::Read))
-                };
-                match action {
-                    // Reading follows the task (as lists do); changing and deleting are
-                    // the author's.
-                    Action::Read => on_own_task(),
-                    _ => is_me(author),
-                }
-            }
-            _ => false,
+/// Ids of the tasks `p` created (a client's own tasks), as strings; never empty, so
+/// a condition built from it matches nothing rather than everything.
+fn own_tasks(lookup: &impl TaskLookup, p: &Principal) -> Result<Vec<String>, StoreError> {
+    let tasks = lookup.tasks()?;
+    let me = p.me();
+    let creator = tasks.position("created_by").unwrap_or(usize::MAX);
+    let mut ids: Vec<String> =
+        tasks.rows.iter().filter(|(_, r)| r.cell(creator) == me).map(|(id, _)| id.to_string()).collect();
+    if ids.is_empty() {
+        ids.push("0".into());
+    }
+    Ok(ids)
+}
+
+/// Whether `p` may read this record (fields of `table`).
+pub fn may_read(lookup: &impl TaskLookup, p: &Principal, table: TableKind, record: &Fields) -> bool {
+    match p.scope(area_of(table), Action::Read) {
+        Scope::All | Scope::Names => true,
+        Scope::None => false,
+        Scope::Own => owns(lookup, p, table, record, Action::Read),
+    }
+}
+
+/// 404 for a record `p` may not read; 403 when the role reads none of the table.
+pub fn check_read(
+    lookup: &impl TaskLookup,
+    p: &Principal,
+    table: TableKind,
+    id: u64,
+    record: &Fields,
+) -> Result<(), ServiceError> {
+    match p.scope(area_of(table), Action::Read) {
+        Scope::None => Err(ServiceError::Forbidden(format!("the {} role may not read {}", p.role, table.name()))),
+        _ if may_read(lookup, p, table, record) => Ok(()),
+        _ => Err(ServiceError::Hidden { table, id }),
+    }
+}
+
+/// Whether `p` may make this change. `existing` is the record as it stands (None for
+/// a create), `fields` what the request sends.
+pub fn check_write(
+    lookup: &impl TaskLookup,
+    p: &Principal,
+    table: TableKind,
+    action: Action,
+    existing: Option<(u64, &Fields)>,
+    fields: &Fields,
+) -> Result<(), ServiceError> {
+    let scope = p.scope(area_of(table), action);
+    let verb = match action {
+        Action::Read => "read",
+        Action::Create => "create",
+        Action::Update => "change",
+        Action::Delete => "delete",
+    };
+    let refuse = |why: &str| Err(ServiceError::Forbidden(format!("the {} role may not {verb} {why}", p.role)));
+    // Who made a record is the server's to say: only an admin writes it for someone
+    // else (a member could otherwise hand a task to a client, or take one over).
+    if let Some(column) = table.spec().creator
+        && p.role != Role::Admin
+        && p.user_id.is_some()
+        && let Some(value) = fields.get(column)
+    {
+        let unchanged = match existing {
+            Some((_, record)) => record.get(column) == Some(value),
+            None => value.is_empty() || *value == p.me(),
+        };
+        if !unchanged {
+            return refuse(&format!("{column} (it is set by the server to who made the record)"));
         }
+    }
+    match scope {
+        Scope::All => return Ok(()),
+        Scope::None | Scope::Names => return refuse(table.name()),
+        Scope::Own => {}
+    }
+    if let Some((id, record)) = existing {
+        // A record they cannot even read is not there for them.
+        if !may_read(lookup, p, table, record) {
+            return Err(ServiceError::Hidden { table, id });
+        }
+        if !owns(lookup, p, table, record, action) {
+            return refuse(&format!("this {}", table.spec().entity));
+        }
+    }
+    match (table, p.role, existing) {
+        (TableKind::Tasks, Role::Client, Some((_, record))) => {
+            if let Some(field) = fields.keys().find(|f| !CLIENT_EDITABLE.contains(&f.as_str())) {
+                return refuse(&format!("the field {field} of a task (only title and description)"));
+            }
+            if record.get("status").map(String::as_str) != Some(CLIENT_EDITABLE_STATUS) {
+                return refuse(&format!("a task once it has left the status {CLIENT_EDITABLE_STATUS}"));
+            }
+        }
+        (TableKind::Comments | TableKind::Docs, _, _) => {
+            // The task a comment or document is (or would be) attached to must be one
+            // they may write on.
+            let task = fields.get("task_id").or_else(|| existing.and_then(|(_, r)| r.get("task_id")));
+            if let Some(task_id) = task.filter(|t| !t.is_empty()) {
+                let writable = task_id
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|id| lookup.task(id))
+                    .is_some_and(|task| owns(lookup, p, TableKind::Tasks, &task, Action::Update));
+                if !writable {
+                    return refuse(&format!("on task {task_id}"));
+                }
+            } else {
+                return refuse(&format!("a {} without its task", table.spec().entity));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Whether the record is `p`'s own for `action` (the `Own` scope).
+fn owns(lookup: &impl TaskLookup, p: &Principal, table: TableKind, record: &Fields, action: Action) -> bool {
+    let me = p.me();
+    let is_me = |column: &str| record.get(column).is_some_and(|v| !me.is_empty() && *v == me);
+    match table {
+        TableKind::Tasks => match (p.role, action) {
+            (Role::Client, _) => is_me("created_by"),
+            _ => is_me("created_by") || is_me("assigned_to"),
+        },
+        TableKind::Comments | TableKind::Docs => {
+            let author = if table == TableKind::Comments { "user_id" } else { "uploaded_by" };
+            let on_own_task = || {
+                record
+                    .get("task_id")
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .and_then(|id| lookup.task(id))
+                    .is_some_and(|task| owns(lookup, p, TableKind::Tasks, &task, Action::Read))
+            };
+            match action {
+                // Reading follows the task (as lists do); changing and deleting are
+                // the author's.
+                Action::Read => on_own_task(),
+                _ => is_me(author),
+            }
+        }
+        _ => false,
     }
 }

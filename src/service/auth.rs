@@ -191,6 +191,7 @@ impl Security {
             username: cell("username").to_string(),
             role,
             session: None,
+            source: Source::Api,
             must_change_password: false,
         })
     }

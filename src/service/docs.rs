@@ -4,9 +4,11 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::auth::policy::Action;
 use crate::domain::{FieldError, TableKind};
-use crate::store::{Committed, Context, Fields, Op, StoreError};
+use crate::store::{Committed, Fields, Op, StoreError};
 
+use super::access::{self, Principal, ServiceError};
 use super::records::RecordService;
 
 /// An upload as a source received it.
@@ -22,7 +24,11 @@ pub struct Upload {
 pub const SET_BY_UPLOAD: [&str; 4] = ["filename", "content_type", "size_bytes", "sha256"];
 
 impl RecordService {
-    pub async fn upload_doc(&self, upload: Upload, ctx: Context) -> Result<Committed, StoreError> {
+    /// Stores an upload as a new document of `p`'s.
+    pub async fn upload(&self, p: &Principal, upload: Upload) -> Result<Committed, ServiceError> {
+        let planned: Fields = [("task_id".to_string(), upload.task_id.clone().unwrap_or_default())].into();
+        access::check_write(self, p, TableKind::Docs, Action::Create, None, &planned)?;
+        let ctx = p.context();
         let filename = check_filename(&upload.filename).map_err(|e| StoreError::Invalid(vec![e]))?;
         let content_type = upload.content_type.as_deref().and_then(clean_content_type);
         let sha256: String = Sha256::digest(&upload.content).iter().map(|b| format!("{b:02x}")).collect();
@@ -39,35 +45,28 @@ impl RecordService {
         }
         let staged = self.store().stage_blob(upload.content).await?;
         let op = Op::Create { table: TableKind::Docs, fields, attachment: Some(staged) };
-        self.store().commit(op, ctx).await
+        Ok(self.store().commit(op, ctx).await?)
     }
 
-    /// Changes a document's title or task; what the upload fixed is refused.
-    pub async fn update_doc(
-        &self,
-        id: u64,
-        fields: Fields,
-        if_match: Option<String>,
-        ctx: Context,
-    ) -> Result<Committed, StoreError> {
-        let fixed: Vec<FieldError> = SET_BY_UPLOAD
-            .iter()
-            .filter(|c| fields.contains_key(**c))
-            .map(|c| FieldError::new(*c, "is set by the upload; upload a new document instead"))
-            .collect();
-        if !fixed.is_empty() {
-            return Err(StoreError::Invalid(fixed));
-        }
-        self.update(TableKind::Docs, id, fields, if_match, ctx).await
-    }
-
-    /// A document's metadata and content.
-    pub async fn doc_content(&self, id: u64) -> Result<(Fields, Vec<u8>), StoreError> {
+    /// A document's metadata and content, if `p` may read it.
+    pub async fn doc_content(&self, p: &Principal, id: u64) -> Result<(Fields, Vec<u8>), ServiceError> {
         let (fields, _) = self.get(TableKind::Docs, id)?;
+        access::check_read(self, p, TableKind::Docs, id, &fields)?;
         let filename = fields.get("filename").cloned().unwrap_or_default();
         let content = self.store().read_blob(id, &filename).await?;
         Ok((fields, content))
     }
+}
+
+/// What an upload fixed (name, type, size, hash) cannot be edited: refused with a
+/// reason, so the client uploads a new document instead.
+pub(super) fn refuse_fixed_fields(fields: &Fields) -> Result<(), StoreError> {
+    let fixed: Vec<FieldError> = SET_BY_UPLOAD
+        .iter()
+        .filter(|c| fields.contains_key(**c))
+        .map(|c| FieldError::new(*c, "is set by the upload; upload a new document instead"))
+        .collect();
+    if fixed.is_empty() { Ok(()) } else { Err(StoreError::Invalid(fixed)) }
 }
 
 /// A file name that is safe as the last part of a path: no folders, no `..`, no

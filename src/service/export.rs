@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use crate::domain::{ColumnKind, FieldError, TableKind};
 use crate::store::Row;
-use crate::store::{StoreError, TableData};
+use crate::store::TableData;
 
+use super::access::{self, Principal, ServiceError};
 use super::query::{ListQuery, Matcher};
 use super::records::RecordService;
 
@@ -36,23 +37,26 @@ pub struct Export {
 }
 
 impl RecordService {
-    /// Prepares an export of `table` with `query`'s filters, at most `max_rows` rows.
+    /// Prepares an export of `table` with `query`'s filters, at most `max_rows` rows,
+    /// narrowed to what `p` may read.
     pub fn export(
         &self,
+        p: &Principal,
         table: TableKind,
-        query: &ListQuery,
+        mut query: ListQuery,
         max_rows: usize,
         rows_per_chunk: usize,
         bom: bool,
-    ) -> Result<Export, StoreError> {
+    ) -> Result<Export, ServiceError> {
+        access::scope_query(self, p, table, &mut query)?;
         if !table.spec().exportable {
-            return Err(StoreError::Invalid(vec![FieldError::new(
+            return Err(ServiceError::invalid(vec![FieldError::new(
                 "table",
                 format!("{} cannot be exported", table.name()),
             )]));
         }
-        Export::new(self.store().table(table)?, query, self.closed_statuses(), max_rows, rows_per_chunk, bom)
-            .map_err(StoreError::Invalid)
+        Export::new(self.store().table(table)?, &query, self.closed_statuses(), max_rows, rows_per_chunk, bom)
+            .map_err(ServiceError::invalid)
     }
 }
 

@@ -6,6 +6,7 @@ pub mod access;
 pub mod auth;
 pub mod docs;
 pub mod export;
+pub mod feed;
 pub mod query;
 pub mod records;
 pub mod stats;

@@ -1,12 +1,18 @@
-//! Reading and changing records of the record tables (users, tasks, comments, docs):
-//! defaults for new records, and pages of a list.
+//! Reading and changing records of the record tables (users, tasks, comments, docs,
+//! events): the use cases every source calls with its [`Principal`]. Each one
+//! authorizes (`access.rs`) and validates inside and answers a [`ServiceError`]; a
+//! REST handler, the WebSocket session, the bot, the scheduler and the command line
+//! only parse, call and reply. Below them, the unchecked reads and commits the other
+//! use cases of this folder build on (`pub(super)`).
 
 use std::sync::Arc;
 
-use crate::domain::TableKind;
+use crate::auth::policy::{Action, Role, Scope};
+use crate::domain::{ColumnKind, FieldError, TableKind};
 use crate::store::Row;
 use crate::store::{Committed, Context, Fields, Op, Storage, StoreError, TableData, etag_of};
 
+use super::access::{self, NAME_FIELDS, Principal, ServiceError, TaskLookup, area_of};
 use super::query::{ListQuery, closed_statuses};
 
 /// The rows a query selected from one table snapshot, in order.
@@ -45,6 +51,164 @@ impl Page {
     }
 }
 
+/// One record as a caller may see it: a row of its table snapshot, its ETag, and the
+/// columns they may read when not all (a member sees users' names only).
+pub struct RecordView {
+    pub table: Arc<TableData>,
+    pub row: Arc<Row>,
+    pub etag: String,
+    pub columns: Option<Vec<usize>>,
+}
+
+/// What removing a record means for its table.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Removal {
+    /// The row is deleted.
+    Delete,
+    /// Users are deactivated (`is_active=false`), never removed: history keeps
+    /// pointing at a real user.
+    Deactivate,
+}
+
+impl Removal {
+    pub fn of(table: TableKind) -> Removal {
+        if table == TableKind::Users { Removal::Deactivate } else { Removal::Delete }
+    }
+}
+
+impl TaskLookup for RecordService {
+    fn tasks(&self) -> Result<Arc<TableData>, StoreError> {
+        self.store.table(TableKind::Tasks)
+    }
+}
+
+/// The use cases.
+impl RecordService {
+    /// A page of `table` as `p` may read it (a client's own tasks, users' names...).
+    pub fn list(
+        &self,
+        p: &Principal,
+        table: TableKind,
+        mut query: ListQuery,
+    ) -> Result<(Page, ListQuery), ServiceError> {
+        access::scope_query(self, p, table, &mut query)?;
+        let page = self.select(table, &query)?;
+        Ok((page, query))
+    }
+
+    /// One record, if `p` may read it (404 when it is not theirs to see).
+    pub fn read(&self, p: &Principal, table: TableKind, id: u64) -> Result<RecordView, ServiceError> {
+        let (snapshot, row, etag) = self.get_row(table, id)?;
+        access::check_read(self, p, table, id, &snapshot.fields(&row))?;
+        let columns = (p.scope(area_of(table), Action::Read) == Scope::Names)
+            .then(|| NAME_FIELDS.iter().filter_map(|f| snapshot.position(f)).collect());
+        Ok(RecordView { table: snapshot, row, etag, columns })
+    }
+
+    /// Creates a record: defaults filled in, who made it recorded.
+    pub async fn create(&self, p: &Principal, table: TableKind, fields: Fields) -> Result<Committed, ServiceError> {
+        access::check_write(self, p, table, Action::Create, None, &fields)?;
+        Ok(self.insert(table, fields, p.context()).await?)
+    }
+
+    /// Changes the fields sent (`replace`: every writable field must be sent, as PUT
+    /// demands). `if_match` is the ETag the caller last saw (412 when stale).
+    pub async fn update(
+        &self,
+        p: &Principal,
+        table: TableKind,
+        id: u64,
+        fields: Fields,
+        if_match: Option<String>,
+        replace: bool,
+    ) -> Result<Committed, ServiceError> {
+        let (existing, _) = self.get(table, id)?;
+        access::check_write(self, p, table, Action::Update, Some((id, &existing)), &fields)?;
+        if replace {
+            let missing: Vec<FieldError> = writable_columns(table)
+                .filter(|c| !fields.contains_key(*c))
+                .map(|c| FieldError::new(c, "is required by PUT (use PATCH to change some fields)"))
+                .collect();
+            if !missing.is_empty() {
+                return Err(ServiceError::invalid(missing));
+            }
+        }
+        if table == TableKind::Docs {
+            super::docs::refuse_fixed_fields(&fields)?;
+        }
+        if table == TableKind::Users {
+            self.keep_an_admin(id, &existing, &fields)?;
+        }
+        Ok(self.change(table, id, fields, if_match, p.context()).await?)
+    }
+
+    /// Removes a record as its table means it ([`Removal`]): a task takes its comments
+    /// with it and unlinks its documents; a user is deactivated. Returns the record
+    /// as it stands afterwards when it still exists.
+    pub async fn remove(
+        &self,
+        p: &Principal,
+        table: TableKind,
+        id: u64,
+        if_match: Option<String>,
+    ) -> Result<Option<Committed>, ServiceError> {
+        let (existing, _) = self.get(table, id)?;
+        access::check_write(self, p, table, Action::Delete, Some((id, &existing)), &Fields::new())?;
+        match (Removal::of(table), table) {
+            (Removal::Deactivate, _) => {
+                let fields: Fields = [("is_active".to_string(), "false".to_string())].into();
+                self.keep_an_admin(id, &existing, &fields)?;
+                Ok(Some(self.change(table, id, fields, if_match, p.context()).await?))
+            }
+            (Removal::Delete, TableKind::Tasks) => {
+                self.delete_task(id, if_match, p.context()).await?;
+                Ok(None)
+            }
+            (Removal::Delete, _) => {
+                self.delete(table, id, if_match, p.context()).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Refuses a change of user `id` that would leave no active admin: afterwards
+    /// nobody could administer without stopping the server.
+    fn keep_an_admin(&self, id: u64, existing: &Fields, fields: &Fields) -> Result<(), ServiceError> {
+        let is_admin = |f: &Fields| {
+            f.get("role").map(String::as_str) == Some(Role::Admin.as_str())
+                && f.get("is_active").is_none_or(|v| crate::domain::values::parse_bool(v).unwrap_or(false))
+        };
+        let mut after = existing.clone();
+        after.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if !is_admin(existing) || is_admin(&after) {
+            return Ok(());
+        }
+        let users = self.store.table(TableKind::Users)?;
+        let other_admin = users.rows.iter().any(|(other, row)| *other != id && is_admin(&users.fields(row)));
+        if other_admin {
+            Ok(())
+        } else {
+            Err(ServiceError::Conflict(format!(
+                "user {id} is the only active admin: make another user an active admin first, or nobody could administer"
+            )))
+        }
+    }
+}
+
+/// Documented columns a client may set (not the key, not the server's timestamps).
+pub fn writable_columns(table: TableKind) -> impl Iterator<Item = &'static str> {
+    let spec = table.spec();
+    spec.columns
+        .iter()
+        .filter(move |c| {
+            c.name != spec.key
+                && c.kind != ColumnKind::Secret
+                && !matches!(c.name, "created_at" | "updated_at" | "created_by" | "uploaded_by")
+        })
+        .map(|c| c.name)
+}
+
+/// The unchecked reads and commits the use cases build on.
 impl RecordService {
     pub fn new(store: Arc<dyn Storage>, statuses: &[String]) -> Self {
         let selections = moka::sync::Cache::builder()
@@ -64,7 +228,7 @@ impl RecordService {
     }
 
     /// One record with its ETag.
-    pub fn get(&self, table: TableKind, id: u64) -> Result<(Fields, String), StoreError> {
+    pub(super) fn get(&self, table: TableKind, id: u64) -> Result<(Fields, String), StoreError> {
         let t = self.store.table(table)?;
         let row = t.get(id).ok_or(StoreError::NotFound { table, id })?;
         Ok((t.fields(row), etag_of(row)))
@@ -75,15 +239,21 @@ impl RecordService {
         Ok(self.store.table(table)?.header.to_vec())
     }
 
+    /// A record's fields as they stand, for judging what a follower of the feed may see.
+    pub(super) fn current(&self, table: TableKind, id: u64) -> Option<Fields> {
+        self.get(table, id).ok().map(|(fields, _)| fields)
+    }
+
     /// One record as a row of its table snapshot, with its ETag.
-    pub fn get_row(&self, table: TableKind, id: u64) -> Result<(Arc<TableData>, Arc<Row>, String), StoreError> {
+    pub(super) fn get_row(&self, table: TableKind, id: u64) -> Result<(Arc<TableData>, Arc<Row>, String), StoreError> {
         let t = self.store.table(table)?;
         let row = t.get(id).cloned().ok_or(StoreError::NotFound { table, id })?;
         let etag = etag_of(&row);
         Ok((t, row, etag))
     }
 
-    pub fn list(&self, table: TableKind, query: &ListQuery) -> Result<Page, StoreError> {
+    /// The rows of `table` a query selects, unscoped: callers have narrowed the query.
+    pub(super) fn select(&self, table: TableKind, query: &ListQuery) -> Result<Page, StoreError> {
         let t = self.store.table(table)?;
         let key = query.cache_key().map(|k| format!("{}?{k}", table.name()));
         let cached = key.as_ref().and_then(|k| self.selections.get(k)).filter(|s| Arc::ptr_eq(&s.snapshot, &t));
@@ -104,7 +274,12 @@ impl RecordService {
         Ok(Page { table: t, rows: page_rows, total, page: query.page(), per_page: query.per_page })
     }
 
-    pub async fn create(&self, table: TableKind, mut fields: Fields, ctx: Context) -> Result<Committed, StoreError> {
+    pub(super) async fn insert(
+        &self,
+        table: TableKind,
+        mut fields: Fields,
+        ctx: Context,
+    ) -> Result<Committed, StoreError> {
         for (column, default) in table.spec().defaults {
             let entry = fields.entry(column.to_string()).or_default();
             if entry.is_empty() {
@@ -122,7 +297,7 @@ impl RecordService {
         self.store.commit(Op::Create { table, fields, attachment: None }, ctx).await
     }
 
-    pub async fn update(
+    pub(super) async fn change(
         &self,
         table: TableKind,
         id: u64,
@@ -133,7 +308,7 @@ impl RecordService {
         self.store.commit(Op::Update { table, id, fields, if_match }, ctx).await
     }
 
-    pub async fn delete(
+    pub(super) async fn delete(
         &self,
         table: TableKind,
         id: u64,

@@ -8,8 +8,10 @@ use serde::Serialize;
 use crate::domain::TableKind;
 use crate::store::StoreError;
 
+use super::access::Principal;
 use super::query::parse_time;
 use super::records::RecordService;
+use crate::auth::policy::{Action, Area, Scope};
 
 #[derive(Debug, Serialize, Default)]
 pub struct Stats {
@@ -28,8 +30,13 @@ pub struct Stats {
 }
 
 impl RecordService {
-    /// Statistics over every task, or over those assigned to or created by `only_user`.
-    pub fn stats(&self, only_user: Option<u64>) -> Result<Stats, StoreError> {
+    /// Statistics as `p` may see them: members and clients get those of their own
+    /// tasks (assigned to or created by them).
+    pub fn stats(&self, p: &Principal) -> Result<Stats, StoreError> {
+        let only_user = match p.scope(Area::Stats, Action::Read) {
+            Scope::All => None,
+            _ => Some(p.user_id.unwrap_or_default()),
+        };
         let tasks = self.store().table(TableKind::Tasks)?;
         let col = |name: &str| tasks.position(name).unwrap_or(usize::MAX);
         let (c_status, c_priority, c_assigned, c_creator, c_due, c_created) =

@@ -1,15 +1,55 @@
-//! Task use cases beyond plain records: deleting a task with what hangs on it, and
-//! its history.
+//! Task use cases beyond plain records: deleting a task with what hangs on it, its
+//! history, and its comments.
 
+use crate::auth::policy::{Action, Area, Scope};
 use crate::domain::TableKind;
 use crate::store::{Committed, Context, Fields, StoreError};
 
+use super::access::{self, Principal, ServiceError};
 use super::query::{Condition, ListQuery};
 use super::records::{Page, RecordService};
 
 impl RecordService {
+    /// The events of task `id`, oldest first, if `p` may read the task. A deleted
+    /// task's history is for those who read every task.
+    pub fn history(&self, p: &Principal, id: u64, query: &ListQuery) -> Result<Page, ServiceError> {
+        match self.get(TableKind::Tasks, id) {
+            Ok((task, _)) => access::check_read(self, p, TableKind::Tasks, id, &task)?,
+            Err(_) if p.scope(Area::Tasks, Action::Read) != Scope::All => {
+                return Err(ServiceError::Hidden { table: TableKind::Tasks, id });
+            }
+            Err(_) => {}
+        }
+        Ok(self.task_history(id, query)?)
+    }
+
+    /// The comments on task `task`, oldest first unless the query sorts.
+    pub fn comments(&self, p: &Principal, task: u64, query: ListQuery) -> Result<(Page, ListQuery), ServiceError> {
+        let (record, _) = self.get(TableKind::Tasks, task)?;
+        access::check_read(self, p, TableKind::Tasks, task, &record)?;
+        let mut query = query;
+        query.conditions.push(Condition::OneOf("task_id".into(), vec![task.to_string()]));
+        if query.sort.is_empty() {
+            query.sort = vec![("id".into(), false)];
+        }
+        self.list(p, TableKind::Comments, query)
+    }
+
+    /// Comments on task `task` as `p`.
+    pub async fn comment(&self, p: &Principal, task: u64, mut fields: Fields) -> Result<Committed, ServiceError> {
+        let (record, _) = self.get(TableKind::Tasks, task)?;
+        access::check_read(self, p, TableKind::Tasks, task, &record)?;
+        fields.insert("task_id".into(), task.to_string());
+        self.create(p, TableKind::Comments, fields).await
+    }
+
     /// Deletes a task: its comments go with it; its documents stay, unlinked from it.
-    pub async fn delete_task(&self, id: u64, if_match: Option<String>, ctx: Context) -> Result<Committed, StoreError> {
+    pub(super) async fn delete_task(
+        &self,
+        id: u64,
+        if_match: Option<String>,
+        ctx: Context,
+    ) -> Result<Committed, StoreError> {
         // Checked first so that a stale If-Match deletes nothing at all.
         let (_, etag) = self.get(TableKind::Tasks, id)?;
         if if_match.as_ref().is_some_and(|tag| tag != "*" && *tag != etag) {
@@ -25,7 +65,7 @@ impl RecordService {
                     self.delete(table, row_id, None, ctx).await
                 } else {
                     let unlink: Fields = [(column.to_string(), String::new())].into();
-                    self.update(table, row_id, unlink, None, ctx).await
+                    self.change(table, row_id, unlink, None, ctx).await
                 };
                 match result {
                     Ok(_) | Err(StoreError::NotFound { .. }) => {}
@@ -38,7 +78,7 @@ impl RecordService {
 
     /// The events of one task, oldest first (from events.csv; archived events are not
     /// searched).
-    pub fn task_history(&self, id: u64, query: &ListQuery) -> Result<Page, StoreError> {
+    fn task_history(&self, id: u64, query: &ListQuery) -> Result<Page, StoreError> {
         let exists = match self.get(TableKind::Tasks, id) {
             Ok(_) => true,
             Err(StoreError::NotFound { .. }) => false,
@@ -50,7 +90,7 @@ impl RecordService {
         if q.sort.is_empty() {
             q.sort = vec![("id".into(), false)];
         }
-        let page = self.list(TableKind::Events, &q)?;
+        let page = self.select(TableKind::Events, &q)?;
         // A deleted task still has a history; a task that never was has none.
         if !exists && page.total == 0 {
             return Err(StoreError::NotFound { table: TableKind::Tasks, id });

@@ -230,6 +230,10 @@ pub trait Storage: Send + Sync + 'static {
     fn status(&self) -> Vec<TableStatus>;
     /// The newest event id given.
     fn last_event_id(&self) -> u64;
+    /// The record changes journaled after event `after`, oldest first, for a follower
+    /// of the feed catching up (WebSocket `resume`). An update's `before` and `after`
+    /// hold only the fields it changed.
+    fn changes_after(&self, after: u64) -> Result<PastChanges, StoreError>;
     /// Writes a document's content durably, ready to be attached by a commit.
     fn stage_blob(&self, content: bytes::Bytes) -> BoxFuture<'_, Result<StagedBlob, StoreError>>;
     /// The content of document `id`, stored as `filename`.
@@ -242,6 +246,17 @@ pub trait Storage: Send + Sync + 'static {
     fn drop_cache(&self);
     /// Finishes in-flight writes, folds everything into the files, and stops.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+}
+
+/// The changes after an event id, as far back as the store still has them.
+#[derive(Debug, Default)]
+pub struct PastChanges {
+    pub changes: Vec<Change>,
+    /// The oldest event still held, when events before the one asked for are gone
+    /// (archived): the follower missed those.
+    pub oldest_held: Option<u64>,
+    /// The newest event looked at (record changes or not).
+    pub last_event_id: u64,
 }
 
 /// What the CSV store needs to know from the configuration.

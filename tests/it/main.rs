@@ -3,6 +3,7 @@
 
 mod backups;
 mod common;
+mod hardening;
 mod live;
 mod logs_and_config;
 mod rest;

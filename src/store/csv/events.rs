@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::domain::{ColumnKind, TableKind};
 use crate::store::table::{Fields, TableData};
-use crate::store::{Change, ChangeOp, Source};
+use crate::store::{Change, ChangeOp, PastChanges, Source};
 
 use super::journal::NewEvent;
 use super::replay::Conflict;
@@ -88,4 +88,46 @@ pub(super) fn recent_start(events: &TableData, watermark: u64) -> u64 {
         .find(|(_, row)| crate::domain::values::parse_timestamp(row.cell(at)).is_ok_and(|t| t >= since))
         .map(|(id, _)| id.saturating_sub(1));
     first_recent.map_or(watermark, |f| f.min(watermark))
+}
+
+/// The record changes in the event log after event `after` (see
+/// [`crate::store::Storage::changes_after`]): each `{entity}.{created|updated|deleted}`
+/// row decoded back into a change; other events are skipped.
+pub(super) fn changes_after(events: &TableData, after: u64) -> PastChanges {
+    let col = |n: &str| events.position(n).unwrap_or(usize::MAX);
+    let (c_type, c_entity, c_entity_id, c_user, c_source, c_data, c_at) =
+        (col("type"), col("entity"), col("entity_id"), col("user_id"), col("source"), col("data"), col("created_at"));
+    let oldest_held = events.rows.keys().next().copied().filter(|first| *first > after + 1);
+    let mut past = PastChanges { oldest_held, last_event_id: after, ..PastChanges::default() };
+    for (event_id, row) in events.rows.range(after + 1..) {
+        past.last_event_id = *event_id;
+        let Some(table) = TableKind::from_entity(row.cell(c_entity)) else { continue };
+        let op = match row.cell(c_type).rsplit('.').next() {
+            Some("created") => ChangeOp::Create,
+            Some("updated") => ChangeOp::Update,
+            Some("deleted") => ChangeOp::Delete,
+            _ => continue,
+        };
+        let Ok(id) = row.cell(c_entity_id).parse::<u64>() else { continue };
+        let data: serde_json::Value = serde_json::from_str(row.cell(c_data)).unwrap_or_default();
+        let fields = |key: &str| -> Option<Fields> {
+            data[key].as_object().filter(|m| !m.is_empty()).map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                    .collect()
+            })
+        };
+        past.changes.push(Change {
+            event_id: *event_id,
+            table,
+            op,
+            id,
+            before: fields("before"),
+            after: fields("after"),
+            actor: row.cell(c_user).parse().ok(),
+            source: Source::parse(row.cell(c_source)).unwrap_or(Source::Api),
+            at: row.cell(c_at).to_string(),
+        });
+    }
+    past
 }

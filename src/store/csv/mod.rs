@@ -49,7 +49,8 @@ use writer::Writer;
 
 use super::table::TableData;
 use super::{
-    BoxFuture, Change, Committed, Context, Op, Source, StagedBlob, Storage, StoreConfig, StoreError, TableStatus,
+    BoxFuture, Change, Committed, Context, Op, PastChanges, Source, StagedBlob, Storage, StoreConfig, StoreError,
+    TableStatus,
 };
 
 /// Figures the store keeps about itself, for metrics and benchmarks.
@@ -463,6 +464,10 @@ impl Storage for CsvStore {
                 }
             })
             .collect()
+    }
+
+    fn changes_after(&self, after: u64) -> Result<PastChanges, StoreError> {
+        Ok(events::changes_after(&*self.table(TableKind::Events)?, after))
     }
 
     fn last_event_id(&self) -> u64 {
