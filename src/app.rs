@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
 use crate::server::ServeOptions;
+use crate::service::Services;
 use crate::store::{CsvStore, Storage};
 
 /// A running server.
@@ -61,21 +62,22 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let dyn_store: Arc<dyn Storage> = store.clone();
-    let security = Arc::new(crate::service::auth::Security::new(&config, dyn_store).map_err(anyhow::Error::msg)?);
+    // The one application state: every source gets its door from here.
+    let services = Services::new(Arc::new(config), dyn_store).map_err(anyhow::Error::msg)?;
+    let config = services.config.clone();
     let options = ServeOptions {
         max_connections: config.server.max_connections,
         request_timeout: Duration::from_secs(config.server.request_timeout.max(1)),
         tls,
-        security: security.clone(),
+        security: services.security.clone(),
     };
     crate::api::metrics::handle();
-    let config = Arc::new(config);
-    let scheduler = crate::scheduler::Scheduler::new(store.clone(), config.clone(), chrono::Utc::now());
+    let scheduler = crate::scheduler::Scheduler::new(services.clone(), chrono::Utc::now());
     let (stop_jobs, jobs_stopped) = oneshot::channel::<()>();
     let jobs = tokio::spawn(scheduler.clone().run(async {
         let _ = jobs_stopped.await;
     }));
-    let routes = crate::api::routes(store.clone(), config, scheduler, security, Instant::now());
+    let routes = crate::api::routes(&services, scheduler, Instant::now());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(crate::server::serve(listener, routes, options, async {
         let _ = stopped.await;

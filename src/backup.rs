@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::{TableKind, Vocabulary};
+use crate::store::ConsistentState;
 use crate::store::TableData;
-use crate::store::csv::ConsistentState;
 
 /// The manifest inside every archive, as `MANIFEST.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,7 +157,7 @@ fn hex(digest: &[u8]) -> String {
 /// Takes a backup of a running store into `config.backup.dir` and applies retention:
 /// the one way the API and the `backup_data` job make backups.
 pub async fn create_from_store(
-    store: &crate::store::CsvStore,
+    store: &dyn crate::store::Storage,
     config: &crate::config::Config,
 ) -> Result<(PathBuf, Vec<String>), String> {
     let state = store.consistent_state().await.map_err(|e| e.to_string())?;

@@ -291,11 +291,11 @@ fn export(config: &Config, table: &str, output: Option<&std::path::Path>, filter
         eprintln!("taskboard export: {} could not be read", kind.spec().file_name);
         return ExitCode::FAILURE;
     };
-    let closed = crate::service::query::closed_statuses(&config.tasks.statuses);
+    let deadlines = crate::service::query::Deadlines::new(&config.tasks.statuses, config.scheduler.tz());
     let max = config.export.max_export_records;
     let rows_per_chunk = config.performance.csv_read_batch_size;
     let snapshot = std::sync::Arc::new(snapshot);
-    let mut export = match crate::service::export::Export::new(snapshot, &query, &closed, max, rows_per_chunk, bom) {
+    let mut export = match crate::service::export::Export::new(snapshot, &query, &deadlines, max, rows_per_chunk, bom) {
         Ok(e) => e,
         Err(errors) => {
             for e in errors {
@@ -450,24 +450,29 @@ fn user(config: &Config, action: UserAction) -> ExitCode {
         Err(e) => return fail(e.to_string()),
     };
     runtime.block_on(async {
-        use crate::store::{Context, Op, Source, Storage};
+        use crate::store::Storage;
         let store = match crate::store::CsvStore::open(crate::store::StoreConfig::from_config(config)) {
-            Ok(s) => s,
-            Err(e) => return fail(format!("{e} (with a server running, add users through POST /api/users)")),
+            Ok(s) => std::sync::Arc::new(s),
+            Err(e) => {
+                return fail(format!(
+                    "{e} (with a server running, an admin adds users with POST /api/users and sets passwords with PUT /api/users/{{id}}/password)"
+                ));
+            }
         };
-        let ctx = Context { actor: None, source: Source::System };
+        // The same use cases as the REST API, as the command line's admin.
+        let p = crate::service::access::Principal::system(crate::store::Source::Cli);
         let result: Result<String, String> = async {
-            let users = store.table(crate::domain::TableKind::Users).map_err(|e| e.to_string())?;
-            let find = |name: &str| {
-                users
-                    .rows
-                    .iter()
-                    .find(|(_, r)| users.value(r, "username").eq_ignore_ascii_case(name))
-                    .map(|(id, _)| *id)
+            let services = crate::service::Services::new(std::sync::Arc::new(config.clone()), store.clone())?;
+            let records = &services.records;
+            let explain = |e: crate::service::access::ServiceError| match e {
+                crate::service::access::ServiceError::Store(crate::store::StoreError::Invalid(errors)) => {
+                    errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+                }
+                other => other.to_string(),
             };
-            let (id, message) = match &action {
+            match &action {
                 UserAction::Add { username, role, telegram_id, .. } => {
-                    if find(username).is_some() {
+                    if records.user_named(username).map_err(explain)?.is_some() {
                         return Err(format!("a user named {username:?} exists already"));
                     }
                     let mut fields = crate::store::Fields::new();
@@ -475,40 +480,17 @@ fn user(config: &Config, action: UserAction) -> ExitCode {
                     fields.insert("role".into(), role.clone());
                     fields.insert("is_active".into(), "true".into());
                     fields.insert("telegram_id".into(), telegram_id.clone().unwrap_or_default());
-                    let committed = store
-                        .commit(Op::Create { table: crate::domain::TableKind::Users, fields, attachment: None }, ctx)
-                        .await
-                        .map_err(|e| match e {
-                            crate::store::StoreError::Invalid(errors) => errors
-                                .iter()
-                                .map(|e| format!("{}: {}", e.field, e.message))
-                                .collect::<Vec<_>>()
-                                .join("; "),
-                            other => other.to_string(),
-                        })?;
-                    (committed.id, format!("added user {} ({username}, {role})", committed.id))
+                    let committed = records.add_user(&p, fields, password.as_deref()).await.map_err(explain)?;
+                    Ok(format!("added user {} ({username}, {role})", committed.id))
                 }
                 UserAction::Passwd { username } => {
-                    let id = find(username).ok_or_else(|| format!("no user named {username:?}"))?;
-                    (id, format!("password set for {username}"))
+                    let id = records.user_named(username).map_err(explain)?.ok_or_else(|| format!("no user named {username:?}"))?;
+                    let password = password.as_deref().ok_or("no password was read")?;
+                    records.set_password(&p, id, password).await.map_err(explain)?;
+                    Ok(format!("password set for {username}"))
                 }
-                UserAction::List => return Err("list is answered without opening the store".into()),
-            };
-            if let Some(password) = password {
-                let hash = crate::auth::password::hash(&password)?;
-                let mut fields = crate::store::Fields::new();
-                fields.insert("password_hash".into(), hash);
-                fields.insert("password_changed_at".into(), crate::domain::values::now_timestamp());
-                let credentials = store.table(crate::domain::TableKind::Credentials).map_err(|e| e.to_string())?;
-                let op = if credentials.rows.contains_key(&id) {
-                    Op::Update { table: crate::domain::TableKind::Credentials, id, fields, if_match: None }
-                } else {
-                    fields.insert("user_id".into(), id.to_string());
-                    Op::Create { table: crate::domain::TableKind::Credentials, fields, attachment: None }
-                };
-                store.commit(op, ctx).await.map_err(|e| e.to_string())?;
+                UserAction::List => Err("list is answered without opening the store".into()),
             }
-            Ok(message)
         }
         .await;
         store.shutdown().await;

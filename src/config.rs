@@ -285,6 +285,13 @@ pub struct Scheduler {
     pub misfire_grace_time: u64,
     pub coalesce: bool,
 }
+impl Scheduler {
+    /// The zone as a time zone (checked at load; UTC if it somehow is not one).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
 impl Default for Scheduler {
     fn default() -> Self {
         Self {

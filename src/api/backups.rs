@@ -12,13 +12,13 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use crate::config::Config;
-use crate::store::CsvStore;
+use crate::store::Storage;
 
 use super::catalog::{Catalog, Shape};
 use super::problem::ApiError;
 use super::reply::{json_response, respond};
 
-pub fn routes(store: Arc<CsvStore>, config: Arc<Config>, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+pub fn routes(store: Arc<dyn Storage>, config: Arc<Config>, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
     let other = |response| Shape::Other { body: None, response };
     cat.add("GET", "/api/system/backups", "system", "The backups, newest first", None, other("Backups"));
     cat.add("POST", "/api/system/backups", "system", "Take a backup now", None, other("Backup"));
@@ -35,16 +35,15 @@ pub fn routes(store: Arc<CsvStore>, config: Arc<Config>, cat: &mut Catalog) -> B
         warp::any().map(move || (store.clone(), config.clone())).untuple_one()
     };
     let list = warp::path!("api" / "system" / "backups").and(warp::get()).and(with.clone()).map(
-        |_: Arc<CsvStore>, config: Arc<Config>| {
+        |_: Arc<dyn Storage>, config: Arc<Config>| {
             json_response(StatusCode::OK, &json!({"items": crate::backup::list(&config.backup.dir)}), None)
         },
     );
-    let create = warp::path!("api" / "system" / "backups")
-        .and(warp::post())
-        .and(with.clone())
-        .then(|store: Arc<CsvStore>, config: Arc<Config>| async move { respond(create_backup(&store, &config).await) });
+    let create = warp::path!("api" / "system" / "backups").and(warp::post()).and(with.clone()).then(
+        |store: Arc<dyn Storage>, config: Arc<Config>| async move { respond(create_backup(&*store, &config).await) },
+    );
     let verify = warp::path!("api" / "system" / "backups" / String / "verify").and(warp::post()).and(with).then(
-        |name: String, _: Arc<CsvStore>, config: Arc<Config>| async move {
+        |name: String, _: Arc<dyn Storage>, config: Arc<Config>| async move {
             respond(
                 async {
                     if !crate::backup::list(&config.backup.dir).iter().any(|b| b.name == name) {
@@ -67,7 +66,7 @@ pub fn routes(store: Arc<CsvStore>, config: Arc<Config>, cat: &mut Catalog) -> B
 }
 
 /// Takes a backup from the store's consistent state, then applies retention.
-pub async fn create_backup(store: &CsvStore, config: &Config) -> Result<Response, ApiError> {
+pub async fn create_backup(store: &dyn Storage, config: &Config) -> Result<Response, ApiError> {
     match crate::backup::create_from_store(store, config).await {
         Ok((path, removed)) => {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

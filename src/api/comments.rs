@@ -63,13 +63,5 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
                 .await,
             )
         });
-    list.or(create)
-        .unify()
-        .or(records::get(t, svc(), cat))
-        .unify()
-        .or(records::update(t, svc(), limit, false, cat))
-        .unify()
-        .or(records::delete(t, svc(), cat))
-        .unify()
-        .boxed()
+    list.or(create).unify().or(records::one_record(t, &service, limit, cat)).unify().boxed()
 }

@@ -17,12 +17,12 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use crate::config::Config;
-use crate::store::{CsvStore, Storage};
+use crate::store::Storage;
 
 use super::reply::json_response;
 
 pub fn routes(
-    store: Arc<CsvStore>,
+    store: Arc<dyn Storage>,
     config: Arc<Config>,
     started: Instant,
     cat: &mut Catalog,
@@ -62,7 +62,7 @@ pub fn routes(
                 "last_event_id": store.last_event_id(),
                 "tables": tables,
                 "components": {
-                    "storage_backend": {"state": "ok", "kind": "csv", "data_dir": store.data_dir()},
+                    "storage_backend": {"state": "ok", "kind": store.backend().kind, "data_dir": store.data_dir()},
                     "cache": {
                         "state": if config.performance.cache_enabled { "ok" } else { "disabled" },
                         "ttl_seconds": config.performance.cache_ttl_seconds,
@@ -75,7 +75,7 @@ pub fn routes(
                         "folds": stats.folds.load(Ordering::Relaxed),
                     },
                     // Components still to be built report themselves absent, not fine.
-                    "watcher": {"state": if store.watching() { "ok" } else { "off" }},
+                    "watcher": {"state": if store.backend().watching { "ok" } else { "off" }},
                     "scheduler": {"state": if config.cron.enabled { "ok" } else { "disabled" }, "jobs": config.cron.jobs.len()},
                     "websocket": {"state": "ok", "clients": super::ws::CLIENTS.load(Ordering::Relaxed)},
                     "telegram": {"state": "absent", "token_configured": config.telegram.bot_token.is_set()},

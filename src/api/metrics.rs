@@ -11,7 +11,7 @@ use warp::filters::BoxedFilter;
 use warp::http::{HeaderValue, header};
 use warp::reply::Response;
 
-use crate::store::{CsvStore, Storage};
+use crate::store::Storage;
 
 /// The process's recorder: one per process (tests start many servers in one).
 pub fn handle() -> &'static PrometheusHandle {
@@ -28,7 +28,7 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-pub fn routes(store: Arc<CsvStore>, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+pub fn routes(store: Arc<dyn Storage>, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
     cat.add(
         "GET",
         "/metrics",

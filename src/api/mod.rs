@@ -22,7 +22,6 @@ pub mod tasks;
 pub mod users;
 pub mod ws;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -30,21 +29,16 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::config::Config;
-use crate::service::RecordService;
-use crate::store::{CsvStore, Storage};
+use crate::service::Services;
 
 /// Every route, with CORS, request ids, metrics and problem+json errors.
 pub fn routes(
-    store: Arc<CsvStore>,
-    config: Arc<Config>,
+    services: &Services,
     scheduler: crate::scheduler::Scheduler,
-    security: Arc<crate::service::auth::Security>,
     started: Instant,
 ) -> BoxedFilter<(Response,)> {
+    let Services { config, store, records, security } = services.clone();
     let body_limit = config.performance.max_file_size_mb.max(1) * 1024 * 1024;
-    let dyn_store: Arc<dyn Storage> = store.clone();
-    let records = RecordService::new(dyn_store, &config.tasks.statuses);
     let mut cat = catalog::Catalog::default();
     let cat = &mut cat;
     // Matched in this order: the resources a board reads all the time first, the
@@ -65,11 +59,7 @@ pub fn routes(
         .unify()
         .or(auth::routes(security.clone(), cat))
         .unify()
-        .or(ws::routes(
-            crate::service::feed::Viewer { security: security.clone(), records: records.clone() },
-            config.server.max_connections,
-            cat,
-        ))
+        .or(ws::routes(services.viewer(), config.server.max_connections, cat))
         .unify()
         .or(health::routes(store.clone(), config.clone(), started, cat))
         .unify()

@@ -127,6 +127,7 @@ pub fn document(cat: &Catalog, statuses: &[String]) -> Value {
                     }
                     "prometheus" => ("200", content("Prometheus text", "text/plain", json!({"type": "string"}))),
                     "html" => ("200", content("HTML", "text/html", json!({"type": "string"}))),
+                    "empty" => ("204", json!({"description": "Done"})),
                     _ => ("200", content("OK", "application/json", json!({"type": "object"}))),
                 };
                 responses.insert(code.into(), body);

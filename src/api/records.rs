@@ -199,6 +199,23 @@ pub fn delete(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Res
         .boxed()
 }
 
+/// `GET`, `PATCH` and `DELETE` of one record: what every record table offers beside
+/// its own list and create.
+pub fn one_record(
+    table: TableKind,
+    service: &RecordService,
+    limit: u64,
+    cat: &mut Catalog,
+) -> BoxedFilter<(Response,)> {
+    let svc = || with_service(service.clone());
+    get(table, svc(), cat)
+        .or(update(table, svc(), limit, false, cat))
+        .unify()
+        .or(delete(table, svc(), cat))
+        .unify()
+        .boxed()
+}
+
 /// The standard routes of a record table: list, create, get, PATCH, PUT when
 /// `with_put`, and DELETE.
 pub fn standard(

@@ -1,14 +1,104 @@
 //! Users: `GET, POST /api/users`; `GET, PATCH, DELETE /api/users/{id}` (`DELETE`
-//! deactivates: `is_active=false`, so history keeps pointing at a real user).
+//! deactivates: `is_active=false`, so history keeps pointing at a real user);
+//! `PUT /api/users/{id}/password` (an admin sets or resets a password); and
+//! `GET /api/directory`, the active users staff can assign work to.
+
+use std::sync::Arc;
+
+use warp::Filter;
 use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
 use warp::reply::Response;
 
-use crate::domain::TableKind;
+use crate::domain::{FieldError, TableKind};
 use crate::service::RecordService;
+use crate::service::access::Principal;
 
-use super::catalog::Catalog;
-use super::records;
+use super::catalog::{Catalog, Shape};
+use super::gate::principal;
+use super::problem::ApiError;
+use super::records::{self, json_body, with_service};
+use super::reply::{body_fields, json_response, respond};
 
 pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
-    records::standard(TableKind::Users, &service, limit, false, cat)
+    let t = TableKind::Users;
+    let svc = || with_service(service.clone());
+    cat.add(
+        "POST",
+        "/api/users",
+        "users",
+        "Create a user; an admin may give an initial `password`",
+        Some(t),
+        Shape::Create,
+    );
+    let create = warp::path!("api" / "users").and(warp::post()).and(json_body(limit)).and(svc()).and(principal()).then(
+        move |bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
+            respond(
+                async {
+                    let mut fields = body_fields(&bytes)?;
+                    let password = fields.remove("password");
+                    let committed = s.add_user(&p, fields, password.as_deref()).await?;
+                    records::created_response(t, &s, &committed)
+                }
+                .await,
+            )
+        },
+    );
+    cat.add(
+        "PUT",
+        "/api/users/{id}/password",
+        "users",
+        "Set or reset a user's password (admin): {password}",
+        Some(t),
+        Shape::Other { body: Some("Password"), response: "empty" },
+    );
+    let password = warp::path!("api" / "users" / u64 / "password")
+        .and(warp::put())
+        .and(json_body(4096))
+        .and(svc())
+        .and(principal())
+        .then(|id: u64, bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
+            respond(
+                async {
+                    let mut fields = body_fields(&bytes)?;
+                    let password = fields.remove("password").ok_or_else(|| {
+                        ApiError::invalid(vec![FieldError::new("password", "is required: {\"password\": \"...\"}")])
+                    })?;
+                    if let Some(other) = fields.keys().next() {
+                        return Err(ApiError::invalid(vec![FieldError::new(other.clone(), "unknown field")]));
+                    }
+                    s.set_password(&p, id, &password).await?;
+                    let mut response = Response::new(Vec::new().into());
+                    *response.status_mut() = StatusCode::NO_CONTENT;
+                    Ok(response)
+                }
+                .await,
+            )
+        });
+    cat.add(
+        "GET",
+        "/api/directory",
+        "users",
+        "Active users (id, username, role): whom work can be assigned to",
+        None,
+        Shape::Other { body: None, response: "Directory" },
+    );
+    let directory = warp::path!("api" / "directory").and(warp::get()).and(svc()).and(principal()).map(
+        |s: RecordService, p: Arc<Principal>| {
+            respond((|| {
+                let items = s.directory(&p)?;
+                Ok(json_response(StatusCode::OK, &serde_json::json!({"items": items}), None))
+            })())
+        },
+    );
+    records::list(t, svc(), cat)
+        .or(create)
+        .unify()
+        .or(records::one_record(t, &service, limit, cat))
+        .unify()
+        .or(password)
+        .unify()
+        .or(directory)
+        .unify()
+        .boxed()
 }

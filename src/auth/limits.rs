@@ -57,11 +57,18 @@ impl<K: std::hash::Hash + Eq + Copy> PerMinute<K> {
 
 const WINDOW: Duration = Duration::from_secs(60);
 
-/// Failed logins per key (a username, an address): after [`SLOW_AFTER`] failures each
-/// further attempt waits a little longer; after [`LOCK_AFTER`] the key is locked for
-/// [`LOCK_FOR`]. A success clears the key.
+/// Failed logins per key: after `slow_after` failures each further attempt waits a
+/// little longer; after `lock_after` the key is locked, for `first_lock` and twice as
+/// long at each lock after that, up to [`LOCK_FOR`]. A success clears the key.
+///
+/// Two are kept: per account (a few failures lock that account only) and per address
+/// (a much higher threshold, so one person's typos behind an office's shared address
+/// do not lock everybody out, while a guesser trying many accounts still is).
 pub struct LoginFailures {
     entries: Mutex<HashMap<String, Failures>>,
+    slow_after: u32,
+    lock_after: u32,
+    first_lock: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,11 +76,20 @@ struct Failures {
     count: u32,
     last: Instant,
     locked_until: Option<Instant>,
+    /// Locks so far (for the backoff).
+    locks: u32,
 }
 
+/// Per account: slow down after 3 failures, lock after 8.
 pub const SLOW_AFTER: u32 = 3;
 pub const LOCK_AFTER: u32 = 8;
+/// Per address: slow down after 30 failures, lock after 100.
+pub const ADDRESS_SLOW_AFTER: u32 = 30;
+pub const ADDRESS_LOCK_AFTER: u32 = 100;
+/// The longest lock.
 pub const LOCK_FOR: Duration = Duration::from_secs(15 * 60);
+/// An account's first lock; each further one doubles it.
+pub const FIRST_ACCOUNT_LOCK: Duration = Duration::from_secs(60);
 /// Failures older than this are forgotten.
 const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 
@@ -87,13 +103,21 @@ pub enum Gate {
     Locked(Duration),
 }
 
-impl Default for LoginFailures {
-    fn default() -> Self {
-        LoginFailures { entries: Mutex::new(HashMap::new()) }
-    }
-}
-
 impl LoginFailures {
+    /// Failures of one account (keyed by username).
+    pub fn per_account() -> Self {
+        Self::new(SLOW_AFTER, LOCK_AFTER, FIRST_ACCOUNT_LOCK)
+    }
+
+    /// Failures from one address, whatever the account.
+    pub fn per_address() -> Self {
+        Self::new(ADDRESS_SLOW_AFTER, ADDRESS_LOCK_AFTER, LOCK_FOR)
+    }
+
+    fn new(slow_after: u32, lock_after: u32, first_lock: Duration) -> Self {
+        LoginFailures { entries: Mutex::new(HashMap::new()), slow_after, lock_after, first_lock }
+    }
+
     /// What an attempt for `keys` must do: the strictest of them.
     pub fn gate(&self, keys: &[&str], now: Instant) -> Gate {
         let Ok(entries) = self.entries.lock() else { return Gate::Go };
@@ -105,8 +129,12 @@ impl LoginFailures {
             {
                 return Gate::Locked(until - now);
             }
-            if now.duration_since(f.last) < FORGET_AFTER && f.count >= SLOW_AFTER {
-                let wait = Duration::from_millis(250 * u64::from(f.count - SLOW_AFTER + 1)).min(Duration::from_secs(2));
+            if f.locked_until.is_some() {
+                continue; // a lock that ran out starts the count afresh
+            }
+            if now.duration_since(f.last) < FORGET_AFTER && f.count >= self.slow_after {
+                let wait =
+                    Duration::from_millis(250 * u64::from(f.count - self.slow_after + 1)).min(Duration::from_secs(2));
                 gate = match gate {
                     Gate::Wait(w) if w >= wait => gate,
                     _ => Gate::Wait(wait),
@@ -123,15 +151,26 @@ impl LoginFailures {
             entries.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER || f.locked_until.is_some_and(|u| u > now));
         }
         for key in keys {
-            let f = entries.entry(key.to_string()).or_insert(Failures { count: 0, last: now, locked_until: None });
+            let f = entries.entry(key.to_string()).or_insert(Failures {
+                count: 0,
+                last: now,
+                locked_until: None,
+                locks: 0,
+            });
             if now.duration_since(f.last) >= FORGET_AFTER && f.locked_until.is_none_or(|u| u <= now) {
+                *f = Failures { count: 0, last: now, locked_until: None, locks: 0 };
+            }
+            if f.locked_until.is_some_and(|u| u <= now) {
+                // A lock that ran out: the next lock comes after as many failures again.
                 f.count = 0;
                 f.locked_until = None;
             }
             f.count += 1;
             f.last = now;
-            if f.count >= LOCK_AFTER {
-                f.locked_until = Some(now + LOCK_FOR);
+            if f.count >= self.lock_after {
+                let lock = self.first_lock.saturating_mul(1 << f.locks.min(10)).min(LOCK_FOR);
+                f.locked_until = Some(now + lock);
+                f.locks += 1;
             }
         }
     }
@@ -199,21 +238,44 @@ mod tests {
     }
 
     #[test]
-    fn login_failures_slow_down_then_lock() {
-        let f = LoginFailures::default();
+    fn an_account_slows_down_then_locks_with_backoff() {
+        let f = LoginFailures::per_account();
         let t0 = Instant::now();
         for _ in 0..SLOW_AFTER {
-            assert_eq!(f.gate(&["anna", "1.2.3.4"], t0), Gate::Go);
-            f.failed(&["anna", "1.2.3.4"], t0);
+            assert_eq!(f.gate(&["anna"], t0), Gate::Go);
+            f.failed(&["anna"], t0);
         }
         assert_eq!(f.gate(&["anna"], t0), Gate::Wait(Duration::from_millis(250)));
         for _ in SLOW_AFTER..LOCK_AFTER {
-            f.failed(&["anna", "1.2.3.4"], t0);
+            f.failed(&["anna"], t0);
         }
-        assert_eq!(f.gate(&["bob", "1.2.3.4"], t0), Gate::Locked(LOCK_FOR), "the address is locked too");
-        assert_eq!(f.gate(&["anna"], t0 + LOCK_FOR + Duration::from_secs(1)), Gate::Go);
+        assert_eq!(f.gate(&["anna"], t0), Gate::Locked(FIRST_ACCOUNT_LOCK));
+        assert_eq!(f.gate(&["bob"], t0), Gate::Go, "another account is not locked");
+        // After the first lock, as many failures again lock it twice as long.
+        let t1 = t0 + FIRST_ACCOUNT_LOCK + Duration::from_secs(1);
+        assert_eq!(f.gate(&["anna"], t1), Gate::Go);
+        for _ in 0..LOCK_AFTER {
+            f.failed(&["anna"], t1);
+        }
+        assert_eq!(f.gate(&["anna"], t1), Gate::Locked(FIRST_ACCOUNT_LOCK * 2));
         f.succeeded("anna");
-        assert_eq!(f.gate(&["anna"], t0), Gate::Go);
+        assert_eq!(f.gate(&["anna"], t1), Gate::Go);
+    }
+
+    #[test]
+    fn an_address_locks_only_at_a_much_higher_threshold() {
+        let f = LoginFailures::per_address();
+        let t0 = Instant::now();
+        // A whole office's typos behind one address.
+        for _ in 0..ADDRESS_SLOW_AFTER {
+            f.failed(&["1.2.3.4"], t0);
+        }
+        assert!(matches!(f.gate(&["1.2.3.4"], t0), Gate::Wait(_)));
+        for _ in ADDRESS_SLOW_AFTER..ADDRESS_LOCK_AFTER {
+            f.failed(&["1.2.3.4"], t0);
+        }
+        assert_eq!(f.gate(&["1.2.3.4"], t0), Gate::Locked(LOCK_FOR));
+        assert_eq!(f.gate(&["5.6.7.8"], t0), Gate::Go);
     }
 
     #[test]

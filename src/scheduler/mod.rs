@@ -25,7 +25,8 @@ use tokio::sync::{Notify, Semaphore};
 pub use schedule::{ScheduleError, Trigger};
 
 use crate::config::{Config, Cron};
-use crate::store::{CsvStore, NewEvent, Storage};
+use crate::service::Services;
+use crate::store::{NewEvent, Storage};
 
 /// Checks the `cron.jobs` section: each schedule or interval parses, and each names a
 /// task that exists. The error names the key.
@@ -99,7 +100,8 @@ pub enum JobError {
 }
 
 struct Inner {
-    store: Arc<CsvStore>,
+    services: Services,
+    store: Arc<dyn Storage>,
     config: Arc<Config>,
     tz: Tz,
     jobs: Mutex<BTreeMap<String, Job>>,
@@ -123,8 +125,9 @@ fn stamp(t: DateTime<Utc>) -> String {
 impl Scheduler {
     /// The jobs of the configuration, overlaid with `data/jobs.csv` when the job store is
     /// a file.
-    pub fn new(store: Arc<CsvStore>, config: Arc<Config>, now: DateTime<Utc>) -> Scheduler {
-        let tz: Tz = config.scheduler.timezone.parse().unwrap_or(chrono_tz::UTC);
+    pub fn new(services: Services, now: DateTime<Utc>) -> Scheduler {
+        let (store, config) = (services.store.clone(), services.config.clone());
+        let tz: Tz = config.scheduler.tz();
         let mut jobs = BTreeMap::new();
         for (id, j) in &config.cron.jobs {
             let (trigger, text) = match (&j.schedule, &j.interval) {
@@ -151,6 +154,7 @@ impl Scheduler {
         let scheduler = Scheduler {
             inner: Arc::new(Inner {
                 pool: Arc::new(Semaphore::new(config.scheduler.thread_pool_size.max(1))),
+                services,
                 store,
                 config,
                 tz,
@@ -270,7 +274,7 @@ impl Scheduler {
         let Ok(_slot) = self.inner.pool.clone().acquire_owned().await else { return };
         let started = Instant::now();
         let now = Utc::now();
-        let result = tasks::run(&task, &self.inner.store, &self.inner.config, now, self.inner.tz).await;
+        let result = tasks::run(&task, &self.inner.services, now).await;
         let ms = started.elapsed().as_millis() as u64;
         let event = match &result {
             Ok(summary) => {

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::Serialize;
@@ -110,7 +110,9 @@ pub struct Security {
     pub admin_only: AdminOnly,
     pub export_allow_all: bool,
     requests: PerMinute<RateKey>,
-    failures: LoginFailures,
+    /// Failed logins per account, and (at a much higher threshold) per address.
+    account_failures: LoginFailures,
+    address_failures: LoginFailures,
     /// `llm_requests_per_day`, for the LLM routes.
     pub llm_quota: PerDay,
 }
@@ -139,7 +141,8 @@ impl Security {
             admin_only: AdminOnly::new(&s.admin_only_endpoints),
             export_allow_all: config.export.allow_all,
             requests: PerMinute::new(s.rate_limiting.requests_per_minute),
-            failures: LoginFailures::default(),
+            account_failures: LoginFailures::per_account(),
+            address_failures: LoginFailures::per_address(),
             llm_quota: PerDay::new(s.rate_limiting.llm_requests_per_day, tz),
         })
     }
@@ -230,7 +233,7 @@ impl Security {
         }
         let name_key = format!("user:{}", username.to_lowercase());
         let addr_key = format!("ip:{}", peer.map(|p| p.to_string()).unwrap_or_default());
-        self.throttle(&[&name_key, &addr_key]).await?;
+        self.throttle(Some(&name_key), &addr_key).await?;
         let users = self.store.table(TableKind::Users)?;
         let found = find_user(&users, "username", username);
         let stored = match found {
@@ -260,7 +263,8 @@ impl Security {
             (Some(_), true) => None,
         };
         if let Some(reason) = reason {
-            self.failures.failed(&[&name_key, &addr_key], Instant::now());
+            self.account_failures.failed(&[&name_key], Instant::now());
+            self.address_failures.failed(&[&addr_key], Instant::now());
             self.login_failed(username, found, reason, peer).await;
             return Err(AuthError::Unauthorized("the username or password is wrong".into()));
         }
@@ -272,7 +276,7 @@ impl Security {
                 return Err(e);
             }
         };
-        self.failures.succeeded(&name_key);
+        self.account_failures.succeeded(&name_key);
         let changed = stored.as_ref().and_then(|c| c.get("password_changed_at")).cloned().unwrap_or_default();
         let expired = crate::domain::values::parse_timestamp(&changed)
             .map(|t| Utc::now() - t > chrono::Duration::days(password::MAX_AGE_DAYS))
@@ -296,13 +300,13 @@ impl Security {
             return Err(AuthError::Forbidden("Telegram login needs telegram.bot_token".into()));
         }
         let addr_key = format!("ip:{}", peer.map(|p| p.to_string()).unwrap_or_default());
-        self.throttle(&[&addr_key]).await?;
+        self.throttle(None, &addr_key).await?;
         let claimed = payload.get("username").cloned().unwrap_or_default();
         let user = match telegram::verify(payload, &self.bot_token, self.telegram_max_age_hours, Utc::now().timestamp())
         {
             Ok(user) => user,
             Err(e) => {
-                self.failures.failed(&[&addr_key], Instant::now());
+                self.address_failures.failed(&[&addr_key], Instant::now());
                 self.login_failed(&claimed, None, &e.to_string(), peer).await;
                 return Err(AuthError::Unauthorized(e.to_string()));
             }
@@ -322,7 +326,7 @@ impl Security {
             } else {
                 "no user with this Telegram account or username"
             };
-            self.failures.failed(&[&addr_key], Instant::now());
+            self.address_failures.failed(&[&addr_key], Instant::now());
             self.login_failed(&claimed, by_name, reason, peer).await;
             return Err(AuthError::Unauthorized(format!("{reason}; ask an administrator to add you")));
         };
@@ -342,15 +346,24 @@ impl Security {
     }
 
     /// Waits or refuses as repeated failures for these keys demand.
-    async fn throttle(&self, keys: &[&str]) -> Result<(), AuthError> {
-        match self.failures.gate(keys, Instant::now()) {
-            Gate::Go => Ok(()),
-            Gate::Wait(wait) => {
-                tokio::time::sleep(wait).await;
-                Ok(())
+    async fn throttle(&self, account: Option<&str>, address: &str) -> Result<(), AuthError> {
+        let now = Instant::now();
+        let gates = [
+            account.map_or(Gate::Go, |a| self.account_failures.gate(&[a], now)),
+            self.address_failures.gate(&[address], now),
+        ];
+        let mut wait = Duration::ZERO;
+        for gate in gates {
+            match gate {
+                Gate::Go => {}
+                Gate::Wait(w) => wait = wait.max(w),
+                Gate::Locked(w) => return Err(AuthError::TooMany(w.as_secs().max(1))),
             }
-            Gate::Locked(wait) => Err(AuthError::TooMany(wait.as_secs().max(1))),
         }
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
     }
 
     async fn start_session(&self, p: Principal, method: &str, expired: bool) -> Result<TokenPair, AuthError> {
@@ -444,15 +457,7 @@ impl Security {
         })
         .await
         .map_err(|_| AuthError::Store(StoreError::Io))??;
-        let mut fields: Fields =
-            [("password_hash".to_string(), new_hash), ("password_changed_at".to_string(), now_timestamp())].into();
-        let op = if stored.is_some() {
-            Op::Update { table: TableKind::Credentials, id: user_id, fields, if_match: None }
-        } else {
-            fields.insert("user_id".into(), user_id.to_string());
-            Op::Create { table: TableKind::Credentials, fields, attachment: None }
-        };
-        self.store.commit(op, p.context()).await?;
+        super::users::store_password_hash(&*self.store, user_id, new_hash, p.context()).await?;
         // The other sessions of this user end; this one goes on without the flag.
         let sid = p.session.clone().unwrap_or_default();
         let others: Vec<String> = self

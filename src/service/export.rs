@@ -12,7 +12,7 @@ use crate::store::Row;
 use crate::store::TableData;
 
 use super::access::{self, Principal, ServiceError};
-use super::query::{ListQuery, Matcher};
+use super::query::{Deadlines, ListQuery, Matcher};
 use super::records::RecordService;
 
 /// An export under way: the snapshot it reads and where it is.
@@ -55,7 +55,7 @@ impl RecordService {
                 format!("{} cannot be exported", table.name()),
             )]));
         }
-        Export::new(self.store().table(table)?, &query, self.closed_statuses(), max_rows, rows_per_chunk, bom)
+        Export::new(self.store().table(table)?, &query, self.deadlines(), max_rows, rows_per_chunk, bom)
             .map_err(ServiceError::invalid)
     }
 }
@@ -65,7 +65,7 @@ impl Export {
     pub fn new(
         snapshot: Arc<TableData>,
         query: &ListQuery,
-        closed: &[String],
+        deadlines: &Deadlines,
         max_rows: usize,
         rows_per_chunk: usize,
         bom: bool,
@@ -73,7 +73,7 @@ impl Export {
         if !snapshot.spec().exportable {
             return Err(vec![FieldError::new("table", format!("{} cannot be exported", snapshot.spec().name))]);
         }
-        let matcher = query.matcher(&snapshot, closed)?;
+        let matcher = query.matcher(&snapshot, deadlines)?;
         let columns: Vec<usize> = matcher
             .columns
             .iter()

@@ -1,6 +1,7 @@
-//! The use cases. Every source (REST, WebSocket, bot, scheduler) calls these, never
-//! the store directly, so validation and defaults are the same whichever door a change
-//! comes through.
+//! The use cases. Every source (REST, WebSocket, bot, scheduler, command line) calls
+//! these with its [`access::Principal`] (who, with which role, through which door),
+//! never the store directly, so validation, defaults and permissions are the same
+//! whichever door a change comes through.
 
 pub mod access;
 pub mod auth;
@@ -9,8 +10,40 @@ pub mod export;
 pub mod feed;
 pub mod query;
 pub mod records;
+pub mod reports;
 pub mod stats;
 pub mod tasks;
+pub mod users;
+
+use std::sync::Arc;
 
 pub use query::ListQuery;
 pub use records::{Page, RecordService};
+
+use crate::config::Config;
+use crate::store::Storage;
+
+/// Every use case behind one cheap-to-clone handle: built once (by `app.rs`, or by a
+/// command that opens the folder itself) and handed to every source.
+#[derive(Clone)]
+pub struct Services {
+    pub config: Arc<Config>,
+    /// For what is not a use case: health, metrics, the feed's broadcast, backups.
+    pub store: Arc<dyn Storage>,
+    pub records: RecordService,
+    pub security: Arc<auth::Security>,
+}
+
+impl Services {
+    pub fn new(config: Arc<Config>, store: Arc<dyn Storage>) -> Result<Services, String> {
+        let deadlines = query::Deadlines::new(&config.tasks.statuses, config.scheduler.tz());
+        let records = RecordService::new(store.clone(), deadlines);
+        let security = Arc::new(auth::Security::new(&config, store.clone())?);
+        Ok(Services { config, store, records, security })
+    }
+
+    /// What a follower of the change feed may see.
+    pub fn viewer(&self) -> feed::Viewer {
+        feed::Viewer { security: self.security.clone(), records: self.records.clone() }
+    }
+}

@@ -145,7 +145,7 @@ impl ListQuery {
 
     /// The predicate of this query over table `t`: which rows match. Unknown fields are
     /// 422s, not silent misses.
-    pub fn matcher(&self, t: &TableData, closed: &[String]) -> Result<Matcher, Vec<FieldError>> {
+    pub fn matcher(&self, t: &TableData, deadlines: &Deadlines) -> Result<Matcher, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut position = |name: &str, label: &str| {
             let p = t.position(name);
@@ -196,13 +196,13 @@ impl ListQuery {
             needle: self.q.as_ref().map(|q| q.to_lowercase()),
             now: Utc::now(),
             key: t.position(t.spec().key).unwrap_or(0),
-            closed: closed.to_vec(),
+            deadlines: deadlines.clone(),
         })
     }
 
     /// The rows of `t` that match, sorted.
-    pub fn select<'t>(&self, t: &'t TableData, closed: &[String]) -> Result<Vec<&'t Arc<Row>>, Vec<FieldError>> {
-        let m = self.matcher(t, closed)?;
+    pub fn select<'t>(&self, t: &'t TableData, deadlines: &Deadlines) -> Result<Vec<&'t Arc<Row>>, Vec<FieldError>> {
+        let m = self.matcher(t, deadlines)?;
         let mut rows: Vec<&Arc<Row>> = t.rows.values().filter(|row| m.matches(row)).collect();
         m.sort(&mut rows);
         Ok(rows)
@@ -229,7 +229,7 @@ pub struct Matcher {
     needle: Option<String>,
     now: DateTime<Utc>,
     key: usize,
-    closed: Vec<String>,
+    deadlines: Deadlines,
 }
 
 impl Matcher {
@@ -239,11 +239,7 @@ impl Matcher {
             Test::Before(p, at) => parse_time(row.cell(*p)).is_some_and(|v| v < *at),
             Test::After(p, at, incl) => parse_time(row.cell(*p)).is_some_and(|v| v > *at || (*incl && v == *at)),
             Test::IdAfter(id) => row.cell(self.key).parse::<u64>().is_ok_and(|v| v > *id),
-            Test::Overdue(d, s, want) => {
-                let overdue = parse_time(row.cell(*d)).is_some_and(|due| due < self.now)
-                    && !self.closed.iter().any(|c| c == row.cell(*s));
-                overdue == *want
-            }
+            Test::Overdue(d, s, want) => self.deadlines.is_overdue(row.cell(*d), row.cell(*s), self.now) == *want,
         });
         conditions
             && match &self.needle {
@@ -305,4 +301,58 @@ fn compare_cells(kind: ColumnKind, a: &str, b: &str) -> Ordering {
 /// the configured workflow has them.
 pub fn closed_statuses(statuses: &[String]) -> Vec<String> {
     statuses.iter().filter(|s| matches!(s.as_str(), "done" | "cancelled" | "closed")).cloned().collect()
+}
+
+/// When a task is late: the statuses that close a task, and the zone in which a
+/// date-only due date ends (`scheduler.timezone`). One definition for the `overdue`
+/// filter, the statistics, reminders and the daily report.
+#[derive(Debug, Clone)]
+pub struct Deadlines {
+    pub closed: Vec<String>,
+    pub tz: chrono_tz::Tz,
+}
+
+impl Deadlines {
+    pub fn new(statuses: &[String], tz: chrono_tz::Tz) -> Deadlines {
+        Deadlines { closed: closed_statuses(statuses), tz }
+    }
+
+    pub fn is_closed(&self, status: &str) -> bool {
+        self.closed.iter().any(|c| c == status)
+    }
+
+    /// The moment a due date passes: a timestamp as written; a date alone at the end
+    /// of that day in the zone (a task due today is not late at noon).
+    pub fn due_at(&self, due: &str) -> Option<DateTime<Utc>> {
+        let v = due.trim();
+        if let Ok(day) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+            let next = day.succ_opt()?.and_hms_opt(0, 0, 0)?;
+            return next.and_local_timezone(self.tz).earliest().map(|t| t.with_timezone(&Utc));
+        }
+        parse_time(v)
+    }
+
+    /// Open, and its due moment is past.
+    pub fn is_overdue(&self, due: &str, status: &str, now: DateTime<Utc>) -> bool {
+        !self.is_closed(status) && self.due_at(due).is_some_and(|at| at <= now)
+    }
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    #[test]
+    fn a_date_only_due_date_ends_at_midnight_in_the_zone() {
+        let d = Deadlines::new(&["new".into(), "done".into()], chrono_tz::Europe::Moscow);
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        // Noon in Moscow on the due day: not late.
+        assert!(!d.is_overdue("2026-12-01", "new", at("2026-12-01T12:02:00+03:00")));
+        assert!(!d.is_overdue("2026-12-01", "new", at("2026-12-01T23:59:59+03:00")));
+        assert!(d.is_overdue("2026-12-01", "new", at("2026-12-02T00:00:00+03:00")));
+        // Closed tasks are never late; a timestamp means exactly that moment.
+        assert!(!d.is_overdue("2026-12-01", "done", at("2026-12-05T00:00:00Z")));
+        assert!(d.is_overdue("2026-12-01T09:00:00Z", "new", at("2026-12-01T09:00:01Z")));
+        assert!(!d.is_overdue("", "new", at("2030-01-01T00:00:00Z")));
+    }
 }

@@ -13,7 +13,7 @@ use crate::store::Row;
 use crate::store::{Committed, Context, Fields, Op, Storage, StoreError, TableData, etag_of};
 
 use super::access::{self, NAME_FIELDS, Principal, ServiceError, TaskLookup, area_of};
-use super::query::{ListQuery, closed_statuses};
+use super::query::{Deadlines, ListQuery};
 
 /// The rows a query selected from one table snapshot, in order.
 struct Selection {
@@ -27,8 +27,8 @@ struct Selection {
 #[derive(Clone)]
 pub struct RecordService {
     store: Arc<dyn Storage>,
-    /// Statuses that close a task (for `overdue`).
-    closed: Arc<Vec<String>>,
+    /// When a task is late (for `overdue`).
+    deadlines: Arc<Deadlines>,
     /// Recent selections by table and query: boards poll the same lists, and a list is
     /// a filter and a sort over the whole table. Valid only for the snapshot they were
     /// made from, so a change makes them miss by itself.
@@ -210,21 +210,21 @@ pub fn writable_columns(table: TableKind) -> impl Iterator<Item = &'static str> 
 
 /// The unchecked reads and commits the use cases build on.
 impl RecordService {
-    pub fn new(store: Arc<dyn Storage>, statuses: &[String]) -> Self {
+    pub fn new(store: Arc<dyn Storage>, deadlines: Deadlines) -> Self {
         let selections = moka::sync::Cache::builder()
             .max_capacity(2_000_000)
             .weigher(|_: &String, s: &Arc<Selection>| s.rows.len().min(u32::MAX as usize) as u32 + 1)
             .time_to_idle(std::time::Duration::from_secs(300))
             .build();
-        Self { store, closed: Arc::new(closed_statuses(statuses)), selections }
+        Self { store, deadlines: Arc::new(deadlines), selections }
     }
 
     pub fn store(&self) -> &Arc<dyn Storage> {
         &self.store
     }
 
-    pub fn closed_statuses(&self) -> &[String] {
-        &self.closed
+    pub fn deadlines(&self) -> &Deadlines {
+        &self.deadlines
     }
 
     /// One record with its ETag.
@@ -261,7 +261,7 @@ impl RecordService {
             Some(selection) => selection.rows.clone(),
             None => {
                 let rows: Vec<Arc<Row>> =
-                    query.select(&t, &self.closed).map_err(StoreError::Invalid)?.into_iter().cloned().collect();
+                    query.select(&t, &self.deadlines).map_err(StoreError::Invalid)?.into_iter().cloned().collect();
                 let rows = Arc::new(rows);
                 if let Some(k) = key {
                     self.selections.insert(k, Arc::new(Selection { snapshot: t.clone(), rows: rows.clone() }));

@@ -61,8 +61,7 @@ impl RecordService {
                 a => a.to_string(),
             };
             *stats.by_assignee.entry(assignee).or_default() += 1;
-            let closed = self.closed_statuses().contains(&status);
-            if !closed && parse_time(row.cell(c_due)).is_some_and(|due| due < now) {
+            if self.deadlines().is_overdue(row.cell(c_due), &status, now) {
                 stats.overdue += 1;
             }
             if let Some(t) = parse_time(row.cell(c_created)) {

@@ -230,6 +230,16 @@ pub trait Storage: Send + Sync + 'static {
     fn status(&self) -> Vec<TableStatus>;
     /// The newest event id given.
     fn last_event_id(&self) -> u64;
+    /// Counters the store keeps about itself (metrics, health, benchmarks).
+    fn stats(&self) -> &StoreStats;
+    /// Every table as of one event, taken without holding writers up: what a backup
+    /// writes.
+    fn consistent_state(&self) -> BoxFuture<'_, Result<ConsistentState, StoreError>>;
+    /// Which backend this is, and how it is doing.
+    fn backend(&self) -> Backend;
+    /// The folder of the files that are not tables (documents' content, reports, the
+    /// job store) and, for the CSV backend, of the tables too.
+    fn data_dir(&self) -> &std::path::Path;
     /// The record changes journaled after event `after`, oldest first, for a follower
     /// of the feed catching up (WebSocket `resume`). An update's `before` and `after`
     /// hold only the fields it changed.
@@ -246,6 +256,34 @@ pub trait Storage: Send + Sync + 'static {
     fn drop_cache(&self);
     /// Finishes in-flight writes, folds everything into the files, and stops.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+}
+
+/// Figures the store keeps about itself, for metrics and benchmarks.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    pub batches: std::sync::atomic::AtomicU64,
+    pub commits: std::sync::atomic::AtomicU64,
+    pub fsync_micros_total: std::sync::atomic::AtomicU64,
+    pub folds: std::sync::atomic::AtomicU64,
+    pub cache_hits: std::sync::atomic::AtomicU64,
+    pub cache_misses: std::sync::atomic::AtomicU64,
+}
+
+/// Which backend serves the tables.
+#[derive(Debug, Clone, Copy)]
+pub struct Backend {
+    /// `csv` (later `postgresql`).
+    pub kind: &'static str,
+    /// Whether edits made outside the server (a person's save) are being followed.
+    pub watching: bool,
+}
+
+/// Every table as of one event, and how much of the journal holds that event and
+/// those before it (for the CSV backend, bytes of events.csv).
+pub struct ConsistentState {
+    pub tables: Vec<Arc<TableData>>,
+    pub events_len: u64,
+    pub last_event_id: u64,
 }
 
 /// The changes after an event id, as far back as the store still has them.

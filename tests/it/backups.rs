@@ -51,7 +51,7 @@ async fn backup_then_damage_then_restore_brings_every_row_back() {
     let mut config = crate::common::test_config(&app.data());
     config.backup.dir = backups.clone();
     config.source_path = Some(config_path.clone());
-    let r = taskboard::api::backups::create_backup(&app.store().store, &config).await.expect("backup");
+    let r = taskboard::api::backups::create_backup(&*app.store().store, &config).await.expect("backup");
     assert_eq!(r.status(), 201);
     let list = taskboard::backup::list(&backups);
     assert_eq!(list.len(), 1);

@@ -67,3 +67,20 @@ async fn resume_before_any_subscription_is_refused_not_falsely_resumed() {
     assert!(reply["message"].as_str().unwrap().contains("subscribe first"), "{reply}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_task_due_today_is_not_overdue_before_the_day_ends_in_the_scheduler_zone() {
+    let app = app_with_users().await;
+    let zone: chrono_tz::Tz = "Europe/Moscow".parse().unwrap();
+    let today = chrono::Utc::now().with_timezone(&zone).date_naive();
+    let yesterday = today.pred_opt().unwrap();
+    for (title, due) in [("due today", today), ("due yesterday", yesterday)] {
+        let body = json!({"title": title, "due_date": due.format("%Y-%m-%d").to_string()});
+        assert_eq!(app.post("/api/tasks", body).await.status(), 201);
+    }
+    let overdue = app.get_json("/api/tasks?overdue=true").await;
+    let titles: Vec<&str> = overdue["items"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["due yesterday"]);
+    assert_eq!(app.get_json("/api/stats").await["overdue"], 1);
+    app.stop().await;
+}

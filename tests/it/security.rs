@@ -627,3 +627,71 @@ async fn malformed_login_requests_get_clear_errors() {
     assert_eq!(events["total"], 1, "only anna's real login: {events}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_onboards_and_resets_passwords_over_the_api_and_staff_see_the_directory() {
+    let app = secured_app().await;
+    let admin = token(&app, "anna").await;
+    // A weak initial password adds nobody.
+    let body = json!({"username": "nina", "role": "member", "password": "short"});
+    let (s, problem) = call(&app, "POST", "/api/users", Some(&admin), Some(body)).await;
+    assert_eq!(s, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "password", "{problem}");
+    let (_, found) = call(&app, "GET", "/api/users?username=nina", Some(&admin), None).await;
+    assert_eq!(found["total"], 0);
+    // With a good one, the new user logs in at once, without a restart.
+    let body = json!({"username": "nina", "role": "member", "password": "Nina-Start-2026!"});
+    let (s, nina) = call(&app, "POST", "/api/users", Some(&admin), Some(body)).await;
+    assert_eq!(s, 201, "{nina}");
+    assert!(nina.get("password").is_none() && nina.get("password_hash").is_none(), "{nina}");
+    let nina_id = nina["id"].as_u64().unwrap();
+    let login = |pw: &'static str| app.post("/api/auth/login", json!({"username": "nina", "password": pw}));
+    assert_eq!(login("Nina-Start-2026!").await.status(), 200);
+    // Reset by the admin: the old password stops working, the new one works.
+    let path = format!("/api/users/{nina_id}/password");
+    let (s, _) = call(&app, "PUT", &path, Some(&admin), Some(json!({"password": "Nina-Reset-2026!"}))).await;
+    assert_eq!(s, 204);
+    assert_eq!(login("Nina-Start-2026!").await.status(), 401);
+    assert_eq!(login("Nina-Reset-2026!").await.status(), 200);
+    let (s, _) = call(&app, "PUT", &path, Some(&admin), Some(json!({"pasword": "Nina-Reset-2026!"}))).await;
+    assert_eq!(s, 422, "a misspelt field is named, not ignored");
+    // Nobody else sets passwords.
+    let mike = token(&app, "mike").await;
+    let (s, _) = call(&app, "PUT", &path, Some(&mike), Some(json!({"password": "Mike-Took-2026!"}))).await;
+    assert_eq!(s, 403);
+    // A manager cannot list users, but sees whom work can go to: active users only,
+    // with id, username and role.
+    let (s, _) = call(&app, "GET", "/api/users", Some(&mike), None).await;
+    assert_eq!(s, 403);
+    let (s, directory) = call(&app, "GET", "/api/directory", Some(&mike), None).await;
+    assert_eq!(s, 200, "{directory}");
+    let items = directory["items"].as_array().unwrap();
+    assert!(items.iter().any(|u| u == &json!({"id": 4, "username": "boris", "role": "member"})), "{directory}");
+    assert!(!items.iter().any(|u| u["username"] == "olga"), "deactivated users are not offered: {directory}");
+    assert!(items.iter().any(|u| u["username"] == "nina"));
+    let boris = token(&app, "boris").await;
+    assert_eq!(call(&app, "GET", "/api/directory", Some(&boris), None).await.0, 200);
+    let carl = token(&app, "carl").await;
+    assert_eq!(call(&app, "GET", "/api/directory", Some(&carl), None).await.0, 403, "not for clients");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_persons_typos_lock_their_account_not_everyone_behind_the_same_address() {
+    let app = secured_app().await;
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let r = app.post("/api/auth/login", json!({"username": "boris", "password": "Wrong-Guess1!"})).await;
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&429), "boris's account locks: {statuses:?}");
+    // Everyone else at the same address (every test request comes from 127.0.0.1) logs in.
+    for name in ["anna", "mike", "sue"] {
+        let r = app.post("/api/auth/login", json!({"username": name, "password": PASSWORD})).await;
+        assert_eq!(r.status(), 200, "{name} is not locked out by boris's typos");
+    }
+    app.stop().await;
+}

@@ -49,20 +49,9 @@ use writer::Writer;
 
 use super::table::TableData;
 use super::{
-    BoxFuture, Change, Committed, Context, Op, PastChanges, Source, StagedBlob, Storage, StoreConfig, StoreError,
-    TableStatus,
+    Backend, BoxFuture, Change, Committed, ConsistentState, Context, Op, PastChanges, Source, StagedBlob, Storage,
+    StoreConfig, StoreError, StoreStats, TableStatus,
 };
-
-/// Figures the store keeps about itself, for metrics and benchmarks.
-#[derive(Debug, Default)]
-pub struct StoreStats {
-    pub batches: AtomicU64,
-    pub commits: AtomicU64,
-    pub fsync_micros_total: AtomicU64,
-    pub folds: AtomicU64,
-    pub cache_hits: AtomicU64,
-    pub cache_misses: AtomicU64,
-}
 
 /// State shared by the handle, the writer and the folding thread.
 struct Shared {
@@ -115,14 +104,6 @@ enum Msg {
     Shutdown {
         reply: oneshot::Sender<()>,
     },
-}
-
-/// Every table as of one event, and how much of events.csv holds that event and those
-/// before it: what a backup writes, taken without holding the writer.
-pub struct ConsistentState {
-    pub tables: Vec<Arc<TableData>>,
-    pub events_len: u64,
-    pub last_event_id: u64,
 }
 
 /// A cheap-to-clone handle on the CSV store.
@@ -270,27 +251,6 @@ impl CsvStore {
             }
         };
         Ok(CsvStore { shared, writer: Arc::new(Mutex::new(Some(tx))), watch: Arc::new(Mutex::new(watch)) })
-    }
-
-    pub fn stats(&self) -> &StoreStats {
-        &self.shared.stats
-    }
-
-    /// Every table and the journal as of one moment (for backups): cheap for the
-    /// writer, which only hands over its snapshots.
-    pub async fn consistent_state(&self) -> Result<ConsistentState, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Msg::Snapshot { reply })?;
-        rx.await.map_err(|_| StoreError::Closed)
-    }
-
-    /// Whether edits to the files are being watched.
-    pub fn watching(&self) -> bool {
-        self.shared.watching.load(Ordering::Acquire) && self.watch.lock().map(|w| w.is_some()).unwrap_or(false)
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        &self.shared.config.data_dir
     }
 
     fn send(&self, msg: Msg) -> Result<(), StoreError> {
@@ -464,6 +424,29 @@ impl Storage for CsvStore {
                 }
             })
             .collect()
+    }
+
+    fn stats(&self) -> &StoreStats {
+        &self.shared.stats
+    }
+
+    /// Cheap for the writer, which only hands over its snapshots.
+    fn consistent_state(&self) -> BoxFuture<'_, Result<ConsistentState, StoreError>> {
+        Box::pin(async move {
+            let (reply, rx) = oneshot::channel();
+            self.send(Msg::Snapshot { reply })?;
+            rx.await.map_err(|_| StoreError::Closed)
+        })
+    }
+
+    fn backend(&self) -> Backend {
+        let watching =
+            self.shared.watching.load(Ordering::Acquire) && self.watch.lock().map(|w| w.is_some()).unwrap_or(false);
+        Backend { kind: "csv", watching }
+    }
+
+    fn data_dir(&self) -> &Path {
+        &self.shared.config.data_dir
     }
 
     fn changes_after(&self, after: u64) -> Result<PastChanges, StoreError> {
