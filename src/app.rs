@@ -77,7 +77,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let jobs = tokio::spawn(scheduler.clone().run(async {
         let _ = jobs_stopped.await;
     }));
-    let routes = crate::api::routes(&services, scheduler, Instant::now());
+    let job_control = crate::service::jobs::Jobs::new(Arc::new(scheduler.clone()));
+    let routes = crate::api::routes(&services, job_control, Instant::now());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(crate::server::serve(listener, routes, options, async {
         let _ = stopped.await;

@@ -32,11 +32,7 @@ use warp::reply::Response;
 use crate::service::Services;
 
 /// Every route, with CORS, request ids, metrics and problem+json errors.
-pub fn routes(
-    services: &Services,
-    scheduler: crate::scheduler::Scheduler,
-    started: Instant,
-) -> BoxedFilter<(Response,)> {
+pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: Instant) -> BoxedFilter<(Response,)> {
     let Services { config, store, records, security } = services.clone();
     let body_limit = config.performance.max_file_size_mb.max(1) * 1024 * 1024;
     let mut cat = catalog::Catalog::default();
@@ -67,7 +63,7 @@ pub fn routes(
         .unify()
         .or(backups::routes(store, config.clone(), cat))
         .unify()
-        .or(scheduler::routes(scheduler, body_limit, cat))
+        .or(scheduler::routes(jobs, body_limit, cat))
         .unify()
         .boxed();
     let api = gate::gate(security)

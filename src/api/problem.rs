@@ -140,5 +140,12 @@ pub async fn recover(rejection: warp::Rejection) -> Result<Response, std::conver
         tracing::error!(?rejection, "unhandled rejection");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the server could not complete the request")
     };
-    Ok(error.into_response())
+    let too_large = error.status == StatusCode::PAYLOAD_TOO_LARGE;
+    let mut response = error.into_response();
+    if too_large {
+        // The body was not read: the connection cannot carry another request, and a
+        // client that reused it would see its next request cut off.
+        response.headers_mut().insert(warp::http::header::CONNECTION, warp::http::HeaderValue::from_static("close"));
+    }
+    Ok(response)
 }

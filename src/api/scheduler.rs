@@ -7,6 +7,8 @@
 //! - `POST /api/system/scheduler/jobs/{id}/run`: run now (202)
 //! - `POST /api/system/scheduler/pause`, `/resume`
 
+use std::sync::Arc;
+
 use serde_json::json;
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -14,9 +16,11 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use crate::domain::FieldError;
-use crate::scheduler::{JobChange, JobError, Scheduler};
+use crate::service::access::Principal;
+use crate::service::jobs::{JobChange, JobError, Jobs};
 
 use super::catalog::{Catalog, Shape};
+use super::gate::principal;
 use super::problem::ApiError;
 use super::records::json_body;
 use super::reply::{json_response, respond};
@@ -26,11 +30,12 @@ impl From<JobError> for ApiError {
         match e {
             JobError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
             JobError::Invalid { field, message } => ApiError::invalid(vec![FieldError::new(field, message)]),
+            JobError::Denied(e) => e.into(),
         }
     }
 }
 
-pub fn routes(scheduler: Scheduler, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+pub fn routes(jobs: Jobs, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
     let other = |response| Shape::Other { body: None, response };
     cat.add("GET", "/api/system/scheduler", "system", "The scheduled jobs", None, other("Jobs"));
     cat.add("GET", "/api/system/scheduler/status", "system", "The scheduler's state", None, other("SchedulerStatus"));
@@ -46,28 +51,29 @@ pub fn routes(scheduler: Scheduler, limit: u64, cat: &mut Catalog) -> BoxedFilte
     cat.add("POST", "/api/system/scheduler/jobs/{id}/run", "system", "Run a job now", None, other("Job"));
     cat.add("POST", "/api/system/scheduler/pause", "system", "Pause every job", None, other("SchedulerStatus"));
     cat.add("POST", "/api/system/scheduler/resume", "system", "Resume", None, other("SchedulerStatus"));
-    let s = move || {
-        let scheduler = scheduler.clone();
-        warp::any().map(move || scheduler.clone())
+    let j = move || {
+        let jobs = jobs.clone();
+        warp::any().map(move || jobs.clone()).and(principal())
     };
     let ok = |v: serde_json::Value| json_response(StatusCode::OK, &v, None);
-    let list = warp::path!("api" / "system" / "scheduler")
-        .and(warp::get())
-        .and(s())
-        .map(move |s: Scheduler| ok(json!({"items": s.list()})));
+    let list =
+        warp::path!("api" / "system" / "scheduler").and(warp::get()).and(j()).map(move |s: Jobs, p: Arc<Principal>| {
+            respond(s.list(&p).map(|items| ok(json!({"items": items}))).map_err(ApiError::from))
+        });
     let status = warp::path!("api" / "system" / "scheduler" / "status")
         .and(warp::get())
-        .and(s())
-        .map(move |s: Scheduler| ok(s.status()));
-    let get = warp::path!("api" / "system" / "scheduler" / "jobs" / String)
-        .and(warp::get())
-        .and(s())
-        .map(move |id: String, s: Scheduler| respond(s.get(&id).map(|j| ok(json!(j))).map_err(ApiError::from)));
+        .and(j())
+        .map(move |s: Jobs, p: Arc<Principal>| respond(s.status(&p).map(ok).map_err(ApiError::from)));
+    let get = warp::path!("api" / "system" / "scheduler" / "jobs" / String).and(warp::get()).and(j()).map(
+        move |id: String, s: Jobs, p: Arc<Principal>| {
+            respond(s.get(&p, &id).map(|v| ok(json!(v))).map_err(ApiError::from))
+        },
+    );
     let put = warp::path!("api" / "system" / "scheduler" / "jobs" / String)
         .and(warp::put())
         .and(json_body(limit))
-        .and(s())
-        .map(move |id: String, body: bytes::Bytes, s: Scheduler| {
+        .and(j())
+        .map(move |id: String, body: bytes::Bytes, s: Jobs, p: Arc<Principal>| {
             respond((|| {
                 let change: JobChange = serde_json::from_slice(&body).map_err(|e| {
                     if e.is_data() {
@@ -76,25 +82,25 @@ pub fn routes(scheduler: Scheduler, limit: u64, cat: &mut Catalog) -> BoxedFilte
                         ApiError::bad_request(format!("the body is not valid JSON: {e}"))
                     }
                 })?;
-                Ok(ok(json!(s.update(&id, change)?)))
+                Ok(ok(json!(s.update(&p, &id, change)?)))
             })())
         });
-    let run = warp::path!("api" / "system" / "scheduler" / "jobs" / String / "run").and(warp::post()).and(s()).map(
-        move |id: String, s: Scheduler| {
+    let run = warp::path!("api" / "system" / "scheduler" / "jobs" / String / "run").and(warp::post()).and(j()).map(
+        move |id: String, s: Jobs, p: Arc<Principal>| {
             respond(
-                s.run_now(&id).map(|j| json_response(StatusCode::ACCEPTED, &json!(j), None)).map_err(ApiError::from),
+                s.run_now(&p, &id)
+                    .map(|v| json_response(StatusCode::ACCEPTED, &json!(v), None))
+                    .map_err(ApiError::from),
             )
         },
     );
-    let pause =
-        warp::path!("api" / "system" / "scheduler" / "pause").and(warp::post()).and(s()).map(move |s: Scheduler| {
-            s.pause();
-            ok(s.status())
-        });
-    let resume =
-        warp::path!("api" / "system" / "scheduler" / "resume").and(warp::post()).and(s()).map(move |s: Scheduler| {
-            s.resume();
-            ok(s.status())
-        });
+    let pause = warp::path!("api" / "system" / "scheduler" / "pause")
+        .and(warp::post())
+        .and(j())
+        .map(move |s: Jobs, p: Arc<Principal>| respond(s.set_paused(&p, true).map(ok).map_err(ApiError::from)));
+    let resume = warp::path!("api" / "system" / "scheduler" / "resume")
+        .and(warp::post())
+        .and(j())
+        .map(move |s: Jobs, p: Arc<Principal>| respond(s.set_paused(&p, false).map(ok).map_err(ApiError::from)));
     list.or(status).unify().or(get).unify().or(put).unify().or(run).unify().or(pause).unify().or(resume).unify().boxed()
 }

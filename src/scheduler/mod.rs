@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
 
@@ -26,6 +25,7 @@ pub use schedule::{ScheduleError, Trigger};
 
 use crate::config::{Config, Cron};
 use crate::service::Services;
+use crate::service::jobs::{JobChange, JobControl, JobError, JobView};
 use crate::store::{NewEvent, Storage};
 
 /// Checks the `cron.jobs` section: each schedule or interval parses, and each names a
@@ -51,22 +51,6 @@ pub fn check_jobs(cron: &Cron) -> Result<(), String> {
     Ok(())
 }
 
-/// One job as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct JobView {
-    pub id: String,
-    pub task: String,
-    pub description: String,
-    /// `cron` or `interval`.
-    pub trigger: &'static str,
-    pub schedule: String,
-    pub enabled: bool,
-    pub last_run: Option<String>,
-    pub last_result: Option<String>,
-    pub next_run: Option<String>,
-    pub running: bool,
-}
-
 struct Job {
     task: String,
     description: String,
@@ -78,25 +62,6 @@ struct Job {
     last_result: Option<String>,
     next_run: Option<DateTime<Utc>>,
     running: bool,
-}
-
-/// A change to a job through the API.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobChange {
-    pub schedule: Option<String>,
-    pub interval: Option<String>,
-    pub enabled: Option<bool>,
-    pub description: Option<String>,
-}
-
-/// Why a job could not be changed or run.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    #[error("no job named {0:?}")]
-    NotFound(String),
-    #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
 }
 
 struct Inner {
@@ -117,6 +82,12 @@ pub struct Scheduler {
 }
 
 const JOBS_FILE: &str = "jobs.csv";
+
+/// A run time in the scheduler's zone, with its offset (`2026-12-01T09:00:00+03:00`),
+/// so it reads beside a schedule written in local time.
+fn local_stamp(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
 
 fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -310,93 +281,6 @@ impl Scheduler {
         self.save();
     }
 
-    pub fn list(&self) -> Vec<JobView> {
-        self.inner.jobs.lock().map(|j| j.iter().map(|(id, job)| view(id, job)).collect()).unwrap_or_default()
-    }
-
-    pub fn get(&self, id: &str) -> Result<JobView, JobError> {
-        let jobs = self.inner.jobs.lock().map_err(|_| JobError::NotFound(id.into()))?;
-        jobs.get(id).map(|j| view(id, j)).ok_or_else(|| JobError::NotFound(id.into()))
-    }
-
-    /// Changes a job's trigger, enabled flag or description.
-    pub fn update(&self, id: &str, change: JobChange) -> Result<JobView, JobError> {
-        let trigger = match (&change.schedule, &change.interval) {
-            (Some(_), Some(_)) => {
-                return Err(JobError::Invalid {
-                    field: "schedule",
-                    message: "give schedule or interval, not both".into(),
-                });
-            }
-            (Some(s), None) => Some((
-                Trigger::cron(s).map_err(|e| JobError::Invalid { field: "schedule", message: e.to_string() })?,
-                s.clone(),
-            )),
-            (None, Some(i)) => Some((
-                Trigger::interval(i).map_err(|e| JobError::Invalid { field: "interval", message: e.to_string() })?,
-                i.clone(),
-            )),
-            (None, None) => None,
-        };
-        let view = {
-            let mut jobs = self.inner.jobs.lock().map_err(|_| JobError::NotFound(id.into()))?;
-            let job = jobs.get_mut(id).ok_or_else(|| JobError::NotFound(id.into()))?;
-            if let Some((trigger, text)) = trigger {
-                job.next_run = trigger.next_after(Utc::now(), self.inner.tz);
-                job.trigger = trigger;
-                job.text = text;
-            }
-            if let Some(enabled) = change.enabled {
-                job.enabled = enabled;
-            }
-            if let Some(d) = change.description {
-                job.description = d;
-            }
-            view(id, job)
-        };
-        self.save();
-        self.inner.wake.notify_one();
-        Ok(view)
-    }
-
-    /// Runs a job now, outside its schedule.
-    pub fn run_now(&self, id: &str) -> Result<JobView, JobError> {
-        let (task, view) = {
-            let mut jobs = self.inner.jobs.lock().map_err(|_| JobError::NotFound(id.into()))?;
-            let job = jobs.get_mut(id).ok_or_else(|| JobError::NotFound(id.into()))?;
-            if job.running {
-                return Err(JobError::Invalid { field: "id", message: format!("{id} is running already") });
-            }
-            job.running = true;
-            (job.task.clone(), view(id, job))
-        };
-        let me = self.clone();
-        let id = id.to_string();
-        tokio::spawn(async move { me.execute(id, task, Utc::now()).await });
-        Ok(view)
-    }
-
-    pub fn pause(&self) {
-        self.inner.paused.store(true, Ordering::Release);
-    }
-
-    pub fn resume(&self) {
-        self.inner.paused.store(false, Ordering::Release);
-        self.inner.wake.notify_one();
-    }
-
-    pub fn status(&self) -> serde_json::Value {
-        let state = if !self.inner.config.cron.enabled {
-            "disabled"
-        } else if self.inner.paused.load(Ordering::Acquire) {
-            "paused"
-        } else {
-            "running"
-        };
-        json!({"state": state, "timezone": self.inner.config.scheduler.timezone, "jobstore": self.inner.config.scheduler.jobstore,
-               "thread_pool_size": self.inner.config.scheduler.thread_pool_size})
-    }
-
     /// Writes `data/jobs.csv` (file job store only).
     fn save(&self) {
         if !self.file_store() {
@@ -415,7 +299,7 @@ impl Scheduler {
             "next_run",
         ]);
         for (id, j) in jobs.iter() {
-            let v = view(id, j);
+            let v = view(id, j, self.inner.tz);
             let _ = w.write_record([
                 v.id,
                 v.trigger.to_string(),
@@ -456,7 +340,100 @@ impl Scheduler {
     }
 }
 
-fn view(id: &str, j: &Job) -> JobView {
+impl JobControl for Scheduler {
+    fn list(&self) -> Vec<JobView> {
+        self.inner
+            .jobs
+            .lock()
+            .map(|j| j.iter().map(|(id, job)| view(id, job, self.inner.tz)).collect())
+            .unwrap_or_default()
+    }
+
+    fn get(&self, id: &str) -> Result<JobView, JobError> {
+        let jobs = self.inner.jobs.lock().map_err(|_| JobError::NotFound(id.into()))?;
+        jobs.get(id).map(|j| view(id, j, self.inner.tz)).ok_or_else(|| JobError::NotFound(id.into()))
+    }
+
+    /// Changes a job's trigger, enabled flag or description.
+    fn update(&self, id: &str, change: JobChange) -> Result<JobView, JobError> {
+        let trigger = match (&change.schedule, &change.interval) {
+            (Some(_), Some(_)) => {
+                return Err(JobError::Invalid {
+                    field: "schedule",
+                    message: "give schedule or interval, not both".into(),
+                });
+            }
+            (Some(s), None) => Some((
+                Trigger::cron(s).map_err(|e| JobError::Invalid { field: "schedule", message: e.to_string() })?,
+                s.clone(),
+            )),
+            (None, Some(i)) => Some((
+                Trigger::interval(i).map_err(|e| JobError::Invalid { field: "interval", message: e.to_string() })?,
+                i.clone(),
+            )),
+            (None, None) => None,
+        };
+        let view = {
+            let mut jobs = self.inner.jobs.lock().map_err(|_| JobError::NotFound(id.into()))?;
+            let job = jobs.get_mut(id).ok_or_else(|| JobError::NotFound(id.into()))?;
+            if let Some((trigger, text)) = trigger {
+                job.next_run = trigger.next_after(Utc::now(), self.inner.tz);
+                job.trigger = trigger;
+                job.text = text;
+            }
+            if let Some(enabled) = change.enabled {
+                job.enabled = enabled;
+            }
+            if let Some(d) = change.description {
+                job.description = d;
+            }
+            view(id, job, self.inner.tz)
+        };
+        self.save();
+        self.inner.wake.notify_one();
+        Ok(view)
+    }
+
+    /// Runs a job now, outside its schedule.
+    fn run_now(&self, id: &str) -> Result<JobView, JobError> {
+        let (task, view) = {
+            let mut jobs = self.inner.jobs.lock().map_err(|_| JobError::NotFound(id.into()))?;
+            let job = jobs.get_mut(id).ok_or_else(|| JobError::NotFound(id.into()))?;
+            if job.running {
+                return Err(JobError::Invalid { field: "id", message: format!("{id} is running already") });
+            }
+            job.running = true;
+            (job.task.clone(), view(id, job, self.inner.tz))
+        };
+        let me = self.clone();
+        let id = id.to_string();
+        tokio::spawn(async move { me.execute(id, task, Utc::now()).await });
+        Ok(view)
+    }
+
+    fn pause(&self) {
+        self.inner.paused.store(true, Ordering::Release);
+    }
+
+    fn resume(&self) {
+        self.inner.paused.store(false, Ordering::Release);
+        self.inner.wake.notify_one();
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let state = if !self.inner.config.cron.enabled {
+            "disabled"
+        } else if self.inner.paused.load(Ordering::Acquire) {
+            "paused"
+        } else {
+            "running"
+        };
+        json!({"state": state, "timezone": self.inner.config.scheduler.timezone, "jobstore": self.inner.config.scheduler.jobstore,
+               "thread_pool_size": self.inner.config.scheduler.thread_pool_size})
+    }
+}
+
+fn view(id: &str, j: &Job, tz: Tz) -> JobView {
     JobView {
         id: id.to_string(),
         task: j.task.clone(),
@@ -464,9 +441,10 @@ fn view(id: &str, j: &Job) -> JobView {
         trigger: if matches!(j.trigger, Trigger::Interval(_)) { "interval" } else { "cron" },
         schedule: j.text.clone(),
         enabled: j.enabled,
-        last_run: j.last_run.map(stamp),
+        timezone: tz.name().to_string(),
+        last_run: j.last_run.map(|t| local_stamp(t, tz)),
         last_result: j.last_result.clone(),
-        next_run: j.next_run.map(stamp),
+        next_run: j.next_run.map(|t| local_stamp(t, tz)),
         running: j.running,
     }
 }

@@ -21,7 +21,7 @@ use crate::auth::{password, telegram};
 use crate::config::{Config, ValidationMethod};
 use crate::domain::TableKind;
 use crate::domain::values::now_timestamp;
-use crate::store::csv::journal::NewEvent;
+use crate::store::NewEvent;
 use crate::store::{Context, Fields, Op, Source, Storage, StoreError};
 
 use super::access::Principal;

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod docs;
 pub mod export;
 pub mod feed;
+pub mod jobs;
 pub mod query;
 pub mod records;
 pub mod reports;
