@@ -126,6 +126,9 @@ pub struct TableSpec {
     pub creator: Option<&'static str>,
     /// Values a new record gets for columns it leaves empty.
     pub defaults: &'static [(&'static str, &'static str)],
+    /// Columns fixed when the record is made (a document's file name, type, size and
+    /// hash come from its upload): an update may not change them.
+    pub fixed: &'static [&'static str],
 }
 
 impl TableSpec {
@@ -197,6 +200,7 @@ pub static USERS: TableSpec = TableSpec {
     exportable: true,
     creator: None,
     defaults: &[("role", "member"), ("is_active", "true")],
+    fixed: &[],
 };
 
 pub static TASKS: TableSpec = TableSpec {
@@ -221,6 +225,7 @@ pub static TASKS: TableSpec = TableSpec {
     exportable: true,
     creator: Some("created_by"),
     defaults: &[("status", "new"), ("priority", "medium")],
+    fixed: &[],
 };
 
 pub static EVENTS: TableSpec = TableSpec {
@@ -244,6 +249,7 @@ pub static EVENTS: TableSpec = TableSpec {
     exportable: true,
     creator: None,
     defaults: &[],
+    fixed: &[],
 };
 
 pub static DOCS: TableSpec = TableSpec {
@@ -268,6 +274,7 @@ pub static DOCS: TableSpec = TableSpec {
     exportable: true,
     creator: Some("uploaded_by"),
     defaults: &[],
+    fixed: &["filename", "content_type", "size_bytes", "sha256"],
 };
 
 pub static COMMENTS: TableSpec = TableSpec {
@@ -288,6 +295,7 @@ pub static COMMENTS: TableSpec = TableSpec {
     exportable: true,
     creator: Some("user_id"),
     defaults: &[],
+    fixed: &[],
 };
 
 pub static CREDENTIALS: TableSpec = TableSpec {
@@ -305,6 +313,7 @@ pub static CREDENTIALS: TableSpec = TableSpec {
     exportable: false,
     creator: None,
     defaults: &[],
+    fixed: &[],
 };
 
 #[cfg(test)]

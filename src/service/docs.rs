@@ -20,9 +20,6 @@ pub struct Upload {
     pub content: bytes::Bytes,
 }
 
-/// Columns only an upload sets.
-pub const SET_BY_UPLOAD: [&str; 4] = ["filename", "content_type", "size_bytes", "sha256"];
-
 impl RecordService {
     /// Stores an upload as a new document of `p`'s.
     pub async fn upload(&self, p: &Principal, upload: Upload) -> Result<Committed, ServiceError> {
@@ -56,17 +53,6 @@ impl RecordService {
         let content = self.store().read_blob(id, &filename).await?;
         Ok((fields, content))
     }
-}
-
-/// What an upload fixed (name, type, size, hash) cannot be edited: refused with a
-/// reason, so the client uploads a new document instead.
-pub(super) fn refuse_fixed_fields(fields: &Fields) -> Result<(), StoreError> {
-    let fixed: Vec<FieldError> = SET_BY_UPLOAD
-        .iter()
-        .filter(|c| fields.contains_key(**c))
-        .map(|c| FieldError::new(*c, "is set by the upload; upload a new document instead"))
-        .collect();
-    if fixed.is_empty() { Ok(()) } else { Err(StoreError::Invalid(fixed)) }
 }
 
 /// A file name that is safe as the last part of a path: no folders, no `..`, no

@@ -133,8 +133,12 @@ impl RecordService {
                 return Err(ServiceError::invalid(missing));
             }
         }
-        if table == TableKind::Docs {
-            super::docs::refuse_fixed_fields(&fields)?;
+        let fixed: Vec<FieldError> = (table.spec().fixed.iter())
+            .filter(|c| fields.contains_key(**c))
+            .map(|c| FieldError::new(*c, "is fixed when the record is made (for a document: upload a new one instead)"))
+            .collect();
+        if !fixed.is_empty() {
+            return Err(ServiceError::invalid(fixed));
         }
         if table == TableKind::Users {
             self.keep_an_admin(id, &existing, &fields)?;

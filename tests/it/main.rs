@@ -11,4 +11,5 @@ mod scheduler;
 mod security;
 mod server;
 mod storage;
+mod tidy;
 mod users_cli;

@@ -15,7 +15,7 @@
 //! the folding thread; the file format, journal, replay and watch have a file each.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, mpsc};
 use std::thread;
@@ -31,6 +31,7 @@ mod diff;
 pub mod durable;
 mod events;
 mod fold;
+mod folder;
 pub mod folds;
 pub mod format;
 pub mod journal;
@@ -42,6 +43,8 @@ mod writer;
 use check::FolderReport;
 use events::conflict_event;
 use fold::{FoldJob, FoldOutcome, fold_loop};
+pub use folder::archive_dir;
+use folder::{aux_path, create_missing_files, doc_dir, incoming_dir, lock_folder, place_attachment, read_prefix};
 use folds::Fold;
 use format::Problem;
 use journal::{Journal, NewEvent};
@@ -337,27 +340,6 @@ impl Shared {
     }
 }
 
-fn read_prefix(path: &Path, len: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::with_capacity(len as usize);
-    std::fs::File::open(path)?.take(len).read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
-fn create_missing_files(dir: &Path) -> std::io::Result<()> {
-    for kind in TableKind::ALL {
-        let spec = kind.spec();
-        let path = dir.join(spec.file_name);
-        let private = kind == TableKind::Credentials;
-        if !path.exists() {
-            durable::write_atomic(&path, &TableData::empty(kind).to_bytes(), private)?;
-        } else if private {
-            durable::make_private(&path)?;
-        }
-    }
-    Ok(())
-}
-
 impl Storage for CsvStore {
     fn table(&self, kind: TableKind) -> Result<Arc<TableData>, StoreError> {
         if let Some(message) = self.shared.rejected_message(kind) {
@@ -538,70 +520,4 @@ impl Storage for CsvStore {
             }
         })
     }
-}
-
-/// Takes the data folder for this process: two servers writing one folder would
-/// interleave their journals and fold over each other's files.
-fn lock_folder(dir: &Path) -> std::io::Result<std::fs::File> {
-    use std::io::{Read, Seek, Write};
-    let notes = dir.join(".taskboard");
-    std::fs::create_dir_all(&notes)?;
-    let mut file =
-        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(notes.join("lock"))?;
-    match file.try_lock() {
-        Ok(()) => {
-            file.set_len(0)?;
-            file.seek(std::io::SeekFrom::Start(0))?;
-            writeln!(file, "{}", std::process::id())?;
-            Ok(file)
-        }
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            Err(std::io::Error::other(format!(
-                "another taskboard (pid {}) is using the data folder {}; stop it first",
-                holder.trim(),
-                dir.display()
-            )))
-        }
-        Err(std::fs::TryLockError::Error(e)) => Err(e),
-    }
-}
-
-/// A file of the data folder that is not a table (jobs.csv, reports/...): a relative
-/// path of plain names, never a table's file.
-fn aux_path(data_dir: &Path, name: &str) -> Option<PathBuf> {
-    let plain = !name.is_empty()
-        && name.split('/').all(|p| !p.is_empty() && p != ".." && p != "." && !p.starts_with(".tmp-"))
-        && !name.contains('\\')
-        && TableKind::ALL.iter().all(|t| t.spec().file_name != name);
-    plain.then(|| data_dir.join(name))
-}
-
-/// Where uploads wait for their commit.
-fn incoming_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("docs").join(".incoming")
-}
-
-/// The folder of document `id`: `data/docs/{id}/`.
-fn doc_dir(data_dir: &Path, id: u64) -> PathBuf {
-    data_dir.join("docs").join(id.to_string())
-}
-
-/// Moves a staged upload into its document's folder, durably.
-fn place_attachment(data_dir: &Path, id: u64, filename: &str, staged: &StagedBlob) -> std::io::Result<()> {
-    let folder = doc_dir(data_dir, id);
-    if folder.exists() {
-        // Left by a document whose commit never reached the journal: not ours.
-        std::fs::remove_dir_all(&folder)?;
-    }
-    std::fs::create_dir_all(&folder)?;
-    std::fs::rename(staged.path(), folder.join(filename))?;
-    durable::sync_dir(&folder)?;
-    durable::sync_dir(&data_dir.join("docs"))
-}
-
-/// The path of the data folder's archive.
-pub fn archive_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("archive")
 }
