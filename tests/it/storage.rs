@@ -416,10 +416,13 @@ async fn event_ids_keep_growing_across_restarts_and_roll_over() {
     // Writes go on until events.csv has rolled over (it may happen before the loop has
     // written 1.1 MB when the writes are slow: the fold keeps up between them).
     let archived = loop {
-        let found: Vec<_> =
-            std::fs::read_dir(&archive).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
-        if let Some(name) = found.first() {
-            break name.to_string_lossy().into_owned();
+        // Only a finished archive counts: while it is written, a temporary file of the
+        // writer's own sits in the folder beside it.
+        let found: Vec<String> = std::fs::read_dir(&archive)
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        if let Some(name) = found.into_iter().find(|n| n.starts_with("events-") && n.ends_with(".csv.gz")) {
+            break name;
         }
         assert!(Instant::now() < deadline, "events.csv rolls over once past max_file_size_mb");
         if std::fs::metadata(app.data().join("events.csv")).unwrap().len() < 1_100_000 {
