@@ -20,19 +20,15 @@ pub struct RowJson<'a> {
 
 impl Serialize for RowJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let spec = self.table.spec();
-        let all: Vec<usize>;
-        let positions = match self.columns {
-            Some(p) => p,
-            None => {
-                all = (0..self.table.header.len()).collect();
-                &all
-            }
-        };
         let mut map = serializer.serialize_map(None)?;
-        for &p in positions {
+        let every = 0..self.table.header.len();
+        let positions: &mut dyn Iterator<Item = usize> = match self.columns {
+            Some(p) => &mut p.iter().copied(),
+            None => &mut every.clone(),
+        };
+        for p in positions {
             let name = &self.table.header[p];
-            let kind = spec.column(name).map(|c| c.kind).unwrap_or(ColumnKind::Text);
+            let kind = self.table.kinds.get(p).copied().unwrap_or(ColumnKind::Text);
             if kind == ColumnKind::Secret {
                 continue; // never served
             }

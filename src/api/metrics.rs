@@ -66,6 +66,44 @@ pub fn routes(store: Arc<dyn Storage>, cat: &mut Catalog) -> BoxedFilter<(Respon
         .boxed()
 }
 
+/// Counts a request and records its duration under its route, method and status. The
+/// registry is asked for the pair of handles once per thread and label set, not on
+/// every request (a labelled lookup costs more than the rest of a small request's
+/// bookkeeping).
+pub fn record_request(path: &str, method: &warp::http::Method, status: u16, seconds: f64) {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    type Handles = (metrics::Counter, metrics::Histogram);
+    thread_local! {
+        static HANDLES: RefCell<HashMap<(String, warp::http::Method, u16), Handles>> = RefCell::new(HashMap::new());
+    }
+    /// Label sets are few (ids are folded, unknown paths are one label); an unusual
+    /// method could still add some, so the cache stops growing here.
+    const MAX_CACHED: usize = 512;
+    let route = route_label(path, status);
+    let register = |route: &str| -> Handles {
+        let labels = [("route", route.to_string()), ("method", method.to_string()), ("status", status.to_string())];
+        let counter = metrics::counter!("taskboard_http_requests_total", &labels);
+        let histogram = metrics::histogram!("taskboard_http_request_duration_seconds", "route" => route.to_string());
+        (counter, histogram)
+    };
+    HANDLES.with(|cell| {
+        let mut handles = cell.borrow_mut();
+        let key = (route, method.clone(), status);
+        let (counter, histogram) = match handles.get(&key) {
+            Some(h) => h.clone(),
+            None if handles.len() < MAX_CACHED => {
+                let h = register(&key.0);
+                handles.insert(key, h.clone());
+                h
+            }
+            None => register(&key.0),
+        };
+        counter.increment(1);
+        histogram.record(seconds);
+    });
+}
+
 /// A route label with ids folded, so labels stay few whatever the paths.
 pub fn route_label(path: &str, status: u16) -> String {
     const KNOWN: [&str; 11] =

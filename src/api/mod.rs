@@ -107,28 +107,32 @@ fn observe(inner: BoxedFilter<(Response,)>) -> BoxedFilter<(Response,)> {
         })
         .untuple_one()
         .and(inner)
-        .map(|id: String, method: warp::http::Method, path: warp::path::FullPath, user: String, start: Instant, mut response: Response| {
-            let seconds = start.elapsed().as_secs_f64();
-            let status = response.status().as_u16();
-            // One line per request (never the query string: it may carry a token).
-            tracing::info!(
-                target: "access",
-                request_id = %id,
-                user = %user,
-                "{} {} {} {:.1}ms",
-                method,
-                path.as_str(),
-                status,
-                seconds * 1e3,
-            );
-            let route = metrics::route_label(path.as_str(), status);
-            ::metrics::counter!("taskboard_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.to_string())
-                .increment(1);
-            ::metrics::histogram!("taskboard_http_request_duration_seconds", "route" => route).record(seconds);
-            if let Ok(value) = warp::http::HeaderValue::from_str(&id) {
-                response.headers_mut().insert("x-request-id", value);
-            }
-            response
-        })
+        .map(
+            |id: String,
+             method: warp::http::Method,
+             path: warp::path::FullPath,
+             user: String,
+             start: Instant,
+             mut response: Response| {
+                let seconds = start.elapsed().as_secs_f64();
+                let status = response.status().as_u16();
+                // One line per request (never the query string: it may carry a token).
+                tracing::info!(
+                    target: "access",
+                    request_id = %id,
+                    user = %user,
+                    "{} {} {} {:.1}ms",
+                    method,
+                    path.as_str(),
+                    status,
+                    seconds * 1e3,
+                );
+                metrics::record_request(path.as_str(), &method, status, seconds);
+                if let Ok(value) = warp::http::HeaderValue::from_str(&id) {
+                    response.headers_mut().insert("x-request-id", value);
+                }
+                response
+            },
+        )
         .boxed()
 }

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod columns;
 pub mod docs;
 pub mod export;
 pub mod feed;

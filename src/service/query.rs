@@ -10,6 +10,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{ColumnKind, FieldError};
 use crate::store::Row;
+
+use super::columns::{Columnar, TextColumn};
+
+pub use crate::domain::values::parse_time;
 use crate::store::TableData;
 
 pub const MAX_PER_PAGE: usize = 500;
@@ -248,6 +252,69 @@ impl Matcher {
             }
     }
 
+    /// The positions in `cols` of the rows that match, in id order: each condition
+    /// narrows the candidates over its packed column; only conditions that need the
+    /// whole row (overdue, `q`) read rows, and only the rows still in.
+    pub fn filter(&self, cols: &Columnar) -> Vec<u32> {
+        let mut keep: Vec<u32> = (0..cols.len() as u32).collect();
+        for test in &self.tests {
+            match test {
+                Test::OneOf(p, values) => {
+                    let c = cols.text(*p);
+                    keep.retain(|&i| {
+                        let v = c.get(i);
+                        values.iter().any(|w| w == v)
+                    });
+                }
+                Test::Before(p, at) => {
+                    let (c, at) = (cols.time(*p), at.timestamp_nanos_opt().unwrap_or(i64::MAX));
+                    keep.retain(|&i| c[i as usize].is_some_and(|v| v < at));
+                }
+                Test::After(p, at, inclusive) => {
+                    let (c, at) = (cols.time(*p), at.timestamp_nanos_opt().unwrap_or(i64::MAX));
+                    keep.retain(|&i| c[i as usize].is_some_and(|v| v > at || (*inclusive && v == at)));
+                }
+                Test::IdAfter(id) => keep.retain(|&i| cols.ids[i as usize] > *id),
+                Test::Overdue(d, s, want) => keep.retain(|&i| {
+                    let row = &cols.rows[i as usize];
+                    self.deadlines.is_overdue(row.cell(*d), row.cell(*s), self.now) == *want
+                }),
+            }
+        }
+        if let Some(needle) = &self.needle {
+            keep.retain(|&i| {
+                let row = &cols.rows[i as usize];
+                self.searched.iter().any(|p| row.cell(*p).to_lowercase().contains(needle.as_str()))
+            });
+        }
+        keep
+    }
+
+    /// Puts the first `need` of `rows` (positions in `cols`) in the query's order; the
+    /// rest stay behind them in no order. Ties keep id order, as a stable sort would.
+    pub fn order_prefix(&self, cols: &Columnar, rows: &mut [u32], need: usize) {
+        if self.sort.is_empty() || rows.len() < 2 || need == 0 {
+            return;
+        }
+        let keys: Vec<(&TextColumn, bool, ColumnKind)> =
+            self.sort.iter().map(|(p, desc, kind)| (cols.text(*p), *desc, *kind)).collect();
+        let order = |a: &u32, b: &u32| {
+            for (column, desc, kind) in &keys {
+                let o = compare_cells(*kind, column.get(*a), column.get(*b));
+                if o != Ordering::Equal {
+                    return if *desc { o.reverse() } else { o };
+                }
+            }
+            a.cmp(b)
+        };
+        if need < rows.len() {
+            rows.select_nth_unstable_by(need - 1, order);
+            rows[..need].sort_unstable_by(order);
+        } else {
+            rows.sort_unstable_by(order);
+        }
+    }
+
     /// Whether the query asks for an order other than the table's (by id).
     pub fn is_sorted(&self) -> bool {
         !self.sort.is_empty()
@@ -268,18 +335,6 @@ impl Matcher {
             Ordering::Equal
         });
     }
-}
-
-/// A date (start of that day, UTC) or an RFC 3339 timestamp.
-pub fn parse_time(value: &str) -> Option<DateTime<Utc>> {
-    let v = value.trim();
-    if v.is_empty() {
-        return None;
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Some(t.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(v, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
 }
 
 /// Orders two cells the way their column means: numbers as numbers, priorities by

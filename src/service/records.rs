@@ -5,7 +5,8 @@
 //! only parse, call and reply. Below them, the unchecked reads and commits the other
 //! use cases of this folder build on (`pub(super)`).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::auth::policy::{Action, Role, Scope};
 use crate::domain::{ColumnKind, FieldError, TableKind};
@@ -13,19 +14,29 @@ use crate::store::Row;
 use crate::store::{Committed, Context, Fields, Op, Storage, StoreError, TableData, etag_of};
 
 use super::access::{self, NAME_FIELDS, Principal, ServiceError, TaskLookup, area_of};
+use super::columns::Columnar;
 use super::query::{Deadlines, ListQuery};
 
-/// The rows a query selected from one table snapshot, in order.
+/// The rows a query selected from one table snapshot: kept so that the next page of
+/// the same query, or the same query again (boards poll), is a slice.
 struct Selection {
     /// Held so that the pointer comparison below can never match a newer table at a
     /// reused address.
     snapshot: Arc<TableData>,
-    rows: Arc<Vec<Arc<Row>>>,
+    columns: Arc<Columnar>,
+    /// Positions in `columns` of the matching rows, in id order.
+    matched: Vec<u32>,
+    /// The same in the query's order, made when the query comes a second time.
+    ordered: OnceLock<Vec<u32>>,
 }
 
-/// Cheap to clone: the store handle is shared.
+/// Cheap to clone (one shared allocation): routes clone it into every request.
 #[derive(Clone)]
 pub struct RecordService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     store: Arc<dyn Storage>,
     /// When a task is late (for `overdue`).
     deadlines: Arc<Deadlines>,
@@ -33,6 +44,9 @@ pub struct RecordService {
     /// a filter and a sort over the whole table. Valid only for the snapshot they were
     /// made from, so a change makes them miss by itself.
     selections: moka::sync::Cache<String, Arc<Selection>>,
+    /// The packed columns of each table's current snapshot (replaced at the first list
+    /// after a change).
+    columns: Mutex<HashMap<TableKind, Arc<Columnar>>>,
 }
 
 /// One page of a list: rows of a table snapshot.
@@ -78,7 +92,7 @@ impl Removal {
 
 impl TaskLookup for RecordService {
     fn tasks(&self) -> Result<Arc<TableData>, StoreError> {
-        self.store.table(TableKind::Tasks)
+        self.inner.store.table(TableKind::Tasks)
     }
 }
 
@@ -99,7 +113,12 @@ impl RecordService {
     /// One record, if `p` may read it (404 when it is not theirs to see).
     pub fn read(&self, p: &Principal, table: TableKind, id: u64) -> Result<RecordView, ServiceError> {
         let (snapshot, row, etag) = self.get_row(table, id)?;
-        access::check_read(self, p, table, id, &snapshot.fields(&row))?;
+        // The record's fields are built only when the role's scope depends on them.
+        if p.scope(area_of(table), Action::Read) == Scope::Own {
+            access::check_read(self, p, table, id, &snapshot.fields(&row))?;
+        } else {
+            access::check_read(self, p, table, id, &Fields::new())?;
+        }
         let columns = (p.scope(area_of(table), Action::Read) == Scope::Names)
             .then(|| NAME_FIELDS.iter().filter_map(|f| snapshot.position(f)).collect());
         Ok(RecordView { table: snapshot, row, etag, columns })
@@ -187,7 +206,7 @@ impl RecordService {
         if !is_admin(existing) || is_admin(&after) {
             return Ok(());
         }
-        let users = self.store.table(TableKind::Users)?;
+        let users = self.inner.store.table(TableKind::Users)?;
         let other_admin = users.rows.iter().any(|(other, row)| *other != id && is_admin(&users.fields(row)));
         if other_admin {
             Ok(())
@@ -217,30 +236,30 @@ impl RecordService {
     pub fn new(store: Arc<dyn Storage>, deadlines: Deadlines) -> Self {
         let selections = moka::sync::Cache::builder()
             .max_capacity(2_000_000)
-            .weigher(|_: &String, s: &Arc<Selection>| s.rows.len().min(u32::MAX as usize) as u32 + 1)
+            .weigher(|_: &String, s: &Arc<Selection>| s.matched.len().min(u32::MAX as usize) as u32 + 1)
             .time_to_idle(std::time::Duration::from_secs(300))
             .build();
-        Self { store, deadlines: Arc::new(deadlines), selections }
+        Self { inner: Arc::new(Inner { store, deadlines: Arc::new(deadlines), selections, columns: Mutex::default() }) }
     }
 
     pub fn store(&self) -> &Arc<dyn Storage> {
-        &self.store
+        &self.inner.store
     }
 
     pub fn deadlines(&self) -> &Deadlines {
-        &self.deadlines
+        &self.inner.deadlines
     }
 
     /// One record with its ETag.
     pub(super) fn get(&self, table: TableKind, id: u64) -> Result<(Fields, String), StoreError> {
-        let t = self.store.table(table)?;
+        let t = self.inner.store.table(table)?;
         let row = t.get(id).ok_or(StoreError::NotFound { table, id })?;
         Ok((t.fields(row), etag_of(row)))
     }
 
     /// The table's columns in file order (known and unknown).
     pub fn columns(&self, table: TableKind) -> Result<Vec<String>, StoreError> {
-        Ok(self.store.table(table)?.header.to_vec())
+        Ok(self.inner.store.table(table)?.header.to_vec())
     }
 
     /// A record's fields as they stand, for judging what a follower of the feed may see.
@@ -250,32 +269,63 @@ impl RecordService {
 
     /// One record as a row of its table snapshot, with its ETag.
     pub(super) fn get_row(&self, table: TableKind, id: u64) -> Result<(Arc<TableData>, Arc<Row>, String), StoreError> {
-        let t = self.store.table(table)?;
+        let t = self.inner.store.table(table)?;
         let row = t.get(id).cloned().ok_or(StoreError::NotFound { table, id })?;
         let etag = etag_of(&row);
         Ok((t, row, etag))
     }
 
     /// The rows of `table` a query selects, unscoped: callers have narrowed the query.
+    /// A query seen first is filtered over packed columns and only its page is put in
+    /// order; the same query again finds its selection and orders it whole once.
     pub(super) fn select(&self, table: TableKind, query: &ListQuery) -> Result<Page, StoreError> {
-        let t = self.store.table(table)?;
+        let t = self.inner.store.table(table)?;
         let key = query.cache_key().map(|k| format!("{}?{k}", table.name()));
-        let cached = key.as_ref().and_then(|k| self.selections.get(k)).filter(|s| Arc::ptr_eq(&s.snapshot, &t));
-        let rows = match cached {
-            Some(selection) => selection.rows.clone(),
+        let cached = key.as_ref().and_then(|k| self.inner.selections.get(k)).filter(|s| Arc::ptr_eq(&s.snapshot, &t));
+        let matcher = query.matcher(&t, &self.inner.deadlines).map_err(StoreError::Invalid)?;
+        let end = query.offset.saturating_add(query.per_page);
+        let (columns, total, page): (Arc<Columnar>, usize, Vec<u32>) = match cached {
+            Some(selection) => {
+                let ordered = selection.ordered.get_or_init(|| {
+                    let mut all = selection.matched.clone();
+                    matcher.order_prefix(&selection.columns, &mut all, usize::MAX);
+                    all
+                });
+                let page = ordered.iter().skip(query.offset).take(query.per_page).copied().collect();
+                (selection.columns.clone(), ordered.len(), page)
+            }
             None => {
-                let rows: Vec<Arc<Row>> =
-                    query.select(&t, &self.deadlines).map_err(StoreError::Invalid)?.into_iter().cloned().collect();
-                let rows = Arc::new(rows);
+                let columns = self.columns_of(table, &t);
+                let matched = matcher.filter(&columns);
+                let mut rows = matched.clone();
+                let need = end.min(rows.len());
+                matcher.order_prefix(&columns, &mut rows, need);
+                let page = rows.iter().skip(query.offset).take(query.per_page).copied().collect();
                 if let Some(k) = key {
-                    self.selections.insert(k, Arc::new(Selection { snapshot: t.clone(), rows: rows.clone() }));
+                    let selection =
+                        Selection { snapshot: t.clone(), columns: columns.clone(), matched, ordered: OnceLock::new() };
+                    self.inner.selections.insert(k, Arc::new(selection));
                 }
-                rows
+                (columns, rows.len(), page)
             }
         };
-        let total = rows.len();
-        let page_rows = rows.iter().skip(query.offset).take(query.per_page).cloned().collect();
+        let page_rows = page.into_iter().map(|i| columns.rows[i as usize].clone()).collect();
         Ok(Page { table: t, rows: page_rows, total, page: query.page(), per_page: query.per_page })
+    }
+
+    /// The packed columns of `snapshot`, made once per snapshot.
+    fn columns_of(&self, table: TableKind, snapshot: &Arc<TableData>) -> Arc<Columnar> {
+        let Ok(mut all) = self.inner.columns.lock() else {
+            return Arc::new(Columnar::new(snapshot.clone()));
+        };
+        match all.get(&table) {
+            Some(c) if Arc::ptr_eq(&c.snapshot, snapshot) => c.clone(),
+            _ => {
+                let c = Arc::new(Columnar::new(snapshot.clone()));
+                all.insert(table, c.clone());
+                c
+            }
+        }
     }
 
     pub(super) async fn insert(
@@ -294,11 +344,11 @@ impl RecordService {
         // Who did it, when the actor is a user the table can point at.
         if let (Some(column), Some(actor)) = (creator, ctx.actor)
             && fields.get(column).is_none_or(|v| v.is_empty())
-            && self.store.table(TableKind::Users).is_ok_and(|u| u.rows.contains_key(&actor))
+            && self.inner.store.table(TableKind::Users).is_ok_and(|u| u.rows.contains_key(&actor))
         {
             fields.insert(column.into(), actor.to_string());
         }
-        self.store.commit(Op::Create { table, fields, attachment: None }, ctx).await
+        self.inner.store.commit(Op::Create { table, fields, attachment: None }, ctx).await
     }
 
     pub(super) async fn change(
@@ -309,7 +359,7 @@ impl RecordService {
         if_match: Option<String>,
         ctx: Context,
     ) -> Result<Committed, StoreError> {
-        self.store.commit(Op::Update { table, id, fields, if_match }, ctx).await
+        self.inner.store.commit(Op::Update { table, id, fields, if_match }, ctx).await
     }
 
     pub(super) async fn delete(
@@ -319,6 +369,6 @@ impl RecordService {
         if_match: Option<String>,
         ctx: Context,
     ) -> Result<Committed, StoreError> {
-        self.store.commit(Op::Delete { table, id, if_match }, ctx).await
+        self.inner.store.commit(Op::Delete { table, id, if_match }, ctx).await
     }
 }

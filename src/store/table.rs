@@ -33,6 +33,9 @@ pub struct TableData {
     pub header: Arc<[String]>,
     /// The header line as it is written.
     pub header_line: Arc<str>,
+    /// The kind of each column of `header` (`Text` for a column the table does not
+    /// document), so a hot path never looks columns up by name.
+    pub kinds: Arc<[ColumnKind]>,
     /// Rows by their key.
     pub rows: imbl::OrdMap<u64, Arc<Row>>,
     /// The largest id seen (a new id is this plus one).
@@ -45,6 +48,11 @@ impl std::fmt::Debug for TableData {
     }
 }
 
+/// The kind of each column, by the table's spec.
+fn kinds_of(kind: TableKind, header: &[String]) -> Arc<[ColumnKind]> {
+    header.iter().map(|name| kind.spec().column(name).map_or(ColumnKind::Text, |c| c.kind)).collect()
+}
+
 impl TableData {
     /// A table with only its documented header, as a missing file is created.
     pub fn empty(kind: TableKind) -> TableData {
@@ -55,6 +63,7 @@ impl TableData {
         TableData {
             kind,
             format,
+            kinds: kinds_of(kind, &header),
             header: header.into(),
             header_line: header_line.into(),
             rows: imbl::OrdMap::new(),
@@ -186,6 +195,7 @@ impl TableData {
         let data = TableData {
             kind,
             format,
+            kinds: kinds_of(kind, &header),
             header: header.into(),
             header_line: header_line.into(),
             rows: table_rows,
