@@ -94,6 +94,18 @@ pub fn now_timestamp() -> String {
     Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// A date (start of that day, UTC) or an RFC 3339 timestamp.
+pub fn parse_time(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let v = value.trim();
+    if v.is_empty() {
+        return None;
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,16 +133,4 @@ mod tests {
         assert!(parse_due_date("2026-12-01T09:00:00Z").is_ok());
         assert!(parse_due_date("01.12.2026").is_err());
     }
-}
-
-/// A date (start of that day, UTC) or an RFC 3339 timestamp.
-pub fn parse_time(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    let v = value.trim();
-    if v.is_empty() {
-        return None;
-    }
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
-        return Some(t.with_timezone(&chrono::Utc));
-    }
-    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
 }
