@@ -67,6 +67,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let config = services.config.clone();
     let options = ServeOptions {
         max_connections: config.server.max_connections,
+        max_per_address: config.server.max_connections_per_address,
+        header_timeout: Duration::from_secs(config.server.header_read_timeout.max(1)),
         request_timeout: Duration::from_secs(config.server.request_timeout.max(1)),
         tls,
         security: services.security.clone(),

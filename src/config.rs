@@ -126,6 +126,12 @@ pub struct Server {
     pub ssl_cert_path: Option<PathBuf>,
     pub ssl_key_path: Option<PathBuf>,
     pub max_connections: usize,
+    /// Connections one client address may hold at once (0: no limit, for a server
+    /// behind a reverse proxy on the same machine, where every client is the proxy).
+    pub max_connections_per_address: usize,
+    /// Seconds a client has to send a request's headers, from when the connection
+    /// opens or the last response went out; an idle keep-alive connection closes then.
+    pub header_read_timeout: u64,
     pub request_timeout: u64,
     pub cors_origins: Vec<String>,
     pub debug: bool,
@@ -139,6 +145,8 @@ impl Default for Server {
             ssl_cert_path: None,
             ssl_key_path: None,
             max_connections: 1000,
+            max_connections_per_address: 250,
+            header_read_timeout: 20,
             request_timeout: 30,
             cors_origins: vec!["https://kanban.example.com".into()],
             debug: false,

@@ -1,16 +1,19 @@
 //! Serving connections: our own accept loop around the warp filter, for what warp 0.4's
 //! server does not offer: a connection limit that refuses at once instead of queueing,
-//! a per-request timeout, TLS, and the peer's address in every request.
+//! a limit per client address, a deadline for a request's headers (which also closes
+//! idle keep-alive connections), a per-request timeout, TLS, and the peer's address in
+//! every request.
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -30,6 +33,11 @@ pub struct PeerAddr(pub SocketAddr);
 pub struct ServeOptions {
     /// Connections served at once; more are answered 503 and closed at once.
     pub max_connections: usize,
+    /// Connections one address may hold (0: no limit).
+    pub max_per_address: usize,
+    /// How long a client may take to send a request's headers, counted from the
+    /// connection's start or the previous response; idle connections close after it.
+    pub header_timeout: Duration,
     /// How long a request may take to produce its response.
     pub request_timeout: Duration,
     pub tls: Option<TlsAcceptor>,
@@ -50,6 +58,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let per_address = Arc::new(AddressCounts::default());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let service = warp::service(routes);
     let mut shutdown = std::pin::pin!(shutdown);
@@ -68,14 +77,25 @@ pub async fn serve(
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             metrics::counter!("taskboard_connections_refused_total").increment(1);
-            tokio::spawn(refuse(stream, options.tls.is_some()));
+            tokio::spawn(refuse(stream, options.tls.is_some(), "too many connections (server.max_connections)"));
+            continue;
+        };
+        let Some(address_slot) = per_address.take(peer.ip(), options.max_per_address) else {
+            metrics::counter!("taskboard_connections_refused_total").increment(1);
+            let why = "too many connections from one address (server.max_connections_per_address)";
+            tokio::spawn(refuse(stream, options.tls.is_some(), why));
             continue;
         };
         let _ = stream.set_nodelay(true);
         let timeout = options.request_timeout;
         let filter = service.clone();
         let security = options.security.clone();
+        // Set by the first request: until then, the connection has `header_timeout` to
+        // send one (hyper's own header timer starts only after the protocol is known).
+        let spoke = Arc::new(AtomicBool::new(false));
+        let spoke_in_handler = spoke.clone();
         let handler = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            spoke_in_handler.store(true, Ordering::Relaxed);
             request.extensions_mut().insert(PeerAddr(peer));
             let caller = crate::api::gate::Caller::of(&security, request.headers(), request.uri(), peer);
             request.extensions_mut().insert(caller);
@@ -95,18 +115,20 @@ pub async fn serve(
         });
         let watcher = graceful.watcher();
         let tls = options.tls.clone();
+        let header_timeout = options.header_timeout;
         tokio::spawn(async move {
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
             let result = match tls {
                 None => {
                     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), handler).into_owned();
-                    watcher.watch(connection).await
+                    until_silent(watcher.watch(connection), &spoke, header_timeout).await
                 }
                 Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                     Ok(Ok(tls_stream)) => {
                         let connection =
                             builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), handler).into_owned();
-                        watcher.watch(connection).await
+                        until_silent(watcher.watch(connection), &spoke, header_timeout).await
                     }
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -119,6 +141,7 @@ pub async fn serve(
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
             drop(slot);
+            drop(address_slot);
         });
     }
     drop(listener);
@@ -128,10 +151,71 @@ pub async fn serve(
     }
 }
 
-/// Past `max_connections`: a plain 503 (or a closed socket under TLS) right away.
-async fn refuse(mut stream: TcpStream, tls: bool) {
+/// Serves a connection, but drops it if no request has begun within `timeout` of its
+/// start: a client that connects and sends nothing (or half a preface) holds no slot.
+async fn until_silent<F: Future<Output = Result<(), E>>, E>(
+    connection: F,
+    spoke: &AtomicBool,
+    timeout: Duration,
+) -> Result<(), E> {
+    let connection = std::pin::pin!(connection);
+    tokio::select! {
+        result = connection => result,
+        () = async {
+            tokio::time::sleep(timeout).await;
+            if spoke.load(Ordering::Relaxed) {
+                std::future::pending::<()>().await;
+            }
+        } => {
+            metrics::counter!("taskboard_connections_timed_out_total").increment(1);
+            Ok(())
+        }
+    }
+}
+
+/// Open connections per client address, for `max_connections_per_address`.
+#[derive(Default)]
+struct AddressCounts(std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>);
+
+/// One connection's place in its address's count, given back when dropped.
+struct AddressSlot {
+    counts: Option<(Arc<AddressCounts>, IpAddr)>,
+}
+
+impl AddressCounts {
+    /// A place for one more connection from `ip`, or None at the limit (0: no limit).
+    fn take(self: &Arc<Self>, ip: IpAddr, limit: usize) -> Option<AddressSlot> {
+        if limit == 0 {
+            return Some(AddressSlot { counts: None });
+        }
+        let mut counts = self.0.lock().ok()?;
+        let n = counts.entry(ip).or_insert(0);
+        if *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot { counts: Some((self.clone(), ip)) })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let Some((counts, ip)) = self.counts.take() else { return };
+        if let Ok(mut counts) = counts.0.lock()
+            && let Some(n) = counts.get_mut(&ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&ip);
+            }
+        }
+    }
+}
+
+/// Past a connection limit: a plain 503 (or a closed socket under TLS) right away.
+async fn refuse(mut stream: TcpStream, tls: bool, why: &str) {
     if !tls {
-        let body = r#"{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"too many connections (server.max_connections)"}"#;
+        let body = format!(r#"{{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"{why}"}}"#);
         let response = format!(
             "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\n\
              connection: close\r\ncontent-length: {}\r\n\r\n{body}",

@@ -84,3 +84,71 @@ async fn a_task_due_today_is_not_overdue_before_the_day_ends_in_the_scheduler_zo
     assert_eq!(app.get_json("/api/stats").await["overdue"], 1);
     app.stop().await;
 }
+
+/// Reads until the server closes the connection (or `limit` passes): how long it took,
+/// and what came.
+fn wait_for_close(stream: &mut std::net::TcpStream, limit: Duration) -> (Duration, String) {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    (started.elapsed(), String::from_utf8_lossy(&got).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_half_sent_and_idle_connections_are_closed_and_one_address_cannot_take_every_slot() {
+    use std::io::Write;
+    let app = TestApp::spawn_with(
+        |_| {},
+        |c| {
+            c.server.header_read_timeout = 1;
+            c.server.max_connections_per_address = 5;
+        },
+    )
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let connect = || std::net::TcpStream::connect(&addr).unwrap();
+        // Says nothing at all.
+        let mut silent = connect();
+        // Starts a request and stalls in its headers.
+        let mut half = connect();
+        half.write_all(b"GET /api/health HTTP/1.1\r\nhost: x\r\nx-slow: ").unwrap();
+        // Asks once, then keeps the connection open and idle.
+        let mut idle = connect();
+        idle.write_all(b"GET /api/health HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+        let closes = [
+            wait_for_close(&mut silent, Duration::from_secs(5)),
+            wait_for_close(&mut half, Duration::from_secs(5)),
+            wait_for_close(&mut idle, Duration::from_secs(5)),
+        ];
+        // Five connections from one address; a sixth is refused at once, naming why.
+        let held: Vec<_> = (0..5).map(|_| connect()).collect();
+        std::thread::sleep(Duration::from_millis(100));
+        let mut sixth = connect();
+        sixth.write_all(b"GET /api/health HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+        let refused = wait_for_close(&mut sixth, Duration::from_secs(3));
+        drop(held);
+        (closes, refused)
+    })
+    .await
+    .unwrap();
+    let (closes, refused) = outcome;
+    for (what, (took, _)) in ["silent", "half-sent", "idle keep-alive"].iter().zip(&closes) {
+        assert!(*took < Duration::from_secs(4), "the {what} connection is closed by the server (after {took:?})");
+    }
+    assert!(closes[2].1.starts_with("HTTP/1.1 200"), "the idle connection was answered first: {}", closes[2].1);
+    assert!(refused.1.starts_with("HTTP/1.1 503"), "{}", refused.1);
+    assert!(refused.1.contains("max_connections_per_address"), "{}", refused.1);
+    assert!(refused.0 < Duration::from_secs(1), "refused at once, not queued");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.get("/api/health").await.status(), 200, "the address's places come back");
+    app.stop().await;
+}
