@@ -3,6 +3,7 @@
 # json-server 1.0 beta and PocketBase 0.40 on the same 10k tasks. Each server is pinned
 # to CPU 0 and wrk to CPU 1 (wrk -t1 -c64). Then taskboard's CSV export of 100k tasks.
 # Usage: bench/setup_peers.sh && bench/http_compare.sh [SECONDS]
+# With BASELINE_BIN=path/to/an/older/taskboard, the taskboard rows run for it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/wrk_lib.sh "${1:-10}"
@@ -21,12 +22,24 @@ performance:
 logging:
   file_path: $WORK/logs/task_system.log
 YAML
-taskset -c 0 target/release/taskboard --config "$WORK/config.yaml" serve --data-dir "$WORK/data" --host 127.0.0.1 --port 3032 >/dev/null 2>&1 & PIDS+=($!)
-wait_http http://127.0.0.1:3032/api/health
-LUA=bench/random_task.lua run "taskboard: GET /api/tasks/{id}" http://127.0.0.1:3032 ROWS=$ROWS PATH_PREFIX=/api/tasks/
-LUA= run "taskboard: list, filter, sort, page 5 of 50, total" "http://127.0.0.1:3032$LIST_TB"
-LUA=bench/list_uncached.lua run "taskboard: the same, every request a new query (no cached selection)" http://127.0.0.1:3032
-kill "${PIDS[-1]}"
+# taskboard_rows LABEL BINARY PORT: reads by id, the list cached and uncached, and
+# durable creates (last, on a copy of the data, so the reads see the same 10k rows).
+taskboard_rows() {
+  local label=$1 bin=$2 port=$3
+  rm -rf "$WORK/data-$port" && cp -r "$WORK/data" "$WORK/data-$port"
+  taskset -c 0 "$bin" --config "$WORK/config.yaml" serve --data-dir "$WORK/data-$port" --host 127.0.0.1 --port "$port" >/dev/null 2>&1 & PIDS+=($!)
+  wait_http "http://127.0.0.1:$port/api/health"
+  LUA=bench/random_task.lua run "$label: GET /api/tasks/{id}" "http://127.0.0.1:$port" ROWS=$ROWS PATH_PREFIX=/api/tasks/
+  LUA= run "$label: list, filter, sort, page 5 of 50, total" "http://127.0.0.1:$port$LIST_TB"
+  LUA=bench/list_uncached.lua run "$label: the same, every request a new query (no cached selection)" "http://127.0.0.1:$port"
+  LUA=bench/post_task.lua run "$label: POST /api/tasks (durable: fsynced before the answer)" "http://127.0.0.1:$port"
+  kill "${PIDS[-1]}"
+}
+taskboard_rows taskboard target/release/taskboard 3032
+# BASELINE_BIN=path: the same rows for another build (an earlier commit), same run.
+if [ -n "${BASELINE_BIN:-}" ]; then
+  taskboard_rows "baseline" "$BASELINE_BIN" 3036
+fi
 
 if [ -x $PEERS/node_modules/.bin/json-server ]; then
   (cd "$WORK" && taskset -c 0 node "$OLDPWD/$PEERS/node_modules/.bin/json-server" --port 3033 db.json >/dev/null 2>&1) & PIDS+=($!)

@@ -21,15 +21,19 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default command).
     Serve {
+        /// The data folder (default: storage.data_dir of the configuration, ./data).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// The address to listen on (default: server.host, 0.0.0.0).
         #[arg(long)]
         host: Option<String>,
+        /// The port to listen on; 0 picks a free one (default: server.port, 5000).
         #[arg(long)]
         port: Option<u16>,
     },
     /// Check every data file; print each problem as file:line:column: message.
     Check {
+        /// The data folder (default: storage.data_dir of the configuration, ./data).
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
@@ -37,15 +41,19 @@ pub enum Command {
     Backup {
         #[command(subcommand)]
         action: Option<BackupAction>,
+        /// The data folder (default: storage.data_dir of the configuration, ./data).
         #[arg(long, global = true)]
         data_dir: Option<PathBuf>,
     },
     /// Restore a backup: verifies it, moves the current data folder aside, and refuses
     /// while a server runs on the folder unless --force.
     Restore {
+        /// The backup: a name from `taskboard backup list` or a path to its .tar.gz.
         file: PathBuf,
+        /// The data folder (default: storage.data_dir of the configuration, ./data).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Restore even while a server holds the data folder (stop it first if you can).
         #[arg(long)]
         force: bool,
     },
@@ -53,6 +61,7 @@ pub enum Command {
     User {
         #[command(subcommand)]
         action: UserAction,
+        /// The data folder (default: storage.data_dir of the configuration, ./data).
         #[arg(long, global = true)]
         data_dir: Option<PathBuf>,
     },
@@ -61,6 +70,7 @@ pub enum Command {
     Export {
         /// tasks, users, events, comments or docs.
         table: String,
+        /// The data folder (default: storage.data_dir of the configuration, ./data).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Where to write (standard output without it).
@@ -79,17 +89,24 @@ pub enum Command {
 pub enum UserAction {
     /// Add a user; with --password-stdin the first line of standard input is their password.
     Add {
+        /// The login name (letters, digits, `_`, `.`, `-`; unique, any case).
         #[arg(long)]
         username: String,
+        /// One of admin, manager, supervisor, member, client.
         #[arg(long)]
         role: String,
+        /// Their numeric Telegram id, for Telegram logins (else bound at first login).
         #[arg(long)]
         telegram_id: Option<String>,
+        /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
     },
     /// Set a user's password from the first line of standard input.
-    Passwd { username: String },
+    Passwd {
+        /// The user's login name.
+        username: String,
+    },
     /// The users, with their role, state and whether they have a password.
     List,
 }
@@ -101,7 +118,10 @@ pub enum BackupAction {
     /// The backups, newest first.
     List,
     /// Check every file of a backup against its manifest.
-    Verify { file: PathBuf },
+    Verify {
+        /// The backup: a name from `taskboard backup list` or a path to its .tar.gz.
+        file: PathBuf,
+    },
 }
 
 pub fn run() -> ExitCode {

@@ -57,7 +57,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .then(|task: u64, bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
-                    let committed = s.comment(&p, task, body_fields(&bytes)?).await?;
+                    let committed = s.comment(&p, task, body_fields(TableKind::Comments, &bytes)?).await?;
                     records::created_response(TableKind::Comments, &s, &committed)
                 }
                 .await,

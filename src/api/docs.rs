@@ -103,7 +103,8 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .then(|id: u64, tag: Option<String>, bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
-                    let committed = s.update(&p, TableKind::Docs, id, body_fields(&bytes)?, tag, false).await?;
+                    let committed =
+                        s.update(&p, TableKind::Docs, id, body_fields(TableKind::Docs, &bytes)?, tag, false).await?;
                     records::committed_response(TableKind::Docs, &s, StatusCode::OK, &committed)
                 }
                 .await,

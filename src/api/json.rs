@@ -93,25 +93,91 @@ fn cell_to_json(kind: ColumnKind, value: &str) -> Value {
     }
 }
 
-/// A JSON request body as cells. Objects and arrays are refused per field.
-pub fn json_to_fields(body: &Value) -> Result<Fields, Vec<FieldError>> {
+/// A JSON request body for `table` as cells, each value of the JSON type its column
+/// means: text as a string, ids and counts as whole numbers (or their digits as a
+/// string), booleans as `true`/`false`, `null` to empty a column that may be empty. A
+/// wrong type is a 422 naming the field, never a silent `"123"` or `"false"`. Columns
+/// the table does not document are free text and take any scalar.
+pub fn json_to_fields(table: TableKind, body: &Value) -> Result<Fields, Vec<FieldError>> {
     let Value::Object(map) = body else {
         return Err(vec![FieldError::new("", "the body must be a JSON object")]);
     };
     let mut fields = Fields::new();
     let mut errors = Vec::new();
     for (k, v) in map {
-        let cell = match v {
-            Value::Null => String::new(),
-            Value::Bool(b) => b.to_string(),
-            Value::Number(n) => n.to_string(),
-            Value::String(s) => s.clone(),
-            Value::Array(_) | Value::Object(_) => {
-                errors.push(FieldError::new(k.clone(), "must be a string, number, boolean or null"));
-                continue;
+        match cell_of(table, k, v) {
+            Ok(cell) => {
+                fields.insert(k.clone(), cell);
             }
-        };
-        fields.insert(k.clone(), cell);
+            Err(message) => errors.push(FieldError::new(k.clone(), message)),
+        }
     }
     if errors.is_empty() { Ok(fields) } else { Err(errors) }
+}
+
+/// One JSON value as the cell of column `name` of `table`.
+fn cell_of(table: TableKind, name: &str, value: &Value) -> Result<String, String> {
+    let Some(column) = table.spec().column(name) else {
+        return match value {
+            Value::Null => Ok(String::new()),
+            Value::Bool(b) => Ok(b.to_string()),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::String(s) => Ok(s.clone()),
+            Value::Array(_) | Value::Object(_) => Err("must be a string, number, boolean or null".into()),
+        };
+    };
+    let nullable = !column.required;
+    match (column.kind, value) {
+        (_, Value::Null) if nullable && column.kind != ColumnKind::Bool => Ok(String::new()),
+        (_, Value::Null) if column.kind == ColumnKind::Bool => Err("must be true or false".into()),
+        (_, Value::Null) => Err("is required; null is not a value".into()),
+        (ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count, Value::Number(n)) => {
+            n.as_u64().map(|n| n.to_string()).ok_or_else(|| "must be a whole number".into())
+        }
+        (ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count, Value::String(s))
+            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Ok(s.clone())
+        }
+        (ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count, _) => {
+            Err("must be a whole number".into())
+        }
+        (ColumnKind::Bool, Value::Bool(b)) => Ok(b.to_string()),
+        (ColumnKind::Bool, _) => Err("must be true or false".into()),
+        // A Telegram id is text in the file but a number in Telegram's own answers.
+        (ColumnKind::Text, Value::Number(n)) if name == "telegram_id" && n.is_u64() => Ok(n.to_string()),
+        (_, Value::String(s)) => Ok(s.clone()),
+        (_, Value::Number(_) | Value::Bool(_)) => Err("must be a string".into()),
+        (_, Value::Array(_) | Value::Object(_)) => Err("must be a string".into()),
+    }
+}
+
+/// Parses a JSON object body, refusing a key given twice (a parser would keep one of
+/// them silently, and which one differs between parsers).
+pub fn parse_object(bytes: &[u8]) -> Result<Value, String> {
+    struct Strict(Value);
+    impl<'de> serde::Deserialize<'de> for Strict {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visit;
+            impl<'de> serde::de::Visitor<'de> for Visit {
+                type Value = Strict;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Strict, A::Error> {
+                    let mut map = Map::new();
+                    while let Some(key) = access.next_key::<String>()? {
+                        if map.contains_key(&key) {
+                            return Err(serde::de::Error::custom(format!("the key {key:?} is given twice")));
+                        }
+                        let value: Value = access.next_value()?;
+                        map.insert(key, value);
+                    }
+                    Ok(Strict(Value::Object(map)))
+                }
+            }
+            d.deserialize_map(Visit)
+        }
+    }
+    serde_json::from_slice::<Strict>(bytes).map(|s| s.0).map_err(|e| e.to_string())
 }

@@ -79,7 +79,7 @@ pub fn create(table: TableKind, svc: Svc, limit: u64, cat: &mut Catalog) -> Boxe
         .then(move |bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
-                    let committed = s.create(&p, table, body_fields(&bytes)?).await?;
+                    let committed = s.create(&p, table, body_fields(table, &bytes)?).await?;
                     created_response(table, &s, &committed)
                 }
                 .await,
@@ -158,7 +158,7 @@ pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool, cat: &mut C
             move |id: u64, tag: Option<String>, bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
                 respond(
                     async {
-                        let fields = body_fields(&bytes)?;
+                        let fields = body_fields(table, &bytes)?;
                         let committed = s.update(&p, table, id, fields, tag, replace).await?;
                         committed_response(table, &s, StatusCode::OK, &committed)
                     }

@@ -7,9 +7,9 @@ use warp::reply::Response;
 
 use crate::domain::TableKind;
 use crate::service::{ListQuery, Page};
-use crate::store::{Context, Fields, Source};
+use crate::store::Fields;
 
-use super::json::{RowJson, json_to_fields};
+use super::json::{RowJson, json_to_fields, parse_object};
 use super::problem::ApiError;
 
 /// Turns a handler's result into a response (errors as problem+json).
@@ -17,21 +17,16 @@ pub fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(ApiError::into_response)
 }
 
-/// Who is asking. Security (roles, actors) comes with the security issue; until then
-/// every request acts as the built-in `anonymous` admin, which has no user id.
-pub fn api_context() -> Context {
-    Context { actor: None, source: Source::Api }
-}
-
 pub fn json_response(status: StatusCode, value: &Value, etag: Option<&str>) -> Response {
     bytes_response(status, serde_json::to_vec(value).unwrap_or_default(), etag)
 }
 
-/// A JSON object body as cells; 400 if it is not JSON, 422 per bad field.
-pub fn body_fields(bytes: &[u8]) -> Result<Fields, ApiError> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
-    json_to_fields(&value).map_err(ApiError::invalid)
+/// A JSON object body for `table` as cells; 400 if it is not a JSON object (or gives a
+/// key twice), 422 per field of the wrong type.
+pub fn body_fields(table: TableKind, bytes: &[u8]) -> Result<Fields, ApiError> {
+    let value =
+        parse_object(bytes).map_err(|e| ApiError::bad_request(format!("the body is not a JSON object: {e}")))?;
+    json_to_fields(table, &value).map_err(ApiError::invalid)
 }
 
 /// Query parameters as a list query; 422 per bad parameter.

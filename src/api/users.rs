@@ -35,7 +35,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         move |bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
-                    let mut fields = body_fields(&bytes)?;
+                    let mut fields = body_fields(t, &bytes)?;
                     let password = fields.remove("password");
                     let committed = s.add_user(&p, fields, password.as_deref()).await?;
                     records::created_response(t, &s, &committed)
@@ -57,10 +57,10 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .and(json_body(4096))
         .and(svc())
         .and(principal())
-        .then(|id: u64, bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
+        .then(move |id: u64, bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
-                    let mut fields = body_fields(&bytes)?;
+                    let mut fields = body_fields(t, &bytes)?;
                     let password = fields.remove("password").ok_or_else(|| {
                         ApiError::invalid(vec![FieldError::new("password", "is required: {\"password\": \"...\"}")])
                     })?;

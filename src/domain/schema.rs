@@ -4,7 +4,7 @@
 //! This is the one description of the layout in DATA.md; the store, `check`, the API
 //! and the export all read it, so the layout cannot drift between them.
 
-use super::values::{self, Vocabulary};
+use super::values::{self, FieldError, Vocabulary};
 
 /// One table of the data folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -140,6 +140,45 @@ impl TableSpec {
         self.columns.iter().map(|c| c.name).collect()
     }
 
+    /// What a source (REST, the bot...) may not send even where a file may hold it: a
+    /// required text of only spaces, a text longer than its column allows, a column
+    /// only the server sets (`id`, `created_at`, `updated_at`). People editing the
+    /// files are not held to these: a file that loads is never refused for them.
+    /// `existing` is the record being changed (None for a new one): a server-set
+    /// column sent back unchanged is fine.
+    pub fn input_problems<'a>(
+        &self,
+        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+        existing: Option<&dyn Fn(&str) -> Option<String>>,
+    ) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        for (name, value) in fields {
+            let Some(column) = self.column(name) else { continue };
+            if SERVER_SET.contains(&name) {
+                let unchanged = match existing {
+                    Some(current) => current(name).as_deref() == Some(value),
+                    None => value.is_empty(),
+                };
+                if !unchanged {
+                    problems.push(FieldError::new(name, "is set by the server"));
+                }
+                continue;
+            }
+            if column.kind != ColumnKind::Text {
+                continue;
+            }
+            if column.required && !value.is_empty() && value.trim().is_empty() {
+                problems.push(FieldError::new(name, "must not be only spaces"));
+            }
+            let limit = text_limit(name);
+            let length = value.chars().count();
+            if length > limit {
+                problems.push(FieldError::new(name, format!("is {length} characters long; at most {limit}")));
+            }
+        }
+        problems
+    }
+
     /// Checks one cell against its column. References are checked by the store, which
     /// knows the other tables.
     pub fn check_cell(&self, column: &Column, value: &str, vocabulary: &Vocabulary) -> Result<(), String> {
@@ -175,6 +214,19 @@ impl TableSpec {
                 }
             }
         }
+    }
+}
+
+/// Columns only the server writes.
+pub const SERVER_SET: [&str; 3] = ["id", "created_at", "updated_at"];
+
+/// The longest text a source may send into a column, in characters: a title or a name
+/// is a line, anything else a page or two.
+pub fn text_limit(column: &str) -> usize {
+    match column {
+        "title" | "filename" => 500,
+        "username" | "telegram_id" => 64,
+        _ => 20_000,
     }
 }
 

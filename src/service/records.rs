@@ -127,6 +127,7 @@ impl RecordService {
     /// Creates a record: defaults filled in, who made it recorded.
     pub async fn create(&self, p: &Principal, table: TableKind, fields: Fields) -> Result<Committed, ServiceError> {
         access::check_write(self, p, table, Action::Create, None, &fields)?;
+        check_input(table, &fields, None)?;
         Ok(self.insert(table, fields, p.context()).await?)
     }
 
@@ -143,6 +144,7 @@ impl RecordService {
     ) -> Result<Committed, ServiceError> {
         let (existing, _) = self.get(table, id)?;
         access::check_write(self, p, table, Action::Update, Some((id, &existing)), &fields)?;
+        check_input(table, &fields, Some(&existing))?;
         if replace {
             let missing: Vec<FieldError> = writable_columns(table)
                 .filter(|c| !fields.contains_key(*c))
@@ -216,6 +218,15 @@ impl RecordService {
             )))
         }
     }
+}
+
+/// What a source may not send (see `TableSpec::input_problems`); `existing` is the
+/// record being changed.
+fn check_input(table: TableKind, fields: &Fields, existing: Option<&Fields>) -> Result<(), ServiceError> {
+    let current = existing.map(|e| move |name: &str| e.get(name).cloned());
+    let lookup = current.as_ref().map(|f| f as &dyn Fn(&str) -> Option<String>);
+    let problems = table.spec().input_problems(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), lookup);
+    if problems.is_empty() { Ok(()) } else { Err(ServiceError::invalid(problems)) }
 }
 
 /// Documented columns a client may set (not the key, not the server's timestamps).

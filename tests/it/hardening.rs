@@ -152,3 +152,48 @@ async fn silent_half_sent_and_idle_connections_are_closed_and_one_address_cannot
     assert_eq!(app.get("/api/health").await.status(), 200, "the address's places come back");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn wrong_types_blank_or_huge_text_server_set_columns_and_duplicate_keys_are_refused() {
+    let app = app_with_users().await;
+    let refused = |body: &'static str| {
+        let request = app.client.post(app.url("/api/tasks")).header("content-type", "application/json").body(body);
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    for (body, field) in [
+        (r#"{"title": 123}"#, "title"),
+        (r#"{"title": false}"#, "title"),
+        (r#"{"title": "   "}"#, "title"),
+        (r#"{"title": "x", "assigned_to": "two"}"#, "assigned_to"),
+        (r#"{"title": "x", "assigned_to": 1.5}"#, "assigned_to"),
+        (r#"{"title": "x", "created_at": "2020-01-01T00:00:00Z"}"#, "created_at"),
+        (r#"{"title": "x", "id": 77}"#, "id"),
+    ] {
+        let (status, problem) = refused(body).await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem}");
+    }
+    let long = format!(r#"{{"title": "{}"}}"#, "t".repeat(10_000));
+    let r = app.client.post(app.url("/api/tasks")).header("content-type", "application/json").body(long);
+    let r = r.send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.json::<Value>().await.unwrap()["errors"][0]["message"].as_str().unwrap().contains("at most 500"));
+    let (status, problem) = refused(r#"{"title": "a", "title": "b"}"#).await;
+    assert_eq!(status, 400, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("given twice"), "{problem}");
+    assert_eq!(app.get_json("/api/tasks").await["total"], 0, "nothing was stored");
+    // The right types still work, a number's digits as a string included.
+    assert_eq!(app.post("/api/tasks", json!({"title": "ok", "assigned_to": "2"})).await.status(), 201);
+    // A user's is_active is true or false, never emptied by null.
+    let r = app.patch("/api/users/2", json!({"is_active": null})).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(app.get_json("/api/users/2").await["is_active"], true);
+    // A whole record sent back unchanged (created_at included) is fine.
+    let task = app.get_json("/api/tasks/1").await;
+    let r = app.patch("/api/tasks/1", json!({"title": "renamed", "created_at": task["created_at"]})).await;
+    assert_eq!(r.status(), 200);
+    app.stop().await;
+}
