@@ -149,7 +149,7 @@ impl TableSpec {
     pub fn input_problems<'a>(
         &self,
         fields: impl IntoIterator<Item = (&'a str, &'a str)>,
-        existing: Option<&dyn Fn(&str) -> Option<String>>,
+        existing: Option<&CurrentValue<'_>>,
     ) -> Vec<FieldError> {
         let mut problems = Vec::new();
         for (name, value) in fields {
@@ -216,6 +216,9 @@ impl TableSpec {
         }
     }
 }
+
+/// The value a column has now in the record being changed.
+pub type CurrentValue<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 /// Columns only the server writes.
 pub const SERVER_SET: [&str; 3] = ["id", "created_at", "updated_at"];

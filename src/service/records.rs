@@ -224,7 +224,7 @@ impl RecordService {
 /// record being changed.
 fn check_input(table: TableKind, fields: &Fields, existing: Option<&Fields>) -> Result<(), ServiceError> {
     let current = existing.map(|e| move |name: &str| e.get(name).cloned());
-    let lookup = current.as_ref().map(|f| f as &dyn Fn(&str) -> Option<String>);
+    let lookup = current.as_ref().map(|f| f as &crate::domain::schema::CurrentValue<'_>);
     let problems = table.spec().input_problems(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), lookup);
     if problems.is_empty() { Ok(()) } else { Err(ServiceError::invalid(problems)) }
 }
