@@ -141,8 +141,9 @@ impl TableSpec {
     }
 
     /// What a source (REST, the bot...) may not send even where a file may hold it: a
-    /// required text of only spaces, a text longer than its column allows, a column
-    /// only the server sets (`id`, `created_at`, `updated_at`). People editing the
+    /// required text of only spaces, a text longer than its column allows, a text a
+    /// spreadsheet would run as a formula when someone opens the file, a column only
+    /// the server sets (`id`, `created_at`, `updated_at`). People editing the
     /// files are not held to these: a file that loads is never refused for them.
     /// `existing` is the record being changed (None for a new one): a server-set
     /// column sent back unchanged is fine.
@@ -166,6 +167,12 @@ impl TableSpec {
             }
             if column.kind != ColumnKind::Text {
                 continue;
+            }
+            if values::runs_as_formula(value) {
+                problems.push(FieldError::new(
+                    name,
+                    "starts like a spreadsheet formula (=, +, @, or - before one); put a space or a ' in front",
+                ));
             }
             if column.required && !value.is_empty() && value.trim().is_empty() {
                 problems.push(FieldError::new(name, "must not be only spaces"));

@@ -106,9 +106,37 @@ pub fn parse_time(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
 }
 
+/// Whether a spreadsheet opening the CSV would run this cell as a formula: it starts
+/// with `=`, `+` or `@`, with a tab or carriage return (which some strip first), or
+/// with `-` right before something other than a plain number (`-1+1`, `-cmd|...`). A
+/// leading space or `'` makes any of them plain text again.
+pub fn runs_as_formula(value: &str) -> bool {
+    let mut chars = value.chars();
+    match chars.next() {
+        Some('=' | '+' | '@' | '\t' | '\r') => true,
+        Some('-') => {
+            let rest = chars.as_str();
+            let number = rest.parse::<f64>().is_ok() && rest.chars().all(|c| c.is_ascii_digit() || c == '.');
+            // "- buy milk" is a list item, not a formula.
+            !rest.is_empty() && !rest.starts_with(' ') && !number
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formulas_are_told_from_text_and_numbers() {
+        for formula in ["=1+1", "=HYPERLINK(\"http://x\")", "+1+1", "@SUM(A1)", "-1+1", "-cmd|' /C calc'!A0", "\t=1"] {
+            assert!(runs_as_formula(formula), "{formula:?}");
+        }
+        for text in ["Fix the boiler", "-5", "-2.5", " =1+1", "'=1+1", "-", "", "a=b", "e-mail", "- buy milk"] {
+            assert!(!runs_as_formula(text), "{text:?}");
+        }
+    }
 
     #[test]
     fn booleans_accept_the_documented_spellings() {

@@ -4,6 +4,10 @@ use serde_json::{Value, json};
 
 use crate::common::{TestApp, USERS_CSV};
 
+const TASKS_HEADER: &str =
+    "id,title,description,status,priority,assigned_to,created_by,due_date,created_at,updated_at\n";
+const AT: &str = "2026-11-01T09:00:00Z";
+
 async fn app_with_users() -> TestApp {
     TestApp::spawn_with(|data| std::fs::write(data.join("users.csv"), USERS_CSV).unwrap(), |_| {}).await
 }
@@ -261,8 +265,24 @@ fn urlencode(s: &str) -> String {
 
 #[tokio::test]
 async fn export_streams_filtered_csv_and_neutralises_formulas() {
-    let app = app_with_users().await;
-    app.post("/api/tasks", json!({"title": "=HYPERLINK(\"http://evil.example\",\"click\")", "priority": "high"})).await;
+    // A formula can reach the files only by someone typing it there (the API refuses
+    // it at the door); the export still neutralises it.
+    let app = TestApp::spawn_with(
+        |data| {
+            std::fs::write(data.join("users.csv"), USERS_CSV).unwrap();
+            std::fs::write(
+                data.join("tasks.csv"),
+                format!(
+                    "{TASKS_HEADER}1,\"=HYPERLINK(\"\"http://evil.example\"\",\"\"click\"\")\",,new,high,,,,{AT},{AT}\n"
+                ),
+            )
+            .unwrap();
+        },
+        |_| {},
+    )
+    .await;
+    let refused = app.post("/api/tasks", json!({"title": "=HYPERLINK(\"http://evil.example\",\"click\")"})).await;
+    assert_eq!(refused.status(), 422, "a formula is refused at the door");
     app.post("/api/tasks", json!({"title": "plain", "description": "two\nlines, comma"})).await;
     let r = app.get("/api/export/tasks.csv?fields=id,title,priority").await;
     assert_eq!(r.status(), 200);
@@ -307,8 +327,15 @@ async fn export_streams_filtered_csv_and_neutralises_formulas() {
 
 #[tokio::test]
 async fn export_from_the_command_line_reads_the_files() {
-    let app = app_with_users().await;
-    app.post("/api/tasks", json!({"title": "@SUM(A1:A9)", "status": "done"})).await;
+    let app = TestApp::spawn_with(
+        |data| {
+            std::fs::write(data.join("users.csv"), USERS_CSV).unwrap();
+            std::fs::write(data.join("tasks.csv"), format!("{TASKS_HEADER}1,@SUM(A1:A9),,done,medium,,,,{AT},{AT}\n"))
+                .unwrap();
+        },
+        |_| {},
+    )
+    .await;
     app.post("/api/tasks", json!({"title": "open"})).await;
     let dir = app.stop().await;
     let out = crate::common::taskboard_in(dir.path())
