@@ -197,3 +197,43 @@ async fn wrong_types_blank_or_huge_text_server_set_columns_and_duplicate_keys_ar
     assert_eq!(r.status(), 200);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_changed_by_a_persons_save_gets_a_new_updated_at_unless_they_set_one() {
+    let app = app_with_users().await;
+    for title in ["first", "second"] {
+        assert_eq!(app.post("/api/tasks", json!({"title": title})).await.status(), 201);
+    }
+    let path = app.data().join("tasks.csv");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&path).unwrap().contains("second") {
+        assert!(std::time::Instant::now() < deadline, "the tasks reach the file");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let before = app.get_json("/api/tasks/1").await["updated_at"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(1100)).await; // timestamps have seconds
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Task 1 retitled by hand; task 2 retitled with an updated_at the person chose.
+    let second_stamp = app.get_json("/api/tasks/2").await["updated_at"].as_str().unwrap().to_string();
+    let edited = text.replace("1,first,", "1,first (edited),").replace(
+        &format!("2,second,,new,medium,,,,{second_stamp},{second_stamp}"),
+        &format!("2,second (edited),,new,medium,,,,{second_stamp},2026-01-02T03:04:05Z"),
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&path, edited).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let t = app.get_json("/api/tasks/1").await;
+        if t["title"] == "first (edited)" {
+            let after = t["updated_at"].as_str().unwrap();
+            assert!(after > before.as_str(), "{after} is later than {before}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the save is merged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let since = app.get_json(&format!("/api/tasks?updated_since={before}&fields=id")).await;
+    assert_eq!(since["items"], json!([{"id": 1}]), "{since}");
+    assert_eq!(app.get_json("/api/tasks/2").await["updated_at"], "2026-01-02T03:04:05Z", "theirs, when they set it");
+    app.stop().await;
+}

@@ -15,7 +15,7 @@ use crate::store::{Change, Context, Source};
 
 use super::diff::{RowChange, diff};
 use super::events::{conflict_event, recent_start, redact};
-use super::format::{self, Problem};
+use super::format::{self, Problem, Row};
 use super::journal::{self, NewEvent};
 use super::writer::Writer;
 use super::{folds, read_prefix, replay};
@@ -87,12 +87,14 @@ impl Writer {
         let loaded_before = self.tables.contains_key(&kind);
         let current = self.tables.get(&kind).cloned().unwrap_or_else(|| Arc::new(TableData::empty(kind)));
         file_table.max_id = file_table.max_id.max(current.max_id);
-        let merged = Arc::new(file_table);
         let now = now_timestamp();
         let ctx = Context { actor: None, source: Source::File };
         let mut events = Vec::new();
+        let mut stamped = false;
         let row_changes = if loaded_before {
-            diff(&current, &merged)
+            let mut changes = diff(&current, &file_table);
+            stamped = stamp_updated_at(&mut file_table, &mut changes, &now);
+            changes
         } else {
             self.journal.last_id += 1;
             events.push((
@@ -103,13 +105,14 @@ impl Writer {
                     entity_id: None,
                     user_id: None,
                     source: Source::File.to_string(),
-                    message: format!("{} loads again ({} rows)", kind.spec().file_name, merged.rows.len()),
+                    message: format!("{} loads again ({} rows)", kind.spec().file_name, file_table.rows.len()),
                     data: serde_json::Value::Null,
                     created_at: now.clone(),
                 },
             ));
             Vec::new()
         };
+        let merged = Arc::new(file_table);
         let mut changes = Vec::with_capacity(row_changes.len());
         for RowChange { id, op, before, after } in row_changes {
             self.journal.last_id += 1;
@@ -146,8 +149,9 @@ impl Writer {
         let before_tables = self.tables.clone();
         let before_last_id = self.journal.last_id;
         self.tables.insert(kind, merged);
-        // The file lacks the server's changes only when some were replayed into it.
-        let lacks = outcome.applied > 0 && kind.spec().journaled;
+        // The file lacks the server's changes when some were replayed into it, or when
+        // the server stamped `updated_at` on rows the person changed.
+        let lacks = (outcome.applied > 0 || stamped) && kind.spec().journaled;
         self.diverged.remove(&kind);
         if let Err(e) = self.land(&[(kind, lacks)].into(), &events) {
             tracing::error!(error = %e, "could not record a file's changes; the file is read again on its next change");
@@ -215,4 +219,43 @@ impl Writer {
             tracing::error!(error = %e, "could not record that a file was rejected");
         }
     }
+}
+
+/// A row a person changed or added in their save gets `updated_at` = now (and a new
+/// row `created_at` too) unless they set it themselves, so `sort=-updated_at` and
+/// `updated_since` see their edit as they see any other. Returns whether any was set.
+fn stamp_updated_at(table: &mut TableData, changes: &mut [RowChange], now: &str) -> bool {
+    let Some(updated) = table.position("updated_at") else { return false };
+    let created = table.position("created_at");
+    let mut stamped = false;
+    for change in changes.iter_mut() {
+        let Some(after) = change.after.as_mut() else { continue };
+        let set_by_person = match &change.before {
+            Some(before) => before.get("updated_at") != after.get("updated_at"),
+            None => after.get("updated_at").is_some_and(|v| !v.is_empty()),
+        };
+        let mut stamps = Vec::new();
+        if !set_by_person {
+            stamps.push((updated, "updated_at"));
+        }
+        if let Some(c) = created
+            && change.before.is_none()
+            && after.get("created_at").is_none_or(|v| v.is_empty())
+        {
+            stamps.push((c, "created_at"));
+        }
+        if stamps.is_empty() {
+            continue;
+        }
+        let Some(row) = table.rows.get(&change.id) else { continue };
+        let mut cells: Vec<String> = (0..table.header.len()).map(|i| row.cell(i).to_string()).collect();
+        for (position, name) in stamps {
+            cells[position] = now.to_string();
+            after.insert(name.to_string(), now.to_string());
+        }
+        let row = Row::from_cells(&cells, &table.format);
+        table.rows.insert(change.id, Arc::new(row));
+        stamped = true;
+    }
+    stamped
 }
