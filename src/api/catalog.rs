@@ -38,6 +38,25 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// The methods mounted on `path` (`/api/tasks/42` matches `/api/tasks/{id}`), for
+    /// the `Allow` header of a 405.
+    pub fn methods_of(&self, path: &str) -> Vec<&'static str> {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let mut methods: Vec<&'static str> = self
+            .operations
+            .iter()
+            .filter(|op| {
+                let pattern: Vec<&str> = op.path.trim_matches('/').split('/').collect();
+                pattern.len() == segments.len()
+                    && pattern.iter().zip(&segments).all(|(p, s)| p == s || (p.starts_with('{') && !s.is_empty()))
+            })
+            .map(|op| op.method)
+            .collect();
+        methods.sort_unstable();
+        methods.dedup();
+        methods
+    }
+
     pub fn add(
         &mut self,
         method: &'static str,

@@ -66,14 +66,16 @@ pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: In
         .or(scheduler::routes(jobs, body_limit, cat))
         .unify()
         .boxed();
+    let docs = openapi::routes(cat, &config.tasks.statuses, config.security.enabled);
+    let mounted_ops = std::sync::Arc::new(catalog::Catalog { operations: cat.operations.clone() });
     let api = gate::gate(security)
-        .and(mounted.or(openapi::routes(cat, &config.tasks.statuses)).unify())
+        .and(mounted.or(docs).unify())
         .with(cors(&config.server.cors_origins))
         .map(warp::Reply::into_response)
         .recover(problem::recover)
         .unify()
         .boxed();
-    observe(api)
+    observe(api, mounted_ops)
 }
 
 /// CORS for the configured origins (checked when the configuration was read).
@@ -92,7 +94,7 @@ fn cors(origins: &[String]) -> warp::cors::Builder {
 
 /// Echoes the request's `X-Request-Id` (or gives one), logs one access line, and
 /// counts the request in the metrics.
-fn observe(inner: BoxedFilter<(Response,)>) -> BoxedFilter<(Response,)> {
+fn observe(inner: BoxedFilter<(Response,)>, mounted: std::sync::Arc<catalog::Catalog>) -> BoxedFilter<(Response,)> {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     warp::header::optional::<String>("x-request-id")
         .and(warp::method())
@@ -108,12 +110,12 @@ fn observe(inner: BoxedFilter<(Response,)>) -> BoxedFilter<(Response,)> {
         .untuple_one()
         .and(inner)
         .map(
-            |id: String,
-             method: warp::http::Method,
-             path: warp::path::FullPath,
-             user: String,
-             start: Instant,
-             mut response: Response| {
+            move |id: String,
+                  method: warp::http::Method,
+                  path: warp::path::FullPath,
+                  user: String,
+                  start: Instant,
+                  mut response: Response| {
                 let seconds = start.elapsed().as_secs_f64();
                 let status = response.status().as_u16();
                 // One line per request (never the query string: it may carry a token).
@@ -130,6 +132,13 @@ fn observe(inner: BoxedFilter<(Response,)>) -> BoxedFilter<(Response,)> {
                 metrics::record_request(path.as_str(), &method, status, seconds);
                 if let Ok(value) = warp::http::HeaderValue::from_str(&id) {
                     response.headers_mut().insert("x-request-id", value);
+                }
+                // A 405 says which methods the path has (RFC 9110).
+                if status == 405 {
+                    let methods = mounted.methods_of(path.as_str()).join(", ");
+                    if let Ok(value) = warp::http::HeaderValue::from_str(&methods) {
+                        response.headers_mut().insert(warp::http::header::ALLOW, value);
+                    }
                 }
                 response
             },

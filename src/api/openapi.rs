@@ -14,7 +14,9 @@ use crate::domain::{ColumnKind, TableKind};
 use super::catalog::{Catalog, Shape};
 use super::reply::json_response;
 
-pub fn routes(cat: &mut Catalog, statuses: &[String]) -> BoxedFilter<(Response,)> {
+/// `with_security`: whether requests need a bearer token (security.enabled); the
+/// document declares the scheme only then.
+pub fn routes(cat: &mut Catalog, statuses: &[String], with_security: bool) -> BoxedFilter<(Response,)> {
     cat.add(
         "GET",
         "/api/openapi.json",
@@ -25,7 +27,7 @@ pub fn routes(cat: &mut Catalog, statuses: &[String]) -> BoxedFilter<(Response,)
     );
     cat.add("GET", "/", "system", "The API documentation page", None, Shape::Other { body: None, response: "html" });
     // Shared, not owned: warp clones a route's closure for every request it sees.
-    let document = std::sync::Arc::new(document(cat, statuses));
+    let document = std::sync::Arc::new(document(cat, statuses, with_security));
     let page: std::sync::Arc<str> = page(cat).into();
     let spec = warp::path!("api" / "openapi.json")
         .and(warp::get())
@@ -39,7 +41,7 @@ pub fn routes(cat: &mut Catalog, statuses: &[String]) -> BoxedFilter<(Response,)
 }
 
 /// The OpenAPI 3.1 document of everything in the catalog.
-pub fn document(cat: &Catalog, statuses: &[String]) -> Value {
+pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Value {
     let mut paths = Map::new();
     for op in &cat.operations {
         let mut operation = Map::new();
@@ -139,7 +141,7 @@ pub fn document(cat: &Catalog, statuses: &[String]) -> Value {
         );
         // Which routes need a token, from the same rules the gate applies.
         let requirement = crate::auth::policy::requirement(op.method, &op.path);
-        if requirement != crate::auth::policy::Requirement::Public {
+        if with_security && requirement != crate::auth::policy::Requirement::Public {
             operation.insert("security".into(), json!([{"bearer": []}]));
         }
         operation.insert("parameters".into(), Value::Array(parameters));
@@ -154,12 +156,16 @@ pub fn document(cat: &Catalog, statuses: &[String]) -> Value {
     for table in TableKind::ALL.into_iter().filter(|t| t.spec().exportable) {
         schemas.insert(schema_name(table), table_schema(table, statuses));
     }
+    let mut components = json!({"schemas": schemas});
+    if with_security {
+        components["securitySchemes"] = json!({"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}});
+    }
     json!({
         "openapi": "3.1.0",
         "info": {"title": "taskboard", "version": env!("CARGO_PKG_VERSION"),
                  "description": "A task server whose database is a folder of CSV files."},
         "paths": paths,
-        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        "components": components,
     })
 }
 

@@ -237,3 +237,18 @@ async fn a_row_changed_by_a_persons_save_gets_a_new_updated_at_unless_they_set_o
     assert_eq!(app.get_json("/api/tasks/2").await["updated_at"], "2026-01-02T03:04:05Z", "theirs, when they set it");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_405_names_the_allowed_methods_and_the_document_declares_bearer_only_with_security() {
+    let app = app_with_users().await;
+    let r = app.client.request(reqwest::Method::PUT, app.url("/api/comments/3")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "DELETE, GET, PATCH");
+    let r = app.client.delete(app.url("/api/tasks")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET, POST");
+    let doc = app.get_json("/api/openapi.json").await;
+    assert!(doc["components"].get("securitySchemes").is_none(), "security is off: no bearer scheme");
+    assert!(doc["paths"]["/api/tasks"]["get"].get("security").is_none());
+    app.stop().await;
+}
