@@ -51,6 +51,18 @@ pub struct BackupInfo {
 const PREFIX: &str = "taskboard-";
 const SUFFIX: &str = ".tar.gz";
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
+/// Marks a backup the `backup_data` job took, so retention keeps the newest of those
+/// however many manual ones follow it on the same day.
+const SCHEDULED: &str = "-scheduled";
+
+/// Who took a backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupKind {
+    /// Through the API or the command line.
+    Manual,
+    /// By the `backup_data` job.
+    Scheduled,
+}
 
 /// What goes into a backup besides the tables: config.yaml, .env when asked.
 pub struct Extras<'a> {
@@ -159,6 +171,7 @@ fn hex(digest: &[u8]) -> String {
 pub async fn create_from_store(
     store: &dyn crate::store::Storage,
     config: &crate::config::Config,
+    kind: BackupKind,
 ) -> Result<(PathBuf, Vec<String>), String> {
     let state = store.consistent_state().await.map_err(|e| e.to_string())?;
     let data_dir = store.data_dir().to_path_buf();
@@ -167,7 +180,7 @@ pub async fn create_from_store(
     tokio::task::spawn_blocking(move || -> std::io::Result<(PathBuf, Vec<String>)> {
         let extras = Extras { config_path: config_path.as_deref(), include_env: b.include_env };
         let entries = entries_from_state(&state, &data_dir, &extras)?;
-        let path = write_archive(entries, &dir, state.last_event_id, Utc::now())?;
+        let path = write_archive(entries, &dir, state.last_event_id, Utc::now(), kind)?;
         let removed = prune(&dir, b.keep_daily, b.keep_weekly, b.keep_monthly);
         Ok((path, removed))
     })
@@ -182,9 +195,11 @@ pub fn write_archive(
     dir: &Path,
     last_event_id: u64,
     now: DateTime<Utc>,
+    kind: BackupKind,
 ) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
-    let name = format!("{PREFIX}{}{SUFFIX}", now.format(STAMP));
+    let marker = if kind == BackupKind::Scheduled { SCHEDULED } else { "" };
+    let name = format!("{PREFIX}{}{marker}{SUFFIX}", now.format(STAMP));
     let target = dir.join(&name);
     let temp = dir.join(format!(".{name}.partial"));
     let result = (|| {
@@ -277,7 +292,23 @@ pub fn verify(archive: &Path) -> Result<Manifest, String> {
 
 fn created_at(name: &str) -> Option<DateTime<Utc>> {
     let stamp = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
+    let stamp = stamp.strip_suffix(SCHEDULED).unwrap_or(stamp);
     NaiveDateTime::parse_from_str(stamp, STAMP).ok().map(|t| t.and_utc())
+}
+
+/// Who took the backup of this name.
+pub fn kind_of(name: &str) -> BackupKind {
+    if name.ends_with(&format!("{SCHEDULED}{SUFFIX}")) { BackupKind::Scheduled } else { BackupKind::Manual }
+}
+
+/// A backup named as `taskboard backup list` and the API name it, or a path to one.
+pub fn locate(dir: &Path, name_or_path: &Path) -> PathBuf {
+    let bare = name_or_path.components().count() == 1;
+    if bare && !name_or_path.exists() && dir.join(name_or_path).exists() {
+        dir.join(name_or_path)
+    } else {
+        name_or_path.to_path_buf()
+    }
 }
 
 /// The backups in `dir`, newest first.
@@ -312,8 +343,12 @@ pub fn kept(names: &[String], daily: u32, weekly: u32, monthly: u32) -> BTreeSet
     let mut dated: Vec<(DateTime<Utc>, &String)> = names.iter().filter_map(|n| Some((created_at(n)?, n))).collect();
     dated.sort_by_key(|d| std::cmp::Reverse(d.0)); // newest first
     let mut keep = BTreeSet::new();
-    if let Some((_, newest)) = dated.first() {
-        keep.insert((*newest).clone());
+    // The newest of each kind stays, whatever the buckets say: a manual backup taken
+    // minutes after the nightly one must not remove it.
+    for kind in [BackupKind::Manual, BackupKind::Scheduled] {
+        if let Some((_, newest)) = dated.iter().find(|(_, n)| kind_of(n) == kind) {
+            keep.insert((*newest).clone());
+        }
     }
     let mut bucket = |count: u32, key: &dyn Fn(&DateTime<Utc>) -> (i32, u32)| {
         let mut seen = BTreeSet::new();
@@ -446,5 +481,18 @@ mod tests {
         // Months: November is kept already; the 100 days reach back to August 14.
         expected.extend(["20261031T140000Z", "20260930T140000Z", "20260831T140000Z"].map(name));
         assert_eq!(keep, expected);
+    }
+
+    #[test]
+    fn a_manual_backup_minutes_after_the_scheduled_one_removes_neither() {
+        let scheduled = format!("{PREFIX}20261122T020000Z{SCHEDULED}{SUFFIX}");
+        let manual = name("20261122T020500Z");
+        let older = name("20261122T010000Z");
+        let names = vec![older.clone(), scheduled.clone(), manual.clone()];
+        let keep = kept(&names, 1, 0, 0);
+        assert!(keep.contains(&scheduled) && keep.contains(&manual), "{keep:?}");
+        assert!(!keep.contains(&older), "{keep:?}");
+        assert_eq!(kind_of(&scheduled), BackupKind::Scheduled);
+        assert_eq!(created_at(&scheduled), created_at(&name("20261122T020000Z")));
     }
 }

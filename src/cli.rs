@@ -168,6 +168,7 @@ pub fn run() -> ExitCode {
             if let Some(d) = data_dir {
                 config.storage.data_dir = d;
             }
+            let file = crate::backup::locate(&config.backup.dir, &file);
             match crate::backup::restore(&file, &config.storage.data_dir, config.source_path.as_deref(), force) {
                 Ok(r) => {
                     println!(
@@ -361,7 +362,7 @@ fn backup(config: &Config, action: BackupAction) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        BackupAction::Verify { file } => match crate::backup::verify(&file) {
+        BackupAction::Verify { file } => match crate::backup::verify(&crate::backup::locate(dir, &file)) {
             Ok(m) => {
                 println!(
                     "{}: {} files match the manifest (events up to {})",
@@ -397,7 +398,13 @@ fn backup(config: &Config, action: BackupAction) -> ExitCode {
             .ok()
             .and_then(|e| e.rows.keys().next_back().copied())
             .unwrap_or(0);
-            match crate::backup::write_archive(entries, dir, last, chrono::Utc::now()) {
+            match crate::backup::write_archive(
+                entries,
+                dir,
+                last,
+                chrono::Utc::now(),
+                crate::backup::BackupKind::Manual,
+            ) {
                 Ok(path) => {
                     println!("{}", path.display());
                     let b = &config.backup;

@@ -67,7 +67,7 @@ pub fn routes(store: Arc<dyn Storage>, config: Arc<Config>, cat: &mut Catalog) -
 
 /// Takes a backup from the store's consistent state, then applies retention.
 pub async fn create_backup(store: &dyn Storage, config: &Config) -> Result<Response, ApiError> {
-    match crate::backup::create_from_store(store, config).await {
+    match crate::backup::create_from_store(store, config, crate::backup::BackupKind::Manual).await {
         Ok((path, removed)) => {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             tracing::info!(backup = %name, removed = removed.len(), "backup created");

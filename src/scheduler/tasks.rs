@@ -22,9 +22,11 @@ pub async fn run(task: &str, services: &Services, now: DateTime<Utc>) -> Result<
             services.records.check_deadlines(&p, window, now).await.map_err(|e| e.to_string())
         }
         "generate_daily_report" => services.records.daily_report(&p, now).await.map_err(|e| e.to_string()),
-        "backup_data" => crate::backup::create_from_store(&*services.store, config)
-            .await
-            .map(|(path, removed)| format!("{} written, {} removed by retention", path.display(), removed.len())),
+        "backup_data" => {
+            crate::backup::create_from_store(&*services.store, config, crate::backup::BackupKind::Scheduled)
+                .await
+                .map(|(path, removed)| format!("{} written, {} removed by retention", path.display(), removed.len()))
+        }
         other => Err(format!("no task named {other:?}; expected one of {}", TASKS.join(", "))),
     }
 }

@@ -227,3 +227,30 @@ async fn backups_over_http_list_create_and_verify() {
     let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("tb-bk-{}", std::process::id())));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_and_verify_take_names_and_work_with_the_default_config_path() {
+    let app = TestApp::spawn_with(|data| std::fs::write(data.join("users.csv"), USERS_CSV).unwrap(), |_| {}).await;
+    app.post("/api/tasks", json!({"title": "kept"})).await;
+    let dir = app.stop().await;
+    write_config(dir.path());
+    // In the folder, as a new user would: no --config (config.yaml by default).
+    let run = |args: &[&str]| {
+        let out = taskboard_in(dir.path()).args(args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&["backup", "create"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let name = taskboard::backup::list(&dir.path().join("backups"))[0].name.clone();
+    let (code, out, err) = run(&["backup", "verify", &name]);
+    assert_eq!(code, 0, "verify by the name `backup list` shows: {out}{err}");
+    let (code, out, err) = run(&["restore", &name]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("config.yaml.from-backup"), "{out}");
+    assert!(dir.path().join("config.yaml.from-backup").exists());
+    assert!(std::fs::read_to_string(dir.path().join("data/tasks.csv")).unwrap().contains("kept"));
+}

@@ -13,7 +13,8 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 /// Replaces `path` with `bytes` atomically and durably. `private` makes the file
 /// readable by its owner only (credentials).
 pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name (`config.yaml.from-backup`) lives in the working directory.
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let temp = dir.join(format!("{TEMP_PREFIX}{name}-{}", std::process::id()));
     let result = (|| {
