@@ -6,6 +6,7 @@ mod common;
 mod hardening;
 mod live;
 mod logs_and_config;
+mod readme;
 mod rest;
 mod scheduler;
 mod security;
