@@ -252,3 +252,24 @@ async fn a_405_names_the_allowed_methods_and_the_document_declares_bearer_only_w
     assert!(doc["paths"]["/api/tasks"]["get"].get("security").is_none());
     app.stop().await;
 }
+
+#[test]
+fn check_reports_every_problem_of_a_file_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("users.csv"), USERS_CSV).unwrap();
+    let at = "2026-11-01T09:00:00Z";
+    let header = "id,title,description,status,priority,assigned_to,created_by,due_date,created_at,updated_at";
+    // A stray quote, a row one field short, an unknown status and a bad priority (an
+    // unclosed quote, by contrast, runs to the end of the file: one problem).
+    let tasks = format!(
+        "{header}\n1,ok,,new,low,,,,{at},{at}\n2,bro\"ken,,new,low,,,,{at},{at}\n3,short,,new,low,,,,{at}\n4,odd,,finished,low,,,,{at},{at}\n5,odd,,new,urgent-ish,,,,{at},{at}\n"
+    );
+    std::fs::write(data.join("tasks.csv"), tasks).unwrap();
+    let (code, out) = crate::common::run_check(&data);
+    assert_eq!(code, 1, "{out}");
+    for wanted in ["tasks.csv:3:", "tasks.csv:4:", "tasks.csv:5:", "tasks.csv:6:"] {
+        assert!(out.contains(wanted), "{wanted} in one run:\n{out}");
+    }
+}

@@ -38,11 +38,22 @@ pub fn read_table(dir: &Path, kind: TableKind, vocabulary: &Vocabulary) -> Resul
         vec![Problem { file: file.into(), line: 0, column: 0, message: format!("cannot read the file: {e}") }]
     })?;
     let fingerprint = folds::fingerprint(&bytes);
-    let parsed = csv_format::parse(&bytes, file)?;
+    // Every problem in one run: the rows the parser could read are checked cell by
+    // cell even when others could not be read.
+    let (parsed, mut problems) = csv_format::parse_all(&bytes, file);
     // Every row owns a copy of its line now: the file's bytes can go before the rows
     // are checked, so the peak stays near twice the file, not three times.
     drop(bytes);
-    TableData::from_parsed(kind, parsed, vocabulary).map(|loaded| table::Loaded { fingerprint, ..loaded })
+    let Some(parsed) = parsed else { return Err(problems) };
+    match TableData::from_parsed(kind, parsed, vocabulary) {
+        Ok(loaded) if problems.is_empty() => Ok(table::Loaded { fingerprint, ..loaded }),
+        Ok(_) => Err(problems),
+        Err(more) => {
+            problems.extend(more);
+            problems.sort_by_key(|p| (p.line, p.column));
+            Err(problems)
+        }
+    }
 }
 
 /// Reads and checks every file of the folder. Missing files count as empty tables.

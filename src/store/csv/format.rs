@@ -159,6 +159,24 @@ pub struct ParsedFile {
 
 /// Reads a whole file. `file_name` only labels the problems.
 pub fn parse(bytes: &[u8], file_name: &str) -> Result<ParsedFile, Vec<Problem>> {
+    match parse_all(bytes, file_name) {
+        (Some(parsed), problems) if problems.is_empty() => Ok(parsed),
+        (_, problems) => Err(problems),
+    }
+}
+
+/// Reads a whole file as far as it can, as a compiler reads a program: every row with
+/// a bad quote or the wrong number of fields is a problem and is left out, and the
+/// other rows come back so that their cells can be checked in the same run. None when
+/// not even a header could be read.
+pub fn parse_all(bytes: &[u8], file_name: &str) -> (Option<ParsedFile>, Vec<Problem>) {
+    match parse_inner(bytes, file_name) {
+        Ok((parsed, problems)) => (Some(parsed), problems),
+        Err(problems) => (None, problems),
+    }
+}
+
+fn parse_inner(bytes: &[u8], file_name: &str) -> Result<(ParsedFile, Vec<Problem>), Vec<Problem>> {
     let problem = |loc: Location, message: String| Problem {
         file: file_name.to_string(),
         line: loc.line,
@@ -236,26 +254,24 @@ pub fn parse(bytes: &[u8], file_name: &str) -> Result<ParsedFile, Vec<Problem>> 
     if let Some(prev_start) = previous_start {
         finish(prev_start, text.len());
     }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
     let Some(header) = header else {
-        return Err(vec![problem(Location { line: 1, column: 1 }, "no header row".into())]);
+        problems.push(problem(Location { line: 1, column: 1 }, "no header row".into()));
+        return Err(problems);
     };
     let header_line = text[..text.find('\n').unwrap_or(text.len())].trim_end_matches('\r').to_string();
-    // Rows whose field count differs from the header's.
-    for (line, row) in &rows {
-        if row.len() != header.len() && !(row.len() == 1 && row.cell(0).is_empty()) {
+    // Rows whose field count differs from the header's are problems, and left out.
+    rows.retain(|(line, row)| {
+        let fits = row.len() == header.len() || (row.len() == 1 && row.cell(0).is_empty());
+        if !fits {
             problems.push(problem(
                 Location { line: *line, column: 1 },
                 format!("this row has {} fields but the header has {}", row.len(), header.len()),
             ));
         }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    Ok(ParsedFile { format, header, header_line, rows })
+        fits
+    });
+    problems.sort_by_key(|p| (p.line, p.column));
+    Ok((ParsedFile { format, header, header_line, rows }, problems))
 }
 
 /// The location of cell `index` of a row that starts at `line`, for error messages.
