@@ -308,6 +308,19 @@ pub struct StoreConfig {
     pub vocabulary: Vocabulary,
     /// How long a change may wait in the journal before its table file is rewritten.
     pub fold_delay: Duration,
+    /// Called by a fold between its check of the file and its swap, with the file's
+    /// path: tests put a person's save exactly into that window. None in the server.
+    pub before_swap: Option<SwapHook>,
+}
+
+/// See [`StoreConfig::before_swap`].
+#[derive(Clone)]
+pub struct SwapHook(pub Arc<dyn Fn(&std::path::Path) + Send + Sync>);
+
+impl fmt::Debug for SwapHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SwapHook")
+    }
 }
 
 impl StoreConfig {
@@ -329,6 +342,7 @@ impl StoreConfig {
             events_max_bytes: 10 * 1024 * 1024,
             vocabulary: Vocabulary::default(),
             fold_delay: Duration::from_millis(500),
+            before_swap: None,
         }
     }
 }

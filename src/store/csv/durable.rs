@@ -78,3 +78,33 @@ pub fn make_private(path: &Path) -> io::Result<()> {
         Ok(())
     }
 }
+
+/// Swaps `a` and `b` in one step (Linux `renameat2` with `RENAME_EXCHANGE`): afterwards
+/// `b` holds what was at `a` and `a` what was at `b`, whatever anyone wrote to either
+/// in between. Ok(false) where the system or the file system cannot (the caller then
+/// falls back to a plain rename after its own check).
+pub fn exchange(a: &Path, b: &Path) -> io::Result<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let to_c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other);
+        let (a, b) = (to_c(a)?, to_c(b)?);
+        // SAFETY: both paths are valid NUL-terminated strings that outlive the call.
+        let result =
+            unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+        if result == 0 {
+            return Ok(true);
+        }
+        let error = io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP) => Ok(false),
+            _ => Err(error),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (a, b);
+        Ok(false)
+    }
+}

@@ -66,6 +66,8 @@ struct Shared {
     /// Held for reading while a table file and its watermark are read together, and
     /// for writing while a fold renames a file and moves the watermark.
     files: RwLock<()>,
+    /// Table files a fold swapped out, watched a moment for late writes (`fold.rs`).
+    displaced: Mutex<Vec<fold::Displaced>>,
     folds: Mutex<BTreeMap<TableKind, Fold>>,
     /// Bytes of events.csv that are fsynced, and the last event id among them.
     journal_committed: Mutex<(u64, u64)>,
@@ -172,6 +174,7 @@ impl CsvStore {
             cache,
             rejected: RwLock::new(problems),
             feed,
+            displaced: Mutex::new(Vec::new()),
             files: RwLock::new(()),
             folds: Mutex::new(marks),
             journal_committed: Mutex::new((journal.len, last_event_id)),

@@ -100,6 +100,7 @@ impl Writer {
                     self.commit_batch(rest);
                 }
                 self.fold_everything_now();
+                super::fold::settle_all(&self.shared);
                 self.shared.closed.store(true, Ordering::Release);
                 let _ = reply.send(());
                 return;
