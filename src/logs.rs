@@ -211,9 +211,10 @@ fn rotating(path: &Path, config: &Logging) -> (NonBlocking, WorkerGuard) {
         None,
     );
     // The writer thread flushes whenever its queue runs dry, so a buffer only gathers
-    // the lines of a burst into one write; at most a quarter of a file, so rotated
-    // files stay near their size.
-    let buffer = (max_bytes / 4).clamp(256, 64 * 1024);
+    // the lines of a burst into one write; at most an eighth of a file, so a rotated
+    // file passes its size by at most that (a quarter let a busy burst pass 12 KB on
+    // a 10 KB file).
+    let buffer = (max_bytes / 8).clamp(256, 64 * 1024);
     tracing_appender::non_blocking(std::io::BufWriter::with_capacity(buffer, file))
 }
 

@@ -55,6 +55,27 @@ impl ListQuery {
         let mut errors = Vec::new();
         let (mut page, mut per_page, mut limit, mut offset) = (None, None, None, None);
         for (key, value) in params {
+            // A parameter of the list conventions left empty (a form's blank field) is
+            // as if absent; `fields=` with nothing in it is not "no field at all". An
+            // empty filter on a column (`assigned_to=`) still means "is empty".
+            const CONVENTIONS: [&str; 13] = [
+                "page",
+                "per_page",
+                "limit",
+                "offset",
+                "q",
+                "fields",
+                "sort",
+                "due_before",
+                "due_after",
+                "updated_since",
+                "since",
+                "after_id",
+                "overdue",
+            ];
+            if value.is_empty() && CONVENTIONS.contains(&key.as_str()) {
+                continue;
+            }
             let number = |errors: &mut Vec<FieldError>| match value.parse::<usize>() {
                 Ok(n) => Some(n),
                 Err(_) => {
@@ -75,7 +96,10 @@ impl ListQuery {
                 "limit" => limit = number(&mut errors),
                 "offset" => offset = number(&mut errors),
                 "q" => q.q = Some(value.clone()).filter(|v| !v.is_empty()),
-                "fields" => q.fields = Some(value.split(',').filter(|f| !f.is_empty()).map(str::to_string).collect()),
+                "fields" => {
+                    let fields: Vec<String> = value.split(',').filter(|f| !f.is_empty()).map(str::to_string).collect();
+                    q.fields = (!fields.is_empty()).then_some(fields);
+                }
                 "sort" => {
                     q.sort = value
                         .split(',')
