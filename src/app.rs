@@ -65,6 +65,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     // The one application state: every source gets its door from here.
     let services = Services::new(Arc::new(config), dyn_store).map_err(anyhow::Error::msg)?;
     let config = services.config.clone();
+    if let Some(why) = services.security.nobody_can_log_in() {
+        tracing::warn!("nobody can log in yet: {why}");
+    }
     let options = ServeOptions {
         max_connections: config.server.max_connections,
         max_per_address: config.server.max_connections_per_address,

@@ -218,6 +218,31 @@ impl Security {
         self.requests.check(key, Instant::now()).map_err(|wait| AuthError::TooMany(wait.as_secs().max(1)))
     }
 
+    /// Why nobody could log in with the users and passwords the folder holds now, if
+    /// so (said loudly at start-up; the configuration itself was checked on loading).
+    pub fn nobody_can_log_in(&self) -> Option<String> {
+        if !self.enabled {
+            return None;
+        }
+        let users = self.store.table(TableKind::Users).ok()?;
+        let active: Vec<u64> = users
+            .rows
+            .iter()
+            .filter(|(_, r)| crate::domain::values::parse_bool(users.value(r, "is_active")).unwrap_or(true))
+            .map(|(id, _)| *id)
+            .collect();
+        if active.is_empty() {
+            return Some("users.csv has no active user; add one with `taskboard user add --username NAME --role admin --password-stdin`".into());
+        }
+        let telegram = self.method != ValidationMethod::Password && !self.bot_token.is_empty();
+        let credentials = self.store.table(TableKind::Credentials).ok()?;
+        let with_password = active.iter().any(|id| credentials.rows.contains_key(id));
+        if !telegram && !with_password {
+            return Some("no active user has a password; set one with `taskboard user passwd NAME`".into());
+        }
+        None
+    }
+
     /// `POST /api/auth/login`.
     pub async fn login_password(
         &self,

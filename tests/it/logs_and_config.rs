@@ -142,3 +142,26 @@ async fn logs_rotate_by_size_follow_the_format_and_hold_no_secret() {
         "no secret in any log line"
     );
 }
+
+#[test]
+fn start_up_says_loudly_when_no_user_could_log_in_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "security:\n  enabled: true\n  validation_method: password\nlogging:\n  file_path: {}/task_system.log\n",
+            logs.display()
+        ),
+    )
+    .unwrap();
+    let server = ServerProcess::start_with(
+        &config,
+        &dir.path().join("data"),
+        &[("SECRET_KEY", "a-long-enough-secret-for-tests")],
+    );
+    assert!(server.terminate().success());
+    let errors = std::fs::read_to_string(logs.join("errors.log")).unwrap();
+    assert!(errors.contains("nobody can log in yet: users.csv has no active user"), "{errors}");
+}
