@@ -34,7 +34,7 @@ pub fn check_config(mut config: Config) -> Result<Config, ConfigError> {
     crate::logs::check(&config.logging).map_err(ConfigError::Invalid)?;
     crate::auth::secret::resolve(&mut config).map_err(ConfigError::Invalid)?;
     crate::scheduler::check_jobs(&config.cron).map_err(ConfigError::Invalid)?;
-    crate::service::auth::check_login_possible(&config).map_err(ConfigError::Invalid)?;
+    crate::service::logins::check_login_possible(&config).map_err(ConfigError::Invalid)?;
     Ok(config)
 }
 
@@ -65,7 +65,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     // The one application state: every source gets its door from here.
     let services = Services::new(Arc::new(config), dyn_store).map_err(anyhow::Error::msg)?;
     let config = services.config.clone();
-    if let Some(why) = services.security.nobody_can_log_in() {
+    if let Some(why) = crate::service::logins::nobody_can_log_in(&services.config, &*services.store) {
         tracing::warn!("nobody can log in yet: {why}");
     }
     let options = ServeOptions {

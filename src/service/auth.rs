@@ -82,20 +82,6 @@ impl From<&Principal> for UserInfo {
     }
 }
 
-/// Refuses a configuration in which nobody could ever log in: security on, logins by
-/// Telegram only, and no bot to log in with.
-pub fn check_login_possible(config: &Config) -> Result<(), String> {
-    let s = &config.security;
-    if s.enabled && s.validation_method == ValidationMethod::TelegramUsername && !config.telegram.bot_token.is_set() {
-        return Err(
-            "security.validation_method: telegram_username allows only Telegram logins, and telegram.bot_token is \
-             not set, so nobody could log in; set validation_method: password (or both), or set telegram.bot_token"
-                .into(),
-        );
-    }
-    Ok(())
-}
-
 /// The security of one server: shared by the gate, the login routes and the WebSocket.
 pub struct Security {
     pub enabled: bool,
@@ -216,31 +202,6 @@ impl Security {
             (None, None) => RateKey::Unknown,
         };
         self.requests.check(key, Instant::now()).map_err(|wait| AuthError::TooMany(wait.as_secs().max(1)))
-    }
-
-    /// Why nobody could log in with the users and passwords the folder holds now, if
-    /// so (said loudly at start-up; the configuration itself was checked on loading).
-    pub fn nobody_can_log_in(&self) -> Option<String> {
-        if !self.enabled {
-            return None;
-        }
-        let users = self.store.table(TableKind::Users).ok()?;
-        let active: Vec<u64> = users
-            .rows
-            .iter()
-            .filter(|(_, r)| crate::domain::values::parse_bool(users.value(r, "is_active")).unwrap_or(true))
-            .map(|(id, _)| *id)
-            .collect();
-        if active.is_empty() {
-            return Some("users.csv has no active user; add one with `taskboard user add --username NAME --role admin --password-stdin`".into());
-        }
-        let telegram = self.method != ValidationMethod::Password && !self.bot_token.is_empty();
-        let credentials = self.store.table(TableKind::Credentials).ok()?;
-        let with_password = active.iter().any(|id| credentials.rows.contains_key(id));
-        if !telegram && !with_password {
-            return Some("no active user has a password; set one with `taskboard user passwd NAME`".into());
-        }
-        None
     }
 
     /// `POST /api/auth/login`.

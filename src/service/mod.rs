@@ -10,6 +10,7 @@ pub mod docs;
 pub mod export;
 pub mod feed;
 pub mod jobs;
+pub mod logins;
 pub mod query;
 pub mod records;
 pub mod reports;
