@@ -286,3 +286,60 @@ async fn list_parameters_left_empty_are_as_if_absent() {
     assert_eq!(app.get_json("/api/tasks?title=").await["total"], 0);
     app.stop().await;
 }
+
+/// Saves task 1's description in the file the way editors do: through a temporary
+/// file and a rename, or in place.
+fn save_description(path: &std::path::Path, value: &str, in_place: bool) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let edited: String = text
+        .lines()
+        .map(|line| {
+            if line.starts_with("1,") {
+                let mut cells: Vec<&str> = line.split(',').collect();
+                cells[2] = value;
+                cells.join(",")
+            } else {
+                line.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    if in_place {
+        std::fs::write(path, edited).unwrap();
+    } else {
+        let temp = path.with_file_name("tasks.csv.editor-tmp");
+        std::fs::write(&temp, edited).unwrap();
+        std::fs::rename(&temp, path).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saves_made_while_the_server_folds_the_same_file_are_never_lost() {
+    let app = app_with_users().await;
+    for title in ["saved by a person", "changed by the API"] {
+        assert_eq!(app.post("/api/tasks", json!({"title": title})).await.status(), 201);
+    }
+    let path = app.data().join("tasks.csv");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&path).unwrap().contains("changed by the API") {
+        assert!(std::time::Instant::now() < deadline, "the tasks reach the file");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    // Each round: an API change makes a fold due in half a second; the person saves
+    // around that moment; their value must come through every time.
+    for round in 0..20u64 {
+        let r = app.patch("/api/tasks/2", json!({"title": format!("changed by the API {round}")})).await;
+        assert_eq!(r.status(), 200);
+        tokio::time::sleep(Duration::from_millis(430 + (round % 6) * 25)).await;
+        let value = format!("save {round}");
+        save_description(&path, &value, round % 2 == 1);
+        let seen = std::time::Instant::now();
+        while app.get_json("/api/tasks/1").await["description"] != value.as_str() {
+            assert!(seen.elapsed() < Duration::from_secs(3), "save {round} was lost");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let dir = app.stop().await;
+    let text = std::fs::read_to_string(dir.path().join("data/tasks.csv")).unwrap();
+    assert!(text.contains("save 19") && text.contains("changed by the API 19"), "{text}");
+}
