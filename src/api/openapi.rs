@@ -63,7 +63,7 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
         let mut responses = Map::new();
         match op.shape {
             Shape::List => {
-                parameters.extend(list_parameters());
+                parameters.extend(list_parameters(op.table));
                 let item = entity.as_deref().map(entity_ref).unwrap_or(json!({"type": "object"}));
                 let page = json!({"type": "object", "properties": {
                     "items": {"type": "array", "items": item}, "total": {"type": "integer"},
@@ -73,9 +73,13 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
             Shape::Create | Shape::Get | Shape::Update | Shape::Replace => {
                 let schema = entity.as_deref().map(entity_ref).unwrap_or(json!({"type": "object"}));
                 if op.shape != Shape::Get {
+                    // What the server accepts, which is not the record it answers with:
+                    // no server-set columns, every type exact, nothing unknown.
+                    let body =
+                        op.table.map(|t| input_schema(t, op.shape, statuses)).unwrap_or(json!({"type": "object"}));
                     operation.insert(
                         "requestBody".into(),
-                        json!({"required": true, "content": {"application/json": {"schema": schema}}}),
+                        json!({"required": true, "content": {"application/json": {"schema": body}}}),
                     );
                 }
                 if matches!(op.shape, Shape::Update | Shape::Replace) {
@@ -116,20 +120,27 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                 if let Some(name) = body.filter(|b| *b != "upload") {
                     operation.insert(
                         "requestBody".into(),
-                        json!({"required": true, "content": {
-                        "application/json": {"schema": {"type": "object", "title": name}}}}),
+                        json!({"required": true, "content": {"application/json": {"schema": named_body(name)}}}),
                     );
                 }
                 let (code, body) = match response {
                     "Doc" => ("201", content("Uploaded", "application/json", entity_ref("Doc"))),
                     "file" => ("200", content("The file", "application/octet-stream", json!({"type": "string"}))),
                     "csv" => {
-                        parameters.extend(list_parameters());
+                        parameters.extend(list_parameters(op.table));
                         ("200", content("CSV, streamed", "text/csv", json!({"type": "string"})))
                     }
                     "prometheus" => ("200", content("Prometheus text", "text/plain", json!({"type": "string"}))),
                     "html" => ("200", content("HTML", "text/html", json!({"type": "string"}))),
                     "empty" => ("204", json!({"description": "Done"})),
+                    "websocket" => {
+                        responses.insert(
+                            "426".into(),
+                            content("Not a WebSocket upgrade", "application/problem+json", entity_ref("Problem")),
+                        );
+                        ("101", json!({"description": "Switching to the WebSocket protocol"}))
+                    }
+                    "Backup" => ("201", content("Taken", "application/json", json!({"type": "object"}))),
                     _ => ("200", content("OK", "application/json", json!({"type": "object"}))),
                 };
                 responses.insert(code.into(), body);
@@ -173,24 +184,61 @@ fn content(description: &str, media: &str, schema: Value) -> Value {
     json!({"description": description, "content": {media: {"schema": schema}}})
 }
 
-fn list_parameters() -> Vec<Value> {
-    let p = |name: &str, kind: &str, description: &str| json!({"name": name, "in": "query", "required": false, "schema": {"type": kind}, "description": description});
-    vec![
-        p("page", "integer", "Page number, from 1"),
-        p("per_page", "integer", "Items per page (max 500)"),
-        p("limit", "integer", "Instead of pages: at most this many"),
-        p("offset", "integer", "Instead of pages: skip this many"),
-        p("q", "string", "Text search in title, description, message, username, filename"),
-        p("sort", "string", "Fields, comma-separated; a leading - sorts descending"),
-        p("fields", "string", "Keep only these fields"),
-        p("due_before", "string", "Date or timestamp"),
-        p("due_after", "string", "Date or timestamp"),
-        p("updated_since", "string", "Date or timestamp"),
-        p("overdue", "boolean", "Due in the past and not closed"),
-        json!({"name": "filter", "in": "query", "required": false, "style": "form", "explode": true,
-               "schema": {"type": "object", "additionalProperties": {"type": "string"}},
-               "description": "Any field name as a parameter filters on it; a comma means either (status=new,in_progress)"}),
-    ]
+/// The list conventions for a list of `table` (the due-date ones only where there is
+/// a due date).
+fn list_parameters(table: Option<TableKind>) -> Vec<Value> {
+    let p = |name: &str, schema: Value, description: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description});
+    let when = json!({"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]});
+    let mut params = vec![
+        p("page", json!({"type": "integer", "minimum": 1}), "Page number, from 1"),
+        p("per_page", json!({"type": "integer", "minimum": 1, "maximum": 500}), "Items per page"),
+        p(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": 500}),
+            "Instead of pages: at most this many (wins over page/per_page)",
+        ),
+        p("offset", json!({"type": "integer", "minimum": 0}), "Instead of pages: skip this many"),
+        p("q", json!({"type": "string"}), "Text search in title, description, message, username, filename"),
+    ];
+    let Some(table) = table else {
+        params.push(p("sort", json!({"type": "string"}), "Fields, comma-separated; a leading - sorts descending"));
+        params.push(p("fields", json!({"type": "string"}), "Keep only these fields"));
+        return params;
+    };
+    let spec = table.spec();
+    let names: Vec<&str> = spec.columns.iter().filter(|c| c.kind != ColumnKind::Secret).map(|c| c.name).collect();
+    let one = names.join("|");
+    params.push(p(
+        "sort",
+        json!({"type": "string", "pattern": format!("^-?({one})(,-?({one}))*$")}),
+        "Fields, comma-separated; a leading - sorts descending",
+    ));
+    params.push(p(
+        "fields",
+        json!({"type": "string", "pattern": format!("^({one})(,({one}))*$")}),
+        "Keep only these fields",
+    ));
+    let has = |name: &str| spec.column(name).is_some();
+    if has("updated_at") {
+        params.push(p("updated_since", when.clone(), "Date or timestamp"));
+    }
+    if has("due_date") {
+        params.push(p("due_before", when.clone(), "Date or timestamp"));
+        params.push(p("due_after", when, "Date or timestamp"));
+    }
+    if has("due_date") && has("status") {
+        params.push(p("overdue", json!({"type": "boolean"}), "Due in the past and not closed"));
+    }
+    // Any column is a filter: one value, or several separated by commas.
+    let taken: Vec<String> = params.iter().filter_map(|q| q["name"].as_str().map(str::to_string)).collect();
+    for name in names.iter().filter(|n| !taken.iter().any(|t| t == *n)) {
+        params.push(p(
+            name,
+            json!({"type": "string"}),
+            "Only records whose field is this value (a comma means either)",
+        ));
+    }
+    params
 }
 
 fn schema_name(table: TableKind) -> String {
@@ -230,6 +278,89 @@ fn table_schema(table: TableKind, statuses: &[String]) -> Value {
     }
     json!({"type": "object", "properties": properties, "required": required,
            "additionalProperties": {"type": ["string", "null"]}})
+}
+
+/// What a create (`POST`), change (`PATCH`) or replacement (`PUT`) of a record of
+/// `table` may send: the columns a source sets (not the key, not the server's
+/// timestamps, no secret), each with its exact type; text not blank, not over its
+/// limit, not starting like a spreadsheet formula; nothing else. A create requires
+/// the required columns that have no default; a replacement requires every one.
+fn input_schema(table: TableKind, shape: Shape, statuses: &[String]) -> Value {
+    let spec = table.spec();
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for column in spec.columns {
+        if column.name == spec.key
+            || crate::domain::schema::SERVER_SET.contains(&column.name)
+            || spec.fixed.contains(&column.name)
+            || column.kind == ColumnKind::Secret
+        {
+            continue;
+        }
+        let base = match column.kind {
+            ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId => json!({"type": "integer", "minimum": 1}),
+            ColumnKind::Count => json!({"type": "integer", "minimum": 0}),
+            ColumnKind::Bool => json!({"type": "boolean"}),
+            ColumnKind::JsonObject => json!({"type": "object"}),
+            ColumnKind::Timestamp => json!({"type": "string", "format": "date-time"}),
+            ColumnKind::DueDate => {
+                json!({"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]})
+            }
+            ColumnKind::Role => json!({"enum": ROLES}),
+            ColumnKind::Priority => json!({"enum": PRIORITIES}),
+            ColumnKind::Status => json!({"enum": statuses}),
+            ColumnKind::Sha256 => json!({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+            ColumnKind::Text => json!({
+                "type": "string",
+                "maxLength": crate::domain::schema::text_limit(column.name),
+                // Not blank; not starting like a formula (=, +, @, tab, CR, or - before a non-number).
+                "pattern": "^(?![=+@\\t\\r]|-(?![0-9.]*$| ))[\\s\\S]*\\S",
+            }),
+            ColumnKind::Secret => continue,
+        };
+        let nullable = !column.required && column.kind != ColumnKind::Bool;
+        let schema = if nullable { json!({"anyOf": [base, {"type": "null"}]}) } else { base };
+        let has_default = spec.defaults.iter().any(|(c, _)| *c == column.name);
+        let needed = match shape {
+            Shape::Create => column.required && !has_default,
+            Shape::Replace => true,
+            _ => false,
+        };
+        if needed {
+            required.push(column.name);
+        }
+        properties.insert(column.name.into(), schema);
+    }
+    if table == TableKind::Users && shape == Shape::Create {
+        properties.insert(
+            "password".into(),
+            json!({"type": "string", "minLength": 8, "description": "An initial password (admin)"}),
+        );
+    }
+    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
+}
+
+/// The body of an operation that is not a record's, by the name its route gave it.
+fn named_body(name: &str) -> Value {
+    let strings = |names: &[&str]| {
+        let properties: Map<String, Value> =
+            names.iter().map(|n| (n.to_string(), json!({"type": "string", "minLength": 1}))).collect();
+        json!({"type": "object", "properties": properties, "required": names, "additionalProperties": false})
+    };
+    match name {
+        "Login" => strings(&["username", "password"]),
+        "Refresh" => strings(&["refresh_token"]),
+        "PasswordChange" => strings(&["current_password", "new_password"]),
+        "Password" => strings(&["password"]),
+        "TelegramLogin" => json!({"type": "object", "required": ["id", "auth_date", "hash"],
+            "properties": {"id": {"type": "integer"}, "auth_date": {"type": "integer"}, "hash": {"type": "string"},
+                "first_name": {"type": "string"}, "last_name": {"type": "string"}, "username": {"type": "string"},
+                "photo_url": {"type": "string"}}, "additionalProperties": false}),
+        "job" => json!({"type": "object", "additionalProperties": false, "properties": {
+            "schedule": {"type": "string"}, "interval": {"type": "string"}, "enabled": {"type": "boolean"},
+            "description": {"type": "string"}}}),
+        other => json!({"type": "object", "title": other}),
+    }
 }
 
 fn operation_id(method: &str, path: &str) -> String {

@@ -116,7 +116,7 @@ pub fn runs_as_formula(value: &str) -> bool {
         Some('=' | '+' | '@' | '\t' | '\r') => true,
         Some('-') => {
             let rest = chars.as_str();
-            let number = rest.parse::<f64>().is_ok() && rest.chars().all(|c| c.is_ascii_digit() || c == '.');
+            let number = rest.chars().all(|c| c.is_ascii_digit() || c == '.');
             // "- buy milk" is a list item, not a formula.
             !rest.is_empty() && !rest.starts_with(' ') && !number
         }

@@ -275,12 +275,15 @@ fn check_reports_every_problem_of_a_file_in_one_run() {
 }
 
 #[tokio::test]
-async fn list_parameters_left_empty_are_as_if_absent() {
+async fn text_list_parameters_left_empty_are_as_if_absent() {
     let app = app_with_users().await;
     assert_eq!(app.post("/api/tasks", json!({"title": "one"})).await.status(), 201);
-    let page = app.get_json("/api/tasks?fields=&sort=&q=&page=&per_page=&due_before=&updated_since=&overdue=").await;
+    let page = app.get_json("/api/tasks?fields=&sort=&q=").await;
     assert_eq!(page["total"], 1, "{page}");
     assert_eq!(page["items"][0]["title"], "one", "an empty fields= is not an empty record: {page}");
+    // An empty number or date is still refused, as the OpenAPI document says.
+    assert_eq!(app.get("/api/tasks?page=").await.status(), 422);
+    assert_eq!(app.get("/api/tasks?updated_since=").await.status(), 422);
     // An empty filter on a column still means "is empty".
     assert_eq!(app.get_json("/api/tasks?assigned_to=").await["total"], 1);
     assert_eq!(app.get_json("/api/tasks?title=").await["total"], 0);
