@@ -1,5 +1,5 @@
-//! Building responses: JSON with the right headers, pages of records, and the
-//! request context. Shared by every resource file.
+//! Building responses (JSON with the right headers, pages of records) and reading
+//! request bodies and list parameters. Shared by every resource file.
 
 use serde_json::Value;
 use warp::http::{HeaderValue, StatusCode, header};

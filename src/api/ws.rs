@@ -68,7 +68,7 @@ pub fn routes(viewer: Viewer, max_clients: usize, cat: &mut Catalog) -> BoxedFil
             // message must (`{"type": "auth", "token": ...}`).
             let principal = caller.principal.ok().map(|p| (*p).clone().through(Source::Ws));
             let viewer = viewer.clone();
-            let store = viewer.records.store().clone();
+            let store = viewer.store.clone();
             ws.max_message_size(64 * 1024)
                 .on_upgrade(move |socket| session(socket, store, viewer, principal))
                 .into_response()

@@ -122,6 +122,8 @@ pub fn parse_filter(filter: Option<&Value>) -> Result<Vec<(String, Vec<String>)>
 pub struct Viewer {
     pub security: Arc<Security>,
     pub records: RecordService,
+    /// The feed itself: its broadcast, and the journal to catch up from.
+    pub store: Arc<dyn crate::store::Storage>,
 }
 
 impl Viewer {

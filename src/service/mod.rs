@@ -47,6 +47,6 @@ impl Services {
 
     /// What a follower of the change feed may see.
     pub fn viewer(&self) -> feed::Viewer {
-        feed::Viewer { security: self.security.clone(), records: self.records.clone() }
+        feed::Viewer { security: self.security.clone(), records: self.records.clone(), store: self.store.clone() }
     }
 }

@@ -253,7 +253,7 @@ impl RecordService {
         Self { inner: Arc::new(Inner { store, deadlines: Arc::new(deadlines), selections, columns: Mutex::default() }) }
     }
 
-    pub fn store(&self) -> &Arc<dyn Storage> {
+    pub(super) fn store(&self) -> &Arc<dyn Storage> {
         &self.inner.store
     }
 
