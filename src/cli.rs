@@ -513,7 +513,7 @@ fn user(config: &Config, action: UserAction) -> ExitCode {
                 UserAction::Passwd { username } => {
                     let id = records.user_named(username).map_err(explain)?.ok_or_else(|| format!("no user named {username:?}"))?;
                     let password = password.as_deref().ok_or("no password was read")?;
-                    records.set_password(&p, id, password).await.map_err(explain)?;
+                    services.reset_password(&p, id, password).await.map_err(explain)?;
                     Ok(format!("password set for {username}"))
                 }
                 UserAction::List => Err("list is answered without opening the store".into()),

@@ -45,7 +45,7 @@ pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: In
         .unify()
         .or(docs::routes(records.clone(), body_limit, cat))
         .unify()
-        .or(users::routes(records.clone(), body_limit, cat))
+        .or(users::routes(services, body_limit, cat))
         .unify()
         .or(events::routes(records.clone(), cat))
         .unify()

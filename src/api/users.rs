@@ -11,8 +11,8 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use crate::domain::{FieldError, TableKind};
-use crate::service::RecordService;
 use crate::service::access::Principal;
+use crate::service::{RecordService, Services};
 
 use super::catalog::{Catalog, Shape};
 use super::gate::principal;
@@ -20,7 +20,9 @@ use super::problem::ApiError;
 use super::records::{self, json_body, with_service};
 use super::reply::{body_fields, json_response, respond};
 
-pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+pub fn routes(services: &Services, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+    let service = services.records.clone();
+    let all = services.clone();
     let t = TableKind::Users;
     let svc = || with_service(service.clone());
     cat.add(
@@ -55,9 +57,9 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
     let password = warp::path!("api" / "users" / u64 / "password")
         .and(warp::put())
         .and(json_body(4096))
-        .and(svc())
+        .and(warp::any().map(move || all.clone()))
         .and(principal())
-        .then(move |id: u64, bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
+        .then(move |id: u64, bytes: bytes::Bytes, s: Services, p: Arc<Principal>| async move {
             respond(
                 async {
                     let mut fields = body_fields(t, &bytes)?;
@@ -67,7 +69,7 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
                     if let Some(other) = fields.keys().next() {
                         return Err(ApiError::invalid(vec![FieldError::new(other.clone(), "unknown field")]));
                     }
-                    s.set_password(&p, id, &password).await?;
+                    s.reset_password(&p, id, &password).await?;
                     let mut response = Response::new(Vec::new().into());
                     *response.status_mut() = StatusCode::NO_CONTENT;
                     Ok(response)

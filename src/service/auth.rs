@@ -457,6 +457,20 @@ impl Security {
         self.issue(&sid, p, false)
     }
 
+    /// Ends every session of `user_id` (a password reset by an admin: whoever knew the
+    /// old password is logged out everywhere).
+    pub fn end_sessions_of(&self, user_id: u64) -> Result<(), AuthError> {
+        let theirs: Vec<String> = self
+            .sessions
+            .lock()
+            .map(|s| s.iter().filter(|(_, v)| v.user_id == user_id && !v.revoked).map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default();
+        for sid in theirs {
+            self.revoke(&sid)?;
+        }
+        Ok(())
+    }
+
     fn revoke(&self, sid: &str) -> Result<(), AuthError> {
         let current = self.sessions.lock().ok().and_then(|s| s.get(sid).cloned());
         if let Some(mut session) = current {

@@ -45,6 +45,18 @@ impl Services {
         Ok(Services { config, store, records, security })
     }
 
+    /// Sets or resets user `id`'s password (an admin's use case) and ends that user's
+    /// open sessions: whoever had the old password is logged out everywhere.
+    pub async fn reset_password(
+        &self,
+        p: &access::Principal,
+        id: u64,
+        password: &str,
+    ) -> Result<(), access::ServiceError> {
+        self.records.set_password(p, id, password).await?;
+        self.security.end_sessions_of(id).map_err(|_| access::ServiceError::Store(crate::store::StoreError::Io))
+    }
+
     /// What a follower of the change feed may see.
     pub fn viewer(&self) -> feed::Viewer {
         feed::Viewer { security: self.security.clone(), records: self.records.clone(), store: self.store.clone() }

@@ -646,11 +646,16 @@ async fn an_admin_onboards_and_resets_passwords_over_the_api_and_staff_see_the_d
     assert!(nina.get("password").is_none() && nina.get("password_hash").is_none(), "{nina}");
     let nina_id = nina["id"].as_u64().unwrap();
     let login = |pw: &'static str| app.post("/api/auth/login", json!({"username": "nina", "password": pw}));
-    assert_eq!(login("Nina-Start-2026!").await.status(), 200);
-    // Reset by the admin: the old password stops working, the new one works.
+    let first = login("Nina-Start-2026!").await;
+    assert_eq!(first.status(), 200);
+    let nina_token = first.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string();
+    assert_eq!(call(&app, "GET", "/api/auth/me", Some(&nina_token), None).await.0, 200);
+    // Reset by the admin: the old password stops working, the new one works, and the
+    // sessions opened with the old one end.
     let path = format!("/api/users/{nina_id}/password");
     let (s, _) = call(&app, "PUT", &path, Some(&admin), Some(json!({"password": "Nina-Reset-2026!"}))).await;
     assert_eq!(s, 204);
+    assert_eq!(call(&app, "GET", "/api/auth/me", Some(&nina_token), None).await.0, 401, "her old session ended");
     assert_eq!(login("Nina-Start-2026!").await.status(), 401);
     assert_eq!(login("Nina-Reset-2026!").await.status(), 200);
     let (s, _) = call(&app, "PUT", &path, Some(&admin), Some(json!({"pasword": "Nina-Reset-2026!"}))).await;
