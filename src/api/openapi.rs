@@ -247,26 +247,31 @@ fn schema_name(table: TableKind) -> String {
     chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
 }
 
+/// The schema of a cell of `kind` as the server answers it (None: never served).
+fn column_schema(kind: ColumnKind, statuses: &[String]) -> Option<Value> {
+    Some(match kind {
+        ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId => json!({"type": "integer", "minimum": 1}),
+        ColumnKind::Count => json!({"type": "integer", "minimum": 0}),
+        ColumnKind::Bool => json!({"type": "boolean"}),
+        ColumnKind::JsonObject => json!({"type": "object"}),
+        ColumnKind::Timestamp => json!({"type": "string", "format": "date-time"}),
+        ColumnKind::DueDate => json!({"type": "string", "description": "A date (2026-12-01) or a timestamp"}),
+        ColumnKind::Role => json!({"enum": ROLES}),
+        ColumnKind::Priority => json!({"enum": PRIORITIES}),
+        ColumnKind::Status => json!({"enum": statuses}),
+        ColumnKind::Sha256 => json!({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+        ColumnKind::Text => json!({"type": "string"}),
+        ColumnKind::Secret => return None,
+    })
+}
+
 /// A table's record schema, from its columns. Unknown columns a file has are strings.
 fn table_schema(table: TableKind, statuses: &[String]) -> Value {
     let spec = table.spec();
     let mut properties = Map::new();
     let mut required = Vec::new();
     for column in spec.columns {
-        let base = match column.kind {
-            ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId => json!({"type": "integer", "minimum": 1}),
-            ColumnKind::Count => json!({"type": "integer", "minimum": 0}),
-            ColumnKind::Bool => json!({"type": "boolean"}),
-            ColumnKind::JsonObject => json!({"type": "object"}),
-            ColumnKind::Timestamp => json!({"type": "string", "format": "date-time"}),
-            ColumnKind::DueDate => json!({"type": "string", "description": "A date (2026-12-01) or a timestamp"}),
-            ColumnKind::Role => json!({"enum": ROLES}),
-            ColumnKind::Priority => json!({"enum": PRIORITIES}),
-            ColumnKind::Status => json!({"enum": statuses}),
-            ColumnKind::Sha256 => json!({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
-            ColumnKind::Text => json!({"type": "string"}),
-            ColumnKind::Secret => continue,
-        };
+        let Some(base) = column_schema(column.kind, statuses) else { continue };
         let mut schema = if column.required { base } else { json!({"anyOf": [base, {"type": "null"}]}) };
         if column.name == spec.key || matches!(column.name, "created_at" | "updated_at") {
             schema["readOnly"] = json!(true);
@@ -297,26 +302,22 @@ fn input_schema(table: TableKind, shape: Shape, statuses: &[String]) -> Value {
         {
             continue;
         }
+        // Stricter than what a file may hold (the record schema): a source sends a
+        // date in one of two formats, and text within the rules of the door.
         let base = match column.kind {
-            ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId => json!({"type": "integer", "minimum": 1}),
-            ColumnKind::Count => json!({"type": "integer", "minimum": 0}),
-            ColumnKind::Bool => json!({"type": "boolean"}),
-            ColumnKind::JsonObject => json!({"type": "object"}),
-            ColumnKind::Timestamp => json!({"type": "string", "format": "date-time"}),
             ColumnKind::DueDate => {
                 json!({"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]})
             }
-            ColumnKind::Role => json!({"enum": ROLES}),
-            ColumnKind::Priority => json!({"enum": PRIORITIES}),
-            ColumnKind::Status => json!({"enum": statuses}),
-            ColumnKind::Sha256 => json!({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
             ColumnKind::Text => json!({
                 "type": "string",
                 "maxLength": crate::domain::schema::text_limit(column.name),
                 // Not blank; not starting like a formula (=, +, @, tab, CR, or - before a non-number).
                 "pattern": "^(?![=+@\\t\\r]|-(?![0-9.]*$| ))[\\s\\S]*\\S",
             }),
-            ColumnKind::Secret => continue,
+            kind => match column_schema(kind, statuses) {
+                Some(schema) => schema,
+                None => continue,
+            },
         };
         let nullable = !column.required && column.kind != ColumnKind::Bool;
         let schema = if nullable { json!({"anyOf": [base, {"type": "null"}]}) } else { base };
