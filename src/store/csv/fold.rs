@@ -30,8 +30,11 @@ pub(super) enum FoldOutcome {
 /// The folding thread: writes table files from snapshots, off the writer's path.
 pub(super) fn fold_loop(shared: Arc<Shared>, jobs: mpsc::Receiver<FoldJob>, writer: mpsc::Sender<Msg>) {
     loop {
-        // Swapped-out files wait their grace here, between folds.
-        let job = match jobs.recv_timeout(DISPLACED_GRACE / 2) {
+        // Swapped-out files wait their grace here, between folds; with none waiting,
+        // the thread sleeps until the next fold.
+        let waiting = shared.displaced.lock().map(|d| !d.is_empty()).unwrap_or(false);
+        let next = if waiting { jobs.recv_timeout(DISPLACED_GRACE / 2) } else { jobs.recv().map_err(Into::into) };
+        let job = match next {
             Ok(job) => job,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 settle_displaced(&shared);
@@ -161,17 +164,12 @@ fn fold(shared: &Shared, job: &FoldJob) -> std::io::Result<FoldOutcome> {
     // Replace the file only if it is still what the server last saw: told by content,
     // not by time, so a person's save is never overwritten.
     let known = marks.get(&kind).map(|m| (m.bytes, m.hash));
-    let on_disk = std::fs::read(&path).map(|b| folds::fingerprint(&b)).ok();
-    if on_disk != known {
-        let _ = std::fs::remove_file(&temp);
-        return Ok(FoldOutcome::Diverged);
-    }
     if let Some(hook) = &shared.config.before_swap {
         (hook.0)(&path);
     }
-    // The check above and the replacement are not one step: a person's save can land
-    // between them. Swapping the files hands back what was replaced, so such a save is
-    // seen and put back instead of silently overwritten.
+    // A check of the file and then a rename are not one step: a person's save could
+    // land between them. Swapping the files instead hands back what was replaced, so
+    // the check is made on that, and a person's save is put back, never overwritten.
     if durable::exchange(&temp, &path)? {
         let displaced = std::fs::read(&temp).map(|b| folds::fingerprint(&b)).ok();
         if displaced != known {
@@ -189,6 +187,12 @@ fn fold(shared: &Shared, job: &FoldJob) -> std::io::Result<FoldOutcome> {
             since: Instant::now(),
         });
     } else {
+        // No swap on this file system: check, then rename (the window stays open).
+        let on_disk = std::fs::read(&path).map(|b| folds::fingerprint(&b)).ok();
+        if on_disk != known {
+            let _ = std::fs::remove_file(&temp);
+            return Ok(FoldOutcome::Diverged);
+        }
         std::fs::rename(&temp, &path)?;
     }
     durable::sync_dir(dir)?;
