@@ -74,6 +74,16 @@ fn a_configuration_in_which_nobody_can_log_in_stops_start_up() {
     assert_eq!(code, 2, "{stderr}");
 }
 
+/// A temporary folder with config.yaml holding `text`, `LOGS` replaced by its logs
+/// folder: (the folder, the logs folder, the config file).
+fn config_with_logs(text: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, text.replace("LOGS", &logs.display().to_string())).unwrap();
+    (dir, logs, config)
+}
+
 fn log_files(dir: &Path, stem: &str) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -87,18 +97,10 @@ fn log_files(dir: &Path, stem: &str) -> Vec<std::path::PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_rotate_by_size_follow_the_format_and_hold_no_secret() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "logging:\n  file_path: {}/task_system.log\n  max_size_mb: 0.01\n  format: '%(levelname)s|%(name)s|%(message)s'\n\
-             telegram:\n  bot_token: ${{TELEGRAM_BOT_TOKEN}}\nllm:\n  api_key: ${{OPENAI_API_KEY:-sk-default-secret}}\n",
-            logs.display()
-        ),
-    )
-    .unwrap();
+    let (dir, logs, config) = config_with_logs(
+        "logging:\n  file_path: LOGS/task_system.log\n  max_size_mb: 0.01\n  format: '%(levelname)s|%(name)s|%(message)s'\n\
+         telegram:\n  bot_token: ${TELEGRAM_BOT_TOKEN}\nllm:\n  api_key: ${OPENAI_API_KEY:-sk-default-secret}\n",
+    );
     let secret = "123456:SECRET-token-never-logged";
     let server = ServerProcess::start_with(&config, &dir.path().join("data"), &[("TELEGRAM_BOT_TOKEN", secret)]);
     let client = reqwest::Client::new();
@@ -145,17 +147,9 @@ async fn logs_rotate_by_size_follow_the_format_and_hold_no_secret() {
 
 #[test]
 fn start_up_says_loudly_when_no_user_could_log_in_yet() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "security:\n  enabled: true\n  validation_method: password\nlogging:\n  file_path: {}/task_system.log\n",
-            logs.display()
-        ),
-    )
-    .unwrap();
+    let (dir, logs, config) = config_with_logs(
+        "security:\n  enabled: true\n  validation_method: password\nlogging:\n  file_path: LOGS/task_system.log\n",
+    );
     let server = ServerProcess::start_with(
         &config,
         &dir.path().join("data"),
