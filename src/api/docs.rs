@@ -2,14 +2,14 @@
 //! - `GET /api/docs`, `GET /api/docs/{id}`: metadata
 //! - `POST /api/docs`: upload, as `multipart/form-data` (a `file` part, optional
 //!   `title` and `task_id` parts) or as the raw body with `?filename=&title=&task_id=`
-//!   and the file's `Content-Type`; at most `performance.max_file_size_mb`
+//!   and the file's `Content-Type` (a form may use the query too; a part wins; the
+//!   name is `upload` when none is given); at most `performance.max_file_size_mb`
 //! - `PATCH /api/docs/{id}`: title and task (what the upload fixed is refused)
 //! - `DELETE /api/docs/{id}`: the row and the file
 //! - `GET /api/docs/{id}/content`: the file, as an attachment with its type
 
 use std::sync::Arc;
 
-use futures_util::{StreamExt, TryStreamExt};
 use warp::Filter;
 
 use super::catalog::{Catalog, Shape};
@@ -24,8 +24,11 @@ use crate::service::docs::Upload;
 use super::gate::principal;
 use super::problem::ApiError;
 use super::records::{self, json_body, with_service};
-use super::reply::{body_fields, respond};
+use super::reply::{body_fields, if_match, respond};
 use crate::service::access::Principal;
+
+/// The file name of an upload that gives none.
+const RAW_DEFAULT_NAME: &str = "upload";
 
 pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
     cat.add(
@@ -56,12 +59,44 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
     let svc = || with_service(service.clone());
     let multipart = warp::path!("api" / "docs")
         .and(warp::post())
-        .and(warp::multipart::form().max_length(limit))
+        .and(super::multipart::form(limit))
+        .and(warp::query::<Vec<(String, String)>>())
         .and(svc())
         .and(principal())
-        .then(move |form: warp::multipart::FormData, s: RecordService, p: Arc<Principal>| async move {
-            respond(async { store_upload(&s, &p, read_form(form, limit).await?).await }.await)
-        });
+        .then(
+            move |form: multer::Multipart<'static>,
+                  params: Vec<(String, String)>,
+                  s: RecordService,
+                  p: Arc<Principal>| async move {
+                respond(
+                    async {
+                        // The query's values stand in for parts the form lacks, so that
+                        // both ways of sending them mean the same; where both are given
+                        // the part wins, but a query value is checked all the same.
+                        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+                        let mut upload = read_form(form, limit).await?;
+                        let mut filename = Some(upload.filename.clone()).filter(|f| !f.is_empty());
+                        for (name, part) in [
+                            ("title", &mut upload.title),
+                            ("task_id", &mut upload.task_id),
+                            ("filename", &mut filename),
+                        ] {
+                            if let Some(value) = param(name) {
+                                if name == "task_id" && !value.is_empty() {
+                                    crate::domain::values::parse_id(&value).map_err(|m| {
+                                        ApiError::invalid(vec![crate::domain::values::FieldError::new("task_id", m)])
+                                    })?;
+                                }
+                                part.get_or_insert(value);
+                            }
+                        }
+                        upload.filename = filename.unwrap_or_else(|| RAW_DEFAULT_NAME.to_string());
+                        store_upload(&s, &p, upload).await
+                    }
+                    .await,
+                )
+            },
+        );
     let raw = warp::path!("api" / "docs")
         .and(warp::post())
         .and(warp::query::<Vec<(String, String)>>())
@@ -79,10 +114,14 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
                 respond(
                     async {
                         let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+                        // No type and no bytes is no upload at all (an empty file says its type).
+                        if content_type.is_none() && content.is_empty() {
+                            return Err(ApiError::bad_request(
+                                "nothing to upload: send the file as the body with its Content-Type, or a multipart/form-data form",
+                            ));
+                        }
                         let upload = Upload {
-                            filename: param("filename").ok_or_else(|| {
-                                ApiError::bad_request("a raw upload names its file: POST /api/docs?filename=NAME")
-                            })?,
+                            filename: param("filename").unwrap_or_else(|| RAW_DEFAULT_NAME.to_string()),
                             title: param("title"),
                             task_id: param("task_id"),
                             content_type,
@@ -103,8 +142,9 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
         .then(|id: u64, tag: Option<String>, bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
-                    let committed =
-                        s.update(&p, TableKind::Docs, id, body_fields(TableKind::Docs, &bytes)?, tag, false).await?;
+                    let committed = s
+                        .update(&p, TableKind::Docs, id, body_fields(TableKind::Docs, &bytes)?, if_match(tag)?, false)
+                        .await?;
                     records::committed_response(TableKind::Docs, &s, StatusCode::OK, &committed)
                 }
                 .await,
@@ -143,7 +183,8 @@ async fn store_upload(s: &RecordService, p: &Principal, upload: Upload) -> Resul
 }
 
 /// Reads the parts of a multipart upload.
-async fn read_form(form: warp::multipart::FormData, limit: u64) -> Result<Upload, ApiError> {
+async fn read_form(mut form: multer::Multipart<'static>, limit: u64) -> Result<Upload, ApiError> {
+    let malformed = |e: multer::Error| ApiError::bad_request(format!("the multipart body is malformed: {e}"));
     let mut upload = Upload {
         filename: String::new(),
         title: None,
@@ -152,17 +193,17 @@ async fn read_form(form: warp::multipart::FormData, limit: u64) -> Result<Upload
         content: bytes::Bytes::new(),
     };
     let mut found_file = false;
-    let mut parts = form.map_err(|e| ApiError::bad_request(format!("the multipart body is malformed: {e}")));
-    while let Some(part) = parts.next().await {
-        let part = part?;
-        let name = part.name().to_string();
-        let filename = part.filename().map(str::to_string);
-        let content_type = part.content_type().map(str::to_string);
+    while let Some(mut part) = form.next_field().await.map_err(malformed)? {
+        let name = part.name().unwrap_or_default().to_string();
+        let filename = part
+            .headers()
+            .get(header::CONTENT_DISPOSITION)
+            .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+            .and_then(super::multipart::filename_of);
+        let content_type = part.content_type().map(|m| m.to_string());
         let mut data = Vec::new();
-        let mut stream = part.stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| ApiError::bad_request(format!("the multipart body is malformed: {e}")))?;
-            data.extend_from_slice(bytes::Buf::chunk(&chunk));
+        while let Some(chunk) = part.chunk().await.map_err(malformed)? {
+            data.extend_from_slice(&chunk);
             if data.len() as u64 > limit {
                 return Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,

@@ -31,14 +31,17 @@ pub fn routes(
     rows_per_chunk: usize,
     cat: &mut Catalog,
 ) -> BoxedFilter<(Response,)> {
-    cat.add(
-        "GET",
-        "/api/export/{table}.csv",
-        "export",
-        "CSV export of tasks, users, events, comments or docs, with the list filters",
-        None,
-        Shape::Other { body: None, response: "csv" },
-    );
+    // One operation per table in the document, each with that table's filters.
+    for table in TableKind::ALL.into_iter().filter(|t| t.spec().exportable) {
+        cat.add(
+            "GET",
+            format!("/api/export/{}.csv", table.name()),
+            "export",
+            format!("CSV export of {}, with the list filters", table.name()),
+            Some(table),
+            Shape::Other { body: None, response: "csv" },
+        );
+    }
     warp::path!("api" / "export" / String)
         .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())

@@ -132,7 +132,7 @@ fn cell_of(table: TableKind, name: &str, value: &Value) -> Result<String, String
         (_, Value::Null) if column.kind == ColumnKind::Bool => Err("must be true or false".into()),
         (_, Value::Null) => Err("is required; null is not a value".into()),
         (ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count, Value::Number(n)) => {
-            n.as_u64().map(|n| n.to_string()).ok_or_else(|| "must be a whole number".into())
+            whole(n).map(|n| n.to_string()).ok_or_else(|| "must be a whole number".into())
         }
         (ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count, Value::String(s))
             if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) =>
@@ -145,11 +145,21 @@ fn cell_of(table: TableKind, name: &str, value: &Value) -> Result<String, String
         (ColumnKind::Bool, Value::Bool(b)) => Ok(b.to_string()),
         (ColumnKind::Bool, _) => Err("must be true or false".into()),
         // A Telegram id is text in the file but a number in Telegram's own answers.
-        (ColumnKind::Text, Value::Number(n)) if name == "telegram_id" && n.is_u64() => Ok(n.to_string()),
+        (ColumnKind::Text, Value::Number(n)) if name == "telegram_id" => {
+            whole(n).map(|n| n.to_string()).ok_or_else(|| "must be a whole number or a string".into())
+        }
         (_, Value::String(s)) => Ok(s.clone()),
         (_, Value::Number(_) | Value::Bool(_)) => Err("must be a string".into()),
         (_, Value::Array(_) | Value::Object(_)) => Err("must be a string".into()),
     }
+}
+
+/// A JSON number that is a whole number ≥ 0: `42`, and `42.0` too, since JSON has one
+/// number type and JSON Schema counts `42.0` as an integer (a float's whole part is
+/// exact only up to 2^53).
+fn whole(n: &serde_json::Number) -> Option<u64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && (0.0..=EXACT).contains(f)).map(|f| f as u64))
 }
 
 /// Parses a JSON object body, refusing a key given twice (a parser would keep one of

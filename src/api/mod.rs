@@ -12,6 +12,7 @@ pub mod gate;
 pub mod health;
 pub mod json;
 pub mod metrics;
+pub mod multipart;
 pub mod openapi;
 pub mod problem;
 pub mod records;

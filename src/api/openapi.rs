@@ -53,8 +53,10 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.split('}').next()))
             .map(|name| {
-                let schema =
-                    if name == "id" { json!({"type": "integer", "minimum": 1}) } else { json!({"type": "string"}) };
+                let schema = match name {
+                    "id" => json!({"type": "integer", "minimum": 1}),
+                    _ => json!({"type": "string"}),
+                };
                 json!({"name": name, "in": "path", "required": true, "schema": schema})
             })
             .collect();
@@ -64,7 +66,9 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
         match op.shape {
             Shape::List => {
                 parameters.extend(list_parameters(op.table));
-                let item = entity.as_deref().map(entity_ref).unwrap_or(json!({"type": "object"}));
+                // `?fields=` may leave out any field, so a list's items require none.
+                let item =
+                    entity.as_deref().map(|e| entity_ref(&format!("{e}Fields"))).unwrap_or(json!({"type": "object"}));
                 let page = json!({"type": "object", "properties": {
                     "items": {"type": "array", "items": item}, "total": {"type": "integer"},
                     "page": {"type": "integer"}, "per_page": {"type": "integer"}}});
@@ -75,8 +79,18 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                 if op.shape != Shape::Get {
                     // What the server accepts, which is not the record it answers with:
                     // no server-set columns, every type exact, nothing unknown.
-                    let body =
+                    let mut body =
                         op.table.map(|t| input_schema(t, op.shape, statuses)).unwrap_or(json!({"type": "object"}));
+                    // A create under a task (`/api/tasks/{id}/comments`) takes the task
+                    // from the path, not the body.
+                    if op.shape == Shape::Create && op.path.starts_with("/api/tasks/{id}/") {
+                        if let Some(properties) = body["properties"].as_object_mut() {
+                            properties.remove("task_id");
+                        }
+                        if let Some(required) = body["required"].as_array_mut() {
+                            required.retain(|c| c != "task_id");
+                        }
+                    }
                     operation.insert(
                         "requestBody".into(),
                         json!({"required": true, "content": {"application/json": {"schema": body}}}),
@@ -84,7 +98,7 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                 }
                 if matches!(op.shape, Shape::Update | Shape::Replace) {
                     parameters.push(
-                        json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"},
+                        json!({"name": "If-Match", "in": "header", "required": false, "schema": if_match_schema(),
                         "description": "The ETag last seen; 412 when the record changed since"}),
                     );
                 }
@@ -95,7 +109,8 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
             }
             Shape::Delete => {
                 parameters
-                    .push(json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"}}));
+                    .push(json!({"name": "If-Match", "in": "header", "required": false, "schema": if_match_schema(),
+                        "description": "The ETag last seen; 412 when the record changed since"}));
                 if op.table == Some(TableKind::Users) {
                     let schema = entity.as_deref().map(entity_ref).unwrap_or_default();
                     responses.insert("200".into(), content("The deactivated user", "application/json", schema));
@@ -106,15 +121,17 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
             Shape::Other { body, response } => {
                 if body == Some("upload") {
                     operation.insert("requestBody".into(), json!({"required": true, "content": {
-                        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-                            "file": {"type": "string", "contentMediaType": "application/octet-stream"},
-                            "title": {"type": "string"}, "task_id": {"type": "integer"}}}},
+                        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "additionalProperties": false, "properties": {
+                            "file": {"type": "string", "contentMediaType": "application/octet-stream", "description": "The file: any bytes"},
+                            "title": {"type": "string"}, "task_id": {"type": "integer", "minimum": 1}}}},
                         "application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}}));
-                    for (name, required) in [("filename", false), ("title", false), ("task_id", false)] {
-                        parameters.push(
-                            json!({"name": name, "in": "query", "required": required, "schema": {"type": "string"},
-                            "description": "For a raw-body upload"}),
-                        );
+                    for (name, schema) in [
+                        ("filename", json!({"type": "string"})),
+                        ("title", json!({"type": "string"})),
+                        ("task_id", json!({"type": "integer", "minimum": 1})),
+                    ] {
+                        parameters.push(json!({"name": name, "in": "query", "required": false, "schema": schema,
+                            "description": "For a raw-body upload (a multipart form's part of the same name wins)"}));
                     }
                 }
                 if let Some(name) = body.filter(|b| *b != "upload") {
@@ -125,7 +142,10 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                 }
                 let (code, body) = match response {
                     "Doc" => ("201", content("Uploaded", "application/json", entity_ref("Doc"))),
-                    "file" => ("200", content("The file", "application/octet-stream", json!({"type": "string"}))),
+                    "file" => (
+                        "200",
+                        content("The file, with the type it was uploaded with", "*/*", json!({"type": "string"})),
+                    ),
                     "csv" => {
                         parameters.extend(list_parameters(op.table));
                         ("200", content("CSV, streamed", "text/csv", json!({"type": "string"})))
@@ -165,7 +185,12 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
         "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
         "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}}));
     for table in TableKind::ALL.into_iter().filter(|t| t.spec().exportable) {
-        schemas.insert(schema_name(table), table_schema(table, statuses));
+        let record = table_schema(table, statuses);
+        let mut fields = record.clone();
+        fields["required"] = json!([]);
+        fields["description"] = json!("A list's item: the fields ?fields= asked for, or all");
+        schemas.insert(format!("{}Fields", schema_name(table)), fields);
+        schemas.insert(schema_name(table), record);
     }
     let mut components = json!({"schemas": schemas});
     if with_security {
@@ -180,6 +205,11 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
     })
 }
 
+/// `*` or the ETag last seen: not empty.
+fn if_match_schema() -> Value {
+    json!({"type": "string", "pattern": "\\S"})
+}
+
 fn content(description: &str, media: &str, schema: Value) -> Value {
     json!({"description": description, "content": {media: {"schema": schema}}})
 }
@@ -190,14 +220,14 @@ fn list_parameters(table: Option<TableKind>) -> Vec<Value> {
     let p = |name: &str, schema: Value, description: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description});
     let when = json!({"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]});
     let mut params = vec![
-        p("page", json!({"type": "integer", "minimum": 1}), "Page number, from 1"),
+        p("page", json!({"type": "integer", "minimum": 1, "maximum": u64::MAX}), "Page number, from 1"),
         p("per_page", json!({"type": "integer", "minimum": 1, "maximum": 500}), "Items per page"),
         p(
             "limit",
             json!({"type": "integer", "minimum": 1, "maximum": 500}),
             "Instead of pages: at most this many (wins over page/per_page)",
         ),
-        p("offset", json!({"type": "integer", "minimum": 0}), "Instead of pages: skip this many"),
+        p("offset", json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}), "Instead of pages: skip this many"),
         p("q", json!({"type": "string"}), "Text search in title, description, message, username, filename"),
     ];
     let Some(table) = table else {
@@ -210,13 +240,13 @@ fn list_parameters(table: Option<TableKind>) -> Vec<Value> {
     let one = names.join("|");
     params.push(p(
         "sort",
-        json!({"type": "string", "pattern": format!("^-?({one})(,-?({one}))*$")}),
-        "Fields, comma-separated; a leading - sorts descending",
+        json!({"type": "string", "pattern": format!("^(-?({one})(,-?({one}))*)?$")}),
+        "Fields, comma-separated; a leading - sorts descending (empty: as if absent)",
     ));
     params.push(p(
         "fields",
-        json!({"type": "string", "pattern": format!("^({one})(,({one}))*$")}),
-        "Keep only these fields",
+        json!({"type": "string", "pattern": format!("^(({one})(,({one}))*)?$")}),
+        "Keep only these fields (empty: as if absent)",
     ));
     let has = |name: &str| spec.column(name).is_some();
     if has("updated_at") {
@@ -305,26 +335,38 @@ fn input_schema(table: TableKind, shape: Shape, statuses: &[String]) -> Value {
         // Stricter than what a file may hold (the record schema): a source sends a
         // date in one of two formats, and text within the rules of the door.
         let base = match column.kind {
-            ColumnKind::DueDate => {
-                json!({"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]})
-            }
+            // Empty, like null, clears it.
+            ColumnKind::DueDate => json!({"anyOf": [
+                {"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}, {"const": ""}]}),
+            // Not starting like a formula (=, +, @, tab, CR, or - before a non-number);
+            // a required one not blank either.
+            ColumnKind::Text if column.required => json!({
+                "type": "string",
+                "maxLength": crate::domain::schema::text_limit(column.name),
+                "pattern": "^(?![=+@\\t\\r]|-(?![0-9.]*$| ))[\\s\\S]*\\S",
+            }),
             ColumnKind::Text => json!({
                 "type": "string",
                 "maxLength": crate::domain::schema::text_limit(column.name),
-                // Not blank; not starting like a formula (=, +, @, tab, CR, or - before a non-number).
-                "pattern": "^(?![=+@\\t\\r]|-(?![0-9.]*$| ))[\\s\\S]*\\S",
+                "pattern": "^(?![=+@\\t\\r]|-(?![0-9.]*$| ))",
             }),
             kind => match column_schema(kind, statuses) {
                 Some(schema) => schema,
                 None => continue,
             },
         };
+        // A Telegram id is text in the file and a number in Telegram's own answers.
+        let base = if column.name == "telegram_id" {
+            json!({"anyOf": [base, {"type": "integer", "minimum": 0, "maximum": u64::MAX}]})
+        } else {
+            base
+        };
         let nullable = !column.required && column.kind != ColumnKind::Bool;
         let schema = if nullable { json!({"anyOf": [base, {"type": "null"}]}) } else { base };
         let has_default = spec.defaults.iter().any(|(c, _)| *c == column.name);
         let needed = match shape {
             Shape::Create => column.required && !has_default,
-            Shape::Replace => true,
+            Shape::Replace => crate::service::records::writable_columns(table).any(|c| c == column.name),
             _ => false,
         };
         if needed {
@@ -333,10 +375,9 @@ fn input_schema(table: TableKind, shape: Shape, statuses: &[String]) -> Value {
         properties.insert(column.name.into(), schema);
     }
     if table == TableKind::Users && shape == Shape::Create {
-        properties.insert(
-            "password".into(),
-            json!({"type": "string", "minLength": 8, "description": "An initial password (admin)"}),
-        );
+        let mut password = password_schema();
+        password["description"] = json!("An initial password (admin)");
+        properties.insert("password".into(), password);
     }
     json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
 }
@@ -351,17 +392,59 @@ fn named_body(name: &str) -> Value {
     match name {
         "Login" => strings(&["username", "password"]),
         "Refresh" => strings(&["refresh_token"]),
-        "PasswordChange" => strings(&["current_password", "new_password"]),
-        "Password" => strings(&["password"]),
+        "PasswordChange" => {
+            let mut body = strings(&["current_password", "new_password"]);
+            body["properties"]["new_password"] = password_schema();
+            body
+        }
+        "Password" => {
+            let mut body = strings(&["password"]);
+            body["properties"]["password"] = password_schema();
+            body
+        }
         "TelegramLogin" => json!({"type": "object", "required": ["id", "auth_date", "hash"],
             "properties": {"id": {"type": "integer"}, "auth_date": {"type": "integer"}, "hash": {"type": "string"},
                 "first_name": {"type": "string"}, "last_name": {"type": "string"}, "username": {"type": "string"},
                 "photo_url": {"type": "string"}}, "additionalProperties": false}),
+        // A range that runs backwards (5-3) is the one crontab mistake the pattern
+        // lets through; the server answers it with a 422 naming the field.
         "job" => json!({"type": "object", "additionalProperties": false, "properties": {
-            "schedule": {"type": "string"}, "interval": {"type": "string"}, "enabled": {"type": "boolean"},
-            "description": {"type": "string"}}}),
+            "schedule": {"type": "string", "pattern": crontab_pattern(),
+                "description": "A crontab: minute hour day-of-month month day-of-week"},
+            "interval": {"type": "string", "pattern": "^\\s*0*[1-9][0-9]{0,5}[smhd]\\s*$", "description": "As 15m, 2h, 1d"},
+            "enabled": {"type": "boolean"},
+            "description": {"type": "string"}},
+            "not": {"required": ["schedule", "interval"]}}),
         other => json!({"type": "object", "title": other}),
     }
+}
+
+/// A crontab line as `scheduler::schedule` reads it: five fields, each a list of `*`
+/// or a number in the field's range, or a range of them, each with an optional step.
+fn crontab_pattern() -> String {
+    let numbers = [
+        "0*[1-5]?[0-9]",               // minute 0-59
+        "0*(?:1?[0-9]|2[0-3])",        // hour 0-23
+        "0*(?:[1-9]|[12][0-9]|3[01])", // day of month 1-31
+        "0*(?:[1-9]|1[0-2])",          // month 1-12
+        "0*[0-7]",                     // day of week 0-7 (0 and 7: Sunday)
+    ];
+    let fields: Vec<String> = numbers
+        .iter()
+        .map(|n| {
+            let item = format!("(?:\\*|{n}(?:-{n})?)(?:/0*[1-9][0-9]{{0,8}})?");
+            format!("{item}(?:,{item})*")
+        })
+        .collect();
+    format!("^\\s*{}\\s*$", fields.join("\\s+"))
+}
+
+/// A password the policy accepts (auth::password): at least 8 characters with an
+/// upper-case letter, a lower-case letter, a digit and a special character.
+fn password_schema() -> Value {
+    json!({"type": "string", "minLength": 8,
+        "pattern": "^(?=[\\s\\S]*[A-Z])(?=[\\s\\S]*[a-z])(?=[\\s\\S]*[0-9])(?=[\\s\\S]*[^0-9A-Za-z\\s])[\\s\\S]*$",
+        "description": "At least 8 characters with an upper-case letter, a lower-case letter, a digit and a special character"})
 }
 
 fn operation_id(method: &str, path: &str) -> String {

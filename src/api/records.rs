@@ -18,7 +18,7 @@ use super::catalog::{Catalog, Shape};
 use super::gate::principal;
 use super::json::{RowJson, record_to_json};
 use super::problem::ApiError;
-use super::reply::{body_fields, bytes_response, json_response, list_query, page_response, respond};
+use super::reply::{body_fields, bytes_response, if_match, json_response, list_query, page_response, respond};
 
 type Svc = BoxedFilter<(RecordService,)>;
 
@@ -159,7 +159,7 @@ pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool, cat: &mut C
                 respond(
                     async {
                         let fields = body_fields(table, &bytes)?;
-                        let committed = s.update(&p, table, id, fields, tag, replace).await?;
+                        let committed = s.update(&p, table, id, fields, if_match(tag)?, replace).await?;
                         committed_response(table, &s, StatusCode::OK, &committed)
                     }
                     .await,
@@ -190,7 +190,7 @@ pub fn delete(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Res
         .then(move |id: u64, tag: Option<String>, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
-                    if let Some(committed) = s.remove(&p, table, id, tag).await? {
+                    if let Some(committed) = s.remove(&p, table, id, if_match(tag)?).await? {
                         return committed_response(table, &s, StatusCode::OK, &committed);
                     }
                     let mut response = Response::new(Vec::new().into());

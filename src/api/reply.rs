@@ -29,6 +29,18 @@ pub fn body_fields(table: TableKind, bytes: &[u8]) -> Result<Fields, ApiError> {
     json_to_fields(table, &value).map_err(ApiError::invalid)
 }
 
+/// The `If-Match` header as the service takes it: absent, `*`, or the ETag last seen.
+/// An empty one is a 400 naming the header (a client that meant "no condition" sends
+/// none), not a 412 that reads as "someone changed it".
+pub fn if_match(header: Option<String>) -> Result<Option<String>, ApiError> {
+    match header {
+        Some(tag) if tag.trim().is_empty() => {
+            Err(ApiError::bad_request("If-Match is empty; send the ETag you last saw, or * for any version"))
+        }
+        other => Ok(other),
+    }
+}
+
 /// Query parameters as a list query; 422 per bad parameter.
 pub fn list_query(params: &[(String, String)]) -> Result<ListQuery, ApiError> {
     ListQuery::from_params(params).map_err(ApiError::invalid)

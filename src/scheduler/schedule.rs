@@ -98,9 +98,13 @@ impl Trigger {
         let t = text.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (number, unit) = t.split_at(split);
-        let n: u64 = number.parse().ok().filter(|n| *n > 0).ok_or_else(|| ScheduleError {
+        // At most 999,999 of a unit (2,700 years in days): the product stays exact and
+        // the next run a representable time.
+        let n: u64 = number.parse().ok().filter(|n| (1..=999_999).contains(n)).ok_or_else(|| ScheduleError {
             position: 1,
-            message: format!("{text:?} is not an interval; expected a number and a unit, as 15m or 2h"),
+            message: format!(
+                "{text:?} is not an interval; expected a number from 1 to 999999 and a unit, as 15m or 2h"
+            ),
         })?;
         let seconds = match unit {
             "s" => n,
@@ -293,5 +297,9 @@ mod tests {
         assert!(matches!(Trigger::interval("2h"), Ok(Trigger::Interval(d)) if d.as_secs() == 7200));
         assert_eq!(Trigger::interval("15x").unwrap_err().position, 3);
         assert!(Trigger::interval("m").is_err());
+        // A number whose product with its unit would overflow is refused, not wrapped.
+        assert!(Trigger::interval("999999d").is_ok());
+        assert!(Trigger::interval("1000000d").unwrap_err().message.contains("999999"));
+        assert!(Trigger::interval("99999999999999999999s").is_err());
     }
 }

@@ -115,9 +115,6 @@ impl ListQuery {
             }
         }
         // limit/offset win over page/per_page when a client sends both.
-        if limit.is_some() || offset.is_some() {
-            page = None;
-        }
         let size = |v: Option<usize>, name: &str, errors: &mut Vec<FieldError>| match v {
             Some(0) => {
                 errors.push(FieldError::new(name, "must be at least 1"));
@@ -130,16 +127,17 @@ impl ListQuery {
             Some(n) => n,
             None => DEFAULT_PER_PAGE,
         };
+        // Every value sent is checked, also one that limit/offset make moot.
+        if page == Some(0) {
+            errors.push(FieldError::new("page", "pages count from 1"));
+        }
+        let page_size = size(per_page, "per_page", &mut errors);
         if limit.is_some() || offset.is_some() {
             q.per_page = size(limit, "limit", &mut errors);
             q.offset = offset.unwrap_or(0);
         } else {
-            q.per_page = size(per_page, "per_page", &mut errors);
-            let page = page.unwrap_or(1);
-            if page == 0 {
-                errors.push(FieldError::new("page", "pages count from 1"));
-            }
-            q.offset = (page.max(1) - 1) * q.per_page;
+            q.per_page = page_size;
+            q.offset = (page.unwrap_or(1).max(1) - 1).saturating_mul(q.per_page);
         }
         if errors.is_empty() { Ok(q) } else { Err(errors) }
     }

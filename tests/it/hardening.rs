@@ -346,3 +346,126 @@ async fn saves_made_while_the_server_folds_the_same_file_are_never_lost() {
     let text = std::fs::read_to_string(dir.path().join("data/tasks.csv")).unwrap();
     assert!(text.contains("save 19") && text.contains("changed by the API 19"), "{text}");
 }
+
+/// A multipart body written by hand, as a client that does not escape sends it.
+fn raw_form(disposition: &str, content: &str, extra: &str) -> (String, String) {
+    let boundary = "b0und4ry";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: text/plain\r\n\r\n{content}\r\n{extra}--{boundary}--\r\n"
+    );
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn a_raw_quote_in_an_uploaded_file_name_is_kept_not_cut() {
+    let app = app_with_users().await;
+    for (disposition, wanted) in [
+        (r#"form-data; name="file"; filename="q"uote.txt""#, "q\"uote.txt"),
+        (r#"form-data; name="file"; filename="q\"uote2.txt""#, "q\"uote2.txt"),
+        (r#"form-data; name="file"; filename*=UTF-8''%D0%BE%D1%82%D1%87%D1%91%D1%82.txt"#, "отчёт.txt"),
+    ] {
+        let (content_type, body) = raw_form(disposition, "quoted", "");
+        let r =
+            app.client.post(app.url("/api/docs")).header("content-type", content_type).body(body).send().await.unwrap();
+        let (status, doc) = status_and_body(r).await;
+        assert_eq!(status, 201, "{doc}");
+        assert_eq!(doc["filename"], wanted);
+        let id = doc["id"].as_u64().unwrap();
+        assert_eq!(std::fs::read(app.data().join(format!("docs/{id}/{wanted}"))).unwrap(), b"quoted");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_upload_takes_its_fields_from_parts_or_query_and_says_what_is_missing() {
+    let app = app_with_users().await;
+    assert_eq!(app.post("/api/tasks", json!({"title": "T"})).await.status(), 201);
+    // The query stands in for a part the form lacks; a part wins over the query.
+    let task_part = "--b0und4ry\r\nContent-Disposition: form-data; name=\"task_id\"\r\n\r\n1\r\n";
+    let (content_type, body) = raw_form(r#"form-data; name="file"; filename="a.txt""#, "a", task_part);
+    let r = app
+        .client
+        .post(app.url("/api/docs?title=From%20the%20query&filename=ignored.txt"))
+        .header("content-type", content_type.clone())
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    let (status, doc) = status_and_body(r).await;
+    assert_eq!(
+        (status, &doc["title"], &doc["filename"], &doc["task_id"]),
+        (201, &json!("From the query"), &json!("a.txt"), &json!(1))
+    );
+    // A query value is checked even where a part wins.
+    let r = app
+        .client
+        .post(app.url("/api/docs?task_id=0"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let (status, problem) = status_and_body(r).await;
+    assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!("task_id")), "{problem}");
+    // No body and no type is nothing to upload; a raw upload with no name is `upload`.
+    let r = app.client.post(app.url("/api/docs")).header("content-length", "0").send().await.unwrap();
+    let (status, problem) = status_and_body(r).await;
+    assert_eq!(status, 400, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("nothing to upload"), "{problem}");
+    let r = app.client.post(app.url("/api/docs")).header("content-type", "text/plain").body("x").send().await.unwrap();
+    let (status, doc) = status_and_body(r).await;
+    assert_eq!((status, &doc["filename"]), (201, &json!("upload")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn what_is_wrong_whatever_the_version_is_said_before_a_stale_if_match() {
+    let app = app_with_users().await;
+    assert_eq!(app.post("/api/tasks", json!({"title": "T"})).await.status(), 201);
+    let send = |body: Value, tag: &'static str| {
+        app.client.patch(app.url("/api/tasks/1")).header("if-match", tag).json(&body).send()
+    };
+    // An unknown field, a wrong value or a dangling reference: 422 even with a stale ETag.
+    for (body, field) in [
+        (json!({"title": "x", "nope": 1}), "nope"),
+        (json!({"due_date": "soon"}), "due_date"),
+        (json!({"assigned_to": 999}), "assigned_to"),
+    ] {
+        let (status, problem) = status_and_body(send(body, "\"stale\"").await.unwrap()).await;
+        assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!(field)), "{problem}");
+    }
+    // A valid change with a stale ETag is a 412, and an empty If-Match a 400 naming it.
+    assert_eq!(send(json!({"title": "y"}), "\"stale\"").await.unwrap().status(), 412);
+    let (status, problem) = status_and_body(send(json!({"title": "y"}), "").await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(problem["detail"].as_str().unwrap().contains("If-Match"), "{problem}");
+    let r = app.client.delete(app.url("/api/tasks/1")).header("if-match", " ").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(app.get_json("/api/tasks/1").await["title"], "T", "nothing changed");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_whole_number_written_with_a_fraction_of_zero_is_a_whole_number() {
+    let app = app_with_users().await;
+    let r = app.post("/api/tasks", json!({"title": "T", "assigned_to": 1.0})).await;
+    let (status, task) = status_and_body(r).await;
+    assert_eq!((status, &task["assigned_to"]), (201, &json!(1)), "{task}");
+    let (status, problem) =
+        status_and_body(app.post("/api/tasks", json!({"title": "T", "assigned_to": 1.5})).await).await;
+    assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!("assigned_to")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn paging_values_made_moot_by_limit_and_offset_are_still_checked() {
+    let app = app_with_users().await;
+    for query in ["page=0&offset=1", "per_page=1000&limit=5", "per_page=0&offset=0"] {
+        let (status, problem) = status_and_body(app.get(&format!("/api/tasks?{query}")).await).await;
+        assert_eq!(status, 422, "{query}: {problem}");
+    }
+    // A page so far out that page × per_page overflows is an empty page, not a crash.
+    let page = app.get_json(&format!("/api/tasks?page={}&per_page=500", u64::MAX)).await;
+    assert_eq!(page["items"], json!([]));
+    app.stop().await;
+}

@@ -429,9 +429,14 @@ impl Writer {
                 }
                 Op::Update { id, mut fields, if_match, .. } => {
                     let row = table.rows.get(&id).cloned().ok_or(StoreError::NotFound { table: kind, id })?;
-                    if if_match.as_ref().is_some_and(|tag| tag != "*" && *tag != etag_of(&row)) {
-                        return Err(StoreError::PreconditionFailed);
-                    }
+                    // A body naming a column the table lacks is wrong whatever the
+                    // version: say so before judging the If-Match.
+                    let unknown: Fields = fields
+                        .iter()
+                        .filter(|(k, _)| table.position(k).is_none())
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    reject_unknown(&unknown)?;
                     if fields.get(spec.key).is_some_and(|v| v != &id.to_string()) {
                         return Err(StoreError::Invalid(vec![FieldError::new(spec.key, "cannot be changed")]));
                     }
@@ -442,7 +447,12 @@ impl Writer {
                             after.insert(h.clone(), v);
                         }
                     }
-                    reject_unknown(&fields)?;
+                    // What would be wrong whatever the version is said before the
+                    // If-Match is judged: a 412 means only "it changed since".
+                    validate(spec, &after, &vocabulary, &refs, &ref_tables)?;
+                    if if_match.as_ref().is_some_and(|tag| tag != "*" && *tag != etag_of(&row)) {
+                        return Err(StoreError::PreconditionFailed);
+                    }
                     if after == before {
                         let etag = Some(etag_of(&row));
                         return Ok((Committed { id, record: Some(before), etag, change: None }, None));
@@ -450,7 +460,6 @@ impl Writer {
                     if table.position("updated_at").is_some() && after.get("updated_at") == before.get("updated_at") {
                         after.insert("updated_at".into(), now.into());
                     }
-                    validate(spec, &after, &vocabulary, &refs, &ref_tables)?;
                     let row = table.row_from_fields(&after);
                     table.rows.insert(id, Arc::new(row));
                     (ChangeOp::Update, id, Some(before), Some(after))
