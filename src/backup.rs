@@ -198,8 +198,23 @@ pub fn write_archive(
     kind: BackupKind,
 ) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
+    // Two backups in one second (a manual one beside the scheduled one) must not share
+    // a name: the second would replace the first, and both would write one temporary
+    // file. One writer at a time picks the first free name: STAMP, STAMP-2, STAMP-3…
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = WRITING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let marker = if kind == BackupKind::Scheduled { SCHEDULED } else { "" };
-    let name = format!("{PREFIX}{}{marker}{SUFFIX}", now.format(STAMP));
+    let stamp = now.format(STAMP).to_string();
+    let name = (1..)
+        .map(|n| {
+            if n == 1 {
+                format!("{PREFIX}{stamp}{marker}{SUFFIX}")
+            } else {
+                format!("{PREFIX}{stamp}-{n}{marker}{SUFFIX}")
+            }
+        })
+        .find(|name| !dir.join(name).exists())
+        .unwrap_or_default();
     let target = dir.join(&name);
     let temp = dir.join(format!(".{name}.partial"));
     let result = (|| {
@@ -293,6 +308,11 @@ pub fn verify(archive: &Path) -> Result<Manifest, String> {
 fn created_at(name: &str) -> Option<DateTime<Utc>> {
     let stamp = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
     let stamp = stamp.strip_suffix(SCHEDULED).unwrap_or(stamp);
+    // A second backup of the same second carries -2, -3… after the stamp.
+    let stamp = match stamp.rsplit_once('-') {
+        Some((time, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => time,
+        _ => stamp,
+    };
     NaiveDateTime::parse_from_str(stamp, STAMP).ok().map(|t| t.and_utc())
 }
 
@@ -494,5 +514,26 @@ mod tests {
         assert!(!keep.contains(&older), "{keep:?}");
         assert_eq!(kind_of(&scheduled), BackupKind::Scheduled);
         assert_eq!(created_at(&scheduled), created_at(&name("20261122T020000Z")));
+    }
+
+    #[test]
+    fn two_backups_in_one_second_get_two_names_and_both_stay_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = NaiveDateTime::parse_from_str("20261201T120000Z", STAMP).unwrap().and_utc();
+        let entry = |text: &str| {
+            vec![Entry::Bytes { path: "data/a.csv".into(), bytes: text.as_bytes().to_vec(), private: false }]
+        };
+        let first = write_archive(entry("one"), dir.path(), 1, now, BackupKind::Manual).unwrap();
+        let second = write_archive(entry("two"), dir.path(), 2, now, BackupKind::Manual).unwrap();
+        let scheduled = write_archive(entry("three"), dir.path(), 3, now, BackupKind::Scheduled).unwrap();
+        assert_ne!(first, second);
+        assert_eq!(verify(&first).unwrap().last_event_id, 1, "the first was not replaced");
+        assert_eq!(verify(&second).unwrap().last_event_id, 2);
+        let second_name = second.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(second_name, name("20261201T120000Z-2"));
+        assert_eq!(created_at(&second_name), Some(now));
+        let scheduled_name = scheduled.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(kind_of(&scheduled_name), BackupKind::Scheduled);
+        assert_eq!(created_at(&scheduled_name), Some(now));
     }
 }
