@@ -10,6 +10,7 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod llm;
 pub mod logs;
 pub mod scheduler;
 pub mod server;

@@ -24,6 +24,7 @@ use super::reply::json_response;
 pub fn routes(
     store: Arc<dyn Storage>,
     config: Arc<Config>,
+    analyst: crate::service::analysis::Analyst,
     started: Instant,
     cat: &mut Catalog,
 ) -> BoxedFilter<(Response,)> {
@@ -79,7 +80,7 @@ pub fn routes(
                     "scheduler": {"state": if config.cron.enabled { "ok" } else { "disabled" }, "jobs": config.cron.jobs.len()},
                     "websocket": {"state": "ok", "clients": super::ws::CLIENTS.load(Ordering::Relaxed)},
                     "telegram": {"state": "absent", "token_configured": config.telegram.bot_token.is_set()},
-                    "llm": {"state": "absent", "enabled": config.llm.enabled, "key_configured": config.llm.api_key.is_set()},
+                    "llm": analyst.health(),
                 },
                 "config": &*config,
             });

@@ -1,6 +1,7 @@
 //! The REST API: warp filters, one file per resource. This is the one place where
 //! errors become HTTP statuses ([`problem`]).
 
+pub mod analyze;
 pub mod auth;
 pub mod backups;
 pub mod catalog;
@@ -34,7 +35,7 @@ use crate::service::Services;
 
 /// Every route, with CORS, request ids, metrics and problem+json errors.
 pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: Instant) -> BoxedFilter<(Response,)> {
-    let Services { config, store, records, security } = services.clone();
+    let Services { config, store, records, security, analyst } = services.clone();
     let body_limit = config.performance.max_file_size_mb.max(1) * 1024 * 1024;
     let mut cat = catalog::Catalog::default();
     let cat = &mut cat;
@@ -43,6 +44,8 @@ pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: In
     // is complete). Every route a request passes costs a little.
     let mounted = tasks::routes(records.clone(), body_limit, cat)
         .or(comments::routes(records.clone(), body_limit, cat))
+        .unify()
+        .or(analyze::routes(analyst.clone(), cat))
         .unify()
         .or(docs::routes(records.clone(), body_limit, cat))
         .unify()
@@ -58,7 +61,7 @@ pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: In
         .unify()
         .or(ws::routes(services.viewer(), config.server.max_connections, cat))
         .unify()
-        .or(health::routes(store.clone(), config.clone(), started, cat))
+        .or(health::routes(store.clone(), config.clone(), analyst, started, cat))
         .unify()
         .or(metrics::routes(store.clone(), cat))
         .unify()

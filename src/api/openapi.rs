@@ -135,9 +135,11 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                     }
                 }
                 if let Some(name) = body.filter(|b| *b != "upload") {
+                    // An analysis needs no body; every other named body is required.
+                    let required = name != "Analyze";
                     operation.insert(
                         "requestBody".into(),
-                        json!({"required": true, "content": {"application/json": {"schema": named_body(name)}}}),
+                        json!({"required": required, "content": {"application/json": {"schema": named_body(name)}}}),
                     );
                 }
                 let (code, body) = match response {
@@ -161,6 +163,7 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                         ("101", json!({"description": "Switching to the WebSocket protocol"}))
                     }
                     "Backup" => ("201", content("Taken", "application/json", json!({"type": "object"}))),
+                    "Analysis" => ("200", content("The analysis", "application/json", analysis_schema())),
                     _ => ("200", content("OK", "application/json", json!({"type": "object"}))),
                 };
                 responses.insert(code.into(), body);
@@ -408,6 +411,8 @@ fn named_body(name: &str) -> Value {
                 "photo_url": {"type": "string"}}, "additionalProperties": false}),
         // A range that runs backwards (5-3) is the one crontab mistake the pattern
         // lets through; the server answers it with a 422 naming the field.
+        "Analyze" => json!({"type": "object", "additionalProperties": false,
+            "properties": {"refresh": {"type": "boolean", "description": "Skip the cache"}}}),
         "job" => json!({"type": "object", "additionalProperties": false, "properties": {
             "schedule": {"type": "string", "pattern": crontab_pattern(),
                 "description": "A crontab: minute hour day-of-month month day-of-week"},
@@ -417,6 +422,24 @@ fn named_body(name: &str) -> Value {
             "not": {"required": ["schedule", "interval"]}}),
         other => json!({"type": "object", "title": other}),
     }
+}
+
+/// An analysis as `POST /api/tasks/{id}/analyze` answers it: what the model is asked
+/// for, plus where it came from.
+fn analysis_schema() -> Value {
+    let mut schema = crate::service::analysis::content_schema();
+    let extra = json!({
+        "task_id": {"type": "integer"}, "source": {"enum": ["llm", "heuristic"]}, "cached": {"type": "boolean"},
+        "model": {"type": ["string", "null"]}, "input_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "llm_error": {"type": "string", "description": "Why the model did not answer (source heuristic)"}});
+    for (name, value) in extra.as_object().into_iter().flatten() {
+        schema["properties"][name] = value.clone();
+        if let Some(required) = schema["required"].as_array_mut().filter(|_| name != "llm_error") {
+            required.push(json!(name));
+        }
+    }
+    schema
 }
 
 /// A crontab line as `scheduler::schedule` reads it: five fields, each a list of `*`

@@ -146,6 +146,8 @@ pub fn requirement(method: &str, path: &str) -> Requirement {
         ["api", "export", ..] => Requirement::Export,
         ["api", "tasks", _, "comments"] => Requirement::Area(Area::Comments, action),
         ["api", "tasks", _, "history"] => Requirement::Area(Area::Tasks, Action::Read),
+        // An analysis changes nothing: whoever may read the task may ask for one.
+        ["api", "tasks", _, "analyze"] => Requirement::Area(Area::Tasks, Action::Read),
         ["api", "tasks", ..] => Requirement::Area(Area::Tasks, action),
         ["api", "comments", ..] => Requirement::Area(Area::Comments, action),
         ["api", "docs", ..] => Requirement::Area(Area::Docs, action),

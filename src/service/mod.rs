@@ -4,6 +4,7 @@
 //! whichever door a change comes through.
 
 pub mod access;
+pub mod analysis;
 pub mod auth;
 pub mod columns;
 pub mod docs;
@@ -35,6 +36,7 @@ pub struct Services {
     pub store: Arc<dyn Storage>,
     pub records: RecordService,
     pub security: Arc<auth::Security>,
+    pub analyst: analysis::Analyst,
 }
 
 impl Services {
@@ -42,7 +44,8 @@ impl Services {
         let deadlines = query::Deadlines::new(&config.tasks.statuses, config.scheduler.tz());
         let records = RecordService::new(store.clone(), deadlines);
         let security = Arc::new(auth::Security::new(&config, store.clone())?);
-        Ok(Services { config, store, records, security })
+        let analyst = analysis::Analyst::new(&config, records.clone(), security.clone());
+        Ok(Services { config, store, records, security, analyst })
     }
 
     /// Sets or resets user `id`'s password (an admin's use case) and ends that user's

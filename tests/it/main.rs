@@ -5,6 +5,7 @@ mod backups;
 mod common;
 mod hardening;
 mod live;
+mod llm;
 mod logs_and_config;
 mod readme;
 mod rest;
