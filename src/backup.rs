@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -200,21 +200,20 @@ pub fn write_archive(
     std::fs::create_dir_all(dir)?;
     // Two backups in one second (a manual one beside the scheduled one) must not share
     // a name: the second would replace the first, and both would write one temporary
-    // file. One writer at a time picks the first free name: STAMP, STAMP-2, STAMP-3…
+    // file. One writer at a time picks the next name: STAMP, STAMP-2, STAMP-3…
     static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one_at_a_time = WRITING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let marker = if kind == BackupKind::Scheduled { SCHEDULED } else { "" };
     let stamp = now.format(STAMP).to_string();
-    let name = (1..)
-        .map(|n| {
-            if n == 1 {
-                format!("{PREFIX}{stamp}{marker}{SUFFIX}")
-            } else {
-                format!("{PREFIX}{stamp}-{n}{marker}{SUFFIX}")
-            }
-        })
-        .find(|name| !dir.join(name).exists())
-        .unwrap_or_default();
+    // After every backup of this second, even one retention removed since: the new
+    // one must sort newest.
+    let second = now.with_nanosecond(0).unwrap_or(now);
+    let latest =
+        list(dir).iter().filter_map(|b| taken_at(&b.name)).filter(|(at, _)| *at == second).map(|(_, n)| n).max();
+    let name = match latest {
+        None => format!("{PREFIX}{stamp}{marker}{SUFFIX}"),
+        Some(n) => format!("{PREFIX}{stamp}-{}{marker}{SUFFIX}", n + 1),
+    };
     let target = dir.join(&name);
     let temp = dir.join(format!(".{name}.partial"));
     let result = (|| {
@@ -306,14 +305,19 @@ pub fn verify(archive: &Path) -> Result<Manifest, String> {
 }
 
 fn created_at(name: &str) -> Option<DateTime<Utc>> {
+    taken_at(name).map(|(at, _)| at)
+}
+
+/// When a backup was taken and its place among those of the same second (1, then the
+/// `-2`, `-3`… of later ones): the order newest-first sorts by.
+fn taken_at(name: &str) -> Option<(DateTime<Utc>, u32)> {
     let stamp = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
     let stamp = stamp.strip_suffix(SCHEDULED).unwrap_or(stamp);
-    // A second backup of the same second carries -2, -3… after the stamp.
-    let stamp = match stamp.rsplit_once('-') {
-        Some((time, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => time,
-        _ => stamp,
+    let (stamp, sequence) = match stamp.rsplit_once('-') {
+        Some((time, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => (time, n.parse().ok()?),
+        _ => (stamp, 1),
     };
-    NaiveDateTime::parse_from_str(stamp, STAMP).ok().map(|t| t.and_utc())
+    NaiveDateTime::parse_from_str(stamp, STAMP).ok().map(|t| (t.and_utc(), sequence))
 }
 
 /// Who took the backup of this name.
@@ -352,7 +356,7 @@ pub fn list(dir: &Path) -> Vec<BackupInfo> {
                 .collect()
         })
         .unwrap_or_default();
-    out.sort_by_key(|b| std::cmp::Reverse(b.0));
+    out.sort_by_key(|(at, info)| std::cmp::Reverse(taken_at(&info.name).unwrap_or((*at, 1))));
     out.into_iter().map(|(_, info)| info).collect()
 }
 
@@ -360,8 +364,9 @@ pub fn list(dir: &Path) -> Vec<BackupInfo> {
 /// `daily` days, `weekly` ISO weeks and `monthly` months that have one, and always the
 /// newest of all.
 pub fn kept(names: &[String], daily: u32, weekly: u32, monthly: u32) -> BTreeSet<String> {
-    let mut dated: Vec<(DateTime<Utc>, &String)> = names.iter().filter_map(|n| Some((created_at(n)?, n))).collect();
-    dated.sort_by_key(|d| std::cmp::Reverse(d.0)); // newest first
+    let mut dated: Vec<((DateTime<Utc>, u32), &String)> =
+        names.iter().filter_map(|n| Some((taken_at(n)?, n))).collect();
+    dated.sort_by_key(|d| std::cmp::Reverse(d.0)); // newest first, the later of one second first
     let mut keep = BTreeSet::new();
     // The newest of each kind stays, whatever the buckets say: a manual backup taken
     // minutes after the nightly one must not remove it.
@@ -372,7 +377,7 @@ pub fn kept(names: &[String], daily: u32, weekly: u32, monthly: u32) -> BTreeSet
     }
     let mut bucket = |count: u32, key: &dyn Fn(&DateTime<Utc>) -> (i32, u32)| {
         let mut seen = BTreeSet::new();
-        for (at, name) in &dated {
+        for ((at, _), name) in &dated {
             if seen.len() as u32 >= count {
                 break;
             }
@@ -535,5 +540,8 @@ mod tests {
         let scheduled_name = scheduled.file_name().unwrap().to_string_lossy().into_owned();
         assert_eq!(kind_of(&scheduled_name), BackupKind::Scheduled);
         assert_eq!(created_at(&scheduled_name), Some(now));
+        // Retention keeping one a day keeps the later of the same second.
+        let names = vec![name("20261201T120000Z"), second_name.clone()];
+        assert_eq!(kept(&names, 1, 0, 0), [second_name].into());
     }
 }
