@@ -21,7 +21,11 @@ pub async fn run(task: &str, services: &Services, now: DateTime<Utc>) -> Result<
             let window = chrono::Duration::hours(config.tasks.reminder_window_hours as i64);
             services.records.check_deadlines(&p, window, now).await.map_err(|e| e.to_string())
         }
-        "generate_daily_report" => services.records.daily_report(&p, now).await.map_err(|e| e.to_string()),
+        "generate_daily_report" => {
+            let analyst = services.analyst.clone();
+            let digest = |facts| async move { analyst.backlog_digest(facts).await };
+            services.records.daily_report(&p, now, digest).await.map_err(|e| e.to_string())
+        }
         "backup_data" => {
             crate::backup::create_from_store(&*services.store, config, crate::backup::BackupKind::Scheduled)
                 .await

@@ -113,7 +113,20 @@ impl RecordService {
     /// they finished today) and a team summary for managers and admins, under
     /// `data/reports/YYYY-MM-DD/`, announced as a `report.generated` event. The day is
     /// the day of `now` in the scheduler's zone.
-    pub async fn daily_report(&self, p: &Principal, now: DateTime<Utc>) -> Result<String, ServiceError> {
+    ///
+    /// `digest` is handed the team's figures (as JSON) and may answer a short backlog
+    /// digest for the team summary (the LLM's, `Analyst::backlog_digest`); None leaves
+    /// the summary to the figures alone.
+    pub async fn daily_report<F, Fut>(
+        &self,
+        p: &Principal,
+        now: DateTime<Utc>,
+        digest: F,
+    ) -> Result<String, ServiceError>
+    where
+        F: FnOnce(serde_json::Value) -> Fut,
+        Fut: std::future::Future<Output = Option<String>>,
+    {
         may_run_jobs(p)?;
         let store = self.store();
         let tasks = store.table(TableKind::Tasks)?;
@@ -177,6 +190,27 @@ impl RecordService {
         let total_overdue = tasks.rows.values().filter(|r| overdue(r)).count();
         let total_done = tasks.rows.values().filter(|r| done_today(r)).count();
         let _ = write!(team, "\nAll tasks: {total_open} open, {total_overdue} overdue, {total_done} done today.\n");
+        // The figures above, and the overdue tasks by id, are all a digest may use.
+        let mut late_tasks: Vec<serde_json::Value> = tasks
+            .rows
+            .iter()
+            .filter(|(_, r)| overdue(r))
+            .map(|(id, r)| json!({"id": id, "title": r.cell(c_title), "due_date": r.cell(c_due), "assigned": !r.cell(c_assignee).is_empty()}))
+            .collect();
+        late_tasks.truncate(30);
+        let unassigned = tasks
+            .rows
+            .values()
+            .filter(|r| !deadlines.is_closed(r.cell(c_status)) && r.cell(c_assignee).is_empty())
+            .count();
+        let facts = json!({
+            "date": date, "open": total_open, "overdue": total_overdue, "done_today": total_done,
+            "unassigned_open": unassigned, "overdue_tasks": late_tasks,
+            "people": team_rows.iter().map(|(name, _, open, late, done)| json!({"name": name, "open": open, "overdue": late, "done_today": done})).collect::<Vec<_>>(),
+        });
+        if let Some(text) = digest(facts).await {
+            let _ = write!(team, "\n## Backlog digest\n\n{text}\n\n_Written by the LLM from the figures above._\n");
+        }
         let readers: Vec<&str> =
             team_rows.iter().filter(|r| r.1 == "manager" || r.1 == "admin").map(|r| r.0.as_str()).collect();
         let team_file = format!("reports/{date}/team.md");

@@ -368,3 +368,42 @@ async fn a_client_is_analysed_only_against_what_a_client_may_read() {
     assert!(!sent.contains("Secret budget note") && !sent.contains("jams again"), "nothing of task 2 is sent: {sent}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_daily_report_gains_a_digest_that_names_only_tasks_among_its_facts() {
+    let fake = Fake::start().await;
+    let app = app_with(&fake, |_| {}).await;
+    // The first digest names a task that is not among the facts: refused, asked again.
+    fake.push([
+        Reply::Content(json!({"digest": "Task #999 is the worst."}).to_string()),
+        Reply::Content(json!({"digest": "One task is overdue: #4, the domain renewal."}).to_string()),
+    ]);
+    let r = app.client.post(app.url("/api/system/scheduler/jobs/daily_report/run")).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let reports = app.data().join("reports");
+    let mut team = String::new();
+    for _ in 0..100 {
+        let found = std::fs::read_dir(&reports)
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|d| d.path().join("team.md"))
+            .find(|p| p.exists());
+        if let Some(path) = found {
+            team = std::fs::read_to_string(path).unwrap();
+            if team.contains("All tasks:") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(team.contains("## Backlog digest\n\nOne task is overdue: #4, the domain renewal."), "{team}");
+    assert!(!team.contains("#999"), "{team}");
+    assert_eq!(fake.calls(), 2);
+    let (body, _) = fake.request(0);
+    assert_eq!(body["response_format"]["json_schema"]["name"], "backlog_digest");
+    let data = body["messages"][1]["content"].as_str().unwrap();
+    assert!(data.contains("Renew the domain") && data.contains("\"overdue\":1"), "{data}");
+    app.stop().await;
+}
