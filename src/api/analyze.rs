@@ -17,7 +17,7 @@ use super::catalog::{Catalog, Shape};
 use super::gate::principal;
 use super::json::parse_object;
 use super::problem::{ApiError, Refused};
-use super::reply::{json_response, respond};
+use super::reply::{bytes_response, respond};
 
 /// `{"refresh": true}` with room to spare.
 const BODY_LIMIT: u64 = 1024;
@@ -62,10 +62,10 @@ pub fn routes(analyst: Analyst, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
                             ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())
                         },
                     })?;
-                    let value = serde_json::to_value(&analysis).map_err(|_| {
+                    let body = serde_json::to_vec(&analysis).map_err(|_| {
                         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the analysis could not be written")
                     })?;
-                    Ok(json_response(StatusCode::OK, &value, None))
+                    Ok(bytes_response(StatusCode::OK, body, None))
                 }
                 .await,
             )

@@ -8,8 +8,10 @@
 //!   `<task_data>` markers it cannot close (every `<` is escaped), and the system
 //!   prompt says so. The answer is checked field by field and cleaned the same way.
 //! - Cached for `llm.cache_minutes` by the hash of what is sent; identical requests in
-//!   flight share one upstream call (moka's entry API); `refresh` skips the cache. The
-//!   per-user daily quota (`llm_requests_per_day`) counts upstream calls only.
+//!   flight share one upstream call (moka's entry API); `refresh` skips the cache. A
+//!   question asked again while the tables stand finds its hash without gathering the
+//!   facts again. The per-user daily quota (`llm_requests_per_day`) counts upstream
+//!   calls only.
 //! - When the model is off, unreachable, slow or wrong, the same shape comes back
 //!   from facts the server computes itself (`source: "heuristic"`) with `llm_error`
 //!   saying why. The only errors are the caller's: 404, 403, 429 for a spent quota.
@@ -134,6 +136,29 @@ struct Answered {
     at: DateTime<Utc>,
 }
 
+impl Answered {
+    fn analysis(&self, task_id: u64, cached: bool, input_hash: String) -> Analysis {
+        Analysis {
+            task_id,
+            content: self.content.clone(),
+            source: "llm",
+            cached,
+            model: Some(self.model.clone()),
+            input_hash,
+            created_at: stamp(self.at),
+            llm_error: None,
+        }
+    }
+}
+
+/// The input hash of one caller's question about one task, and the snapshots it was
+/// built from (held, so that a snapshot's address is never another's).
+struct Input {
+    tasks: Arc<crate::store::TableData>,
+    comments: Arc<crate::store::TableData>,
+    hash: String,
+}
+
 /// Why the cache got no answer.
 enum Failure {
     Quota(u64),
@@ -153,6 +178,9 @@ struct Inner {
     client: Option<ChatClient>,
     off: String,
     cache: moka::future::Cache<String, Arc<Answered>>,
+    /// Which input hash a question had, while the tables it was built from stand: a
+    /// cache hit then costs no gathering of facts (a scan of every readable task).
+    inputs: moka::sync::Cache<String, Arc<Input>>,
     /// The last upstream failure and when, for /api/health.
     last_error: std::sync::Mutex<Option<(String, String)>>,
 }
@@ -183,7 +211,10 @@ impl Analyst {
         // share one upstream call.
         let ttl = Duration::from_secs((llm.cache_minutes * 60).max(1));
         let cache = moka::future::Cache::builder().max_capacity(10_000).time_to_live(ttl).build();
-        Analyst { inner: Arc::new(Inner { records, security, client, off, cache, last_error: Default::default() }) }
+        let inputs = moka::sync::Cache::builder().max_capacity(1_000).time_to_live(ttl).build();
+        Analyst {
+            inner: Arc::new(Inner { records, security, client, off, cache, inputs, last_error: Default::default() }),
+        }
     }
 
     /// Requests sent to the model so far (0 when it is off).
@@ -242,14 +273,31 @@ impl Analyst {
     pub async fn analyze(&self, p: &Principal, id: u64, refresh: bool) -> Result<Analysis, AnalysisError> {
         let records = &self.inner.records;
         let view = records.read(p, TableKind::Tasks, id)?;
-        let task = view.table.fields(&view.row);
         let now = Utc::now();
+        // The same caller, task, day and tables as a question already answered: the
+        // answer is in the cache under the hash it had, without gathering facts again.
+        let today = now.with_timezone(&records.deadlines().tz).date_naive();
+        let asked = format!("{:?}|{}|{}|{id}|{today}", p.user_id, p.username, p.role);
+        let comments = records.store().table(TableKind::Comments).map_err(ServiceError::from)?;
+        let known = self
+            .inner
+            .inputs
+            .get(&asked)
+            .filter(|i| !refresh && Arc::ptr_eq(&i.tasks, &view.table) && Arc::ptr_eq(&i.comments, &comments));
+        if let Some(input) = known
+            && let Some(answered) = self.inner.cache.get(&input.hash).await
+        {
+            return Ok(answered.analysis(id, true, input.hash.clone()));
+        }
+        let task = view.table.fields(&view.row);
         let facts = Facts::gather(records, p, id, &task, now)?;
         let heuristic = facts.heuristic();
         let data = facts.prompt_data(&task);
         let user = format!("<task_data>\n{}\n</task_data>", escape_markers(&data.to_string()));
         let model_name = self.inner.client.as_ref().map(|c| c.model().to_string()).unwrap_or_default();
         let input_hash = hex(&Sha256::digest(format!("{model_name}\n{SYSTEM_PROMPT}\n{user}").as_bytes()));
+        let input = Input { tasks: view.table.clone(), comments, hash: input_hash.clone() };
+        self.inner.inputs.insert(asked, Arc::new(input));
         let fallback = |why: String| Analysis {
             task_id: id,
             content: heuristic.clone(),
@@ -293,19 +341,7 @@ impl Analyst {
             }
         }
         match outcome {
-            Ok(entry) => {
-                let answered = entry.value();
-                Ok(Analysis {
-                    task_id: id,
-                    content: answered.content.clone(),
-                    source: "llm",
-                    cached: !entry.is_fresh(),
-                    model: Some(answered.model.clone()),
-                    input_hash,
-                    created_at: stamp(answered.at),
-                    llm_error: None,
-                })
-            }
+            Ok(entry) => Ok(entry.value().analysis(id, !entry.is_fresh(), input_hash)),
             Err(failure) => match &*failure {
                 Failure::Quota(seconds) => Err(AnalysisError::QuotaSpent(*seconds)),
                 Failure::Llm(why) => Ok(fallback(why.clone())),
