@@ -31,6 +31,9 @@ pub enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// Check an installation: config, data folder and files, logs, secret key, port,
+    /// TLS files, bot token, LLM endpoint; a line each with ok/warn/fail and what to do.
+    Doctor,
     /// Check every data file; print each problem as file:line:column: message.
     Check {
         /// The data folder (default: storage.data_dir of the configuration, ./data).
@@ -126,6 +129,10 @@ pub enum BackupAction {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    // The doctor reports a broken configuration as one of its lines.
+    if matches!(cli.command, Some(Command::Doctor)) {
+        return crate::doctor::run(&cli.config);
+    }
     let mut config = match Config::load(&cli.config).and_then(crate::app::check_config) {
         Ok(c) => c,
         Err(e) => {
@@ -146,6 +153,7 @@ pub fn run() -> ExitCode {
             }
             serve(config)
         }
+        Command::Doctor => crate::doctor::run(&cli.config),
         Command::Check { data_dir } => {
             if let Some(d) = data_dir {
                 config.storage.data_dir = d;

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod domain;
 pub mod llm;
 pub mod logs;

@@ -3,6 +3,7 @@
 
 mod backups;
 mod common;
+mod doctor;
 mod hardening;
 mod live;
 mod llm;
