@@ -413,7 +413,7 @@ impl Writer {
                     }
                     let full: Fields =
                         table.header.iter().map(|h| (h.clone(), fields.remove(h).unwrap_or_default())).collect();
-                    reject_unknown(&fields)?;
+                    reject_unknown(fields.keys())?;
                     validate(spec, &full, &vocabulary, &refs, &ref_tables)?;
                     let row = table.row_from_fields(&full);
                     if let Some(staged) = &attachment {
@@ -431,12 +431,7 @@ impl Writer {
                     let row = table.rows.get(&id).cloned().ok_or(StoreError::NotFound { table: kind, id })?;
                     // A body naming a column the table lacks is wrong whatever the
                     // version: say so before judging the If-Match.
-                    let unknown: Fields = fields
-                        .iter()
-                        .filter(|(k, _)| table.position(k).is_none())
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                    reject_unknown(&unknown)?;
+                    reject_unknown(fields.keys().filter(|k| table.position(k).is_none()))?;
                     if fields.get(spec.key).is_some_and(|v| v != &id.to_string()) {
                         return Err(StoreError::Invalid(vec![FieldError::new(spec.key, "cannot be changed")]));
                     }
@@ -539,11 +534,10 @@ impl Writer {
     }
 }
 
-pub(super) fn reject_unknown(leftover: &Fields) -> Result<(), StoreError> {
-    if leftover.is_empty() {
-        return Ok(());
-    }
-    Err(StoreError::Invalid(leftover.keys().map(|k| FieldError::new(k.clone(), "unknown field")).collect()))
+/// A 422 naming every column in `names` (the ones the table lacks), if any.
+pub(super) fn reject_unknown<'a>(names: impl IntoIterator<Item = &'a String>) -> Result<(), StoreError> {
+    let errors: Vec<FieldError> = names.into_iter().map(|k| FieldError::new(k.clone(), "unknown field")).collect();
+    if errors.is_empty() { Ok(()) } else { Err(StoreError::Invalid(errors)) }
 }
 
 fn validate(
