@@ -26,6 +26,23 @@ use warp::reply::Response;
 
 use crate::api::problem::ApiError;
 
+/// A browser sends `Origin` with a module script, a POST and a WebSocket even to the
+/// page's own server; that is not a cross-origin request, and the CORS filter (which
+/// knows only `server.cors_origins`) must not refuse the board its own server. The
+/// header is dropped when it names the host the request was sent to.
+fn forget_same_origin<B>(request: &mut Request<B>) {
+    let headers = request.headers();
+    let Some(origin) = headers.get(warp::http::header::ORIGIN).and_then(|v| v.to_str().ok()) else { return };
+    let host = headers
+        .get(warp::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+    if host.is_some_and(|h| origin_host.is_some_and(|o| o.eq_ignore_ascii_case(h))) {
+        request.headers_mut().remove(warp::http::header::ORIGIN);
+    }
+}
+
 /// The address a request came from, put in its extensions for filters that need it.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
@@ -97,6 +114,7 @@ pub async fn serve(
         let handler = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             spoke_in_handler.store(true, Ordering::Relaxed);
             request.extensions_mut().insert(PeerAddr(peer));
+            forget_same_origin(&mut request);
             let caller = crate::api::gate::Caller::of(&security, request.headers(), request.uri(), peer);
             request.extensions_mut().insert(caller);
             let mut filter = filter.clone();

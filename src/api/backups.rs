@@ -2,13 +2,14 @@
 //! - `GET /api/system/backups`: the backups, newest first
 //! - `POST /api/system/backups`: take one now (a consistent state; retention applied)
 //! - `POST /api/system/backups/{name}/verify`: check every file against the manifest
+//! - `GET /api/system/backups/{name}`: the archive itself, to keep elsewhere
 
 use std::sync::Arc;
 
 use serde_json::json;
 use warp::Filter;
 use warp::filters::BoxedFilter;
-use warp::http::StatusCode;
+use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
 use crate::config::Config;
@@ -30,6 +31,14 @@ pub fn routes(store: Arc<dyn Storage>, config: Arc<Config>, cat: &mut Catalog) -
         None,
         other("Verified"),
     );
+    cat.add(
+        "GET",
+        "/api/system/backups/{name}",
+        "system",
+        "Download a backup archive",
+        None,
+        Shape::Other { body: None, response: "binary" },
+    );
     let with = {
         let (store, config) = (store.clone(), config.clone());
         warp::any().map(move || (store.clone(), config.clone())).untuple_one()
@@ -41,6 +50,30 @@ pub fn routes(store: Arc<dyn Storage>, config: Arc<Config>, cat: &mut Catalog) -
     );
     let create = warp::path!("api" / "system" / "backups").and(warp::post()).and(with.clone()).then(
         |store: Arc<dyn Storage>, config: Arc<Config>| async move { respond(create_backup(&*store, &config).await) },
+    );
+    let download = warp::path!("api" / "system" / "backups" / String).and(warp::get()).and(with.clone()).then(
+        |name: String, _: Arc<dyn Storage>, config: Arc<Config>| async move {
+            respond(
+                async {
+                    // Only a name the listing gives: never a path of the caller's making.
+                    if !crate::backup::list(&config.backup.dir).iter().any(|b| b.name == name) {
+                        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no backup named {name:?}")));
+                    }
+                    let bytes = tokio::fs::read(config.backup.dir.join(&name)).await.map_err(|e| {
+                        tracing::error!(backup = %name, error = %e, "a backup could not be read");
+                        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the backup could not be read (see the log)")
+                    })?;
+                    let mut response = Response::new(bytes.into());
+                    let headers = response.headers_mut();
+                    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/gzip"));
+                    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+                        headers.insert(header::CONTENT_DISPOSITION, v);
+                    }
+                    Ok(response)
+                }
+                .await,
+            )
+        },
     );
     let verify = warp::path!("api" / "system" / "backups" / String / "verify").and(warp::post()).and(with).then(
         |name: String, _: Arc<dyn Storage>, config: Arc<Config>| async move {
@@ -62,7 +95,7 @@ pub fn routes(store: Arc<dyn Storage>, config: Arc<Config>, cat: &mut Catalog) -
             )
         },
     );
-    list.or(create).unify().or(verify).unify().boxed()
+    list.or(create).unify().or(download).unify().or(verify).unify().boxed()
 }
 
 /// Takes a backup from the store's consistent state, then applies retention.

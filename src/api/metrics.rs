@@ -109,6 +109,10 @@ pub fn route_label(path: &str, status: u16) -> String {
     const KNOWN: [&str; 11] =
         ["health", "tasks", "users", "comments", "docs", "events", "stats", "export", "openapi.json", "system", "auth"];
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if parts.first() == Some(&"board") {
+        // The board's files and its deep links: one label, however many paths.
+        return "/board".into();
+    }
     let known = match parts.as_slice() {
         [""] | ["metrics"] => true,
         ["api", second, ..] => KNOWN.contains(second) && parts.len() <= 5,
@@ -133,5 +137,6 @@ mod tests {
         assert_eq!(route_label("/api/whatever-you-like", 404), "unmatched");
         assert_eq!(route_label("/wp-login.php", 404), "unmatched");
         assert_eq!(route_label("/metrics", 200), "/metrics");
+        assert_eq!(route_label("/board/tasks/42", 200), "/board");
     }
 }

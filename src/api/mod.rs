@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod auth;
 pub mod backups;
+pub mod board;
 pub mod catalog;
 pub mod comments;
 pub mod docs;
@@ -68,6 +69,8 @@ pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: In
         .or(backups::routes(store, config.clone(), cat))
         .unify()
         .or(scheduler::routes(jobs, body_limit, cat))
+        .unify()
+        .or(board::routes(&config))
         .unify()
         .boxed();
     let docs = openapi::routes(cat, &config.tasks.statuses, config.security.enabled);

@@ -152,6 +152,14 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                         parameters.extend(list_parameters(op.table));
                         ("200", content("CSV, streamed", "text/csv", json!({"type": "string"})))
                     }
+                    "binary" => (
+                        "200",
+                        content(
+                            "The archive (tar.gz)",
+                            "application/gzip",
+                            json!({"type": "string", "format": "binary"}),
+                        ),
+                    ),
                     "prometheus" => ("200", content("Prometheus text", "text/plain", json!({"type": "string"}))),
                     "html" => ("200", content("HTML", "text/html", json!({"type": "string"}))),
                     "empty" => ("204", json!({"description": "Done"})),
@@ -507,7 +515,7 @@ code{{font-size:13px}}</style></head>
 <body><h1>taskboard {version}</h1>
 <p>A task server whose database is a folder of CSV files. JSON in and out; errors are
 <code>application/problem+json</code>; every record has an <code>ETag</code>.</p>
-<p><a href="/api/openapi.json">OpenAPI 3.1 document</a> · <a href="/api/health">health</a> · <a href="/metrics">metrics</a></p>
+<p><a href="/board/"><strong>Open the board</strong></a> · <a href="/api/openapi.json">OpenAPI 3.1 document</a> · <a href="/api/health">health</a> · <a href="/metrics">metrics</a></p>
 <table>
 {rows}</table>
 </body></html>

@@ -25,7 +25,7 @@ use warp::reply::{Reply, Response};
 use crate::domain::TableKind;
 use crate::service::access::Principal;
 use crate::service::feed::{Delivery, Subscription, Viewer};
-use crate::store::{Change, Fields, Source, Storage};
+use crate::store::{Change, Fields, Source, Storage, etag_of};
 
 use super::catalog::{Catalog, Shape};
 use super::json::{RowJson, record_to_json};
@@ -108,6 +108,10 @@ fn message(sub_id: &str, change: &Change, delivery: Delivery, partial: bool, vie
     });
     if partial {
         m["partial"] = Value::Bool(true);
+    }
+    // The version a client sends back in If-Match to change what it was shown.
+    if let Some(etag) = change.etag.as_ref().filter(|_| change.after.is_some()) {
+        m["etag"] = Value::String(etag.clone());
     }
     m
 }
@@ -318,6 +322,7 @@ fn snapshot(
     let Some(table) = sub.table else {
         return json!({"type": "snapshot", "sub": sub_id, "items": [], "event_id": event_id});
     };
+    let mut etags = serde_json::Map::new();
     let items: Vec<Value> = match store.table(table) {
         Ok(t) => {
             let positions: Vec<(usize, &Vec<String>)> =
@@ -331,7 +336,8 @@ fn snapshot(
                         && positions.iter().all(|(p, values)| values.iter().any(|v| v == row.cell(*p)))
                 })
                 .filter(|(_, row)| viewer.visible(p, table, Some(&t.fields(row))))
-                .map(|(_, row)| {
+                .map(|(id, row)| {
+                    etags.insert(id.to_string(), Value::String(etag_of(row)));
                     let mut value = serde_json::to_value(RowJson { table: &t, row, columns: None }).unwrap_or_default();
                     trim(&mut value, viewer.columns(p, table));
                     value
@@ -340,7 +346,7 @@ fn snapshot(
         }
         Err(e) => return json!({"type": "error", "sub": sub_id, "message": e.to_string()}),
     };
-    json!({"type": "snapshot", "sub": sub_id, "items": items, "event_id": event_id})
+    json!({"type": "snapshot", "sub": sub_id, "items": items, "etags": etags, "event_id": event_id})
 }
 
 /// Replays the changes after `after` (from the store's journal) to the subscriptions.

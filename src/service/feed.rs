@@ -236,6 +236,7 @@ mod tests {
             actor: None,
             source: Source::Api,
             at: String::new(),
+            etag: None,
         }
     }
 

@@ -27,7 +27,15 @@ pub struct Stats {
     pub completed_per_day: BTreeMap<String, usize>,
     /// Mean hours from creation to `done`, over the tasks done now.
     pub mean_hours_to_complete: Option<f64>,
+    /// Tasks overdue at the end of each of the last 30 days (UTC): due before that
+    /// day, created by then and not yet closed by then (by the event log).
+    pub overdue_per_day: BTreeMap<String, usize>,
 }
+
+/// Days `overdue_per_day` looks back over.
+const OVERDUE_DAYS: i64 = 30;
+/// Statuses that end a task's chance of being late.
+const CLOSED: [&str; 2] = ["done", "cancelled"];
 
 impl RecordService {
     /// Statistics as `p` may see them: members and clients get those of their own
@@ -46,6 +54,8 @@ impl RecordService {
         let mut stats = Stats::default();
         let mut created_at: HashMap<u64, chrono::DateTime<Utc>> = HashMap::new();
         let mut done_now: Vec<u64> = Vec::new();
+        // Per counted task: (due date, created date, closed now).
+        let mut lateness: HashMap<u64, (chrono::NaiveDate, chrono::NaiveDate, bool)> = HashMap::new();
         for (id, row) in tasks.rows.iter() {
             if let Some(me) = &mine
                 && row.cell(c_assigned) != me
@@ -71,6 +81,10 @@ impl RecordService {
             if status == "done" {
                 done_now.push(*id);
             }
+            let due = row.cell(c_due).get(..10).and_then(|d| d.parse::<chrono::NaiveDate>().ok());
+            if let (Some(due), Some(created)) = (due, created_at.get(id)) {
+                lateness.insert(*id, (due, created.date_naive(), CLOSED.contains(&status.as_str())));
+            }
             *stats.by_status.entry(status).or_default() += 1;
         }
         // When each task reached `done`, from the event log.
@@ -79,8 +93,12 @@ impl RecordService {
         let (e_type, e_entity_id, e_data, e_created) =
             (ecol("type"), ecol("entity_id"), ecol("data"), ecol("created_at"));
         let mut completed_at: HashMap<u64, chrono::DateTime<Utc>> = HashMap::new();
+        let mut closed_on: HashMap<u64, chrono::NaiveDate> = HashMap::new();
         for row in events.rows.values() {
-            if row.cell(e_type) != "task.updated" || !row.cell(e_data).contains("\"done\"") {
+            let data_cell = row.cell(e_data);
+            if row.cell(e_type) != "task.updated"
+                || !(data_cell.contains("\"done\"") || data_cell.contains("\"cancelled\""))
+            {
                 continue;
             }
             let Ok(task_id) = row.cell(e_entity_id).parse::<u64>() else { continue };
@@ -88,6 +106,11 @@ impl RecordService {
                 continue; // not one of the tasks counted
             }
             let data: serde_json::Value = serde_json::from_str(row.cell(e_data)).unwrap_or_default();
+            if let (Some(status), Some(at)) = (data["after"]["status"].as_str(), parse_time(row.cell(e_created)))
+                && CLOSED.contains(&status)
+            {
+                closed_on.insert(task_id, at.date_naive());
+            }
             if data["after"]["status"] != "done" {
                 continue;
             }
@@ -100,6 +123,19 @@ impl RecordService {
             .iter()
             .filter_map(|id| Some((*completed_at.get(id)? - *created_at.get(id)?).num_seconds() as f64 / 3600.0))
             .collect();
+        let today = now.date_naive();
+        for back in (0..OVERDUE_DAYS).rev() {
+            let day = today - chrono::Duration::days(back);
+            let late = lateness
+                .iter()
+                .filter(|(id, (due, created, closed_now))| {
+                    // Closed now but no event says when: closed since it was made.
+                    let closed_by = if *closed_now { closed_on.get(id).copied().or(Some(*created)) } else { None };
+                    *due < day && *created <= day && closed_by.is_none_or(|c| c > day)
+                })
+                .count();
+            stats.overdue_per_day.insert(day.format("%Y-%m-%d").to_string(), late);
+        }
         if !durations.is_empty() {
             stats.mean_hours_to_complete = Some(durations.iter().sum::<f64>() / durations.len() as f64);
         }

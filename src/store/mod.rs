@@ -108,6 +108,9 @@ pub struct Change {
     pub actor: Option<u64>,
     pub source: Source,
     pub at: String,
+    /// The record's ETag after the change, when known: a live change knows it, a
+    /// change read back from the journal (which keeps only changed fields) does not.
+    pub etag: Option<String>,
 }
 
 impl Serialize for TableKind {

@@ -48,6 +48,7 @@ pub(super) fn event_change(id: u64, e: &NewEvent) -> Change {
         actor: e.user_id,
         source,
         at: e.created_at.clone(),
+        etag: None,
     }
 }
 
@@ -127,6 +128,7 @@ pub(super) fn changes_after(events: &TableData, after: u64) -> PastChanges {
             actor: row.cell(c_user).parse().ok(),
             source: Source::parse(row.cell(c_source)).unwrap_or(Source::Api),
             at: row.cell(c_at).to_string(),
+            etag: None,
         });
     }
     past

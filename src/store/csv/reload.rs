@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::domain::TableKind;
 use crate::domain::values::now_timestamp;
 use crate::store::table::{TableData, check_references};
-use crate::store::{Change, Context, Source};
+use crate::store::{Change, Context, Source, etag_of};
 
 use super::diff::{RowChange, diff};
 use super::events::{conflict_event, recent_start, redact};
@@ -140,6 +140,7 @@ impl Writer {
                 actor: ctx.actor,
                 source: ctx.source,
                 at: now.clone(),
+                etag: merged.rows.get(&id).map(|row| etag_of(row)),
             });
         }
         for conflict in &outcome.conflicts {

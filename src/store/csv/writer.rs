@@ -505,6 +505,7 @@ impl Writer {
             actor: ctx.actor,
             source: ctx.source,
             at: now.to_string(),
+            etag: etag.clone(),
         };
         Ok((Committed { id, record: after, etag, change: Some(change) }, Some(event)))
     }

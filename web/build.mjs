@@ -1,0 +1,63 @@
+// Builds the board into dist/: one fingerprinted script and one stylesheet under
+// dist/assets/, and dist/index.html naming them. `--check` builds into a temporary
+// folder and fails when it differs from the committed dist/ (CI runs it), so that the
+// committed build is always what the source makes.
+import * as esbuild from 'esbuild';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+const check = process.argv.includes('--check');
+const out = check ? mkdtempSync(join(tmpdir(), 'board-')) : 'dist';
+rmSync(out, { recursive: true, force: true });
+mkdirSync(join(out, 'assets'), { recursive: true });
+
+const result = await esbuild.build({
+  entryPoints: ['src/main.jsx'],
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  target: ['chrome100', 'firefox100', 'safari15'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  entryNames: 'assets/[name]-[hash]',
+  assetNames: 'assets/[name]-[hash]',
+  outdir: out,
+  metafile: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
+const outputs = Object.keys(result.metafile.outputs).map((p) => relative(out, p));
+const script = outputs.find((p) => p.endsWith('.js'));
+const style = outputs.find((p) => p.endsWith('.css'));
+const page = readFileSync('src/index.html', 'utf8')
+  .replace('%SCRIPT%', `/board/${script}`)
+  .replace('%STYLE%', `/board/${style}`);
+writeFileSync(join(out, 'index.html'), page);
+
+const files = (dir) => readdirSync(dir).flatMap((f) => {
+  const p = join(dir, f);
+  return statSync(p).isDirectory() ? files(p) : [p];
+});
+let total = 0;
+for (const f of files(out)) {
+  const gz = gzipSync(readFileSync(f), { level: 9 }).length;
+  total += gz;
+  if (!check) console.log(`${relative(out, f).padEnd(40)} ${gz} bytes gzipped`);
+}
+if (!check) console.log(`${'everything'.padEnd(40)} ${total} bytes gzipped`);
+
+if (check) {
+  const list = (dir) => files(dir).map((f) => relative(dir, f)).sort();
+  const built = list(out), committed = list('dist');
+  const differ = JSON.stringify(built) !== JSON.stringify(committed)
+    || built.some((f) => !readFileSync(join(out, f)).equals(readFileSync(join('dist', f))));
+  rmSync(out, { recursive: true, force: true });
+  if (differ) {
+    console.error('web/dist differs from what web/src builds: run `npm run build` in web/ and commit dist/');
+    process.exit(1);
+  }
+  console.log('web/dist is what web/src builds');
+}

@@ -1,0 +1,166 @@
+// Every string the board shows, in English and Russian, and the locale's dates and
+// numbers. The language comes from a saved choice, else the browser's.
+import { signal } from '@preact/signals';
+
+const en = {
+  'app.board': 'Board', 'app.stats': 'Statistics', 'app.users': 'Users', 'app.scheduler': 'Scheduler',
+  'app.backups': 'Backups', 'app.health': 'Health', 'app.logout': 'Log out', 'app.language': 'Language',
+  'app.anonymous': 'Security is off: everyone acts as the built-in admin “anonymous”.',
+  'app.live': 'live', 'app.offline': 'reconnecting…', 'app.loading': 'Loading…',
+  'login.title': 'Log in to taskboard', 'login.username': 'Username', 'login.password': 'Password',
+  'login.submit': 'Log in', 'login.telegram': 'or with Telegram',
+  'login.change': 'Your password must be changed before you go on.', 'login.current': 'Current password',
+  'login.new': 'New password', 'login.save': 'Change password',
+  'status.new': 'New', 'status.in_progress': 'In progress', 'status.done': 'Done', 'status.cancelled': 'Cancelled',
+  'priority.low': 'low', 'priority.medium': 'medium', 'priority.high': 'high', 'priority.critical': 'critical',
+  'filter.assignee': 'Assignee', 'filter.anyone': 'anyone', 'filter.unassigned': 'unassigned',
+  'filter.priority': 'Priority', 'filter.any': 'any', 'filter.text': 'Search', 'filter.mine': 'Mine',
+  'filter.overdue': 'Overdue', 'filter.clear': 'Clear filters', 'filter.shown': '{shown} of {total} tasks',
+  'board.new': 'New task', 'board.move': 'Move to…', 'board.moveTo': 'Move “{title}” to', 'board.empty': 'No tasks',
+  'board.overdue': 'overdue', 'board.comments': '{n} comments', 'board.stale': 'Task #{id} was changed by {who} meanwhile ({source}); it is shown as the server has it now.',
+  'board.moved': 'Task #{id} moved to {status}.', 'board.keys': 'Shift+← / Shift+→ moves a card, M opens “Move to…”, Enter opens it.',
+  'board.myRequests': 'My requests',
+  'task.title': 'Title', 'task.description': 'Description', 'task.status': 'Status', 'task.priority': 'Priority',
+  'task.assigned_to': 'Assignee', 'task.due_date': 'Due date', 'task.created_by': 'Created by',
+  'task.created_at': 'Created', 'task.updated_at': 'Updated', 'task.save': 'Save', 'task.saved': 'Saved.',
+  'task.create': 'Create', 'task.delete': 'Delete task', 'task.confirmDelete': 'Delete task #{id}?',
+  'task.close': 'Close', 'task.readonly': 'You may read this task but not change it.',
+  'task.comments': 'Comments', 'task.comment': 'Add a comment', 'task.send': 'Send', 'task.edit': 'Edit',
+  'task.remove': 'Delete', 'task.docs': 'Documents', 'task.upload': 'Upload a file', 'task.uploading': 'Uploading {pct}%',
+  'task.history': 'History', 'task.analyse': 'Analyse with AI', 'task.analysing': 'Analysing…',
+  'task.analysis': 'Analysis', 'task.fallback': 'The model was not reachable; this is the built-in estimate.',
+  'task.noComments': 'No comments yet.', 'task.noDocs': 'No documents.', 'task.notFound': 'Task #{id} does not exist or is not yours to see.',
+  'task.rating': 'Rating', 'task.new': 'New task',
+  'history.created': '{who} created it', 'history.deleted': '{who} deleted it',
+  'history.moved': '{who} moved it to {status}', 'history.changed': '{who} changed {fields}',
+  'history.from': 'from {source}', 'history.someone': 'someone',
+  'source.api': 'the API', 'source.ws': 'the WebSocket', 'source.telegram': 'Telegram', 'source.scheduler': 'the scheduler',
+  'source.cli': 'the command line', 'source.file': 'a file edit', 'source.board': 'the board',
+  'stats.title': 'Statistics', 'stats.byStatus': 'Tasks by status', 'stats.byAssignee': 'Tasks by assignee',
+  'stats.perDay': 'Created and completed per day', 'stats.created': 'created', 'stats.completed': 'completed',
+  'stats.overdue': 'Overdue over time', 'stats.overdueNow': 'Overdue now', 'stats.mean': 'Mean time to done',
+  'stats.hours': '{n} h', 'stats.total': 'Tasks in all', 'stats.day': 'Day', 'stats.count': 'Count',
+  'users.title': 'Users', 'users.username': 'Username', 'users.role': 'Role', 'users.active': 'Active',
+  'users.telegram': 'Telegram', 'users.linked': 'linked', 'users.notLinked': 'not linked', 'users.create': 'Add user',
+  'users.password': 'Initial password (optional)', 'users.deactivate': 'Deactivate', 'users.activate': 'Activate',
+  'users.reset': 'Reset password', 'users.newPassword': 'New password for {name}:', 'users.done': 'Done.',
+  'jobs.title': 'Scheduled jobs', 'jobs.id': 'Job', 'jobs.trigger': 'Trigger', 'jobs.schedule': 'Schedule',
+  'jobs.last': 'Last run', 'jobs.result': 'Result', 'jobs.next': 'Next run', 'jobs.run': 'Run now',
+  'jobs.pause': 'Pause', 'jobs.resume': 'Resume', 'jobs.enabled': 'Enabled', 'jobs.change': 'Change schedule',
+  'jobs.newSchedule': 'New schedule for {id} (crontab, or an interval such as 15m):', 'jobs.state': 'The scheduler is {state}.',
+  'jobs.pauseAll': 'Pause all', 'jobs.resumeAll': 'Resume all', 'jobs.started': 'Started {id}.',
+  'backups.title': 'Backups', 'backups.name': 'Name', 'backups.size': 'Size', 'backups.created': 'Taken',
+  'backups.create': 'Back up now', 'backups.verify': 'Verify', 'backups.download': 'Download',
+  'backups.ok': '{name}: {files} files match the manifest.', 'backups.none': 'No backups yet.',
+  'health.title': 'Health', 'health.status': 'Status', 'health.version': 'Version', 'health.uptime': 'Up for {n} s',
+  'health.tables': 'Table files', 'health.file': 'File', 'health.rows': 'Rows', 'health.state': 'State',
+  'health.readable': 'readable', 'health.components': 'Components',
+  'common.yes': 'yes', 'common.no': 'no', 'common.cancel': 'Cancel', 'common.error': 'Error',
+  'common.forbidden': 'Your role may not see this page.',
+};
+
+const ru = {
+  'app.board': 'Доска', 'app.stats': 'Статистика', 'app.users': 'Пользователи', 'app.scheduler': 'Планировщик',
+  'app.backups': 'Резервные копии', 'app.health': 'Состояние', 'app.logout': 'Выйти', 'app.language': 'Язык',
+  'app.anonymous': 'Защита выключена: все действуют как встроенный администратор «anonymous».',
+  'app.live': 'на связи', 'app.offline': 'переподключение…', 'app.loading': 'Загрузка…',
+  'login.title': 'Вход в taskboard', 'login.username': 'Имя пользователя', 'login.password': 'Пароль',
+  'login.submit': 'Войти', 'login.telegram': 'или через Telegram',
+  'login.change': 'Прежде чем продолжить, смените пароль.', 'login.current': 'Текущий пароль',
+  'login.new': 'Новый пароль', 'login.save': 'Сменить пароль',
+  'status.new': 'Новые', 'status.in_progress': 'В работе', 'status.done': 'Готово', 'status.cancelled': 'Отменены',
+  'priority.low': 'низкий', 'priority.medium': 'средний', 'priority.high': 'высокий', 'priority.critical': 'критический',
+  'filter.assignee': 'Исполнитель', 'filter.anyone': 'любой', 'filter.unassigned': 'не назначен',
+  'filter.priority': 'Приоритет', 'filter.any': 'любой', 'filter.text': 'Поиск', 'filter.mine': 'Мои',
+  'filter.overdue': 'Просроченные', 'filter.clear': 'Сбросить фильтры', 'filter.shown': 'Показано {shown} из {total}',
+  'board.new': 'Новая задача', 'board.move': 'Переместить…', 'board.moveTo': 'Переместить «{title}» в', 'board.empty': 'Нет задач',
+  'board.overdue': 'просрочена', 'board.comments': 'комментариев: {n}', 'board.stale': 'Задачу #{id} тем временем изменил(а) {who} ({source}); показано то, что сейчас на сервере.',
+  'board.moved': 'Задача #{id} перемещена: {status}.', 'board.keys': 'Shift+← / Shift+→ перемещает карточку, M открывает «Переместить…», Enter открывает её.',
+  'board.myRequests': 'Мои заявки',
+  'task.title': 'Название', 'task.description': 'Описание', 'task.status': 'Статус', 'task.priority': 'Приоритет',
+  'task.assigned_to': 'Исполнитель', 'task.due_date': 'Срок', 'task.created_by': 'Автор',
+  'task.created_at': 'Создана', 'task.updated_at': 'Изменена', 'task.save': 'Сохранить', 'task.saved': 'Сохранено.',
+  'task.create': 'Создать', 'task.delete': 'Удалить задачу', 'task.confirmDelete': 'Удалить задачу #{id}?',
+  'task.close': 'Закрыть', 'task.readonly': 'Эту задачу можно читать, но не менять.',
+  'task.comments': 'Комментарии', 'task.comment': 'Добавить комментарий', 'task.send': 'Отправить', 'task.edit': 'Изменить',
+  'task.remove': 'Удалить', 'task.docs': 'Документы', 'task.upload': 'Загрузить файл', 'task.uploading': 'Загрузка {pct}%',
+  'task.history': 'История', 'task.analyse': 'Анализ ИИ', 'task.analysing': 'Анализ…',
+  'task.analysis': 'Анализ', 'task.fallback': 'Модель недоступна; это встроенная оценка.',
+  'task.noComments': 'Комментариев пока нет.', 'task.noDocs': 'Документов нет.', 'task.notFound': 'Задачи #{id} нет или она вам не видна.',
+  'task.rating': 'Оценка', 'task.new': 'Новая задача',
+  'history.created': '{who} создал(а) задачу', 'history.deleted': '{who} удалил(а) задачу',
+  'history.moved': '{who} перевёл(а) в «{status}»', 'history.changed': '{who} изменил(а): {fields}',
+  'history.from': 'через {source}', 'history.someone': 'кто-то',
+  'source.api': 'API', 'source.ws': 'WebSocket', 'source.telegram': 'Telegram', 'source.scheduler': 'планировщик',
+  'source.cli': 'командную строку', 'source.file': 'правку файла', 'source.board': 'доску',
+  'stats.title': 'Статистика', 'stats.byStatus': 'Задачи по статусам', 'stats.byAssignee': 'Задачи по исполнителям',
+  'stats.perDay': 'Создано и завершено по дням', 'stats.created': 'создано', 'stats.completed': 'завершено',
+  'stats.overdue': 'Просроченные по дням', 'stats.overdueNow': 'Просрочено сейчас', 'stats.mean': 'Среднее время до готовности',
+  'stats.hours': '{n} ч', 'stats.total': 'Всего задач', 'stats.day': 'День', 'stats.count': 'Количество',
+  'users.title': 'Пользователи', 'users.username': 'Имя', 'users.role': 'Роль', 'users.active': 'Активен',
+  'users.telegram': 'Telegram', 'users.linked': 'привязан', 'users.notLinked': 'не привязан', 'users.create': 'Добавить',
+  'users.password': 'Начальный пароль (необязательно)', 'users.deactivate': 'Отключить', 'users.activate': 'Включить',
+  'users.reset': 'Сбросить пароль', 'users.newPassword': 'Новый пароль для {name}:', 'users.done': 'Готово.',
+  'jobs.title': 'Задания по расписанию', 'jobs.id': 'Задание', 'jobs.trigger': 'Запуск', 'jobs.schedule': 'Расписание',
+  'jobs.last': 'Последний запуск', 'jobs.result': 'Результат', 'jobs.next': 'Следующий запуск', 'jobs.run': 'Запустить',
+  'jobs.pause': 'Приостановить', 'jobs.resume': 'Возобновить', 'jobs.enabled': 'Включено', 'jobs.change': 'Изменить расписание',
+  'jobs.newSchedule': 'Новое расписание для {id} (crontab или интервал, например 15m):', 'jobs.state': 'Планировщик: {state}.',
+  'jobs.pauseAll': 'Приостановить всё', 'jobs.resumeAll': 'Возобновить всё', 'jobs.started': 'Запущено: {id}.',
+  'backups.title': 'Резервные копии', 'backups.name': 'Имя', 'backups.size': 'Размер', 'backups.created': 'Создана',
+  'backups.create': 'Создать копию', 'backups.verify': 'Проверить', 'backups.download': 'Скачать',
+  'backups.ok': '{name}: {files} файлов совпадают с описью.', 'backups.none': 'Копий пока нет.',
+  'health.title': 'Состояние', 'health.status': 'Статус', 'health.version': 'Версия', 'health.uptime': 'Работает {n} с',
+  'health.tables': 'Файлы таблиц', 'health.file': 'Файл', 'health.rows': 'Строк', 'health.state': 'Состояние',
+  'health.readable': 'читается', 'health.components': 'Компоненты',
+  'common.yes': 'да', 'common.no': 'нет', 'common.cancel': 'Отмена', 'common.error': 'Ошибка',
+  'common.forbidden': 'Вашей роли эта страница недоступна.',
+};
+
+export const dictionaries = { en, ru };
+export const languages = ['en', 'ru'];
+
+function initial() {
+  const saved = localStorage.getItem('taskboard.lang');
+  if (languages.includes(saved)) return saved;
+  const wanted = (navigator.languages || [navigator.language || 'en']).map((l) => l.slice(0, 2).toLowerCase());
+  return wanted.find((l) => languages.includes(l)) || 'en';
+}
+
+export const lang = signal(initial());
+
+export function setLang(l) {
+  localStorage.setItem('taskboard.lang', l);
+  lang.value = l;
+  document.documentElement.lang = l;
+}
+
+/** The string `key` in the current language with `{name}` replaced from `vars`. */
+export function t(key, vars) {
+  const text = dictionaries[lang.value][key] ?? en[key] ?? key;
+  return vars ? text.replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? '')) : text;
+}
+
+/** A status's label: a known one translated, a team's own shown as written. */
+export function statusLabel(s) {
+  const key = `status.${s}`;
+  return en[key] ? t(key) : s.replace(/_/g, ' ');
+}
+
+export function priorityLabel(p) {
+  return en[`priority.${p}`] ? t(`priority.${p}`) : p;
+}
+
+const locale = () => (lang.value === 'ru' ? 'ru-RU' : 'en-GB');
+
+export function formatDate(value) {
+  if (!value) return '';
+  const d = new Date(value.length === 10 ? `${value}T00:00:00` : value);
+  if (Number.isNaN(d.getTime())) return value;
+  return value.length === 10
+    ? d.toLocaleDateString(locale(), { day: 'numeric', month: 'short', year: 'numeric' })
+    : d.toLocaleString(locale(), { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+}
+
+export function formatNumber(n, digits = 0) {
+  return Number(n).toLocaleString(locale(), { maximumFractionDigits: digits });
+}

@@ -1,0 +1,218 @@
+// The board's copy of the tasks, kept live through /ws: a snapshot first, then every
+// change; after a lost connection it resumes from the last event id it saw, so nothing
+// is missed and nothing stale stays. While a card is being dragged, incoming changes
+// wait (hold/release) so that no re-render pulls the card out of the hand.
+import { signal } from '@preact/signals';
+import { api, session } from './api.js';
+
+/** id → task, replaced as a whole on every change so that views re-render. */
+export const tasks = signal(new Map());
+/** task id → number of comments. */
+export const commentCounts = signal(new Map());
+/** 'connecting' | 'live' | 'offline' */
+export const connection = signal('connecting');
+/** Has the first snapshot arrived? */
+export const loaded = signal(false);
+
+/** The ETag of each task as this board shows it: what a move sends in If-Match. */
+export const etags = new Map();
+/** The last change seen per task: who made it and how, for a stale move's message. */
+export const lastChange = new Map();
+
+const commentTask = new Map();
+let lastEventId = 0;
+let socket = null;
+let wantSnapshot = true;
+let held = 0;
+let queue = [];
+let retry = 500;
+let stopped = false;
+const listeners = new Set();
+
+/** Calls `fn(change)` for every task change; returns the unsubscribe. */
+export function onTaskChange(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+export function lastSeenEventId() {
+  return lastEventId;
+}
+
+export function start() {
+  stopped = false;
+  if (socket) return;
+  connect();
+}
+
+export function stop() {
+  stopped = true;
+  socket?.close();
+  socket = null;
+  tasks.value = new Map();
+  commentCounts.value = new Map();
+  etags.clear();
+  lastEventId = 0;
+  wantSnapshot = true;
+  loaded.value = false;
+}
+
+/** While held, changes queue up; the last release applies them in order. */
+export function hold() {
+  held++;
+}
+
+export function release() {
+  held = Math.max(0, held - 1);
+  if (held === 0) {
+    const waiting = queue;
+    queue = [];
+    waiting.forEach(handle);
+  }
+}
+
+/** Puts a task the board learned of over REST (a PATCH's answer, a GET) in place. */
+export function put(task, etag) {
+  const next = new Map(tasks.value);
+  next.set(task.id, task);
+  if (etag) etags.set(task.id, etag);
+  tasks.value = next;
+}
+
+function send(message) {
+  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+function connect() {
+  connection.value = 'connecting';
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const ws = new WebSocket(`${proto}//${location.host}/ws`);
+  socket = ws;
+  ws.onopen = () => {
+    retry = 500;
+    const s = session.value;
+    if (s) send({ type: 'auth', token: s.access_token });
+    send({ type: 'subscribe', id: 'tasks', topic: 'tasks', snapshot: wantSnapshot });
+    send({ type: 'subscribe', id: 'comments', topic: 'comments', snapshot: wantSnapshot });
+    if (!wantSnapshot) send({ type: 'resume', after_event_id: lastEventId });
+    wantSnapshot = false;
+  };
+  ws.onmessage = (e) => {
+    let m;
+    try {
+      m = JSON.parse(e.data);
+    } catch {
+      return;
+    }
+    if (held && (m.type === 'change' || m.type === 'left')) queue.push(m);
+    else handle(m);
+  };
+  ws.onclose = () => {
+    if (socket === ws) socket = null;
+    if (stopped) return;
+    connection.value = 'offline';
+    setTimeout(() => !stopped && !socket && connect(), retry);
+    retry = Math.min(retry * 2, 5000);
+  };
+}
+
+// A refreshed token reaches the open socket too (the server checks it on each message).
+session.subscribe((s) => {
+  if (s && socket?.readyState === WebSocket.OPEN) send({ type: 'auth', token: s.access_token });
+});
+
+function handle(m) {
+  switch (m.type) {
+    case 'snapshot':
+      if (m.sub === 'tasks') {
+        const next = new Map();
+        for (const task of m.items) next.set(task.id, task);
+        etags.clear();
+        for (const [id, tag] of Object.entries(m.etags || {})) etags.set(Number(id), tag);
+        tasks.value = next;
+        loaded.value = true;
+      } else if (m.sub === 'comments') {
+        commentTask.clear();
+        for (const c of m.items) commentTask.set(c.id, c.task_id);
+        recount();
+      }
+      seen(m.event_id);
+      break;
+    case 'subscribed':
+    case 'resumed':
+      connection.value = 'live';
+      break;
+    case 'change':
+      if (m.topic === 'tasks') taskChange(m);
+      else if (m.topic === 'comments') commentChange(m);
+      seen(m.event_id);
+      break;
+    case 'left':
+      if (m.sub === 'tasks') remove(m.id);
+      seen(m.event_id);
+      break;
+    case 'lagged':
+      send({ type: 'resume', after_event_id: lastEventId });
+      break;
+    case 'error':
+      // Events older than the journal holds: only a fresh snapshot is the truth.
+      if (/archived/.test(m.message || '')) {
+        wantSnapshot = true;
+        socket?.close();
+      }
+      break;
+    default:
+  }
+}
+
+function seen(id) {
+  if (typeof id === 'number' && id > lastEventId) lastEventId = id;
+}
+
+function taskChange(m) {
+  lastChange.set(m.id, { actor: m.actor, source: m.source, event_id: m.event_id });
+  if (m.op === 'delete' || !m.after) {
+    remove(m.id);
+  } else {
+    const next = new Map(tasks.value);
+    const merged = m.partial ? { ...(next.get(m.id) || { id: m.id }), ...m.after } : m.after;
+    next.set(m.id, merged);
+    tasks.value = next;
+    if (m.etag) etags.set(m.id, m.etag);
+    // A replayed change holds only what changed: the record and its ETag come from
+    // the server, so that the board never moves a card against a version it guessed.
+    else if (m.partial) refetch(m.id);
+  }
+  listeners.forEach((fn) => fn(m));
+}
+
+async function refetch(id) {
+  etags.delete(id);
+  try {
+    const { data, etag } = await api('GET', `/api/tasks/${id}`);
+    put(data, etag);
+  } catch (e) {
+    if (e.status === 404 || e.status === 403) remove(id);
+  }
+}
+
+function remove(id) {
+  if (!tasks.value.has(id)) return;
+  const next = new Map(tasks.value);
+  next.delete(id);
+  etags.delete(id);
+  tasks.value = next;
+}
+
+function commentChange(m) {
+  if (m.op === 'delete') commentTask.delete(m.id);
+  else if (m.after?.task_id != null) commentTask.set(m.id, Number(m.after.task_id));
+  else if (m.op === 'create' && m.after) commentTask.set(m.id, m.after.task_id);
+  recount();
+}
+
+function recount() {
+  const counts = new Map();
+  for (const taskId of commentTask.values()) counts.set(taskId, (counts.get(taskId) || 0) + 1);
+  commentCounts.value = counts;
+}

@@ -1,0 +1,173 @@
+// The board's shell: who is logged in, the navigation, the page for the URL, and the
+// messages line. Each page lives in views/.
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { signal } from '@preact/signals';
+import { notice } from './notice.js';
+import './style.css';
+import { adopt, api, login, logout, me, session, settings } from './api.js';
+import { lang, languages, setLang, t } from './i18n.js';
+import { connection, start, stop } from './live.js';
+import { isAdmin, isStaff, loadDirectory } from './people.js';
+import { Link, navigate, route } from './router.jsx';
+import { Board } from './views/Board.jsx';
+import { TaskDialog } from './views/TaskDialog.jsx';
+import { Stats } from './views/Stats.jsx';
+import { Users, Scheduler, Backups, Health } from './views/Admin.jsx';
+
+/** Ready: who the caller is is known (or there is nobody logged in). */
+const ready = signal(false);
+
+async function whoAmI() {
+  if (settings.security_enabled && !session.value) {
+    me.value = null;
+    ready.value = true;
+    return;
+  }
+  try {
+    const { data } = await api('GET', '/api/auth/me');
+    me.value = data;
+  } catch {
+    me.value = null;
+  }
+  ready.value = true;
+}
+
+function Login() {
+  const [error, setError] = useState('');
+  const submit = async (e) => {
+    e.preventDefault();
+    const form = new FormData(e.target);
+    setError('');
+    try {
+      await login(form.get('username'), form.get('password'));
+      await whoAmI();
+    } catch (err) {
+      setError(err.message);
+    }
+  };
+  return (
+    <main class="login">
+      <form onSubmit={submit} class="card-panel">
+        <h1>{t('login.title')}</h1>
+        <label>{t('login.username')}<input name="username" autocomplete="username" required autofocus /></label>
+        <label>{t('login.password')}<input name="password" type="password" autocomplete="current-password" required /></label>
+        {error && <p class="error" role="alert">{error}</p>}
+        <button type="submit" class="primary">{t('login.submit')}</button>
+      </form>
+      <Language />
+    </main>
+  );
+}
+
+function ChangePassword() {
+  const [error, setError] = useState('');
+  const submit = async (e) => {
+    e.preventDefault();
+    const form = new FormData(e.target);
+    try {
+      const { data } = await api('PUT', '/api/auth/password', {
+        body: { current_password: form.get('current_password'), new_password: form.get('new_password') },
+      });
+      adopt(data);
+      await whoAmI();
+    } catch (err) {
+      setError(err.message);
+    }
+  };
+  return (
+    <main class="login">
+      <form onSubmit={submit} class="card-panel">
+        <p>{t('login.change')}</p>
+        <label>{t('login.current')}<input name="current_password" type="password" required /></label>
+        <label>{t('login.new')}<input name="new_password" type="password" required /></label>
+        {error && <p class="error" role="alert">{error}</p>}
+        <button type="submit" class="primary">{t('login.save')}</button>
+      </form>
+    </main>
+  );
+}
+
+function Language() {
+  return (
+    <label class="language">
+      <span class="sr-only">{t('app.language')}</span>
+      <select name="language" value={lang.value} onChange={(e) => setLang(e.target.value)}>
+        {languages.map((l) => <option value={l}>{l === 'en' ? 'English' : 'Русский'}</option>)}
+      </select>
+    </label>
+  );
+}
+
+function Nav() {
+  const path = route.value.path;
+  const item = (to, key) => (
+    <Link to={to} class={path === to || (to === '/' && path.startsWith('/tasks')) ? 'active' : ''}>{t(key)}</Link>
+  );
+  return (
+    <header class="top">
+      <strong class="brand">taskboard</strong>
+      <nav>
+        {item('/', 'app.board')}
+        {item('/stats', 'app.stats')}
+        {isAdmin() && item('/admin/users', 'app.users')}
+        {isAdmin() && item('/admin/scheduler', 'app.scheduler')}
+        {isAdmin() && item('/admin/backups', 'app.backups')}
+        {isStaff() && item('/admin/health', 'app.health')}
+      </nav>
+      <span class={`connection ${connection.value}`} data-connection={connection.value}>
+        {connection.value === 'live' ? t('app.live') : t('app.offline')}
+      </span>
+      <Language />
+      <span class="who" data-user={me.value?.username}>{me.value?.username} · {me.value?.role}</span>
+      {settings.security_enabled && <button class="link" onClick={() => logout().then(() => navigate('/'))}>{t('app.logout')}</button>}
+    </header>
+  );
+}
+
+function Page() {
+  const { path } = route.value;
+  if (path === '/stats') return <Stats />;
+  if (path === '/admin/users') return <Users />;
+  if (path === '/admin/scheduler') return <Scheduler />;
+  if (path === '/admin/backups') return <Backups />;
+  if (path === '/admin/health') return <Health />;
+  const task = path.match(/^\/tasks\/(\d+)$/);
+  return (
+    <>
+      <Board />
+      {task && <TaskDialog id={Number(task[1])} key={task[1]} />}
+      {path === '/new' && <TaskDialog id={null} key="new" />}
+    </>
+  );
+}
+
+function App() {
+  const user = me.value;
+  useEffect(() => {
+    if (!user) return undefined;
+    loadDirectory();
+    start();
+    return () => stop();
+  }, [user?.id, user?.username]);
+  lang.value; // re-render every page when the language changes
+  if (!ready.value) return <p class="loading">{t('app.loading')}</p>;
+  if (!user) return <Login />;
+  if (user.must_change_password) return <ChangePassword />;
+  return (
+    <>
+      <Nav />
+      {!settings.security_enabled && <p class="banner" role="note">{t('app.anonymous')}</p>}
+      {notice.value && (
+        <p class={`notice ${notice.value.kind}`} role={notice.value.kind === 'error' ? 'alert' : 'status'} data-notice={notice.value.kind}>
+          {notice.value.text}
+        </p>
+      )}
+      <Page />
+    </>
+  );
+}
+
+document.documentElement.lang = lang.value;
+whoAmI();
+render(<App />, document.getElementById('app'));

@@ -1,0 +1,267 @@
+// The board: a column per status, a card per task, filters kept in the URL. A card
+// moves by dragging (SortableJS does the gesture only: the DOM move is undone and the
+// state decides), by its "Move to…" menu, or by Shift+←/→; each move is a PATCH with the
+// ETag the board was shown, so a stale move is answered 412 and put back.
+import { Component } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import Sortable from 'sortablejs';
+import { api, me, settings } from '../api.js';
+import { formatDate, priorityLabel, statusLabel, t } from '../i18n.js';
+import { commentCounts, etags, hold, lastChange, loaded, put, release, tasks } from '../live.js';
+import { say, sayError } from '../notice.js';
+import { canCreate, canMove, directory, isClient, nameOf } from '../people.js';
+import { Link, navigate, route, setQuery } from '../router.jsx';
+
+const CLOSED = ['done', 'cancelled'];
+const PRIORITY_ORDER = { critical: 0, high: 1, medium: 2, low: 3 };
+const today = () => new Date().toISOString().slice(0, 10);
+
+export const isOverdue = (task) => !!task.due_date && task.due_date.slice(0, 10) < today() && !CLOSED.includes(task.status);
+
+function readFilters(q) {
+  return {
+    assignee: q.get('assignee') || '',
+    priority: q.get('priority') || '',
+    text: (q.get('q') || '').trim().toLowerCase(),
+    mine: q.has('mine'),
+    overdue: q.has('overdue'),
+  };
+}
+
+function matches(f) {
+  const myId = me.value?.id;
+  return (task) => {
+    if (f.assignee === 'none' && task.assigned_to != null) return false;
+    if (f.assignee && f.assignee !== 'none' && String(task.assigned_to) !== f.assignee) return false;
+    if (f.priority && task.priority !== f.priority) return false;
+    if (f.mine && task.assigned_to !== myId && task.created_by !== myId) return false;
+    if (f.overdue && !isOverdue(task)) return false;
+    if (f.text) {
+      const hay = `#${task.id} ${task.title || ''} ${task.description || ''}`.toLowerCase();
+      if (!hay.includes(f.text)) return false;
+    }
+    return true;
+  };
+}
+
+const order = (a, b) =>
+  (PRIORITY_ORDER[a.priority] ?? 9) - (PRIORITY_ORDER[b.priority] ?? 9)
+  || (a.due_date || '9999').localeCompare(b.due_date || '9999')
+  || a.id - b.id;
+
+/** Who changed task `id` last, in words, for a stale move's message. */
+async function whoChanged(id) {
+  let change = lastChange.get(id);
+  try {
+    const { data } = await api('GET', `/api/tasks/${id}/history?per_page=500`);
+    const last = data.items[data.items.length - 1];
+    if (last) change = { actor: last.user_id, source: last.source };
+  } catch {
+    // The feed's memory of the change is enough to name someone.
+  }
+  const who = change?.actor != null ? nameOf(change.actor) : t('history.someone');
+  return { who, source: t(`source.${change?.source || 'api'}`) };
+}
+
+let focusAfterMove = null;
+
+/** Moves task `id` to `status` against the version the board shows. */
+export async function moveTask(id, status) {
+  const task = tasks.value.get(id);
+  if (!task || task.status === status) return;
+  let etag = etags.get(id);
+  try {
+    if (!etag) etag = (await api('GET', `/api/tasks/${id}`)).etag;
+    put({ ...task, status });
+    const { data, etag: fresh } = await api('PATCH', `/api/tasks/${id}`, { body: { status }, etag });
+    put(data, fresh);
+    say(t('board.moved', { id, status: statusLabel(status) }));
+  } catch (e) {
+    if (e.status === 412) {
+      const { data, etag: current } = await api('GET', `/api/tasks/${id}`);
+      put(data, current);
+      const { who, source } = await whoChanged(id);
+      say(t('board.stale', { id, who, source }), 'error');
+    } else {
+      put(task);
+      sayError(e);
+    }
+  }
+}
+
+function MoveMenu({ task, onClose }) {
+  const ref = useRef();
+  useEffect(() => {
+    ref.current?.querySelector('button')?.focus();
+    const away = (e) => !ref.current?.contains(e.target) && onClose();
+    document.addEventListener('pointerdown', away);
+    return () => document.removeEventListener('pointerdown', away);
+  }, []);
+  const choose = (s) => {
+    onClose();
+    focusAfterMove = task.id;
+    moveTask(task.id, s);
+  };
+  return (
+    <div class="menu" role="menu" ref={ref} aria-label={t('board.moveTo', { title: task.title })}
+      onKeyDown={(e) => e.key === 'Escape' && (e.stopPropagation(), onClose())}>
+      {settings.statuses.filter((s) => s !== task.status).map((s) => (
+        <button type="button" role="menuitem" data-move-to={s} onClick={() => choose(s)}>{statusLabel(s)}</button>
+      ))}
+    </div>
+  );
+}
+
+/** One card; re-renders only when its task, count or menu state changed. */
+class Card extends Component {
+  shouldComponentUpdate(next, nextState) {
+    return next.task !== this.props.task || next.comments !== this.props.comments
+      || nextState.menu !== this.state.menu || next.names !== this.props.names || next.lang !== this.props.lang;
+  }
+
+  render({ task, comments }, { menu }) {
+    const movable = canMove(task);
+    const overdue = isOverdue(task);
+    const key = (e) => {
+      if (e.target !== e.currentTarget) return;
+      const i = settings.statuses.indexOf(task.status);
+      if (e.shiftKey && (e.key === 'ArrowRight' || e.key === 'ArrowLeft') && movable) {
+        e.preventDefault();
+        const to = settings.statuses[i + (e.key === 'ArrowRight' ? 1 : -1)];
+        if (to) {
+          focusAfterMove = task.id;
+          moveTask(task.id, to);
+        }
+      } else if ((e.key === 'm' || e.key === 'M') && movable) {
+        e.preventDefault();
+        this.setState({ menu: true });
+      } else if (e.key === 'Enter') {
+        navigate(`/tasks/${task.id}`);
+      }
+    };
+    return (
+      <li class={`card priority-${task.priority}${movable ? '' : ' locked'}${overdue ? ' overdue' : ''}`}
+        data-task-id={task.id} tabIndex={0} onKeyDown={key} aria-label={task.title}>
+        <Link to={`/tasks/${task.id}`} class="title" tabIndex={-1}>{task.title}</Link>
+        <div class="meta">
+          <span class="id">#{task.id}</span>
+          <span class="priority" data-priority={task.priority}>{priorityLabel(task.priority)}</span>
+          {task.assigned_to != null && <span class="assignee">{nameOf(task.assigned_to)}</span>}
+          {task.due_date && (
+            <span class={`due${overdue ? ' late' : ''}`} title={overdue ? t('board.overdue') : ''}>
+              {formatDate(task.due_date)}{overdue ? ` · ${t('board.overdue')}` : ''}
+            </span>
+          )}
+          {comments > 0 && <span class="comments">{t('board.comments', { n: comments })}</span>}
+        </div>
+        {movable && (
+          <button type="button" class="move" aria-haspopup="menu" aria-expanded={!!menu}
+            onClick={() => this.setState({ menu: !menu })}>{t('board.move')}</button>
+        )}
+        {menu && <MoveMenu task={task} onClose={() => this.setState({ menu: false })} />}
+      </li>
+    );
+  }
+}
+
+function Column({ status, items, counts, names, lang }) {
+  const list = useRef();
+  useEffect(() => {
+    const sortable = Sortable.create(list.current, {
+      group: 'tasks',
+      sort: false,
+      draggable: '.card',
+      filter: '.locked, .menu, button',
+      preventOnFilter: false,
+      animation: 120,
+      delay: 150,
+      delayOnTouchOnly: true,
+      onStart: hold,
+      onEnd: (evt) => {
+        const id = Number(evt.item.dataset.taskId);
+        const to = evt.to.closest('[data-status]')?.dataset.status;
+        if (evt.from !== evt.to) {
+          // Give the DOM back to Preact: the card moves when the state says so.
+          evt.to.removeChild(evt.item);
+          evt.from.insertBefore(evt.item, evt.from.children[evt.oldIndex] || null);
+        }
+        release();
+        if (evt.from !== evt.to && to) moveTask(id, to);
+      },
+    });
+    return () => sortable.destroy();
+  }, []);
+  return (
+    <section class="column" data-status={status} aria-label={statusLabel(status)}>
+      <h2>{statusLabel(status)} <span class="count">{items.length}</span></h2>
+      <ul ref={list} class="cards">
+        {items.map((task) => (
+          <Card key={task.id} task={task} comments={counts.get(task.id) || 0} names={names} lang={lang} />
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function Filters({ f, shown, total }) {
+  const names = [...directory.value.entries()].sort((a, b) => a[1].localeCompare(b[1]));
+  const [text, setText] = useState(f.text);
+  useEffect(() => {
+    const timer = setTimeout(() => text.trim().toLowerCase() !== f.text && setQuery('q', text.trim()), 150);
+    return () => clearTimeout(timer);
+  }, [text]);
+  const any = f.assignee || f.priority || f.text || f.mine || f.overdue;
+  return (
+    <div class="filters" role="search">
+      <input type="search" name="q" placeholder={t('filter.text')} aria-label={t('filter.text')} value={text}
+        onInput={(e) => setText(e.target.value)} />
+      {!isClient() && (
+        <select name="assignee" aria-label={t('filter.assignee')} value={f.assignee} onChange={(e) => setQuery('assignee', e.target.value)}>
+          <option value="">{t('filter.assignee')}: {t('filter.anyone')}</option>
+          <option value="none">{t('filter.unassigned')}</option>
+          {names.map(([id, name]) => <option value={String(id)}>{name}</option>)}
+        </select>
+      )}
+      <select name="priority" aria-label={t('filter.priority')} value={f.priority} onChange={(e) => setQuery('priority', e.target.value)}>
+        <option value="">{t('filter.priority')}: {t('filter.any')}</option>
+        {settings.priorities.map((p) => <option value={p}>{priorityLabel(p)}</option>)}
+      </select>
+      {me.value?.id != null && (
+        <label class="check"><input type="checkbox" name="mine" checked={f.mine} onChange={(e) => setQuery('mine', e.target.checked)} />{t('filter.mine')}</label>
+      )}
+      <label class="check"><input type="checkbox" name="overdue" checked={f.overdue} onChange={(e) => setQuery('overdue', e.target.checked)} />{t('filter.overdue')}</label>
+      {any && <button type="button" class="link" onClick={() => { setText(''); navigate('/', { query: new URLSearchParams(), replace: true }); }}>{t('filter.clear')}</button>}
+      <span class="shown" data-shown={shown}>{t('filter.shown', { shown, total })}</span>
+      {canCreate() && <button type="button" class="primary" onClick={() => navigate('/new')}>{t('board.new')}</button>}
+    </div>
+  );
+}
+
+export function Board() {
+  const f = readFilters(route.value.query);
+  const all = [...tasks.value.values()];
+  const shown = all.filter(matches(f)).sort(order);
+  const statuses = [...settings.statuses, ...new Set(all.map((x) => x.status).filter((s) => !settings.statuses.includes(s)))];
+  const columns = new Map(statuses.map((s) => [s, []]));
+  for (const task of shown) columns.get(task.status)?.push(task);
+  useEffect(() => {
+    if (focusAfterMove == null) return;
+    const card = document.querySelector(`[data-task-id="${focusAfterMove}"]`);
+    if (!card || card.closest('[data-status]')?.dataset.status !== tasks.value.get(focusAfterMove)?.status) return;
+    card.focus();
+    focusAfterMove = null;
+  });
+  if (!loaded.value) return <p class="loading">{t('app.loading')}</p>;
+  return (
+    <main class="board-page">
+      {isClient() && <h1 class="page-title">{t('board.myRequests')}</h1>}
+      <Filters f={f} shown={shown.length} total={all.length} />
+      <p class="hint">{t('board.keys')}</p>
+      <div class="columns">
+        {statuses.map((s) => (
+          <Column key={s} status={s} items={columns.get(s)} counts={commentCounts.value} names={directory.value} lang={document.documentElement.lang} />
+        ))}
+      </div>
+    </main>
+  );
+}

@@ -1,0 +1,98 @@
+// A task's documents: upload with progress (XMLHttpRequest: fetch cannot report an
+// upload's progress), download through the API with the token, delete.
+import { useEffect, useState } from 'preact/hooks';
+import { api, authHeader } from '../api.js';
+import { formatNumber, t } from '../i18n.js';
+import { say, sayError } from '../notice.js';
+
+function upload(taskId, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    form.append('task_id', String(taskId));
+    form.append('title', file.name);
+    form.append('file', file, file.name);
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/api/docs');
+    for (const [k, v] of Object.entries(authHeader())) xhr.setRequestHeader(k, v);
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(Math.round((e.loaded / e.total) * 100));
+    xhr.onload = () => {
+      let body = null;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        // not JSON: the status says enough
+      }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(body);
+      else reject(Object.assign(new Error(body?.detail || `HTTP ${xhr.status}`), { status: xhr.status, problem: body || {} }));
+    };
+    xhr.onerror = () => reject(new Error('the upload did not reach the server'));
+    xhr.send(form);
+  });
+}
+
+/** Saves a file the API serves only with a token: fetched, then handed to the browser. */
+export async function download(path, name) {
+  const { blob } = await api('GET', path, { raw: true });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+export function Documents({ task }) {
+  const [items, setItems] = useState([]);
+  const [progress, setProgress] = useState(null);
+  const load = () => api('GET', `/api/docs?task_id=${task.id}&per_page=500`).then(({ data }) => setItems(data.items), sayError);
+  useEffect(() => {
+    load();
+  }, [task.id]);
+  const pick = async (e) => {
+    const file = e.target.files[0];
+    e.target.value = '';
+    if (!file) return;
+    setProgress(0);
+    try {
+      await upload(task.id, file, setProgress);
+      say(file.name);
+      load();
+    } catch (err) {
+      sayError(err);
+    } finally {
+      setProgress(null);
+    }
+  };
+  const remove = async (d) => {
+    try {
+      await api('DELETE', `/api/docs/${d.id}`);
+      load();
+    } catch (err) {
+      sayError(err);
+    }
+  };
+  return (
+    <section class="documents">
+      <h3>{t('task.docs')}</h3>
+      {items.length === 0 && <p class="hint">{t('task.noDocs')}</p>}
+      <ul>
+        {items.map((d) => (
+          <li data-doc-id={d.id}>
+            <button type="button" class="link" onClick={() => download(`/api/docs/${d.id}/content`, d.filename || d.title).catch(sayError)}>
+              {d.title || d.filename}
+            </button>
+            {d.size_bytes != null && <span class="size"> {formatNumber(d.size_bytes / 1024, 1)} KB</span>}
+            <button type="button" class="link danger" onClick={() => remove(d)}>{t('task.remove')}</button>
+          </li>
+        ))}
+      </ul>
+      <label class="upload">
+        {progress == null ? t('task.upload') : t('task.uploading', { pct: progress })}
+        <input type="file" name="file" onChange={pick} disabled={progress != null} />
+      </label>
+      {progress != null && <progress max="100" value={progress} />}
+    </section>
+  );
+}

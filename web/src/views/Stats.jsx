@@ -1,0 +1,93 @@
+// Statistics from GET /api/stats: charts drawn by uPlot (bars for counts by status and
+// assignee, lines for the days), and the same numbers as tables.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { api } from '../api.js';
+import { formatDate, formatNumber, lang, statusLabel, t } from '../i18n.js';
+import { directory, nameOf } from '../people.js';
+
+const COLORS = ['#2563eb', '#16a34a', '#dc2626', '#9333ea', '#ea580c'];
+
+function Chart({ name, options, data }) {
+  const box = useRef();
+  useEffect(() => {
+    const width = Math.max(280, Math.min(box.current.clientWidth || 600, 900));
+    const plot = new uPlot({ width, height: 220, ...options }, data, box.current);
+    return () => plot.destroy();
+  }, [JSON.stringify(data), lang.value]);
+  return <div class="chart" data-chart={name} ref={box} />;
+}
+
+/** Counts by label as bars: x is the label's index, the axis shows the label. */
+function Bars({ name, entries, label }) {
+  const xs = entries.map((_, i) => i);
+  const options = {
+    scales: { x: { time: false, range: [-0.5, Math.max(entries.length - 0.5, 0.5)] } },
+    axes: [
+      { values: (_, ticks) => ticks.map((i) => (Number.isInteger(i) && entries[i] ? entries[i][0] : '')), splits: () => xs },
+      { values: (_, ticks) => ticks.map((v) => formatNumber(v)) },
+    ],
+    series: [{}, { label, fill: `${COLORS[0]}99`, stroke: COLORS[0], paths: uPlot.paths.bars({ size: [0.6, 60] }), points: { show: false } }],
+    legend: { show: false },
+  };
+  return <Chart name={name} options={options} data={[xs, entries.map((e) => e[1])]} />;
+}
+
+/** Series by day as lines. */
+function Days({ name, days, series }) {
+  const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
+  const options = {
+    scales: { x: { time: true } },
+    axes: [{}, { values: (_, ticks) => ticks.map((v) => formatNumber(v)) }],
+    series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i + 1], width: 2 }))],
+  };
+  return <Chart name={name} options={options} data={[xs, ...series.map((s) => days.map((d) => s.values[d] || 0))]} />;
+}
+
+function Table({ head, rows }) {
+  return (
+    <table class="numbers">
+      <thead><tr>{head.map((h) => <th>{h}</th>)}</tr></thead>
+      <tbody>{rows.map((r) => <tr>{r.map((c, i) => <td class={i ? 'num' : ''}>{c}</td>)}</tr>)}</tbody>
+    </table>
+  );
+}
+
+export function Stats() {
+  const [stats, setStats] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    api('GET', '/api/stats').then(({ data }) => setStats(data), setError);
+  }, []);
+  if (error) return <main class="page"><p class="error" role="alert">{error.message}</p></main>;
+  if (!stats) return <main class="page"><p class="loading">{t('app.loading')}</p></main>;
+  directory.value; // names arrive after the numbers, sometimes
+  const byStatus = Object.entries(stats.by_status).map(([s, n]) => [statusLabel(s), n]);
+  const byAssignee = Object.entries(stats.by_assignee).map(([id, n]) => [id === 'unassigned' ? t('filter.unassigned') : nameOf(Number(id)), n]);
+  const days = [...new Set([...Object.keys(stats.created_per_day), ...Object.keys(stats.completed_per_day)])].sort();
+  const overdueDays = Object.keys(stats.overdue_per_day || {}).sort();
+  return (
+    <main class="page stats">
+      <h1>{t('stats.title')}</h1>
+      <p class="figures">
+        <span>{t('stats.total')}: <strong data-figure="total">{formatNumber(stats.total)}</strong></span>
+        <span>{t('stats.overdueNow')}: <strong data-figure="overdue">{formatNumber(stats.overdue)}</strong></span>
+        <span>{t('stats.mean')}: <strong data-figure="mean">{stats.mean_hours_to_complete == null ? '—' : t('stats.hours', { n: formatNumber(stats.mean_hours_to_complete, 1) })}</strong></span>
+      </p>
+      <div class="charts">
+        <section><h2>{t('stats.byStatus')}</h2><Bars name="by-status" entries={byStatus} label={t('stats.count')} />
+          <Table head={[t('task.status'), t('stats.count')]} rows={byStatus.map(([s, n]) => [s, formatNumber(n)])} /></section>
+        <section><h2>{t('stats.byAssignee')}</h2><Bars name="by-assignee" entries={byAssignee} label={t('stats.count')} />
+          <Table head={[t('task.assigned_to'), t('stats.count')]} rows={byAssignee.map(([s, n]) => [s, formatNumber(n)])} /></section>
+        <section><h2>{t('stats.perDay')}</h2>
+          <Days name="per-day" days={days} series={[{ label: t('stats.created'), values: stats.created_per_day }, { label: t('stats.completed'), values: stats.completed_per_day }]} />
+          <Table head={[t('stats.day'), t('stats.created'), t('stats.completed')]}
+            rows={days.map((d) => [formatDate(d), formatNumber(stats.created_per_day[d] || 0), formatNumber(stats.completed_per_day[d] || 0)])} /></section>
+        <section><h2>{t('stats.overdue')}</h2>
+          <Days name="overdue" days={overdueDays} series={[{ label: t('filter.overdue'), values: stats.overdue_per_day || {} }]} />
+          <Table head={[t('stats.day'), t('stats.count')]} rows={overdueDays.slice(-7).map((d) => [formatDate(d), formatNumber(stats.overdue_per_day[d])])} /></section>
+      </div>
+    </main>
+  );
+}

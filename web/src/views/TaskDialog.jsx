@@ -1,0 +1,254 @@
+// A task over the board (its own URL, /board/tasks/42), or the new-task form
+// (/board/new): every field the caller may change, custom columns too; comments,
+// documents, the history in words, and the AI analysis.
+import { Component } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, authHeader, me, settings } from '../api.js';
+import { formatDate, formatNumber, priorityLabel, statusLabel, t } from '../i18n.js';
+import { commentCounts, onTaskChange, put } from '../live.js';
+import { say, sayError } from '../notice.js';
+import { canCreate, canDelete, canEdit, directory, isClient, nameOf } from '../people.js';
+import { navigate } from '../router.jsx';
+import { Comments } from './Comments.jsx';
+import { Documents } from './Documents.jsx';
+
+/** The documented columns; any other key of a task is a team's own (custom) column. */
+const KNOWN = ['id', 'title', 'description', 'status', 'priority', 'assigned_to', 'created_by', 'due_date', 'created_at', 'updated_at'];
+const READ_ONLY = ['id', 'created_by', 'created_at', 'updated_at'];
+
+function close() {
+  navigate('/');
+}
+
+/** The form's values as the API takes them: ids as numbers, blanks as null. */
+function fromForm(form, task) {
+  const out = {};
+  for (const [name, raw] of new FormData(form).entries()) {
+    if (READ_ONLY.includes(name)) continue;
+    const value = typeof raw === 'string' ? raw : '';
+    let v = value;
+    if (name === 'assigned_to') v = value === '' ? null : Number(value);
+    else if ((name === 'description' || name === 'due_date') && value === '') v = null;
+    const was = task ? task[name] : undefined;
+    if (!task || (v ?? '') !== (was ?? '')) out[name] = v;
+  }
+  return out;
+}
+
+function Field({ name, task, editable, children }) {
+  return (
+    <label class={`field field-${name}`}>
+      <span>{t(`task.${name}`) === `task.${name}` ? name : t(`task.${name}`)}</span>
+      {editable ? children : <output name={name}>{children.props?.['data-shown'] ?? String(task?.[name] ?? '')}</output>}
+    </label>
+  );
+}
+
+function TaskForm({ task, etag, onSaved }) {
+  const creating = !task;
+  const may = (field) => creating || canEdit(task, field);
+  const custom = task ? Object.keys(task).filter((k) => !KNOWN.includes(k)) : [];
+  const people = [...directory.value.entries()].sort((a, b) => a[1].localeCompare(b[1]));
+  const submit = async (e) => {
+    e.preventDefault();
+    const body = fromForm(e.target, task);
+    try {
+      if (creating) {
+        const { data, etag: tag } = await api('POST', '/api/tasks', { body });
+        put(data, tag);
+        say(t('task.saved'));
+        navigate(`/tasks/${data.id}`, { replace: true });
+      } else if (Object.keys(body).length) {
+        const { data, etag: tag } = await api('PATCH', `/api/tasks/${task.id}`, { body, etag });
+        put(data, tag);
+        onSaved(data, tag);
+        say(t('task.saved'));
+      }
+    } catch (err) {
+      if (err.status === 412) {
+        say(t('board.stale', { id: task.id, who: t('history.someone'), source: '' }), 'error');
+        onSaved(null);
+      } else sayError(err);
+    }
+  };
+  const remove = async () => {
+    if (!confirm(t('task.confirmDelete', { id: task.id }))) return;
+    try {
+      await api('DELETE', `/api/tasks/${task.id}`, { etag });
+      close();
+    } catch (err) {
+      sayError(err);
+    }
+  };
+  const anyEditable = creating || ['title', 'status'].some(may);
+  return (
+    <form class="task-form" onSubmit={submit} key={etag}>
+      {!anyEditable && <p class="hint">{t('task.readonly')}</p>}
+      <Field name="title" task={task} editable={may('title')}>
+        <input name="title" required maxLength={500} value={task?.title ?? ''} />
+      </Field>
+      <Field name="description" task={task} editable={may('description')}>
+        <textarea name="description" rows={4} value={task?.description ?? ''} />
+      </Field>
+      <div class="row">
+        {(!creating || !isClient()) && (
+          <Field name="status" task={task} editable={may('status') && !isClient()}>
+            <select name="status" value={task?.status ?? settings.statuses[0]} data-shown={statusLabel(task?.status ?? '')}>
+              {settings.statuses.map((s) => <option value={s}>{statusLabel(s)}</option>)}
+            </select>
+          </Field>
+        )}
+        <Field name="priority" task={task} editable={may('priority') && !isClient()}>
+          <select name="priority" value={task?.priority ?? 'medium'} data-shown={priorityLabel(task?.priority ?? '')}>
+            {settings.priorities.map((p) => <option value={p}>{priorityLabel(p)}</option>)}
+          </select>
+        </Field>
+        {!isClient() && (
+          <Field name="assigned_to" task={task} editable={may('assigned_to')}>
+            <select name="assigned_to" value={task?.assigned_to ?? ''} data-shown={nameOf(task?.assigned_to)}>
+              <option value="">{t('filter.unassigned')}</option>
+              {people.map(([id, name]) => <option value={String(id)}>{name}</option>)}
+            </select>
+          </Field>
+        )}
+        <Field name="due_date" task={task} editable={may('due_date') && !isClient()}>
+          <input name="due_date" type="date" value={(task?.due_date ?? '').slice(0, 10)} data-shown={formatDate(task?.due_date)} />
+        </Field>
+      </div>
+      {custom.length > 0 && (
+        <div class="row custom">
+          {custom.map((name) => (
+            <Field name={name} task={task} editable={may(name) && !isClient()}>
+              <input name={name} value={task[name] ?? ''} />
+            </Field>
+          ))}
+        </div>
+      )}
+      {task && (
+        <p class="stamps">
+          {task.created_by != null && <>{t('task.created_by')}: {nameOf(task.created_by)} · </>}
+          {t('task.created_at')}: {formatDate(task.created_at)} · {t('task.updated_at')}: {formatDate(task.updated_at)}
+        </p>
+      )}
+      <div class="actions">
+        {(creating ? canCreate() : anyEditable) && <button type="submit" class="primary">{creating ? t('task.create') : t('task.save')}</button>}
+        {task && canDelete() && <button type="button" class="danger" onClick={remove}>{t('task.delete')}</button>}
+      </div>
+    </form>
+  );
+}
+
+/** The form, re-drawn only for a new version of the task, so that typing survives the
+ * dialog's other updates (a comment arriving, say). */
+class StableForm extends Component {
+  shouldComponentUpdate(next) {
+    return next.etag !== this.props.etag || next.task !== this.props.task;
+  }
+
+  render(props) {
+    return <TaskForm {...props} />;
+  }
+}
+
+/** The task's events as sentences: "anna moved it to done, 14:02, from a file edit". */
+function History({ id, version }) {
+  const [items, setItems] = useState(null);
+  useEffect(() => {
+    api('GET', `/api/tasks/${id}/history?per_page=500`).then(({ data }) => setItems(data.items), () => setItems([]));
+  }, [id, version]);
+  if (!items) return null;
+  const sentence = (e) => {
+    const who = e.user_id != null ? nameOf(e.user_id) : e.source === 'file' ? t('history.someone') : (me.value?.username === 'anonymous' ? 'anonymous' : t('history.someone'));
+    const after = e.data?.after || {};
+    if (e.type.endsWith('.created')) return t('history.created', { who });
+    if (e.type.endsWith('.deleted')) return t('history.deleted', { who });
+    if (after.status && Object.keys(after).filter((k) => k !== 'updated_at').length === 1) {
+      return t('history.moved', { who, status: statusLabel(after.status) });
+    }
+    const fields = Object.keys(after).filter((k) => k !== 'updated_at').map((k) => t(`task.${k}`) === `task.${k}` ? k : t(`task.${k}`).toLowerCase());
+    return t('history.changed', { who, fields: fields.join(', ') || '—' });
+  };
+  return (
+    <section class="history">
+      <h3>{t('task.history')}</h3>
+      <ol>
+        {items.map((e) => (
+          <li data-event-id={e.id}>
+            {sentence(e)}, {formatDate(e.created_at)}, {t('history.from', { source: t(`source.${e.source}`) })}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+function Analysis({ id }) {
+  const [state, setState] = useState({});
+  const run = async () => {
+    setState({ busy: true });
+    try {
+      const { data } = await api('POST', `/api/tasks/${id}/analyze`, { body: {} });
+      setState({ data });
+    } catch (e) {
+      setState({});
+      sayError(e);
+    }
+  };
+  const a = state.data;
+  return (
+    <section class="analysis">
+      <button type="button" onClick={run} disabled={state.busy} data-action="analyze">
+        {state.busy ? t('task.analysing') : t('task.analyse')}
+      </button>
+      {a && (
+        <div class="analysis-result" data-source={a.source}>
+          <h3>{t('task.analysis')}</h3>
+          {a.source === 'heuristic' && <p class="hint">{t('task.fallback')}</p>}
+          <p>{a.summary}</p>
+          <p>{t('task.priority')}: <strong>{priorityLabel(a.suggested_priority)}</strong> — {a.priority_rationale}</p>
+          <p>{a.effort.size} · {formatNumber(a.effort.hours_min, 1)}–{formatNumber(a.effort.hours_max, 1)} h</p>
+          {a.risk_flags.length > 0 && <ul>{a.risk_flags.map((r) => <li>{r.severity}: {r.kind} — {r.detail}</li>)}</ul>}
+          {a.subtasks.length > 0 && <ol>{a.subtasks.map((s) => <li>{s.title} ({formatNumber(s.estimate_hours, 1)} h)</li>)}</ol>}
+          {a.clarifying_questions.length > 0 && <ul>{a.clarifying_questions.map((q) => <li>{q}</li>)}</ul>}
+        </div>
+      )}
+    </section>
+  );
+}
+
+export function TaskDialog({ id }) {
+  const dialog = useRef();
+  const [state, setState] = useState({ task: null, etag: null, error: null, version: 0 });
+  const load = () =>
+    api('GET', `/api/tasks/${id}`).then(
+      ({ data, etag }) => setState((s) => ({ task: data, etag, error: null, version: s.version + 1 })),
+      (error) => setState((s) => ({ ...s, error })),
+    );
+  useEffect(() => {
+    dialog.current?.showModal?.();
+    if (id == null) return undefined;
+    load();
+    // Someone else's change shows at once; the form is rebuilt with the new version.
+    return onTaskChange((m) => m.id === id && load());
+  }, [id]);
+  const comments = id != null ? commentCounts.value.get(id) || 0 : 0;
+  return (
+    <dialog ref={dialog} class="task-dialog" onClose={close} onCancel={close} data-task={id ?? 'new'}>
+      <header>
+        <h2>{id == null ? t('task.new') : `#${id} ${state.task?.title ?? ''}`}</h2>
+        <button type="button" class="link" onClick={close} aria-label={t('task.close')}>✕</button>
+      </header>
+      {state.error && <p class="error" role="alert">{state.error.status === 404 || state.error.status === 403 ? t('task.notFound', { id }) : state.error.message}</p>}
+      {id == null && <TaskForm task={null} />}
+      {state.task && (
+        <>
+          <StableForm task={state.task} etag={state.etag} onSaved={(task, etag) => (task ? setState((s) => ({ ...s, task, etag, version: s.version + 1 })) : load())} />
+          <Analysis id={id} />
+          <Comments task={state.task} count={comments} />
+          <Documents task={state.task} headers={authHeader} />
+          <History id={id} version={state.version} />
+        </>
+      )}
+    </dialog>
+  );
+}
