@@ -319,3 +319,46 @@ async fn a_client_that_stops_reading_does_not_delay_another() {
     drop(stuck);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_feed_tells_each_records_etag_so_a_board_can_change_what_it_was_shown() {
+    let app = app_with_tasks(2).await;
+    let mut ws = connect(&app).await;
+    send(&mut ws, json!({"type": "subscribe", "id": "t", "topic": "tasks", "snapshot": true})).await;
+    let (snapshot, _) = until(&mut ws, "snapshot", Duration::from_secs(5)).await;
+    let shown = snapshot["etags"]["1"].as_str().expect("the snapshot names task 1's ETag").to_string();
+    let current = app.get("/api/tasks/1").await.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(shown, current);
+    // A change made elsewhere arrives with the new ETag, which then works in If-Match.
+    let r = app
+        .client
+        .patch(app.url("/api/tasks/1"))
+        .header("if-match", &shown)
+        .json(&json!({"status": "done"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (change, _) = until(&mut ws, "change", Duration::from_secs(5)).await;
+    let next = change["etag"].as_str().expect("a live change carries the ETag").to_string();
+    assert_eq!(next, r.headers()["etag"].to_str().unwrap());
+    let stale = app
+        .client
+        .patch(app.url("/api/tasks/1"))
+        .header("if-match", &shown)
+        .json(&json!({"status": "new"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 412, "the version the board was shown before is stale now");
+    let fresh = app
+        .client
+        .patch(app.url("/api/tasks/1"))
+        .header("if-match", &next)
+        .json(&json!({"status": "new"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), 200);
+    app.stop().await;
+}

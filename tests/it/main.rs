@@ -2,6 +2,7 @@
 //! over HTTP (and, as the features arrive, WebSocket) like a client.
 
 mod backups;
+mod board;
 mod common;
 mod doctor;
 mod hardening;

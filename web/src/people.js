@@ -7,6 +7,11 @@ import { api, me } from './api.js';
 export const directory = signal(new Map());
 
 export async function loadDirectory() {
+  // A client has no directory to read (API.md's role matrix): not even asked.
+  if (me.value?.role === 'client') {
+    directory.value = new Map();
+    return;
+  }
   try {
     const { data } = await api('GET', '/api/directory');
     directory.value = new Map(data.items.map((u) => [u.id, u.username]));

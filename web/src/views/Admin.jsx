@@ -10,12 +10,14 @@ import { download } from './Documents.jsx';
 const ROLES = ['admin', 'manager', 'supervisor', 'member', 'client'];
 
 /** Loads with `load()`, again after every action; `act(fn)` runs one and reports. */
-function useLoaded(load) {
+function useLoaded(load, everyMs = 0) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
   const reload = () => load().then(setData, setError);
   useEffect(() => {
     reload();
+    const timer = everyMs ? setInterval(reload, everyMs) : null;
+    return () => clearInterval(timer);
   }, []);
   const act = async (fn, message) => {
     try {
@@ -169,7 +171,8 @@ export function Backups() {
 }
 
 export function Health() {
-  const { data, error } = useLoaded(() => api('GET', '/api/health').then((r) => r.data));
+  // Read again every few seconds: a person's save of a table file shows up here.
+  const { data, error } = useLoaded(() => api('GET', '/api/health').then((r) => r.data), 3000);
   return (
     <Page title={t('health.title')} error={error}>
       {data && (

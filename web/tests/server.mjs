@@ -1,0 +1,101 @@
+// Starts the real taskboard binary for the browser tests and benchmarks: port 0, its
+// own temporary folder, users made with `taskboard user add` as an admin would.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const BIN = process.env.TASKBOARD_BIN || resolve(here, '../../target/debug/taskboard');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const PASSWORD = 'Board-Test-Passw0rd!';
+
+/** The people of the seeds: a dispatcher (manager), technicians, a client, the lead. */
+export const PEOPLE = [
+  ['anna', 'admin'],
+  ['dispatcher', 'manager'],
+  ['ivan', 'member'],
+  ['client', 'client'],
+];
+
+export async function startServer({ security = true, people = PEOPLE } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'taskboard-board-'));
+  const data = join(dir, 'data');
+  mkdirSync(data);
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, [
+    'security:',
+    `  enabled: ${security}`,
+    '  validation_method: password',
+    '  rate_limiting:',
+    '    requests_per_minute: 1000000',
+    'cron:',
+    '  enabled: false',
+    '',
+  ].join('\n'));
+  const env = { ...process.env, SECRET_KEY: 'board-tests-secret-key-0123456789abcdef', TASKBOARD_CONFIG: config };
+  for (const [username, role] of people) {
+    const r = spawnSync(BIN, ['user', 'add', '--username', username, '--role', role, '--data-dir', data, '--password-stdin'],
+      { input: `${PASSWORD}\n`, env, cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`user add ${username}: ${r.stderr}`);
+  }
+  const child = spawn(BIN, ['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', data],
+    { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const base = await new Promise((ok, fail) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.once('line', (line) => ok(`http://${line.trim().split('http://').pop()}`));
+    child.once('exit', (code) => fail(new Error(`the server exited with ${code}`)));
+  });
+  const tokens = new Map();
+  const server = {
+    base, dir, data,
+    /** A token for `username`, for API calls beside the browser. */
+    async token(username) {
+      if (!security) return null;
+      if (!tokens.has(username)) {
+        const r = await fetch(`${base}/api/auth/login`, {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }),
+        });
+        if (!r.ok) throw new Error(`login ${username}: ${r.status} ${await r.text()}`);
+        tokens.set(username, (await r.json()).access_token);
+      }
+      return tokens.get(username);
+    },
+    /** `api(username, method, path, body, headers)` → `{status, body, etag}`. */
+    async api(username, method, path, body, headers = {}) {
+      const token = await server.token(username);
+      const r = await fetch(`${base}${path}`, {
+        method,
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : null, etag: r.headers.get('etag') };
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((ok) => (child.exitCode != null ? ok() : child.once('exit', ok)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+/** Logs `username` in through the board's own form. */
+export async function logIn(page, server, username) {
+  await page.goto(`${server.base}/board/`);
+  await page.fill('input[name="username"]', username);
+  await page.fill('input[name="password"]', PASSWORD);
+  await page.click('button[type="submit"]');
+  await page.waitForSelector('[data-connection="live"]');
+}
+
+/** Collects console errors and page errors of `page`, minus the ones `allowed` matches. */
+export function watchConsole(page, allowed = []) {
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && !allowed.some((re) => re.test(m.text())) && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  return errors;
+}
