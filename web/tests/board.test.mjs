@@ -7,20 +7,58 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, logIn, startServer, watchConsole } from './server.mjs';
+import { CHROMIUM, fakeModel, logIn, startServer, watchConsole } from './server.mjs';
 
 const SHOTS = resolve(import.meta.dirname, '../../docs/screenshots');
 let browser;
 let server;
+let model;
+
+/** What the fake model answers: its summary tries to smuggle markup into the page. */
+const ANALYSIS = {
+  summary: 'Drum bearing worn <img src=x onerror="window.hacked=1">',
+  suggested_priority: 'high',
+  priority_rationale: 'the customer has no washing machine',
+  risk_flags: [{ kind: 'parts', severity: 'medium', detail: 'the bearing kit may take a week' }],
+  subtasks: [{ title: 'Order the bearing kit', estimate_hours: 0.5 }],
+  effort: { size: 'M', hours_min: 2, hours_max: 4, confidence: 0.7 },
+  possible_duplicates: [],
+  clarifying_questions: ['Which model is it?'],
+};
+
+/** A repair service's morning: what the screenshots show beside the tests' own tasks. */
+async function seed() {
+  const day = (offset) => new Date(Date.now() + offset * 86400e3).toISOString().slice(0, 10);
+  const tasks = [
+    { title: 'Замена компрессора холодильника Bosch', priority: 'high', assigned_to: 3, due_date: day(1) },
+    { title: 'Стиральная машина не сливает воду', priority: 'critical', assigned_to: 5, due_date: day(-1) },
+    { title: 'Диагностика посудомоечной машины', priority: 'medium', due_date: day(3) },
+    { title: 'Заказать уплотнитель двери', priority: 'low', assigned_to: 5 },
+    { title: 'Выезд к клиенту: духовой шкаф', priority: 'high', assigned_to: 3, due_date: day(0) },
+    { title: 'Плановое ТО кондиционеров офиса', priority: 'medium', assigned_to: 5, due_date: day(7) },
+  ];
+  const made = [];
+  for (const task of tasks) made.push((await server.api('dispatcher', 'POST', '/api/tasks', task)).body);
+  for (const [i, status] of [[0, 'in_progress'], [4, 'in_progress'], [5, 'done']]) {
+    await server.api('dispatcher', 'PATCH', `/api/tasks/${made[i].id}`, { status }, { 'if-match': '*' });
+  }
+  await server.api('ivan', 'POST', `/api/tasks/${made[0].id}/comments`, { message: 'Компрессор заказан, будет в четверг' });
+  await server.api('dispatcher', 'POST', `/api/tasks/${made[1].id}/comments`, { message: 'Клиент ждёт звонка до 12:00' });
+}
 
 before(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  server = await startServer();
+  model = await fakeModel(ANALYSIS);
+  server = await startServer({
+    extraConfig: ['llm:', '  enabled: true', `  base_url: ${model.url}`, '  api_key: test-key', '  model: fake-model'].join('\n'),
+  });
+  await seed();
 });
 
 after(async () => {
   await browser?.close();
   await server?.stop();
+  model?.close();
 });
 
 async function fresh(options = {}) {
@@ -36,6 +74,30 @@ async function newTask(fields, by = 'dispatcher') {
   const r = await server.api(by, 'POST', '/api/tasks', fields);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   return r.body;
+}
+
+/** Waits until the server has task `id` in `status` (a board shows a move at once and
+ * sends it meanwhile). */
+async function stored(id, status) {
+  let now;
+  for (let i = 0; i < 40; i++) {
+    now = (await server.api('anna', 'GET', `/api/tasks/${id}`)).body.status;
+    if (now === status) return;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  assert.equal(now, status, `task ${id} on the server`);
+}
+
+/** A mouse drag as a person makes it: press, move in steps, pause over the target, let go. */
+async function drag(page, from, to) {
+  const a = await from.boundingBox();
+  const b = await to.boundingBox();
+  await page.mouse.move(a.x + a.width / 2, a.y + a.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(a.x + a.width / 2 + 10, a.y + a.height / 2 + 10, { steps: 5 });
+  await page.mouse.move(b.x + b.width / 2, b.y + b.height - 30, { steps: 15 });
+  await page.waitForTimeout(50);
+  await page.mouse.up();
 }
 
 /** Waits until task `id` stands in column `status` on `page`; answers how long it took. */
@@ -92,14 +154,62 @@ describe('the board', () => {
     await logIn(a.page, server, 'dispatcher');
     await logIn(b.page, server, 'anna');
     await waitInColumn(b.page, task.id, 'new');
-    await card(a.page, task.id).dragTo(a.page.locator('[data-status="in_progress"] ul'));
+    await drag(a.page, card(a.page, task.id), a.page.locator('[data-status="in_progress"] ul'));
     await waitInColumn(a.page, task.id, 'in_progress');
     const took = await waitInColumn(b.page, task.id, 'in_progress', 1000);
     assert.ok(took < 1000, `seen after ${took} ms`);
-    assert.equal((await server.api('anna', 'GET', `/api/tasks/${task.id}`)).body.status, 'in_progress');
+    await stored(task.id, 'in_progress');
     assert.deepEqual(errors.flat(), []);
     await a.context.close();
     await b.context.close();
+  });
+
+  test('a card moves by touch: press, hold, slide', async () => {
+    const task = await newTask({ title: 'Touch me', priority: 'critical' });
+    const { context, page } = await fresh({ hasTouch: true, isMobile: true, viewport: { width: 900, height: 800 } });
+    const errors = watchConsole(page);
+    await logIn(page, server, 'dispatcher');
+    await waitInColumn(page, task.id, 'new');
+    const from = await card(page, task.id).boundingBox();
+    const to = await page.locator('[data-status="in_progress"] ul').boundingBox();
+    const cdp = await context.newCDPSession(page);
+    const touch = (type, x, y) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: type === 'touchEnd' ? [] : [{ x, y }] });
+    const [x0, y0] = [from.x + from.width / 2, from.y + from.height / 2];
+    const [x1, y1] = [to.x + to.width / 2, to.y + to.height - 40];
+    await touch('touchStart', x0, y0);
+    await page.waitForTimeout(300); // longer than the board's 150 ms touch delay
+    for (let i = 1; i <= 15; i++) await touch('touchMove', x0 + ((x1 - x0) * i) / 15, y0 + ((y1 - y0) * i) / 15);
+    await touch('touchEnd', x1, y1);
+    await waitInColumn(page, task.id, 'in_progress', 2000);
+    await stored(task.id, 'in_progress');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('a change arriving mid-drag waits until the card is dropped', async () => {
+    const dragged = await newTask({ title: 'Held in the hand', priority: 'critical' });
+    const other = await newTask({ title: 'Changed meanwhile', priority: 'critical' });
+    const { context, page } = await fresh();
+    const errors = watchConsole(page);
+    await logIn(page, server, 'dispatcher');
+    await waitInColumn(page, dragged.id, 'new');
+    const from = await card(page, dragged.id).boundingBox();
+    const to = await page.locator('[data-status="in_progress"] ul').boundingBox();
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 10 });
+    // Meanwhile someone renames the card in hand and the one under it.
+    const r1 = await server.api('anna', 'GET', `/api/tasks/${other.id}`);
+    await server.api('anna', 'PATCH', `/api/tasks/${other.id}`, { title: 'Renamed meanwhile' }, { 'if-match': r1.etag });
+    await page.waitForTimeout(300);
+    assert.equal(await page.locator('text=Renamed meanwhile').count(), 0, 'held back during the drag');
+    await page.mouse.move(to.x + to.width / 2, to.y + to.height - 30, { steps: 5 });
+    await page.mouse.up();
+    await waitInColumn(page, dragged.id, 'in_progress');
+    await page.locator(`[data-task-id="${other.id}"] >> text=Renamed meanwhile`).waitFor({ timeout: 1000 });
+    await stored(dragged.id, 'in_progress');
+    assert.deepEqual(errors, []);
+    await context.close();
   });
 
   test('moves by keyboard and by the "Move to…" menu', async () => {
@@ -112,12 +222,12 @@ describe('the board', () => {
     await waitInColumn(page, task.id, 'in_progress');
     await page.keyboard.press('Shift+ArrowRight');
     await waitInColumn(page, task.id, 'done');
-    assert.equal((await server.api('anna', 'GET', `/api/tasks/${task.id}`)).body.status, 'done');
+    await stored(task.id, 'done');
     await card(page, task.id).hover();
     await card(page, task.id).locator('button.move').click();
     await page.click(`[data-task-id="${task.id}"] [data-move-to="cancelled"]`);
     await waitInColumn(page, task.id, 'cancelled');
-    assert.equal((await server.api('anna', 'GET', `/api/tasks/${task.id}`)).body.status, 'cancelled');
+    await stored(task.id, 'cancelled');
     assert.deepEqual(errors, []);
     await context.close();
   });
@@ -143,7 +253,7 @@ describe('the board', () => {
     await waitInColumn(page, task.id, 'done', 2000);
     const notice = await page.locator('[data-notice="error"]').textContent();
     assert.match(notice, new RegExp(`#${task.id}.*anna`));
-    assert.equal((await server.api('anna', 'GET', `/api/tasks/${task.id}`)).body.status, 'done');
+    await stored(task.id, 'done');
     assert.deepEqual(errors, []);
     await context.close();
   });
@@ -191,7 +301,7 @@ describe('the board', () => {
     await card(page, moved.id).focus();
     await page.keyboard.press('Shift+ArrowRight');
     await waitInColumn(page, moved.id, 'done');
-    assert.equal((await server.api('anna', 'GET', `/api/tasks/${moved.id}`)).body.status, 'done');
+    await stored(moved.id, 'done');
     assert.deepEqual(errors, []);
     await context.close();
   });
@@ -240,6 +350,23 @@ describe('the board', () => {
     assert.match(history, /moved it to In progress|changed/);
     mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: join(SHOTS, 'task-detail.png') });
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('the analysis button asks the model and shows its answer as text', async () => {
+    const task = await newTask({ title: 'Washer rumbles', description: 'Loud noise when spinning, 7 years old' });
+    const { context, page } = await fresh();
+    const errors = watchConsole(page);
+    await logIn(page, server, 'dispatcher');
+    await page.goto(`${server.base}/board/tasks/${task.id}`);
+    await page.click('[data-action="analyze"]');
+    const result = page.locator('.analysis-result[data-source="llm"]');
+    await result.waitFor();
+    assert.match(await result.textContent(), /Drum bearing worn <img src=x/);
+    assert.equal(await page.evaluate(() => window.hacked), undefined, 'the model\'s markup stayed text');
+    assert.match(await result.textContent(), /Order the bearing kit/);
+    assert.ok(model.requests.some((r) => JSON.stringify(r).includes('Washer rumbles')), 'the model was asked about the task');
     assert.deepEqual(errors, []);
     await context.close();
   });

@@ -18,9 +18,10 @@ export const PEOPLE = [
   ['dispatcher', 'manager'],
   ['ivan', 'member'],
   ['client', 'client'],
+  ['petr', 'member'],
 ];
 
-export async function startServer({ security = true, people = PEOPLE } = {}) {
+export async function startServer({ security = true, people = PEOPLE, extraConfig = '' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'taskboard-board-'));
   const data = join(dir, 'data');
   mkdirSync(data);
@@ -33,6 +34,7 @@ export async function startServer({ security = true, people = PEOPLE } = {}) {
     '    requests_per_minute: 1000000',
     'cron:',
     '  enabled: false',
+    extraConfig,
     '',
   ].join('\n'));
   const env = { ...process.env, SECRET_KEY: 'board-tests-secret-key-0123456789abcdef', TASKBOARD_CONFIG: config };
@@ -81,6 +83,26 @@ export async function startServer({ security = true, people = PEOPLE } = {}) {
     },
   };
   return server;
+}
+
+/**
+ * A fake OpenAI-compatible API (POST /v1/chat/completions) answering `content` as the
+ * model's message; `requests` collects what the server sent it.
+ */
+export async function fakeModel(content) {
+  const { createServer } = await import('node:http');
+  const requests = [];
+  const http = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      requests.push(JSON.parse(body || '{}'));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ model: 'fake-model', choices: [{ index: 0, message: { role: 'assistant', content: JSON.stringify(content) } }] }));
+    });
+  });
+  await new Promise((ok) => http.listen(0, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${http.address().port}/v1`, requests, close: () => http.close() };
 }
 
 /** Logs `username` in through the board's own form. */

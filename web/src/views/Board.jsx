@@ -3,7 +3,7 @@
 // state decides), by its "Move to…" menu, or by Shift+←/→; each move is a PATCH with the
 // ETag the board was shown, so a stale move is answered 412 and put back.
 import { Component } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import Sortable from 'sortablejs';
 import { api, me, settings } from '../api.js';
 import { formatDate, priorityLabel, statusLabel, t } from '../i18n.js';
@@ -65,8 +65,20 @@ async function whoChanged(id) {
 
 let focusAfterMove = null;
 
+/** The move of each task still on its way: a second move waits for the first, so that
+ * it is sent with the version the first one made (not refused as stale). */
+const inFlight = new Map();
+
 /** Moves task `id` to `status` against the version the board shows. */
-export async function moveTask(id, status) {
+export function moveTask(id, status) {
+  const previous = inFlight.get(id) || Promise.resolve();
+  const move = previous.then(() => sendMove(id, status));
+  inFlight.set(id, move);
+  move.finally(() => inFlight.get(id) === move && inFlight.delete(id));
+  return move;
+}
+
+async function sendMove(id, status) {
   const task = tasks.value.get(id);
   if (!task || task.status === status) return;
   let etag = etags.get(id);
@@ -244,7 +256,8 @@ export function Board() {
   const statuses = [...settings.statuses, ...new Set(all.map((x) => x.status).filter((s) => !settings.statuses.includes(s)))];
   const columns = new Map(statuses.map((s) => [s, []]));
   for (const task of shown) columns.get(task.status)?.push(task);
-  useEffect(() => {
+  // In the same commit as the move, so that the next key already reaches the card.
+  useLayoutEffect(() => {
     if (focusAfterMove == null) return;
     const card = document.querySelector(`[data-task-id="${focusAfterMove}"]`);
     if (!card || card.closest('[data-status]')?.dataset.status !== tasks.value.get(focusAfterMove)?.status) return;

@@ -43,6 +43,8 @@ export async function download(path, name) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+const size = (bytes) => (bytes < 1024 ? `${formatNumber(bytes)} B` : `${formatNumber(bytes / 1024, 1)} KB`);
+
 export function Documents({ task }) {
   const [items, setItems] = useState([]);
   const [progress, setProgress] = useState(null);
@@ -83,7 +85,7 @@ export function Documents({ task }) {
             <button type="button" class="link" onClick={() => download(`/api/docs/${d.id}/content`, d.filename || d.title).catch(sayError)}>
               {d.title || d.filename}
             </button>
-            {d.size_bytes != null && <span class="size"> {formatNumber(d.size_bytes / 1024, 1)} KB</span>}
+            {d.size_bytes != null && <span class="size"> {size(d.size_bytes)}</span>}
             <button type="button" class="link danger" onClick={() => remove(d)}>{t('task.remove')}</button>
           </li>
         ))}

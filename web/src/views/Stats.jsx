@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { api } from '../api.js';
+import { api, settings } from '../api.js';
 import { formatDate, formatNumber, lang, statusLabel, t } from '../i18n.js';
 import { directory, nameOf } from '../people.js';
 
@@ -45,6 +45,22 @@ function Days({ name, days, series }) {
   return <Chart name={name} options={options} data={[xs, ...series.map((s) => days.map((d) => s.values[d] || 0))]} />;
 }
 
+/** Every day from the first with a figure (at most 90 days back) to today, so that a
+ * quiet day shows as a zero and not as a gap. */
+function dayRange(keys) {
+  const today = new Date().toISOString().slice(0, 10);
+  const first = keys.length ? keys.reduce((a, b) => (a < b ? a : b)) : today;
+  const start = Math.max(Date.parse(`${first}T00:00:00Z`), Date.parse(`${today}T00:00:00Z`) - 89 * 86400e3);
+  const days = [];
+  for (let at = start; at <= Date.parse(`${today}T00:00:00Z`); at += 86400e3) days.push(new Date(at).toISOString().slice(0, 10));
+  if (days.length < 7) {
+    // A few days of history still get a week's axis.
+    let at = Date.parse(`${days[0]}T00:00:00Z`);
+    while (days.length < 7) days.unshift(new Date((at -= 86400e3)).toISOString().slice(0, 10));
+  }
+  return days;
+}
+
 function Table({ head, rows }) {
   return (
     <table class="numbers">
@@ -63,9 +79,11 @@ export function Stats() {
   if (error) return <main class="page"><p class="error" role="alert">{error.message}</p></main>;
   if (!stats) return <main class="page"><p class="loading">{t('app.loading')}</p></main>;
   directory.value; // names arrive after the numbers, sometimes
-  const byStatus = Object.entries(stats.by_status).map(([s, n]) => [statusLabel(s), n]);
+  // In the board's order of statuses, a team's unknown ones after.
+  const statusOrder = [...settings.statuses, ...Object.keys(stats.by_status).filter((s) => !settings.statuses.includes(s))];
+  const byStatus = statusOrder.filter((s) => s in stats.by_status).map((s) => [statusLabel(s), stats.by_status[s]]);
   const byAssignee = Object.entries(stats.by_assignee).map(([id, n]) => [id === 'unassigned' ? t('filter.unassigned') : nameOf(Number(id)), n]);
-  const days = [...new Set([...Object.keys(stats.created_per_day), ...Object.keys(stats.completed_per_day)])].sort();
+  const days = dayRange([...Object.keys(stats.created_per_day), ...Object.keys(stats.completed_per_day)]);
   const overdueDays = Object.keys(stats.overdue_per_day || {}).sort();
   return (
     <main class="page stats">
@@ -83,7 +101,7 @@ export function Stats() {
         <section><h2>{t('stats.perDay')}</h2>
           <Days name="per-day" days={days} series={[{ label: t('stats.created'), values: stats.created_per_day }, { label: t('stats.completed'), values: stats.completed_per_day }]} />
           <Table head={[t('stats.day'), t('stats.created'), t('stats.completed')]}
-            rows={days.map((d) => [formatDate(d), formatNumber(stats.created_per_day[d] || 0), formatNumber(stats.completed_per_day[d] || 0)])} /></section>
+            rows={days.filter((d) => stats.created_per_day[d] || stats.completed_per_day[d]).slice(-7).map((d) => [formatDate(d), formatNumber(stats.created_per_day[d] || 0), formatNumber(stats.completed_per_day[d] || 0)])} /></section>
         <section><h2>{t('stats.overdue')}</h2>
           <Days name="overdue" days={overdueDays} series={[{ label: t('filter.overdue'), values: stats.overdue_per_day || {} }]} />
           <Table head={[t('stats.day'), t('stats.count')]} rows={overdueDays.slice(-7).map((d) => [formatDate(d), formatNumber(stats.overdue_per_day[d])])} /></section>
