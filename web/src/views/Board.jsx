@@ -176,8 +176,24 @@ class Card extends Component {
   }
 }
 
+/** Cards a column draws at first, and how many more each time its end scrolls into
+ * view: a column of 500 cards draws 60 until someone scrolls (first render and a
+ * filter change stay fast); the count in the header is always the whole. */
+const FIRST_CARDS = 60;
+const MORE_CARDS = 200;
+
 function Column({ status, items, counts, names, lang }) {
   const list = useRef();
+  const end = useRef();
+  const [limit, setLimit] = useState(FIRST_CARDS);
+  useEffect(() => {
+    if (!end.current) return undefined;
+    const seen = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && setLimit((l) => l + MORE_CARDS), { root: list.current });
+    seen.observe(end.current);
+    return () => seen.disconnect();
+  }, [items.length > limit, limit]);
+  // A card just moved by keyboard is drawn even beyond the limit, so that focus can follow it.
+  const drawn = items.length > limit ? items.filter((task, i) => i < limit || task.id === focusAfterMove) : items;
   useEffect(() => {
     const sortable = Sortable.create(list.current, {
       group: 'tasks',
@@ -207,9 +223,12 @@ function Column({ status, items, counts, names, lang }) {
     <section class="column" data-status={status} aria-label={statusLabel(status)}>
       <h2>{statusLabel(status)} <span class="count">{items.length}</span></h2>
       <ul ref={list} class="cards">
-        {items.map((task) => (
+        {drawn.map((task) => (
           <Card key={task.id} task={task} comments={counts.get(task.id) || 0} names={names} lang={lang} />
         ))}
+        {items.length > drawn.length && (
+          <li class="more" ref={end}>{t('board.more', { n: items.length - drawn.length })}</li>
+        )}
       </ul>
     </section>
   );

@@ -1,0 +1,129 @@
+// The board in headless Chromium against the real release server (issue: web board):
+// - what the browser downloads for the first view (compressed bytes on the wire);
+// - with 2,000 tasks: first render (navigation to every card drawn), and a filter
+//   change's time to render;
+// - a move in one browser to its appearance in another, p50/p95 over 60 moves.
+// Run: cargo build --release && (cd web && npm ci) && node bench/board.mjs
+// (TASKBOARD_BIN overrides the binary; default target/release/taskboard.)
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+process.env.TASKBOARD_BIN ||= resolve(root, 'target/release/taskboard');
+const require = createRequire(resolve(root, 'web/package.json'));
+const { chromium } = require('playwright-core');
+const { CHROMIUM, logIn, startServer } = await import('../web/tests/server.mjs');
+
+const TASKS = Number(process.env.TASKS || 2000);
+const MOVES = 60;
+/** Every column drawn: all tasks counted, and each column's first cards (up to the
+ * 60 a column draws before it is scrolled) on the page. */
+const drawn = (n) => {
+  const shown = document.querySelector('[data-shown]');
+  if (!shown || Number(shown.dataset.shown) !== n) return false;
+  const columns = [...document.querySelectorAll('[data-status]')];
+  return columns.every((c) => c.querySelectorAll('[data-task-id]').length >= Math.min(60, Number(c.querySelector('.count').textContent)));
+};
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
+
+const server = await startServer();
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+try {
+  // The first view's bytes, on an empty board (what every visit costs before data).
+  {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    const bytes = new Map();
+    cdp.on('Network.loadingFinished', (e) => bytes.set(e.requestId, e.encodedDataLength));
+    const urls = new Map();
+    cdp.on('Network.responseReceived', (e) => urls.set(e.requestId, new URL(e.response.url).pathname));
+    await logIn(page, server, 'anna');
+    await page.waitForTimeout(300);
+    let assets = 0;
+    let all = 0;
+    for (const [id, n] of bytes) {
+      all += n;
+      if (urls.get(id)?.startsWith('/board/')) assets += n;
+    }
+    console.log(`first view: ${assets} bytes of board files, ${all} bytes with the API calls (login, me, directory), compressed on the wire`);
+    await context.close();
+  }
+
+  // 2,000 tasks, spread over the statuses and the people, through the API.
+  const statuses = ['new', 'in_progress', 'done', 'cancelled'];
+  const priorities = ['low', 'medium', 'high', 'critical'];
+  const started = Date.now();
+  for (let i = 0; i < TASKS; i += 50) {
+    await Promise.all(Array.from({ length: Math.min(50, TASKS - i) }, (_, k) => {
+      const n = i + k;
+      return server.api('dispatcher', 'POST', '/api/tasks', {
+        title: `Заявка ${n}: ремонт техники у клиента`,
+        description: 'Описание неисправности со слов клиента',
+        // The first MOVES are the ones moved below: urgent and due first, so that they
+        // land among the cards a column draws.
+        status: n < MOVES ? 'new' : statuses[n % 4],
+        priority: n < MOVES ? 'critical' : priorities[(n >> 2) % 4],
+        assigned_to: (n % 5) + 1,
+        due_date: n < MOVES ? '2026-11-01' : `2026-12-${String((n % 28) + 1).padStart(2, '0')}`,
+      });
+    }));
+  }
+  console.log(`made ${TASKS} tasks in ${Date.now() - started} ms`);
+
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  await logIn(page, server, 'anna');
+  const renders = [];
+  for (let i = 0; i < 5; i++) {
+    await page.reload();
+    await page.waitForFunction(drawn, TASKS, { polling: 'raf', timeout: 10000 });
+    renders.push(await page.evaluate(() => performance.now()));
+  }
+  console.log(`first render of ${TASKS} tasks (navigation to every column drawn): median ${median(renders).toFixed(0)} ms, all ${renders.map((r) => r.toFixed(0)).join(', ')}`);
+
+  // A filter change: the priority select (no debounce) until the count shown changes.
+  const filters = [];
+  for (const value of ['high', '', 'low', '', 'critical', '', 'medium', '']) {
+    filters.push(await page.evaluate(async (v) => {
+      const select = document.querySelector('select[name="priority"]');
+      const before = document.querySelector('[data-shown]').dataset.shown;
+      const t0 = performance.now();
+      select.value = v;
+      select.dispatchEvent(new Event('change', { bubbles: true }));
+      while (document.querySelector('[data-shown]').dataset.shown === before) await new Promise(requestAnimationFrame);
+      return performance.now() - t0;
+    }, value));
+  }
+  console.log(`a filter change to its render (${TASKS} tasks): median ${median(filters).toFixed(0)} ms, max ${Math.max(...filters).toFixed(0)} ms`);
+
+  // Moves: keyboard in browser A, seen in browser B (same machine clock).
+  const other = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const watcher = await other.newPage();
+  await logIn(watcher, server, 'dispatcher');
+  await watcher.waitForFunction(drawn, TASKS, { timeout: 10000 });
+  await watcher.evaluate(() => {
+    window.seen = [];
+    new MutationObserver((records) => {
+      const at = Date.now();
+      for (const r of records) for (const n of r.addedNodes) if (n.dataset?.taskId) window.seen.push([Number(n.dataset.taskId), n.closest('[data-status]').dataset.status, at]);
+    }).observe(document.querySelector('.columns'), { childList: true, subtree: true });
+  });
+  const ids = await page.locator('[data-status="new"] [data-task-id]').evaluateAll((els, n) => els.slice(0, n).map((e) => Number(e.dataset.taskId)), MOVES);
+  const delays = [];
+  for (const id of ids) {
+    await page.locator(`[data-task-id="${id}"]`).focus();
+    const t0 = Date.now();
+    await page.keyboard.press('Shift+ArrowRight');
+    const at = await watcher.waitForFunction((want) => window.seen.find(([i, s]) => i === want && s === 'in_progress')?.[2], id, { polling: 'raf' });
+    delays.push((await at.jsonValue()) - t0);
+  }
+  console.log(`a move in one browser to its appearance in another (${delays.length} moves): p50 ${pct(delays, 50)} ms, p95 ${pct(delays, 95)} ms, max ${Math.max(...delays)} ms`);
+  await other.close();
+  await context.close();
+} finally {
+  await browser.close();
+  await server.stop();
+}
