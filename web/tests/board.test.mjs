@@ -354,6 +354,54 @@ describe('the board', () => {
     await context.close();
   });
 
+  test('a custom column is a field of the form; comments edit and delete; a document downloads', async () => {
+    const task = await newTask({ title: 'Custom column' });
+    const { context, page } = await fresh();
+    const errors = watchConsole(page);
+    await logIn(page, server, 'dispatcher');
+    // A person adds a column in their spreadsheet: the board shows and edits it.
+    const file = join(server.data, 'tasks.csv');
+    let text = '';
+    for (let i = 0; i < 50 && !text.includes('Custom column'); i++) {
+      await new Promise((ok) => setTimeout(ok, 100));
+      text = readFileSync(file, 'utf8');
+    }
+    const lines = text.split('\n');
+    writeFileSync(file, lines.map((l, i) => (l === '' ? l : `${l},${i === 0 ? 'techtype' : 'washer'}`)).join('\n'));
+    await page.waitForFunction(async (id) => (await (await fetch(`/api/tasks/${id}`, {
+      headers: { authorization: `Bearer ${JSON.parse(localStorage.getItem('taskboard.session')).access_token}` },
+    })).json()).techtype === 'washer', task.id);
+    await page.goto(`${server.base}/board/tasks/${task.id}`);
+    const custom = page.locator('dialog input[name="techtype"]');
+    await custom.waitFor();
+    assert.equal(await custom.inputValue(), 'washer');
+    await custom.fill('fridge');
+    await page.click('dialog .task-form button[type="submit"]');
+    await page.locator('[data-notice="info"]').waitFor();
+    assert.equal((await server.api('anna', 'GET', `/api/tasks/${task.id}`)).body.techtype, 'fridge');
+    // Comments: add, edit, delete.
+    await page.fill('dialog .add-comment textarea', 'first words');
+    await page.click('dialog .add-comment button');
+    const comment = page.locator('dialog .comments li', { hasText: 'first words' });
+    await comment.waitFor();
+    await comment.locator('button:has-text("Edit")').click();
+    const editing = page.locator('dialog .comments li form');
+    await editing.locator('textarea').fill('better words');
+    await editing.locator('button[type="submit"]').click();
+    await page.locator('dialog .comments li', { hasText: 'better words' }).waitFor();
+    await page.locator('dialog .comments li', { hasText: 'better words' }).locator('button:has-text("Delete")').click();
+    await page.locator('dialog .comments >> text=No comments yet.').waitFor();
+    assert.equal((await server.api('anna', 'GET', `/api/tasks/${task.id}/comments`)).body.total, 0);
+    // A document goes up and comes back down, byte for byte, through the token.
+    const content = 'счёт №42\n';
+    await page.setInputFiles('dialog input[type="file"]', { name: 'invoice.txt', mimeType: 'text/plain', buffer: Buffer.from(content) });
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('dialog .documents button:has-text("invoice.txt")').click()]);
+    assert.equal(download.suggestedFilename(), 'invoice.txt');
+    assert.equal(readFileSync(await download.path(), 'utf8'), content);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('the analysis button asks the model and shows its answer as text', async () => {
     const task = await newTask({ title: 'Washer rumbles', description: 'Loud noise when spinning, 7 years old' });
     const { context, page } = await fresh();
