@@ -38,7 +38,7 @@ impl Serialize for RowJson<'_> {
                 continue;
             }
             match kind {
-                ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count => {
+                ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count | ColumnKind::Rating => {
                     match value.parse::<u64>() {
                         Ok(n) => map.serialize_entry(name, &n)?,
                         Err(_) => map.serialize_entry(name, value)?,
@@ -82,7 +82,7 @@ fn cell_to_json(kind: ColumnKind, value: &str) -> Value {
         return Value::Null;
     }
     match kind {
-        ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count => {
+        ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count | ColumnKind::Rating => {
             value.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::String(value.into()))
         }
         ColumnKind::Bool => {
@@ -131,15 +131,15 @@ fn cell_of(table: TableKind, name: &str, value: &Value) -> Result<String, String
         (_, Value::Null) if nullable && column.kind != ColumnKind::Bool => Ok(String::new()),
         (_, Value::Null) if column.kind == ColumnKind::Bool => Err("must be true or false".into()),
         (_, Value::Null) => Err("is required; null is not a value".into()),
-        (ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count, Value::Number(n)) => {
-            whole(n).map(|n| n.to_string()).ok_or_else(|| "must be a whole number".into())
-        }
-        (ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count, Value::String(s))
-            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            Ok(s.clone())
-        }
-        (ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count, _) => {
+        (
+            ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count | ColumnKind::Rating,
+            Value::Number(n),
+        ) => whole(n).map(|n| n.to_string()).ok_or_else(|| "must be a whole number".into()),
+        (
+            ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count | ColumnKind::Rating,
+            Value::String(s),
+        ) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => Ok(s.clone()),
+        (ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count | ColumnKind::Rating, _) => {
             Err("must be a whole number".into())
         }
         (ColumnKind::Bool, Value::Bool(b)) => Ok(b.to_string()),
@@ -157,7 +157,7 @@ fn cell_of(table: TableKind, name: &str, value: &Value) -> Result<String, String
 /// A JSON number that is a whole number ≥ 0: `42`, and `42.0` too, since JSON has one
 /// number type and JSON Schema counts `42.0` as an integer (a float's whole part is
 /// exact only up to 2^53).
-fn whole(n: &serde_json::Number) -> Option<u64> {
+pub(super) fn whole(n: &serde_json::Number) -> Option<u64> {
     const EXACT: f64 = 9_007_199_254_740_992.0;
     n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && (0.0..=EXACT).contains(f)).map(|f| f as u64))
 }

@@ -10,6 +10,7 @@ pub mod comments;
 pub mod docs;
 pub mod events;
 pub mod export;
+pub mod feedback;
 pub mod gate;
 pub mod health;
 pub mod json;
@@ -47,6 +48,8 @@ pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: In
         .or(comments::routes(records.clone(), body_limit, cat))
         .unify()
         .or(analyze::routes(analyst.clone(), cat))
+        .unify()
+        .or(feedback::routes(records.clone(), cat))
         .unify()
         .or(docs::routes(records.clone(), body_limit, cat))
         .unify()

@@ -172,6 +172,7 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                     }
                     "Backup" => ("201", content("Taken", "application/json", json!({"type": "object"}))),
                     "Analysis" => ("200", content("The analysis", "application/json", analysis_schema())),
+                    "Feedback" => ("201", content("Rated", "application/json", entity_ref("Feedback"))),
                     _ => ("200", content("OK", "application/json", json!({"type": "object"}))),
                 };
                 responses.insert(code.into(), body);
@@ -293,6 +294,7 @@ fn column_schema(kind: ColumnKind, statuses: &[String]) -> Option<Value> {
     Some(match kind {
         ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId => json!({"type": "integer", "minimum": 1}),
         ColumnKind::Count => json!({"type": "integer", "minimum": 0}),
+        ColumnKind::Rating => json!({"type": "integer", "minimum": 1, "maximum": 5}),
         ColumnKind::Bool => json!({"type": "boolean"}),
         ColumnKind::JsonObject => json!({"type": "object"}),
         ColumnKind::Timestamp => json!({"type": "string", "format": "date-time"}),
@@ -419,6 +421,9 @@ fn named_body(name: &str) -> Value {
                 "photo_url": {"type": "string"}}, "additionalProperties": false}),
         // A range that runs backwards (5-3) is the one crontab mistake the pattern
         // lets through; the server answers it with a 422 naming the field.
+        "Rating" => json!({"type": "object", "required": ["rating"], "additionalProperties": false, "properties": {
+            "rating": {"type": "integer", "minimum": 1, "maximum": 5},
+            "comment": {"type": "string", "maxLength": 2000, "pattern": "^$|^[^=+@\\-\\t]"}}}),
         "Analyze" => json!({"type": "object", "additionalProperties": false,
             "properties": {"refresh": {"type": "boolean", "description": "Skip the cache"}}}),
         "job" => json!({"type": "object", "additionalProperties": false, "properties": {

@@ -148,6 +148,9 @@ pub fn requirement(method: &str, path: &str) -> Requirement {
         ["api", "tasks", _, "history"] => Requirement::Area(Area::Tasks, Action::Read),
         // An analysis changes nothing: whoever may read the task may ask for one.
         ["api", "tasks", _, "analyze"] => Requirement::Area(Area::Tasks, Action::Read),
+        // Feedback: whoever reads the task reads it; who may rate is the use case's
+        // rule (the task's creator, once it is done).
+        ["api", "tasks", _, "feedback"] => Requirement::Area(Area::Tasks, Action::Read),
         ["api", "tasks", ..] => Requirement::Area(Area::Tasks, action),
         ["api", "comments", ..] => Requirement::Area(Area::Comments, action),
         ["api", "docs", ..] => Requirement::Area(Area::Docs, action),

@@ -15,21 +15,29 @@ pub enum TableKind {
     Docs,
     Comments,
     Credentials,
+    Feedback,
 }
 
 impl TableKind {
-    pub const ALL: [TableKind; 6] = [
+    pub const ALL: [TableKind; 7] = [
         TableKind::Users,
         TableKind::Tasks,
         TableKind::Events,
         TableKind::Docs,
         TableKind::Comments,
         TableKind::Credentials,
+        TableKind::Feedback,
     ];
 
     /// The tables whose rows have an `id` and are changed through the store's commits.
-    pub const RECORDS: [TableKind; 5] =
-        [TableKind::Users, TableKind::Tasks, TableKind::Docs, TableKind::Comments, TableKind::Credentials];
+    pub const RECORDS: [TableKind; 6] = [
+        TableKind::Users,
+        TableKind::Tasks,
+        TableKind::Docs,
+        TableKind::Comments,
+        TableKind::Credentials,
+        TableKind::Feedback,
+    ];
 
     pub fn spec(self) -> &'static TableSpec {
         match self {
@@ -39,6 +47,7 @@ impl TableKind {
             TableKind::Docs => &DOCS,
             TableKind::Comments => &COMMENTS,
             TableKind::Credentials => &CREDENTIALS,
+            TableKind::Feedback => &FEEDBACK,
         }
     }
 
@@ -82,6 +91,8 @@ pub enum ColumnKind {
     Bool,
     /// A whole number ≥ 0.
     Count,
+    /// A rating of finished work: a whole number from 1 to 5.
+    Rating,
     /// A compact JSON object.
     JsonObject,
     /// 64 lowercase hex digits.
@@ -209,6 +220,10 @@ impl TableSpec {
                 .parse::<u64>()
                 .map(|_| ())
                 .map_err(|_| format!("{value:?} is not a count; expected a whole number ≥ 0")),
+            ColumnKind::Rating => match value.parse::<u8>() {
+                Ok(1..=5) => Ok(()),
+                _ => Err(format!("{value:?} is not a rating; expected a whole number from 1 to 5")),
+            },
             ColumnKind::JsonObject => match serde_json::from_str::<serde_json::Value>(value) {
                 Ok(serde_json::Value::Object(_)) => Ok(()),
                 _ => Err(format!("{value:?} is not a JSON object")),
@@ -376,6 +391,28 @@ pub static CREDENTIALS: TableSpec = TableSpec {
     creator: None,
     defaults: &[],
     fixed: &[],
+};
+
+/// A client's rating of finished work: one per task, by its creator (API.md, "Feedback").
+pub static FEEDBACK: TableSpec = TableSpec {
+    kind: T::Feedback,
+    name: "feedback",
+    file_name: "feedback.csv",
+    entity: "feedback",
+    key: "id",
+    columns: &[
+        col("id", Id, true),
+        col("task_id", Ref(T::Tasks), true),
+        col("user_id", Ref(T::Users), false),
+        col("rating", Rating, true),
+        col("comment", Text, false),
+        col("created_at", Timestamp, false),
+    ],
+    journaled: true,
+    exportable: true,
+    creator: Some("user_id"),
+    defaults: &[],
+    fixed: &["task_id", "user_id", "rating", "comment"],
 };
 
 #[cfg(test)]

@@ -109,7 +109,9 @@ impl ServiceError {
 pub fn area_of(table: TableKind) -> Area {
     match table {
         TableKind::Tasks => Area::Tasks,
-        TableKind::Comments => Area::Comments,
+        // Feedback is read as comments are (whoever may read the task); it is written
+        // only through `RecordService::rate`, which has rules of its own.
+        TableKind::Comments | TableKind::Feedback => Area::Comments,
         TableKind::Docs => Area::Docs,
         TableKind::Events => Area::Events,
         TableKind::Users | TableKind::Credentials => Area::Users,
@@ -153,7 +155,9 @@ pub fn scope_query(
         Scope::Own => {
             let condition = match table {
                 TableKind::Tasks => Condition::OneOf("created_by".into(), vec![p.me()]),
-                TableKind::Comments | TableKind::Docs => Condition::OneOf("task_id".into(), own_tasks(lookup, p)?),
+                TableKind::Comments | TableKind::Docs | TableKind::Feedback => {
+                    Condition::OneOf("task_id".into(), own_tasks(lookup, p)?)
+                }
                 _ => return Err(ServiceError::Forbidden(format!("the {} role may not read {}", p.role, table.name()))),
             };
             query.conditions.push(condition);
@@ -287,8 +291,8 @@ fn owns(lookup: &impl TaskLookup, p: &Principal, table: TableKind, record: &Fiel
             (Role::Client, _) => is_me("created_by"),
             _ => is_me("created_by") || is_me("assigned_to"),
         },
-        TableKind::Comments | TableKind::Docs => {
-            let author = if table == TableKind::Comments { "user_id" } else { "uploaded_by" };
+        TableKind::Comments | TableKind::Docs | TableKind::Feedback => {
+            let author = if table == TableKind::Docs { "uploaded_by" } else { "user_id" };
             let on_own_task = || {
                 record
                     .get("task_id")

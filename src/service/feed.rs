@@ -87,10 +87,10 @@ pub fn parse_topic(topic: &str) -> Result<(Option<TableKind>, Option<u64>), Stri
     match name {
         "events" | "jobs" if id.is_none() => Ok((None, None)),
         "tasks" => Ok((Some(TableKind::Tasks), id)),
-        "comments" | "users" | "docs" if id.is_none() => Ok((TableKind::from_name(name), None)),
-        _ => {
-            Err(format!("unknown topic {topic:?}; expected tasks, tasks/{{id}}, comments, users, docs, events or jobs"))
-        }
+        "comments" | "users" | "docs" | "feedback" if id.is_none() => Ok((TableKind::from_name(name), None)),
+        _ => Err(format!(
+            "unknown topic {topic:?}; expected tasks, tasks/{{id}}, comments, users, docs, feedback, events or jobs"
+        )),
     }
 }
 

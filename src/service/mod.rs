@@ -10,6 +10,7 @@ pub mod columns;
 pub mod docs;
 pub mod export;
 pub mod feed;
+pub mod feedback;
 pub mod jobs;
 pub mod logins;
 pub mod query;

@@ -350,7 +350,7 @@ impl Matcher {
 /// weight, the rest as text (timestamps in RFC 3339 UTC order as text).
 fn compare_cells(kind: ColumnKind, a: &str, b: &str) -> Ordering {
     match kind {
-        ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count => {
+        ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count | ColumnKind::Rating => {
             a.parse::<u64>().unwrap_or(0).cmp(&b.parse::<u64>().unwrap_or(0))
         }
         ColumnKind::Priority => {

@@ -30,6 +30,15 @@ pub struct Stats {
     /// Tasks overdue at the end of each of the last 30 days (UTC): due before that
     /// day, created by then and not yet closed by then (by the event log).
     pub overdue_per_day: BTreeMap<String, usize>,
+    /// Clients' ratings of finished work by assignee id (`unassigned` for none): the
+    /// mean and how many, over the tasks counted here.
+    pub rating_by_assignee: BTreeMap<String, Rating>,
+}
+
+#[derive(Debug, Serialize, Default, Clone, Copy)]
+pub struct Rating {
+    pub mean: f64,
+    pub count: usize,
 }
 
 /// Days `overdue_per_day` looks back over.
@@ -54,6 +63,7 @@ impl RecordService {
         let mut stats = Stats::default();
         let mut created_at: HashMap<u64, chrono::DateTime<Utc>> = HashMap::new();
         let mut done_now: Vec<u64> = Vec::new();
+        let mut assignee_of: HashMap<u64, String> = HashMap::new();
         // Per counted task: (due date, created date, closed now).
         let mut lateness: HashMap<u64, (chrono::NaiveDate, chrono::NaiveDate, bool)> = HashMap::new();
         for (id, row) in tasks.rows.iter() {
@@ -70,7 +80,8 @@ impl RecordService {
                 "" => "unassigned".to_string(),
                 a => a.to_string(),
             };
-            *stats.by_assignee.entry(assignee).or_default() += 1;
+            *stats.by_assignee.entry(assignee.clone()).or_default() += 1;
+            assignee_of.insert(*id, assignee);
             if self.deadlines().is_overdue(row.cell(c_due), &status, now) {
                 stats.overdue += 1;
             }
@@ -136,6 +147,24 @@ impl RecordService {
                 .count();
             stats.overdue_per_day.insert(day.format("%Y-%m-%d").to_string(), late);
         }
+        let feedback = self.store().table(TableKind::Feedback)?;
+        let (f_task, f_rating) =
+            (feedback.position("task_id").unwrap_or(usize::MAX), feedback.position("rating").unwrap_or(usize::MAX));
+        let mut sums: BTreeMap<String, (u64, usize)> = BTreeMap::new();
+        for row in feedback.rows.values() {
+            let (Ok(task), Ok(rating)) = (row.cell(f_task).parse::<u64>(), row.cell(f_rating).parse::<u64>()) else {
+                continue;
+            };
+            if let Some(assignee) = assignee_of.get(&task) {
+                let sum = sums.entry(assignee.clone()).or_default();
+                sum.0 += rating;
+                sum.1 += 1;
+            }
+        }
+        stats.rating_by_assignee = sums
+            .into_iter()
+            .map(|(who, (sum, count))| (who, Rating { mean: sum as f64 / count as f64, count }))
+            .collect();
         if !durations.is_empty() {
             stats.mean_hours_to_complete = Some(durations.iter().sum::<f64>() / durations.len() as f64);
         }

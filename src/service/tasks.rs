@@ -43,7 +43,8 @@ impl RecordService {
         self.create(p, TableKind::Comments, fields).await
     }
 
-    /// Deletes a task: its comments go with it; its documents stay, unlinked from it.
+    /// Deletes a task: its comments and feedback go with it; its documents stay,
+    /// unlinked from it.
     pub(super) async fn delete_task(
         &self,
         id: u64,
@@ -55,13 +56,15 @@ impl RecordService {
         if if_match.as_ref().is_some_and(|tag| tag != "*" && *tag != etag) {
             return Err(StoreError::PreconditionFailed);
         }
-        for (table, column) in [(TableKind::Comments, "task_id"), (TableKind::Docs, "task_id")] {
+        let hanging_tables =
+            [(TableKind::Comments, "task_id"), (TableKind::Feedback, "task_id"), (TableKind::Docs, "task_id")];
+        for (table, column) in hanging_tables {
             let t = self.store().table(table)?;
             let Some(pos) = t.position(column) else { continue };
             let wanted = id.to_string();
             let hanging: Vec<u64> = t.rows.iter().filter(|(_, r)| r.cell(pos) == wanted).map(|(k, _)| *k).collect();
             for row_id in hanging {
-                let result = if table == TableKind::Comments {
+                let result = if table != TableKind::Docs {
                     self.delete(table, row_id, None, ctx).await
                 } else {
                     let unlink: Fields = [(column.to_string(), String::new())].into();

@@ -5,6 +5,7 @@ mod backups;
 mod board;
 mod common;
 mod doctor;
+mod feedback;
 mod hardening;
 mod live;
 mod llm;

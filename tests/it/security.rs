@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::common::TestApp;
 
 const SECRET: &str = "a-long-random-test-secret-0123456789";
-const PASSWORD: &str = "Corr3ct-Horse!";
+pub(crate) const PASSWORD: &str = "Corr3ct-Horse!";
 const BOT_TOKEN: &str = "12345:test-bot-token";
 
 const USERS: &str = "id,username,telegram_id,role,created_at,updated_at,is_active\n\
@@ -61,11 +61,11 @@ fn secure(c: &mut Config, dir: &Path) {
     c.backup.dir = dir.join("backups");
 }
 
-async fn secured_app() -> TestApp {
+pub(crate) async fn secured_app() -> TestApp {
     secured_app_with(|_| {}).await
 }
 
-async fn secured_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn secured_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let backups = tempfile::tempdir().unwrap().keep();
     TestApp::spawn_with(prepare, |c| {
         secure(c, &backups);
@@ -74,17 +74,23 @@ async fn secured_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     .await
 }
 
-async fn login(app: &TestApp, username: &str) -> Value {
+pub(crate) async fn login(app: &TestApp, username: &str) -> Value {
     let r = app.post("/api/auth/login", json!({"username": username, "password": PASSWORD})).await;
     assert_eq!(r.status(), 200, "{username} logs in");
     r.json().await.unwrap()
 }
 
-async fn token(app: &TestApp, username: &str) -> String {
+pub(crate) async fn token(app: &TestApp, username: &str) -> String {
     login(app, username).await["access_token"].as_str().unwrap().to_string()
 }
 
-async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut request = app.client.request(method.parse().unwrap(), app.url(path));
     if let Some(t) = token {
         request = request.bearer_auth(t);

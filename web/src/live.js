@@ -9,6 +9,8 @@ import { api, session } from './api.js';
 export const tasks = signal(new Map());
 /** task id → number of comments. */
 export const commentCounts = signal(new Map());
+/** task id → its rating (1–5), from the clients' feedback. */
+export const ratings = signal(new Map());
 /** 'connecting' | 'live' | 'offline' */
 export const connection = signal('connecting');
 /** Has the first snapshot arrived? */
@@ -51,6 +53,7 @@ export function stop() {
   socket = null;
   tasks.value = new Map();
   commentCounts.value = new Map();
+  ratings.value = new Map();
   etags.clear();
   lastEventId = 0;
   wantSnapshot = true;
@@ -94,6 +97,7 @@ function connect() {
     if (s) send({ type: 'auth', token: s.access_token });
     send({ type: 'subscribe', id: 'tasks', topic: 'tasks', snapshot: wantSnapshot });
     send({ type: 'subscribe', id: 'comments', topic: 'comments', snapshot: wantSnapshot });
+    send({ type: 'subscribe', id: 'feedback', topic: 'feedback', snapshot: wantSnapshot });
     if (!wantSnapshot) send({ type: 'resume', after_event_id: lastEventId });
     wantSnapshot = false;
   };
@@ -135,6 +139,8 @@ function handle(m) {
         commentTask.clear();
         for (const c of m.items) commentTask.set(c.id, c.task_id);
         recount();
+      } else if (m.sub === 'feedback') {
+        ratings.value = new Map(m.items.map((f) => [f.task_id, f.rating]));
       }
       seen(m.event_id);
       break;
@@ -145,6 +151,7 @@ function handle(m) {
     case 'change':
       if (m.topic === 'tasks') taskChange(m);
       else if (m.topic === 'comments') commentChange(m);
+      else if (m.topic === 'feedback') feedbackChange(m);
       seen(m.event_id);
       break;
     case 'left':
@@ -209,6 +216,16 @@ function commentChange(m) {
   else if (m.after?.task_id != null) commentTask.set(m.id, Number(m.after.task_id));
   else if (m.op === 'create' && m.after) commentTask.set(m.id, m.after.task_id);
   recount();
+}
+
+function feedbackChange(m) {
+  const next = new Map(ratings.value);
+  if (m.op === 'delete') {
+    if (m.before?.task_id != null) next.delete(Number(m.before.task_id));
+  } else if (m.after?.task_id != null && m.after?.rating != null) {
+    next.set(Number(m.after.task_id), Number(m.after.rating));
+  }
+  ratings.value = next;
 }
 
 function recount() {

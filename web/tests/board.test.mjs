@@ -324,6 +324,31 @@ describe('the board', () => {
     await context.close();
   });
 
+  test('a client rates finished work, and the rating shows on the card for everyone', async () => {
+    const request = await newTask({ title: 'Rate me when done' }, 'client');
+    const client = await fresh();
+    const staff = await fresh();
+    const errors = [watchConsole(client.page), watchConsole(staff.page)];
+    await logIn(client.page, server, 'client');
+    await logIn(staff.page, server, 'dispatcher');
+    const r = await server.api('dispatcher', 'GET', `/api/tasks/${request.id}`);
+    await server.api('dispatcher', 'PATCH', `/api/tasks/${request.id}`, { status: 'done' }, { 'if-match': r.etag });
+    await waitInColumn(client.page, request.id, 'done');
+    await client.page.goto(`${server.base}/board/tasks/${request.id}`);
+    await client.page.locator('dialog form.rate').waitFor();
+    await client.page.check('dialog input[name="rating"][value="5"]');
+    await client.page.fill('dialog form.rate textarea[name="comment"]', 'Всё работает, спасибо');
+    await client.page.click('dialog form.rate button[type="submit"]');
+    await client.page.locator('dialog .feedback [data-rating="5"]').waitFor();
+    assert.equal(await client.page.locator('dialog form.rate').count(), 0, 'rated once, no second form');
+    await staff.page.locator(`[data-task-id="${request.id}"] [data-rating="5"]`).waitFor({ timeout: 1000 });
+    const stored = await server.api('anna', 'GET', `/api/tasks/${request.id}/feedback`);
+    assert.equal(stored.body.items[0].comment, 'Всё работает, спасибо');
+    assert.deepEqual(errors.flat(), []);
+    await client.context.close();
+    await staff.context.close();
+  });
+
   test('the task detail edits fields, comments, uploads and tells the history', async () => {
     const task = await newTask({ title: 'Detail', assigned_to: 3 });
     await server.api('dispatcher', 'POST', `/api/tasks/${task.id}/comments`, { message: 'Клиент перезвонит' });

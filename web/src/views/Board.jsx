@@ -7,7 +7,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import Sortable from 'sortablejs';
 import { api, me, settings } from '../api.js';
 import { formatDate, priorityLabel, statusLabel, t } from '../i18n.js';
-import { commentCounts, etags, hold, lastChange, loaded, put, release, tasks } from '../live.js';
+import { commentCounts, etags, hold, lastChange, loaded, put, ratings, release, tasks } from '../live.js';
 import { say, sayError } from '../notice.js';
 import { canCreate, canMove, directory, isClient, nameOf } from '../people.js';
 import { Link, navigate, route, setQuery } from '../router.jsx';
@@ -127,11 +127,11 @@ function MoveMenu({ task, onClose }) {
 /** One card; re-renders only when its task, count or menu state changed. */
 class Card extends Component {
   shouldComponentUpdate(next, nextState) {
-    return next.task !== this.props.task || next.comments !== this.props.comments
+    return next.task !== this.props.task || next.comments !== this.props.comments || next.rating !== this.props.rating
       || nextState.menu !== this.state.menu || next.names !== this.props.names || next.lang !== this.props.lang;
   }
 
-  render({ task, comments }, { menu }) {
+  render({ task, comments, rating }, { menu }) {
     const movable = canMove(task);
     const overdue = isOverdue(task);
     const key = (e) => {
@@ -165,6 +165,7 @@ class Card extends Component {
             </span>
           )}
           {comments > 0 && <span class="comments">{t('board.comments', { n: comments })}</span>}
+          {rating != null && <span class="rating" data-rating={rating} title={t('task.rating')}>{stars(rating)}</span>}
         </div>
         {movable && (
           <button type="button" class="move" aria-haspopup="menu" aria-expanded={!!menu}
@@ -182,7 +183,10 @@ class Card extends Component {
 const FIRST_CARDS = 60;
 const MORE_CARDS = 200;
 
-function Column({ status, items, counts, names, lang }) {
+/** A rating as five stars, filled as many as it is. */
+export const stars = (n) => '★'.repeat(n) + '☆'.repeat(5 - n);
+
+function Column({ status, items, counts, rates, names, lang }) {
   const list = useRef();
   const end = useRef();
   const [limit, setLimit] = useState(FIRST_CARDS);
@@ -224,7 +228,7 @@ function Column({ status, items, counts, names, lang }) {
       <h2>{statusLabel(status)} <span class="count">{items.length}</span></h2>
       <ul ref={list} class="cards">
         {drawn.map((task) => (
-          <Card key={task.id} task={task} comments={counts.get(task.id) || 0} names={names} lang={lang} />
+          <Card key={task.id} task={task} comments={counts.get(task.id) || 0} rating={rates.get(task.id)} names={names} lang={lang} />
         ))}
         {items.length > drawn.length && (
           <li class="more" ref={end}>{t('board.more', { n: items.length - drawn.length })}</li>
@@ -291,7 +295,7 @@ export function Board() {
       <p class="hint">{t('board.keys')}</p>
       <div class="columns">
         {statuses.map((s) => (
-          <Column key={s} status={s} items={columns.get(s)} counts={commentCounts.value} names={directory.value} lang={document.documentElement.lang} />
+          <Column key={s} status={s} items={columns.get(s)} counts={commentCounts.value} rates={ratings.value} names={directory.value} lang={document.documentElement.lang} />
         ))}
       </div>
     </main>

@@ -9,6 +9,7 @@ import { commentCounts, onTaskChange, put } from '../live.js';
 import { say, sayError } from '../notice.js';
 import { canCreate, canDelete, canEdit, directory, isClient, nameOf } from '../people.js';
 import { navigate } from '../router.jsx';
+import { stars } from './Board.jsx';
 import { Comments } from './Comments.jsx';
 import { Documents } from './Documents.jsx';
 
@@ -182,6 +183,54 @@ function History({ id, version }) {
   );
 }
 
+/** The client's rating of finished work: shown to whoever reads the task; offered to
+ * its creator once it is done, once. */
+function Feedback({ task }) {
+  const [items, setItems] = useState(null);
+  const load = () => api('GET', `/api/tasks/${task.id}/feedback`).then(({ data }) => setItems(data.items), () => setItems([]));
+  useEffect(() => {
+    load();
+  }, [task.id, task.status]);
+  if (!items) return null;
+  const given = items[0];
+  const mayRate = !given && task.status === 'done' && me.value?.id != null && task.created_by === me.value.id;
+  const submit = async (e) => {
+    e.preventDefault();
+    const form = new FormData(e.target);
+    try {
+      await api('POST', `/api/tasks/${task.id}/feedback`, { body: { rating: Number(form.get('rating')), comment: form.get('comment') || '' } });
+      say(t('task.thanks'));
+      load();
+    } catch (err) {
+      sayError(err);
+    }
+  };
+  if (!given && !mayRate) return null;
+  return (
+    <section class="feedback">
+      <h3>{t('task.rating')}</h3>
+      {given && (
+        <p data-rating={given.rating}>
+          <span class="stars">{stars(given.rating)}</span> {given.comment}
+        </p>
+      )}
+      {mayRate && (
+        <form class="rate" onSubmit={submit}>
+          <p class="hint">{t('task.rateAsk')}</p>
+          <fieldset class="stars-input">
+            <legend class="sr-only">{t('task.rating')}</legend>
+            {[1, 2, 3, 4, 5].map((n) => (
+              <label><input type="radio" name="rating" value={n} required /> {n}★</label>
+            ))}
+          </fieldset>
+          <textarea name="comment" rows={2} maxLength={2000} placeholder={t('task.rateComment')} aria-label={t('task.rateComment')} />
+          <button type="submit" class="primary">{t('task.rate')}</button>
+        </form>
+      )}
+    </section>
+  );
+}
+
 function Analysis({ id }) {
   const [state, setState] = useState({});
   const run = async () => {
@@ -243,6 +292,7 @@ export function TaskDialog({ id }) {
       {state.task && (
         <>
           <StableForm task={state.task} etag={state.etag} onSaved={(task, etag) => (task ? setState((s) => ({ ...s, task, etag, version: s.version + 1 })) : load())} />
+          <Feedback task={state.task} />
           <Analysis id={id} />
           <Comments task={state.task} count={comments} />
           <Documents task={state.task} headers={authHeader} />
