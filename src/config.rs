@@ -245,9 +245,10 @@ pub struct Cron {
 }
 impl Default for Cron {
     fn default() -> Self {
-        let job = |schedule: &str, task: &str, description: &str| Job {
-            schedule: Some(schedule.into()),
-            interval: None,
+        // A trigger with a space is a crontab line; without, an interval (`15m`).
+        let job = |trigger: &str, task: &str, description: &str| Job {
+            schedule: trigger.contains(' ').then(|| trigger.into()),
+            interval: (!trigger.contains(' ')).then(|| trigger.into()),
             enabled: true,
             task: task.into(),
             description: description.into(),
@@ -261,6 +262,11 @@ impl Default for Cron {
                 ),
                 ("daily_report".into(), job("0 18 * * 1-5", "generate_daily_report", "Personal and team reports")),
                 ("backup_job".into(), job("0 2 * * *", "backup_data", "Back up the data folder")),
+                ("key_status".into(), job("15m", "update_key_status", "Move API keys to expiring and expired")),
+                (
+                    "key_notices".into(),
+                    job("0 10 * * *", "notify_user_about_key_status", "Tell owners of expiring and expired API keys"),
+                ),
             ]),
         }
     }

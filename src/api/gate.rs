@@ -26,8 +26,10 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Authenticates a request from its `Authorization: Bearer` header (or, for the
-    /// WebSocket, whose browsers cannot set headers, its `token` query parameter).
+    /// Authenticates a request from its `Authorization: Bearer` header or its
+    /// `X-API-Key` header (or, for the WebSocket, whose browsers cannot set headers,
+    /// its `token` query parameter; never an API key there, where logs and histories
+    /// keep URLs).
     pub fn of(security: &Security, headers: &warp::http::HeaderMap, uri: &warp::http::Uri, peer: SocketAddr) -> Caller {
         let bearer = headers
             .get(warp::http::header::AUTHORIZATION)
@@ -38,8 +40,17 @@ impl Caller {
             .then(|| uri.query())
             .flatten()
             .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("token=")));
+        let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
         let principal = if security.enabled {
-            security.authenticate(bearer.or(query_token)).map(Arc::new).map_err(ApiError::from)
+            if query_token.is_some_and(|t| t.starts_with(crate::service::keys::PREFIX)) {
+                Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "an API key is not accepted in a URL: send it as Authorization: Bearer or X-API-Key, \
+                     or in the WebSocket's first message",
+                ))
+            } else {
+                security.authenticate(bearer.or(api_key).or(query_token)).map(Arc::new).map_err(ApiError::from)
+            }
         } else {
             Ok(security.anonymous.clone())
         };
@@ -95,6 +106,18 @@ fn admit(security: &Security, caller: &Caller, method: &Method, path: &str) -> R
         _ => {}
     }
     let p = caller.principal.clone()?;
+    if let Some(key) = p.key {
+        if key.read_only && method != Method::GET && method != Method::HEAD {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("this API key is read-only: it may not {method}"),
+            ));
+        }
+        // Sessions and passwords belong to logins; a key may only ask who it is.
+        if path.starts_with("/api/auth/") && path != "/api/auth/me" {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, format!("{path} is for a login session, not an API key")));
+        }
+    }
     if p.must_change_password && !path.starts_with("/api/auth/") {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

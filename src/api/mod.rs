@@ -14,6 +14,7 @@ pub mod feedback;
 pub mod gate;
 pub mod health;
 pub mod json;
+pub mod keys;
 pub mod metrics;
 pub mod multipart;
 pub mod openapi;
@@ -62,6 +63,8 @@ pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: In
         .or(export::routes(records.clone(), config.export.clone(), config.performance.csv_read_batch_size, cat))
         .unify()
         .or(auth::routes(security.clone(), cat))
+        .unify()
+        .or(keys::routes(records.clone(), cat))
         .unify()
         .or(ws::routes(services.viewer(), config.server.max_connections, cat))
         .unify()

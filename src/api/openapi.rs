@@ -173,6 +173,18 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                     "Backup" => ("201", content("Taken", "application/json", json!({"type": "object"}))),
                     "Analysis" => ("200", content("The analysis", "application/json", analysis_schema())),
                     "Feedback" => ("201", content("Rated", "application/json", entity_ref("Feedback"))),
+                    "Key" => (
+                        "201",
+                        content("The key (shown this once) and its record", "application/json", {
+                            let mut schema = entity_ref(&schema_name(TableKind::ApiKeys));
+                            schema = json!({"allOf": [schema, {"type": "object", "required": ["key"],
+                            "properties": {"key": {"type": "string", "pattern": "^tbk_[0-9a-f]{64}$"}}}]});
+                            schema
+                        }),
+                    ),
+                    "ApiKey" => {
+                        ("200", content("Revoked", "application/json", entity_ref(&schema_name(TableKind::ApiKeys))))
+                    }
                     _ => ("200", content("OK", "application/json", json!({"type": "object"}))),
                 };
                 responses.insert(code.into(), body);
@@ -300,6 +312,8 @@ fn column_schema(kind: ColumnKind, statuses: &[String]) -> Option<Value> {
         ColumnKind::Timestamp => json!({"type": "string", "format": "date-time"}),
         ColumnKind::DueDate => json!({"type": "string", "description": "A date (2026-12-01) or a timestamp"}),
         ColumnKind::Role => json!({"enum": ROLES}),
+        ColumnKind::KeyScope => json!({"enum": crate::domain::values::KEY_SCOPES}),
+        ColumnKind::KeyStatus => json!({"enum": crate::domain::values::KEY_STATUSES}),
         ColumnKind::Priority => json!({"enum": PRIORITIES}),
         ColumnKind::Status => json!({"enum": statuses}),
         ColumnKind::Sha256 => json!({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
@@ -421,6 +435,13 @@ fn named_body(name: &str) -> Value {
                 "photo_url": {"type": "string"}}, "additionalProperties": false}),
         // A range that runs backwards (5-3) is the one crontab mistake the pattern
         // lets through; the server answers it with a 422 naming the field.
+        "NewKey" => {
+            json!({"type": "object", "required": ["name", "scope", "expires_at"], "additionalProperties": false,
+            "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[^=+@\\-\\t ]"},
+                "user_id": {"type": "integer", "minimum": 1, "description": "Whose key (default: yours; others' for an admin)"},
+                "scope": {"enum": crate::domain::values::KEY_SCOPES},
+                "expires_at": {"type": "string", "format": "date-time"}}})
+        }
         "Rating" => json!({"type": "object", "required": ["rating"], "additionalProperties": false, "properties": {
             "rating": {"type": "integer", "minimum": 1, "maximum": 5},
             "comment": {"type": "string", "maxLength": 2000, "pattern": "^$|^[^=+@\\-\\t]"}}}),

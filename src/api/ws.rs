@@ -59,8 +59,18 @@ pub fn routes(viewer: Viewer, max_clients: usize, cat: &mut Catalog) -> BoxedFil
         None,
         Shape::Other { body: None, response: "websocket" },
     );
-    let upgrade = warp::path("ws").and(warp::path::end()).and(warp::ws()).and(super::gate::caller()).map(
-        move |ws: warp::ws::Ws, caller: super::gate::Caller| {
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    let upgrade = warp::path("ws").and(warp::path::end()).and(warp::ws()).and(super::gate::caller()).and(query).map(
+        move |ws: warp::ws::Ws, caller: super::gate::Caller, query: String| {
+            // URLs end up in logs and histories: an API key there is refused outright
+            // (a session token there is what browsers have to do).
+            if query.split('&').any(|pair| pair.starts_with(&format!("token={}", crate::service::keys::PREFIX))) {
+                return ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "an API key is not accepted in a URL: send it in the first message, {\"type\": \"auth\", \"token\": ...}",
+                )
+                .into_response();
+            }
             if CLIENTS.load(Ordering::Acquire) >= max_clients {
                 return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too many WebSocket clients").into_response();
             }

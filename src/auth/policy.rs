@@ -142,6 +142,8 @@ pub fn requirement(method: &str, path: &str) -> Requirement {
         // message (browsers cannot set headers on it).
         ["ws"] => Requirement::Public,
         ["api", "auth", ..] | ["api", "openapi.json"] => Requirement::LoggedIn,
+        // Everyone manages their own keys; an admin everyone's (the use cases decide).
+        ["api", "keys", ..] => Requirement::LoggedIn,
         ["metrics"] => Requirement::Metrics,
         ["api", "export", ..] => Requirement::Export,
         ["api", "tasks", _, "comments"] => Requirement::Area(Area::Comments, action),

@@ -16,10 +16,11 @@ pub enum TableKind {
     Comments,
     Credentials,
     Feedback,
+    ApiKeys,
 }
 
 impl TableKind {
-    pub const ALL: [TableKind; 7] = [
+    pub const ALL: [TableKind; 8] = [
         TableKind::Users,
         TableKind::Tasks,
         TableKind::Events,
@@ -27,16 +28,18 @@ impl TableKind {
         TableKind::Comments,
         TableKind::Credentials,
         TableKind::Feedback,
+        TableKind::ApiKeys,
     ];
 
     /// The tables whose rows have an `id` and are changed through the store's commits.
-    pub const RECORDS: [TableKind; 6] = [
+    pub const RECORDS: [TableKind; 7] = [
         TableKind::Users,
         TableKind::Tasks,
         TableKind::Docs,
         TableKind::Comments,
         TableKind::Credentials,
         TableKind::Feedback,
+        TableKind::ApiKeys,
     ];
 
     pub fn spec(self) -> &'static TableSpec {
@@ -48,6 +51,7 @@ impl TableKind {
             TableKind::Comments => &COMMENTS,
             TableKind::Credentials => &CREDENTIALS,
             TableKind::Feedback => &FEEDBACK,
+            TableKind::ApiKeys => &API_KEYS,
         }
     }
 
@@ -93,6 +97,10 @@ pub enum ColumnKind {
     Count,
     /// A rating of finished work: a whole number from 1 to 5.
     Rating,
+    /// What an API key may do: `read` (GET only) or `write`.
+    KeyScope,
+    /// Where an API key stands: `active`, `expiring`, `expired` or `revoked`.
+    KeyStatus,
     /// A compact JSON object.
     JsonObject,
     /// 64 lowercase hex digits.
@@ -211,6 +219,8 @@ impl TableSpec {
             ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId => values::parse_id(value).map(|_| ()),
             ColumnKind::Text | ColumnKind::Secret => Ok(()),
             ColumnKind::Role => values::check_one_of(value, values::ROLES, "role"),
+            ColumnKind::KeyScope => values::check_one_of(value, values::KEY_SCOPES, "scope"),
+            ColumnKind::KeyStatus => values::check_one_of(value, values::KEY_STATUSES, "key status"),
             ColumnKind::Priority => values::check_one_of(value, values::PRIORITIES, "priority"),
             ColumnKind::Status => values::check_one_of(value, &vocabulary.statuses, "status"),
             ColumnKind::Timestamp => values::parse_timestamp(value).map(|_| ()),
@@ -413,6 +423,34 @@ pub static FEEDBACK: TableSpec = TableSpec {
     creator: Some("user_id"),
     defaults: &[],
     fixed: &["task_id", "user_id", "rating", "comment"],
+};
+
+/// API keys (API.md, "API keys"): each acts as its user within its scope until it
+/// expires or is revoked. Only a hash of the key is kept; like credentials, the table
+/// is rewritten directly, never journaled, so the hash never reaches events.csv.
+pub static API_KEYS: TableSpec = TableSpec {
+    kind: T::ApiKeys,
+    name: "api_keys",
+    file_name: "api_keys.csv",
+    entity: "api_key",
+    key: "id",
+    columns: &[
+        col("id", Id, true),
+        col("name", Text, true),
+        col("user_id", Ref(T::Users), true),
+        col("key_hash", Secret, true),
+        col("scope", KeyScope, true),
+        col("status", KeyStatus, true),
+        col("expires_at", Timestamp, true),
+        col("last_used_at", Timestamp, false),
+        col("created_at", Timestamp, false),
+        col("updated_at", Timestamp, false),
+    ],
+    journaled: false,
+    exportable: false,
+    creator: None,
+    defaults: &[],
+    fixed: &["user_id", "key_hash", "scope", "expires_at"],
 };
 
 #[cfg(test)]

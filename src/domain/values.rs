@@ -34,6 +34,10 @@ impl Default for Vocabulary {
 pub const DEFAULT_STATUSES: &[&str] = &["new", "in_progress", "done", "cancelled"];
 pub const ROLES: &[&str] = &["admin", "manager", "supervisor", "member", "client"];
 pub const PRIORITIES: &[&str] = &["low", "medium", "high", "critical"];
+/// What an API key may do.
+pub const KEY_SCOPES: &[&str] = &["read", "write"];
+/// Where an API key stands (the `update_key_status` job moves them along).
+pub const KEY_STATUSES: &[&str] = &["active", "expiring", "expired", "revoked"];
 
 /// Reads `true/false`, `1/0`, `yes/no` (any case). DATA.md's boolean rule.
 pub fn parse_bool(value: &str) -> Result<bool, String> {

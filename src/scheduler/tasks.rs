@@ -1,5 +1,6 @@
 //! The tasks a job may name, and their dispatch: `check_deadlines` and
 //! `generate_daily_report` are use cases of the service (`service/reports.rs`),
+//! `update_key_status` and `notify_user_about_key_status` too (`service/keys.rs`),
 //! `backup_data` a backup of the store. Each returns a one-line summary for
 //! `job.finished`.
 
@@ -10,7 +11,8 @@ use crate::service::access::Principal;
 use crate::store::Source;
 
 /// The tasks a job may name.
-pub const TASKS: [&str; 3] = ["check_deadlines", "generate_daily_report", "backup_data"];
+pub const TASKS: [&str; 5] =
+    ["check_deadlines", "generate_daily_report", "backup_data", "update_key_status", "notify_user_about_key_status"];
 
 /// Runs one task as the scheduler; the summary goes into `job.finished`.
 pub async fn run(task: &str, services: &Services, now: DateTime<Utc>) -> Result<String, String> {
@@ -30,6 +32,10 @@ pub async fn run(task: &str, services: &Services, now: DateTime<Utc>) -> Result<
             crate::backup::create_from_store(&*services.store, config, crate::backup::BackupKind::Scheduled)
                 .await
                 .map(|(path, removed)| format!("{} written, {} removed by retention", path.display(), removed.len()))
+        }
+        "update_key_status" => services.records.update_key_statuses(&p, now).await.map_err(|e| e.to_string()),
+        "notify_user_about_key_status" => {
+            services.records.notify_key_statuses(&p, now).await.map_err(|e| e.to_string())
         }
         other => Err(format!("no task named {other:?}; expected one of {}", TASKS.join(", "))),
     }

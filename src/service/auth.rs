@@ -26,7 +26,7 @@ use crate::store::{Context, Fields, Op, Source, Storage, StoreError};
 
 use super::access::Principal;
 
-const SESSIONS_FILE: &str = ".taskboard/sessions.csv";
+use super::sessions::{SESSIONS_FILE, Session, read_sessions, write_sessions};
 
 /// Why a login or a token is refused.
 #[derive(Debug, thiserror::Error)]
@@ -45,16 +45,6 @@ pub enum AuthError {
     TooMany(u64),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// One login session: the refresh token currently valid for it.
-#[derive(Debug, Clone)]
-struct Session {
-    user_id: u64,
-    refresh_jti: String,
-    expires_at: i64,
-    revoked: bool,
-    must_change_password: bool,
 }
 
 /// What a successful login or refresh answers.
@@ -101,6 +91,8 @@ pub struct Security {
     address_failures: LoginFailures,
     /// `llm_requests_per_day`, for the LLM routes.
     pub llm_quota: PerDay,
+    /// API keys, for requests that bring one instead of a token.
+    keys: super::keys::KeyRing,
 }
 
 impl Security {
@@ -118,6 +110,7 @@ impl Security {
         Ok(Security {
             enabled: s.enabled,
             anonymous: Arc::new(Principal::anonymous()),
+            keys: super::keys::KeyRing::new(store.clone()),
             store,
             signer,
             method: s.validation_method,
@@ -140,6 +133,12 @@ impl Security {
             return Ok(Principal::anonymous());
         };
         let token = token.ok_or_else(|| AuthError::Unauthorized("log in first: no access token was sent".into()))?;
+        if token.starts_with(super::keys::PREFIX) {
+            let (user_id, grant) = self.keys.authenticate(token, Utc::now()).map_err(key_refused)?;
+            let mut principal = self.current_user(user_id)?;
+            principal.key = Some(grant);
+            return Ok(principal);
+        }
         let claims = signer.verify(token, "access", Utc::now()).map_err(token_refused)?;
         let session = self.session(&claims.sid)?;
         let user_id = claims.user_id().filter(|u| *u == session.user_id).ok_or_else(invalid_token)?;
@@ -155,6 +154,12 @@ impl Security {
     pub fn recheck(&self, p: &Principal) -> Result<Principal, AuthError> {
         if self.signer.is_none() {
             return Ok(Principal::anonymous());
+        }
+        if let Some(key) = p.key {
+            let (user_id, grant) = self.keys.recheck(key.id, Utc::now()).map_err(key_refused)?;
+            let mut principal = self.current_user(user_id)?;
+            principal.key = Some(grant);
+            return Ok(principal);
         }
         let sid = p.session.clone().ok_or_else(invalid_token)?;
         let session = self.session(&sid)?;
@@ -182,6 +187,7 @@ impl Security {
             session: None,
             source: Source::Api,
             must_change_password: false,
+            key: None,
         })
     }
 
@@ -533,6 +539,13 @@ fn invalid_token() -> AuthError {
     AuthError::Unauthorized("the token is not valid".into())
 }
 
+fn key_refused(e: super::keys::KeyRefused) -> AuthError {
+    match e {
+        super::keys::KeyRefused::Store(store) => AuthError::from(store),
+        other => AuthError::Unauthorized(other.to_string()),
+    }
+}
+
 fn token_refused(e: TokenError) -> AuthError {
     AuthError::Unauthorized(e.to_string())
 }
@@ -550,42 +563,4 @@ fn find_user(users: &crate::store::TableData, column: &str, value: &str) -> Opti
         return None;
     }
     users.rows.iter().find(|(_, row)| row.cell(pos).trim().eq_ignore_ascii_case(value)).map(|(id, _)| *id)
-}
-
-fn write_sessions(sessions: &HashMap<String, Session>) -> Vec<u8> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let _ = out.write_record(["session", "user_id", "refresh_jti", "expires_at", "revoked", "must_change_password"]);
-    let mut sorted: Vec<_> = sessions.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
-    for (sid, s) in sorted {
-        let _ = out.write_record([
-            sid.as_str(),
-            &s.user_id.to_string(),
-            &s.refresh_jti,
-            &s.expires_at.to_string(),
-            &s.revoked.to_string(),
-            &s.must_change_password.to_string(),
-        ]);
-    }
-    out.into_inner().unwrap_or_default()
-}
-
-fn read_sessions(bytes: &[u8]) -> HashMap<String, Session> {
-    let mut reader = csv::Reader::from_reader(bytes);
-    let now = Utc::now().timestamp();
-    reader
-        .records()
-        .flatten()
-        .filter_map(|r| {
-            let session = Session {
-                user_id: r.get(1)?.parse().ok()?,
-                refresh_jti: r.get(2)?.to_string(),
-                expires_at: r.get(3)?.parse().ok()?,
-                revoked: r.get(4)? == "true",
-                must_change_password: r.get(5)? == "true",
-            };
-            let sid = r.get(0)?.to_string();
-            (session.expires_at > now).then_some((sid, session))
-        })
-        .collect()
 }

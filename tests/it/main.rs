@@ -7,6 +7,7 @@ mod common;
 mod doctor;
 mod feedback;
 mod hardening;
+mod keys;
 mod live;
 mod llm;
 mod logs_and_config;

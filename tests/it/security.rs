@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::TestApp;
 
-const SECRET: &str = "a-long-random-test-secret-0123456789";
+pub(crate) const SECRET: &str = "a-long-random-test-secret-0123456789";
 pub(crate) const PASSWORD: &str = "Corr3ct-Horse!";
 const BOT_TOKEN: &str = "12345:test-bot-token";
 
@@ -41,7 +41,7 @@ fn hash() -> &'static str {
     HASH.get_or_init(|| taskboard::auth::password::hash(PASSWORD).unwrap())
 }
 
-fn prepare(data: &Path) {
+pub(crate) fn prepare(data: &Path) {
     std::fs::write(data.join("users.csv"), USERS).unwrap();
     let now = taskboard::domain::values::now_timestamp();
     let mut credentials = String::from("user_id,password_hash,password_changed_at\n");
