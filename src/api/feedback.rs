@@ -64,13 +64,7 @@ pub fn routes(service: RecordService, cat: &mut Catalog) -> BoxedFilter<(Respons
         .then(|task: u64, bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
             respond(
                 async {
-                    let body: Rating = serde_json::from_slice(&bytes).map_err(|e| {
-                        if e.is_data() {
-                            ApiError::invalid(vec![crate::domain::values::FieldError::new("", e.to_string())])
-                        } else {
-                            ApiError::bad_request(format!("the body is not valid JSON: {e}"))
-                        }
-                    })?;
+                    let body: Rating = super::reply::typed_body(&bytes)?;
                     let rating = match body.rating {
                         None | Some(serde_json::Value::Null) => None,
                         Some(value) => Some(value.as_number().and_then(whole).map(|n| n as i64).ok_or_else(|| {

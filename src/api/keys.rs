@@ -12,14 +12,12 @@ use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
 use crate::domain::TableKind;
-use crate::domain::values::FieldError;
 use crate::service::RecordService;
 use crate::service::access::Principal;
 
 use super::catalog::{Catalog, Shape};
 use super::gate::principal;
 use super::json::record_to_json;
-use super::problem::ApiError;
 use super::records::{committed_response, json_body, with_service};
 use super::reply::{json_response, list_query, page_response, respond};
 
@@ -77,13 +75,7 @@ pub fn routes(service: RecordService, cat: &mut Catalog) -> BoxedFilter<(Respons
             |bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
                 respond(
                     async {
-                        let body: NewKey = serde_json::from_slice(&bytes).map_err(|e| {
-                            if e.is_data() {
-                                ApiError::invalid(vec![FieldError::new("", e.to_string())])
-                            } else {
-                                ApiError::bad_request(format!("the body is not valid JSON: {e}"))
-                            }
-                        })?;
+                        let body: NewKey = super::reply::typed_body(&bytes)?;
                         let issued = s
                             .issue_key(&p, &body.name, body.user_id, &body.scope, &body.expires_at, chrono::Utc::now())
                             .await?;

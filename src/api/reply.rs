@@ -32,6 +32,18 @@ pub fn body_fields(table: TableKind, bytes: &[u8]) -> Result<Fields, ApiError> {
 /// The `If-Match` header as the service takes it: absent, `*`, or the ETag last seen.
 /// An empty one is a 400 naming the header (a client that meant "no condition" sends
 /// none), not a 412 that reads as "someone changed it".
+/// A JSON body read into `T`: a value of the wrong type or an unknown field is a 422,
+/// anything that is not JSON a 400.
+pub fn typed_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_data() {
+            ApiError::invalid(vec![crate::domain::values::FieldError::new("", e.to_string())])
+        } else {
+            ApiError::bad_request(format!("the body is not valid JSON: {e}"))
+        }
+    })
+}
+
 pub fn if_match(header: Option<String>) -> Result<Option<String>, ApiError> {
     match header {
         Some(tag) if tag.trim().is_empty() => {

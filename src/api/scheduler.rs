@@ -75,13 +75,7 @@ pub fn routes(jobs: Jobs, limit: u64, cat: &mut Catalog) -> BoxedFilter<(Respons
         .and(j())
         .map(move |id: String, body: bytes::Bytes, s: Jobs, p: Arc<Principal>| {
             respond((|| {
-                let change: JobChange = serde_json::from_slice(&body).map_err(|e| {
-                    if e.is_data() {
-                        ApiError::invalid(vec![FieldError::new("", e.to_string())])
-                    } else {
-                        ApiError::bad_request(format!("the body is not valid JSON: {e}"))
-                    }
-                })?;
+                let change: JobChange = super::reply::typed_body(&body)?;
                 Ok(ok(json!(s.update(&p, &id, change)?)))
             })())
         });

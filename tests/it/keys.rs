@@ -9,8 +9,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{ServerProcess, TestApp};
-use crate::security::{PASSWORD, SECRET, call, prepare, secured_app, token};
+use crate::common::TestApp;
+use crate::security::{PASSWORD, SECRET, call, logged_server, secured_app, token};
 
 fn in_days(days: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -229,18 +229,7 @@ async fn the_status_job_moves_keys_along_and_the_notice_job_tells_owners_once() 
 async fn no_plaintext_key_reaches_a_file_or_a_log() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    prepare(&data);
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "security:\n  enabled: true\n  validation_method: password\nlogging:\n  file_path: {}/logs/task_system.log\n  level: DEBUG\n",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let server = ServerProcess::start_with(&config, &data, &[("SECRET_KEY", SECRET)]);
+    let server = logged_server(dir.path(), "password", &[("SECRET_KEY", SECRET)]);
     let client = reqwest::Client::new();
     let login: Value = client
         .post(format!("{}/api/auth/login", server.base))

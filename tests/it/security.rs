@@ -556,26 +556,25 @@ async fn telegram_logins_are_verified_and_bound_to_the_account() {
     app.stop().await;
 }
 
+/// The server as a child process with security on and DEBUG logs under `dir/logs`, on
+/// the users of `prepare` in `dir/data`: for tests that read the log files.
+pub(crate) fn logged_server(dir: &Path, validation: &str, env: &[(&str, &str)]) -> crate::common::ServerProcess {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    prepare(&data);
+    let config = dir.join("config.yaml");
+    let yaml = format!(
+        "security:\n  enabled: true\n  validation_method: {validation}\nlogging:\n  file_path: {}/logs/task_system.log\n  level: DEBUG\n",
+        dir.display()
+    );
+    std::fs::write(&config, yaml).unwrap();
+    crate::common::ServerProcess::start_with(&config, &data, env)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_or_password_reaches_the_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    prepare(&data);
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "security:\n  enabled: true\n  validation_method: both\nlogging:\n  file_path: {}/logs/task_system.log\n  level: DEBUG\n",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let server = crate::common::ServerProcess::start_with(
-        &config,
-        &data,
-        &[("SECRET_KEY", SECRET), ("TELEGRAM_BOT_TOKEN", BOT_TOKEN)],
-    );
+    let server = logged_server(dir.path(), "both", &[("SECRET_KEY", SECRET), ("TELEGRAM_BOT_TOKEN", BOT_TOKEN)]);
     let client = reqwest::Client::new();
     let login = |password: &'static str| {
         let client = client.clone();
