@@ -2,7 +2,8 @@
 # What security costs on the hot path, same machine, same run: a warp hello-world, then
 # taskboard's GET /api/tasks/{id} with security off, and with security on (a bearer
 # token checked, its session looked up, its user re-read and the request counted on
-# every request). Each server is pinned to CPU 0 and wrk to CPU 1 (wrk -t1 -c64).
+# every request), and with the same user's API key (hashed and looked up on every
+# request). Each server is pinned to CPU 0 and wrk to CPU 1 (wrk -t1 -c64).
 # Usage: bench/http_security.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,12 @@ YAML
       -d "{\"username\":\"$user\",\"password\":\"Bench-Passw0rd!\"}" | python3 -c 'import sys, json; print(json.load(sys.stdin)["access_token"])')
     WRK_EXTRA=(-H "Authorization: Bearer $token")
     LUA=bench/random_task.lua run "taskboard, security on (bearer token): GET /api/tasks/{id}" http://127.0.0.1:3042 ROWS=$ROWS PATH_PREFIX=/api/tasks/
+    # The same user's API key, same server, same run (issue: API keys).
+    expires=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)
+    key=$(curl -s http://127.0.0.1:3042/api/keys -H "Authorization: Bearer $token" -H 'content-type: application/json' \
+      -d "{\"name\":\"bench\",\"scope\":\"read\",\"expires_at\":\"$expires\"}" | python3 -c 'import sys, json; print(json.load(sys.stdin)["key"])')
+    WRK_EXTRA=(-H "Authorization: Bearer $key")
+    LUA=bench/random_task.lua run "taskboard, security on (API key): GET /api/tasks/{id}" http://127.0.0.1:3042 ROWS=$ROWS PATH_PREFIX=/api/tasks/
     unset WRK_EXTRA
   else
     LUA=bench/random_task.lua run "taskboard, security off: GET /api/tasks/{id}" http://127.0.0.1:3042 ROWS=$ROWS PATH_PREFIX=/api/tasks/

@@ -35,9 +35,33 @@ const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// The longest a key's name may be.
 const MAX_NAME: usize = 100;
 
-/// The SHA-256 of a key, as api_keys.csv keeps it.
+/// The SHA-256 of a key, as api_keys.csv keeps it (lowercase hex).
 pub fn hash_of(key: &str) -> String {
-    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(key.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
+}
+
+/// A hash as api_keys.csv writes it, back into its 32 bytes (None: not a SHA-256).
+fn digest_of_hex(text: &str) -> Option<[u8; 32]> {
+    let text = text.as_bytes();
+    if text.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; 32];
+    for (i, pair) in text.chunks(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
 }
 
 /// The status a key has at `now`, from its expiry (a revoked key stays revoked).
@@ -66,7 +90,7 @@ pub enum KeyRefused {
 }
 
 /// The api_keys table an index was built from, and key hash → key id.
-type KeyIndex = (Option<Arc<TableData>>, HashMap<String, u64>);
+type KeyIndex = (Option<Arc<TableData>>, HashMap<[u8; 32], u64>);
 
 /// Keys by hash, for authentication.
 pub struct KeyRing {
@@ -85,15 +109,16 @@ impl KeyRing {
     /// The user and grant of `key`, if it is usable now.
     pub fn authenticate(&self, key: &str, now: DateTime<Utc>) -> Result<(u64, KeyGrant), KeyRefused> {
         let table = self.store.table(TableKind::ApiKeys)?;
-        let hash = hash_of(key);
+        // The digest's bytes, not its hex: a request costs one SHA-256 and one lookup.
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let id = {
             let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
             if !index.0.as_ref().is_some_and(|t| Arc::ptr_eq(t, &table)) {
                 let at = table.position("key_hash").unwrap_or(usize::MAX);
-                index.1 = table.rows.iter().map(|(id, row)| (row.cell(at).to_string(), *id)).collect();
+                index.1 = table.rows.iter().filter_map(|(id, row)| Some((digest_of_hex(row.cell(at))?, *id))).collect();
                 index.0 = Some(table.clone());
             }
-            *index.1.get(&hash).ok_or(KeyRefused::Unknown)?
+            *index.1.get(&digest).ok_or(KeyRefused::Unknown)?
         };
         let grant = self.check(&table, id, now)?;
         self.touch(id, now);
@@ -205,7 +230,7 @@ impl RecordService {
         let (Some(owner), Some(expires)) = (owner, expires) else { unreachable!("checked above") };
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret).map_err(|_| ServiceError::Store(StoreError::Io))?;
-        let key = format!("{PREFIX}{}", secret.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let key = format!("{PREFIX}{}", hex(&secret));
         let fields: Fields = [
             ("name", name.to_string()),
             ("user_id", owner.to_string()),
@@ -342,7 +367,11 @@ mod tests {
     }
 
     #[test]
-    fn the_hash_is_sha256_in_hex() {
-        assert_eq!(hash_of("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    fn the_hash_is_sha256_in_hex_and_reads_back() {
+        let hash = hash_of("abc");
+        assert_eq!(hash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        let digest: [u8; 32] = Sha256::digest(b"abc").into();
+        assert_eq!(digest_of_hex(&hash), Some(digest));
+        assert_eq!(digest_of_hex("zz"), None);
     }
 }
