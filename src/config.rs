@@ -349,12 +349,15 @@ impl Default for DbPostgresql {
 #[serde(default, deny_unknown_fields)]
 pub struct Tasks {
     pub statuses: Vec<String>,
+    /// Custom columns of tasks.csv with a type (`domain::fields`).
+    pub fields: Vec<crate::domain::fields::FieldDecl>,
     pub reminder_window_hours: u64,
 }
 impl Default for Tasks {
     fn default() -> Self {
         Self {
             statuses: crate::domain::values::DEFAULT_STATUSES.iter().map(|s| s.to_string()).collect(),
+            fields: Vec::new(),
             reminder_window_hours: 24,
         }
     }
@@ -422,6 +425,7 @@ impl Config {
     }
 
     fn validated(self) -> Result<Config, ConfigError> {
+        crate::domain::fields::declare(&self.tasks.fields).map_err(ConfigError::Invalid)?;
         if self.tasks.statuses.is_empty() {
             return Err(ConfigError::Invalid("tasks.statuses: at least one status is required".into()));
         }

@@ -157,6 +157,8 @@ fn page_settings(config: &Config) -> String {
         "statuses": config.tasks.statuses,
         "priorities": crate::domain::values::PRIORITIES,
         "max_file_size_mb": config.performance.max_file_size_mb,
+        // Declared custom columns: the task form draws each by its type.
+        "fields": config.tasks.fields,
         // The Telegram Login Widget needs the bot's username, which the bot learns
         // from getMe once it runs (the Telegram bot issue); until then, none.
         "telegram_bot": serde_json::Value::Null,

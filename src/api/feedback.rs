@@ -20,7 +20,7 @@ use super::gate::principal;
 use super::json::whole;
 use super::problem::ApiError;
 use super::records::{committed_response, json_body, with_service};
-use super::reply::{page_response, respond};
+use super::reply::{list_query, page_response, respond};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,15 +47,19 @@ pub fn routes(service: RecordService, cat: &mut Catalog) -> BoxedFilter<(Respons
         Shape::Other { body: Some("Rating"), response: "Feedback" },
     );
     let svc = || with_service(service.clone());
-    let read = warp::path!("api" / "tasks" / u64 / "feedback").and(warp::get()).and(svc()).and(principal()).map(
-        |task: u64, s: RecordService, p: Arc<Principal>| {
-            respond(
-                s.feedback(&p, task)
-                    .map(|page| page_response(TableKind::Feedback, &page, None))
-                    .map_err(ApiError::from),
-            )
-        },
-    );
+    let read = warp::path!("api" / "tasks" / u64 / "feedback")
+        .and(warp::get())
+        .and(warp::query::<Vec<(String, String)>>())
+        .and(svc())
+        .and(principal())
+        .map(|task: u64, params: Vec<(String, String)>, s: RecordService, p: Arc<Principal>| {
+            respond((|| {
+                let query = list_query(&params)?;
+                let fields = query.fields.clone();
+                let page = s.feedback(&p, task, query)?;
+                Ok(page_response(TableKind::Feedback, &page, fields.as_deref()))
+            })())
+        });
     let rate = warp::path!("api" / "tasks" / u64 / "feedback")
         .and(warp::post())
         .and(json_body(16 * 1024))

@@ -49,6 +49,14 @@ pub fn routes(service: RecordService, cat: &mut Catalog) -> BoxedFilter<(Respons
         Shape::Other { body: Some("NewKey"), response: "Key" },
     );
     cat.add(
+        "GET",
+        "/api/keys/{id}",
+        "auth",
+        "One API key: an admin's any, your own otherwise",
+        Some(TableKind::ApiKeys),
+        Shape::Other { body: None, response: "ApiKey" },
+    );
+    cat.add(
         "DELETE",
         "/api/keys/{id}",
         "auth",
@@ -100,6 +108,16 @@ pub fn routes(service: RecordService, cat: &mut Catalog) -> BoxedFilter<(Respons
                 )
             },
         );
+    let one = warp::path!("api" / "keys" / u64).and(warp::get()).and(svc()).and(principal()).map(
+        |id: u64, s: RecordService, p: Arc<Principal>| {
+            respond((|| {
+                let page = s.key(&p, id)?;
+                let columns = s.columns(TableKind::ApiKeys)?;
+                let record = page.table.fields(&page.rows[0]);
+                Ok(json_response(StatusCode::OK, &record_to_json(TableKind::ApiKeys, &columns, &record, None), None))
+            })())
+        },
+    );
     let revoke = warp::path!("api" / "keys" / u64).and(warp::delete()).and(svc()).and(principal()).then(
         |id: u64, s: RecordService, p: Arc<Principal>| async move {
             respond(
@@ -111,5 +129,5 @@ pub fn routes(service: RecordService, cat: &mut Catalog) -> BoxedFilter<(Respons
             )
         },
     );
-    list.or(issue).unify().or(revoke).unify().boxed()
+    list.or(issue).unify().or(one).unify().or(revoke).unify().boxed()
 }

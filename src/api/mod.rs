@@ -7,6 +7,7 @@ pub mod backups;
 pub mod board;
 pub mod catalog;
 pub mod comments;
+pub mod custom_fields;
 pub mod docs;
 pub mod events;
 pub mod export;
@@ -79,7 +80,9 @@ pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: In
         .or(board::routes(&config))
         .unify()
         .boxed();
-    let docs = openapi::routes(cat, &config.tasks.statuses, config.security.enabled);
+    // Checked when the configuration was read.
+    let custom = crate::domain::fields::declare(&config.tasks.fields).unwrap_or_default();
+    let docs = openapi::routes(cat, &config.tasks.statuses, &custom, config.security.enabled);
     let mounted_ops = std::sync::Arc::new(catalog::Catalog { operations: cat.operations.clone() });
     let api = gate::gate(security)
         .and(mounted.or(docs).unify())

@@ -16,7 +16,12 @@ use super::reply::json_response;
 
 /// `with_security`: whether requests need a bearer token (security.enabled); the
 /// document declares the scheme only then.
-pub fn routes(cat: &mut Catalog, statuses: &[String], with_security: bool) -> BoxedFilter<(Response,)> {
+pub fn routes(
+    cat: &mut Catalog,
+    statuses: &[String],
+    fields: &[crate::domain::fields::CustomField],
+    with_security: bool,
+) -> BoxedFilter<(Response,)> {
     cat.add(
         "GET",
         "/api/openapi.json",
@@ -27,7 +32,9 @@ pub fn routes(cat: &mut Catalog, statuses: &[String], with_security: bool) -> Bo
     );
     cat.add("GET", "/", "system", "The API documentation page", None, Shape::Other { body: None, response: "html" });
     // Shared, not owned: warp clones a route's closure for every request it sees.
-    let document = std::sync::Arc::new(document(cat, statuses, with_security));
+    let mut document = document(cat, statuses, with_security);
+    super::custom_fields::declare(&mut document, fields);
+    let document = std::sync::Arc::new(document);
     let page: std::sync::Arc<str> = page(cat).into();
     let spec = warp::path!("api" / "openapi.json")
         .and(warp::get())
@@ -183,7 +190,8 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                         }),
                     ),
                     "ApiKey" => {
-                        ("200", content("Revoked", "application/json", entity_ref(&schema_name(TableKind::ApiKeys))))
+                        let record = entity_ref(&schema_name(TableKind::ApiKeys));
+                        ("200", content("The key's record (never the key itself)", "application/json", record))
                     }
                     _ => ("200", content("OK", "application/json", json!({"type": "object"}))),
                 };
@@ -208,7 +216,8 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
     schemas.insert("Problem".into(), json!({"type": "object", "properties": {
         "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
         "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}}));
-    for table in TableKind::ALL.into_iter().filter(|t| t.spec().exportable) {
+    // Every table the API serves records of (API keys are served, never exported).
+    for table in TableKind::ALL.into_iter().filter(|t| t.spec().exportable || *t == TableKind::ApiKeys) {
         let record = table_schema(table, statuses);
         let mut fields = record.clone();
         fields["required"] = json!([]);

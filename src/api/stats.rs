@@ -22,17 +22,32 @@ pub fn routes(service: RecordService, cat: &mut Catalog) -> BoxedFilter<(Respons
         "GET",
         "/api/stats",
         "stats",
-        "Counts by status, priority, assignee; overdue; per day; mean time to complete",
+        "Counts by status, priority, assignee (and ?group_by=COLUMN); overdue; per day; mean time to complete",
         None,
         Shape::Other { body: None, response: "Stats" },
     );
     warp::path!("api" / "stats")
         .and(warp::get())
+        .and(warp::query::<Vec<(String, String)>>())
         .and(with_service(service))
         .and(principal())
-        .map(|s: RecordService, p: Arc<Principal>| {
+        .map(|params: Vec<(String, String)>, s: RecordService, p: Arc<Principal>| {
             respond((|| {
-                let stats = s.stats(&p)?;
+                let mut group_by = None;
+                for (name, value) in &params {
+                    match name.as_str() {
+                        "group_by" => group_by = Some(value.as_str()),
+                        other => {
+                            return Err(super::problem::ApiError::invalid(vec![
+                                crate::domain::values::FieldError::new(
+                                    other,
+                                    "is not a parameter of /api/stats (group_by=COLUMN is)",
+                                ),
+                            ]));
+                        }
+                    }
+                }
+                let stats = s.stats(&p, group_by)?;
                 Ok(json_response(StatusCode::OK, &serde_json::to_value(stats).unwrap_or_default(), None))
             })())
         })

@@ -173,7 +173,9 @@ impl TableSpec {
     ) -> Vec<FieldError> {
         let mut problems = Vec::new();
         for (name, value) in fields {
-            let Some(column) = self.column(name) else { continue };
+            // A column the table does not document (a team's own) is text: the same
+            // formula and length rules hold for it.
+            let column = self.column(name).unwrap_or(&EXTRA_COLUMN);
             if SERVER_SET.contains(&name) {
                 let unchanged = match existing {
                     Some(current) => current(name).as_deref() == Some(value),
@@ -248,6 +250,9 @@ impl TableSpec {
         }
     }
 }
+
+/// What any column a table does not document is: optional free text.
+static EXTRA_COLUMN: Column = col("", ColumnKind::Text, false);
 
 /// The value a column has now in the record being changed.
 pub type CurrentValue<'a> = dyn Fn(&str) -> Option<String> + 'a;

@@ -18,16 +18,71 @@ impl FieldError {
     }
 }
 
-/// The configurable words a table may contain (today: the task workflow).
+/// The configurable words a table may contain: the task workflow, and the columns a
+/// team adds to tasks.csv with a declared type.
 #[derive(Debug, Clone)]
 pub struct Vocabulary {
     /// Allowed task statuses, in workflow order (`tasks.statuses`).
     pub statuses: Vec<String>,
+    /// Declared custom columns of tasks.csv (`tasks.fields`).
+    pub task_fields: Vec<CustomField>,
 }
 
 impl Default for Vocabulary {
     fn default() -> Self {
-        Self { statuses: DEFAULT_STATUSES.iter().map(|s| s.to_string()).collect() }
+        Self { statuses: DEFAULT_STATUSES.iter().map(|s| s.to_string()).collect(), task_fields: Vec::new() }
+    }
+}
+
+/// A column of tasks.csv beyond the documented ones, declared with a type so that its
+/// cells are checked (an undeclared extra column stays free text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomField {
+    pub name: String,
+    pub kind: FieldType,
+}
+
+/// What a declared custom column holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldType {
+    Text,
+    /// A decimal number (`12`, `-3.5`).
+    Number,
+    /// A date, `2026-12-01`.
+    Date,
+    /// One of the listed values.
+    Enum(Vec<String>),
+}
+
+impl FieldType {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Number => "number",
+            FieldType::Date => "date",
+            FieldType::Enum(_) => "enum",
+        }
+    }
+}
+
+impl CustomField {
+    /// Checks one cell of this column; an empty cell is always fine.
+    pub fn check(&self, value: &str) -> Result<(), String> {
+        if value.is_empty() {
+            return Ok(());
+        }
+        match &self.kind {
+            FieldType::Text => Ok(()),
+            FieldType::Number => match value.trim().parse::<f64>() {
+                Ok(n) if n.is_finite() && value.trim() == value => Ok(()),
+                _ => Err(format!("{value:?} is not a number; expected digits such as 12 or -3.5")),
+            },
+            FieldType::Date => match parse_plain_date(value) {
+                Some(_) => Ok(()),
+                None => Err(format!("{value:?} is not a date; expected 2026-12-01")),
+            },
+            FieldType::Enum(values) => check_one_of(value, values, &format!("{} value", self.name)),
+        }
     }
 }
 

@@ -18,13 +18,12 @@ const MAX_COMMENT: usize = 2000;
 static RATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl RecordService {
-    /// The feedback on task `task` (none or one), if `p` may read the task.
-    pub fn feedback(&self, p: &Principal, task: u64) -> Result<Page, ServiceError> {
+    /// The feedback on task `task` (none or one; a person's save of feedback.csv could
+    /// add more), if `p` may read the task; the list conventions apply.
+    pub fn feedback(&self, p: &Principal, task: u64, query: ListQuery) -> Result<Page, ServiceError> {
         let (record, _) = self.get(TableKind::Tasks, task)?;
         access::check_read(self, p, TableKind::Tasks, task, &record)?;
-        // One rating per task; a person's save of feedback.csv could add a second, so
-        // the page is not cut at one.
-        let mut query = ListQuery { per_page: 50, ..ListQuery::default() };
+        let mut query = query;
         query.conditions.push(Condition::OneOf("task_id".into(), vec![task.to_string()]));
         Ok(self.select(TableKind::Feedback, &query)?)
     }
@@ -77,7 +76,8 @@ impl RecordService {
             )));
         }
         let _one_at_a_time = RATING.lock().await;
-        if self.feedback(p, task)?.total > 0 {
+        let once = ListQuery { per_page: 1, ..ListQuery::default() };
+        if self.feedback(p, task, once)?.total > 0 {
             return Err(ServiceError::Conflict(format!("task {task} has been rated already")));
         }
         Ok(self.insert(TableKind::Feedback, fields, p.context()).await?)

@@ -255,6 +255,17 @@ impl RecordService {
         Ok(self.select(TableKind::ApiKeys, &query)?)
     }
 
+    /// Key `id`: an admin any, others their own (someone else's is not there for them).
+    pub fn key(&self, p: &Principal, id: u64) -> Result<Page, ServiceError> {
+        let mut query = ListQuery { per_page: 1, ..ListQuery::default() };
+        query.conditions.push(Condition::OneOf("id".into(), vec![id.to_string()]));
+        let page = self.keys(p, query)?;
+        if page.total == 0 {
+            return Err(ServiceError::Hidden { table: TableKind::ApiKeys, id });
+        }
+        Ok(page)
+    }
+
     /// Revokes key `id`: an admin any, others their own (someone else's is not there
     /// for them).
     pub async fn revoke_key(&self, p: &Principal, id: u64) -> Result<Committed, ServiceError> {

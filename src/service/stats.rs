@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::Utc;
 use serde::Serialize;
 
+use super::access::ServiceError;
 use crate::domain::TableKind;
-use crate::store::StoreError;
 
 use super::access::Principal;
 use super::query::parse_time;
@@ -33,6 +33,10 @@ pub struct Stats {
     /// Clients' ratings of finished work by assignee id (`unassigned` for none): the
     /// mean and how many, over the tasks counted here.
     pub rating_by_assignee: BTreeMap<String, Rating>,
+    /// With `?group_by=COLUMN`: the counts by that column's values (any column of
+    /// tasks.csv, a team's own ones too; `""` for an empty cell).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_field: Option<BTreeMap<String, BTreeMap<String, usize>>>,
 }
 
 #[derive(Debug, Serialize, Default, Clone, Copy)]
@@ -49,7 +53,7 @@ const CLOSED: [&str; 2] = ["done", "cancelled"];
 impl RecordService {
     /// Statistics as `p` may see them: members and clients get those of their own
     /// tasks (assigned to or created by them).
-    pub fn stats(&self, p: &Principal) -> Result<Stats, StoreError> {
+    pub fn stats(&self, p: &Principal, group_by: Option<&str>) -> Result<Stats, ServiceError> {
         let only_user = match p.scope(Area::Stats, Action::Read) {
             Scope::All => None,
             _ => Some(p.user_id.unwrap_or_default()),
@@ -59,6 +63,19 @@ impl RecordService {
         let (c_status, c_priority, c_assigned, c_creator, c_due, c_created) =
             (col("status"), col("priority"), col("assigned_to"), col("created_by"), col("due_date"), col("created_at"));
         let mine = only_user.map(|u| u.to_string());
+        let group = match group_by {
+            None => None,
+            Some(name) => match tasks.position(name) {
+                Some(at) => Some((name, at, BTreeMap::<String, usize>::new())),
+                None => {
+                    return Err(ServiceError::invalid(vec![crate::domain::values::FieldError::new(
+                        "group_by",
+                        format!("tasks.csv has no column {name:?}"),
+                    )]));
+                }
+            },
+        };
+        let mut group = group;
         let now = Utc::now();
         let mut stats = Stats::default();
         let mut created_at: HashMap<u64, chrono::DateTime<Utc>> = HashMap::new();
@@ -74,6 +91,9 @@ impl RecordService {
                 continue;
             }
             stats.total += 1;
+            if let Some((_, at, counts)) = group.as_mut() {
+                *counts.entry(row.cell(*at).to_string()).or_default() += 1;
+            }
             let status = row.cell(c_status).to_string();
             *stats.by_priority.entry(row.cell(c_priority).to_string()).or_default() += 1;
             let assignee = match row.cell(c_assigned) {
@@ -165,6 +185,7 @@ impl RecordService {
             .into_iter()
             .map(|(who, (sum, count))| (who, Rating { mean: sum as f64 / count as f64, count }))
             .collect();
+        stats.by_field = group.map(|(name, _, counts)| BTreeMap::from([(name.to_string(), counts)]));
         if !durations.is_empty() {
             stats.mean_hours_to_complete = Some(durations.iter().sum::<f64>() / durations.len() as f64);
         }

@@ -333,7 +333,11 @@ impl StoreConfig {
         c.cache_enabled = config.performance.cache_enabled;
         c.cache_ttl = std::time::Duration::from_secs(config.performance.cache_ttl_seconds.max(1));
         c.events_max_bytes = config.performance.max_file_size_mb * 1024 * 1024;
-        c.vocabulary = crate::domain::Vocabulary { statuses: config.tasks.statuses.clone() };
+        c.vocabulary = crate::domain::Vocabulary {
+            statuses: config.tasks.statuses.clone(),
+            // Checked when the configuration was read.
+            task_fields: crate::domain::fields::declare(&config.tasks.fields).unwrap_or_default(),
+        };
         c
     }
 

@@ -22,6 +22,9 @@ pub struct Loaded {
     pub lines: Vec<(u64, u64)>,
     /// Size and xxh3 of the file as read (see `folds::fingerprint`).
     pub fingerprint: (u64, u64),
+    /// Columns the file lacked were added (documented or declared ones): the file
+    /// should be written again to have them.
+    pub widened: bool,
 }
 
 #[derive(Clone)]
@@ -138,7 +141,13 @@ impl TableData {
             return Err(problems);
         }
         // Documented columns the file lacks are added at the end (nothing is lost).
-        let missing: Vec<&str> = spec.header().into_iter().filter(|c| !header.iter().any(|h| h == c)).collect();
+        // So are the custom columns declared in `tasks.fields`.
+        let declared: &[crate::domain::fields::CustomField] =
+            if kind == TableKind::Tasks { &vocabulary.task_fields } else { &[] };
+        let missing: Vec<&str> = (spec.header().into_iter())
+            .chain(declared.iter().map(|f| f.name.as_str()))
+            .filter(|c| !header.iter().any(|h| h == c))
+            .collect();
         let header_line = if missing.is_empty() {
             header_line
         } else {
@@ -147,6 +156,8 @@ impl TableData {
         };
         let checks: Vec<(usize, &crate::domain::Column)> =
             spec.columns.iter().filter_map(|c| header.iter().position(|h| h == c.name).map(|i| (i, c))).collect();
+        let custom_checks: Vec<(usize, &crate::domain::fields::CustomField)> =
+            declared.iter().filter_map(|f| header.iter().position(|h| *h == f.name).map(|i| (i, f))).collect();
         let key_pos = header.iter().position(|h| h == spec.key).unwrap_or(0);
         let mut table_rows = imbl::OrdMap::new();
         let mut lines: Vec<(u64, u64)> = Vec::with_capacity(rows.len());
@@ -158,6 +169,13 @@ impl TableData {
             let mut row_ok = true;
             for (pos, column) in &checks {
                 if let Err(message) = spec.check_cell(column, row.cell(*pos), vocabulary) {
+                    let loc = csv_format::cell_location(row.line(), format.delimiter, *pos, line);
+                    problems.push(Problem { file: file.into(), line: loc.line, column: loc.column, message });
+                    row_ok = false;
+                }
+            }
+            for (pos, field) in &custom_checks {
+                if let Err(message) = field.check(row.cell(*pos)) {
                     let loc = csv_format::cell_location(row.line(), format.delimiter, *pos, line);
                     problems.push(Problem { file: file.into(), line: loc.line, column: loc.column, message });
                     row_ok = false;
@@ -180,13 +198,10 @@ impl TableData {
             }
             lines.push((id, line));
             max_id = max_id.max(id);
-            let row = if missing.is_empty() {
-                row
-            } else {
-                let mut cells: Vec<&str> = row.cells().collect();
-                cells.resize(header.len(), "");
-                Row::from_cells(&cells, &format)
-            };
+            // Empty cells for the added columns after the row's own bytes, which stay
+            // as they were.
+            let row =
+                if row.len() >= header.len() { row } else { row.widened(header.len() - row.len(), format.delimiter) };
             table_rows.insert(id, Arc::new(row));
         }
         if !problems.is_empty() {
@@ -201,7 +216,7 @@ impl TableData {
             rows: table_rows,
             max_id,
         };
-        Ok(Loaded { data, lines, fingerprint: (0, 0) })
+        Ok(Loaded { data, lines, fingerprint: (0, 0), widened: !missing.is_empty() })
     }
 }
 

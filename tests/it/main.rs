@@ -4,6 +4,7 @@
 mod backups;
 mod board;
 mod common;
+mod custom_fields;
 mod doctor;
 mod feedback;
 mod hardening;

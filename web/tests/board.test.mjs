@@ -50,7 +50,10 @@ before(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   model = await fakeModel(ANALYSIS);
   server = await startServer({
-    extraConfig: ['llm:', '  enabled: true', `  base_url: ${model.url}`, '  api_key: test-key', '  model: fake-model'].join('\n'),
+    extraConfig: [
+      'llm:', '  enabled: true', `  base_url: ${model.url}`, '  api_key: test-key', '  model: fake-model',
+      'tasks:', '  fields:', '    - {name: techtype, type: enum, values: [washer, fridge, oven]}',
+    ].join('\n'),
   });
   await seed();
 });
@@ -379,7 +382,7 @@ describe('the board', () => {
     await context.close();
   });
 
-  test('a custom column is a field of the form; comments edit and delete; a document downloads', async () => {
+  test('custom columns are fields of the form; comments edit and delete; a document downloads', async () => {
     const task = await newTask({ title: 'Custom column' });
     const { context, page } = await fresh();
     const errors = watchConsole(page);
@@ -392,18 +395,23 @@ describe('the board', () => {
       text = readFileSync(file, 'utf8');
     }
     const lines = text.split('\n');
-    writeFileSync(file, lines.map((l, i) => (l === '' ? l : `${l},${i === 0 ? 'techtype' : 'washer'}`)).join('\n'));
+    writeFileSync(file, lines.map((l, i) => (l === '' ? l : `${l},${i === 0 ? 'project' : 'Flat 12'}`)).join('\n'));
     await page.waitForFunction(async (id) => (await (await fetch(`/api/tasks/${id}`, {
       headers: { authorization: `Bearer ${JSON.parse(localStorage.getItem('taskboard.session')).access_token}` },
-    })).json()).techtype === 'washer', task.id);
+    })).json()).project === 'Flat 12', task.id);
     await page.goto(`${server.base}/board/tasks/${task.id}`);
-    const custom = page.locator('dialog input[name="techtype"]');
-    await custom.waitFor();
-    assert.equal(await custom.inputValue(), 'washer');
-    await custom.fill('fridge');
+    // An undeclared column is text; a declared enum is a list of its values.
+    const project = page.locator('dialog input[name="project"]');
+    await project.waitFor();
+    assert.equal(await project.inputValue(), 'Flat 12');
+    const techtype = page.locator('dialog select[name="techtype"]');
+    assert.deepEqual(await techtype.locator('option').evaluateAll((os) => os.map((o) => o.value)), ['', 'washer', 'fridge', 'oven']);
+    await project.fill('Flat 14');
+    await techtype.selectOption('fridge');
     await page.click('dialog .task-form button[type="submit"]');
     await page.locator('[data-notice="info"]').waitFor();
-    assert.equal((await server.api('anna', 'GET', `/api/tasks/${task.id}`)).body.techtype, 'fridge');
+    const saved = (await server.api('anna', 'GET', `/api/tasks/${task.id}`)).body;
+    assert.deepEqual([saved.project, saved.techtype], ['Flat 14', 'fridge']);
     // Comments: add, edit, delete.
     await page.fill('dialog .add-comment textarea', 'first words');
     await page.click('dialog .add-comment button');

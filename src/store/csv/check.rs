@@ -62,7 +62,10 @@ pub fn read_folder(dir: &Path, vocabulary: &Vocabulary) -> FolderReport {
     let mut problems: BTreeMap<TableKind, Vec<Problem>> = BTreeMap::new();
     for kind in TableKind::RECORDS {
         if !dir.join(kind.spec().file_name).exists() {
-            tables.insert(kind, table::Loaded { data: TableData::empty(kind), lines: Vec::new(), fingerprint: (0, 0) });
+            tables.insert(
+                kind,
+                table::Loaded { data: TableData::empty(kind), lines: Vec::new(), fingerprint: (0, 0), widened: false },
+            );
             continue;
         }
         match read_table(dir, kind, vocabulary) {

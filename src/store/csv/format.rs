@@ -90,6 +90,15 @@ impl Row {
         Row::from_line(line, format.delimiter)
     }
 
+    /// The same row with `extra` empty cells after its own: its bytes stay as they
+    /// were, a delimiter is added per cell.
+    pub fn widened(&self, extra: usize, delimiter: u8) -> Row {
+        let mut line = String::with_capacity(self.line.len() + extra);
+        line.push_str(&self.line);
+        line.extend(std::iter::repeat_n(delimiter as char, extra));
+        Row::from_line(line, delimiter)
+    }
+
     /// A row from a well-formed line (see [`scan_cells`]).
     fn from_line(line: String, delimiter: u8) -> Row {
         match scan_cells(&line, delimiter) {

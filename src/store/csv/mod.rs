@@ -186,6 +186,7 @@ impl CsvStore {
             stats: StoreStats::default(),
             closed: AtomicBool::new(false),
         });
+        let widened: Vec<TableKind> = tables.iter().filter(|(_, l)| l.widened).map(|(k, _)| *k).collect();
         let tables: HashMap<TableKind, Arc<TableData>> =
             tables.into_iter().map(|(k, l)| (k, Arc::new(l.data))).collect();
         for (kind, table) in &tables {
@@ -229,6 +230,12 @@ impl CsvStore {
                 if writer.tables.contains_key(&kind) && kind.spec().journaled {
                     writer.dirty_since.insert(kind, Instant::now() - Duration::from_secs(3600));
                 }
+            }
+        }
+        // A file that lacked a documented or declared column gets it written now.
+        for kind in widened {
+            if writer.tables.contains_key(&kind) && kind.spec().journaled {
+                writer.dirty_since.insert(kind, Instant::now() - Duration::from_secs(3600));
             }
         }
         if !startup_events.is_empty() {

@@ -555,6 +555,14 @@ fn validate(
             errors.push(FieldError::new(column.name, message));
         }
     }
+    if spec.kind == TableKind::Tasks {
+        for field in &vocabulary.task_fields {
+            let value = fields.get(&field.name).map(String::as_str).unwrap_or("");
+            if let Err(message) = field.check(value) {
+                errors.push(FieldError::new(field.name.clone(), message));
+            }
+        }
+    }
     for (name, target) in refs {
         let value = fields.get(name).map(String::as_str).unwrap_or("");
         if value.is_empty() || errors.iter().any(|e| &e.field == name) {

@@ -45,10 +45,29 @@ function Field({ name, task, editable, children }) {
   );
 }
 
+/** A custom column's control: a list for an enum, a date or number input, else text. */
+function CustomInput({ name, field, value }) {
+  if (field?.type === 'enum') {
+    return (
+      <select name={name} value={value}>
+        <option value="">—</option>
+        {field.values.map((v) => <option value={v}>{v}</option>)}
+      </select>
+    );
+  }
+  if (field?.type === 'date') return <input name={name} type="date" value={value} />;
+  if (field?.type === 'number') return <input name={name} inputMode="decimal" pattern="-?[0-9]+([.][0-9]+)?" value={value} />;
+  return <input name={name} value={value} />;
+}
+
 function TaskForm({ task, etag, onSaved }) {
   const creating = !task;
   const may = (field) => creating || canEdit(task, field);
-  const custom = task ? Object.keys(task).filter((k) => !KNOWN.includes(k)) : [];
+  // A team's own columns: the declared ones (drawn by their type) and any other the
+  // file has (free text).
+  const declared = settings.fields || [];
+  const custom = [...new Set([...declared.map((f) => f.name), ...(task ? Object.keys(task).filter((k) => !KNOWN.includes(k)) : [])])];
+  const declaredOf = (name) => declared.find((f) => f.name === name);
   const people = [...directory.value.entries()].sort((a, b) => a[1].localeCompare(b[1]));
   const submit = async (e) => {
     e.preventDefault();
@@ -120,7 +139,7 @@ function TaskForm({ task, etag, onSaved }) {
         <div class="row custom">
           {custom.map((name) => (
             <Field name={name} task={task} editable={may(name) && !isClient()}>
-              <input name={name} value={task[name] ?? ''} />
+              <CustomInput name={name} field={declaredOf(name)} value={task?.[name] ?? ''} />
             </Field>
           ))}
         </div>
