@@ -4,6 +4,10 @@
 //! replaced inside string values (never in the raw text, so a value cannot inject
 //! YAML). An unknown key or a value of the wrong type stops start-up with the key's
 //! path and its line.
+//!
+//! Why this file is long: it is the one place a reader looks a key up, one struct per
+//! section with its defaults and the checks across sections; split by section, the
+//! keys would scatter over as many files.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -59,6 +63,7 @@ pub struct Config {
     pub db_postgresql: DbPostgresql,
     pub tasks: Tasks,
     pub backup: Backup,
+    pub feedback: Feedback,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -234,6 +239,21 @@ pub struct Export {
 impl Default for Export {
     fn default() -> Self {
         Self { allow_all: true, csv_export_enabled: true, max_export_records: 10000 }
+    }
+}
+
+/// Clients' feedback on finished work.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Feedback {
+    /// An outside form (`FEEDBACK_FORM_URL`) offered beside the built-in rating when a
+    /// task is done: on the board now, in the "done" notification once the bot sends
+    /// them. Empty: none.
+    pub form_url: String,
+}
+impl Default for Feedback {
+    fn default() -> Self {
+        Self { form_url: std::env::var("FEEDBACK_FORM_URL").unwrap_or_default() }
     }
 }
 
@@ -425,6 +445,12 @@ impl Config {
     }
 
     fn validated(self) -> Result<Config, ConfigError> {
+        let form = &self.feedback.form_url;
+        if !(form.is_empty() || form.starts_with("https://") || form.starts_with("http://")) {
+            return Err(ConfigError::Invalid(format!(
+                "feedback.form_url: {form:?} is not a web address; expected https://..."
+            )));
+        }
         crate::domain::fields::declare(&self.tasks.fields).map_err(ConfigError::Invalid)?;
         if self.tasks.statuses.is_empty() {
             return Err(ConfigError::Invalid("tasks.statuses: at least one status is required".into()));

@@ -157,6 +157,7 @@ fn page_settings(config: &Config) -> String {
         "statuses": config.tasks.statuses,
         "priorities": crate::domain::values::PRIORITIES,
         "max_file_size_mb": config.performance.max_file_size_mb,
+        "feedback_form_url": config.feedback.form_url,
         // Declared custom columns: the task form draws each by its type.
         "fields": config.tasks.fields,
         // The Telegram Login Widget needs the bot's username, which the bot learns

@@ -98,3 +98,13 @@ async fn another_client_does_not_see_the_rating_and_a_deleted_task_takes_it_alon
     assert_eq!(types, ["feedback.created", "feedback.deleted"], "{body}");
     app.stop().await;
 }
+
+#[test]
+fn the_feedback_form_must_be_a_web_address() {
+    let ok = taskboard::config::Config::from_yaml("feedback:\n  form_url: https://forms.example/rate\n", "config.yaml")
+        .unwrap();
+    assert_eq!(ok.feedback.form_url, "https://forms.example/rate");
+    let err = taskboard::config::Config::from_yaml("feedback:\n  form_url: javascript:alert(1)\n", "config.yaml")
+        .unwrap_err();
+    assert!(err.to_string().contains("feedback.form_url"), "{err}");
+}

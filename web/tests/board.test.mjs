@@ -53,6 +53,7 @@ before(async () => {
     extraConfig: [
       'llm:', '  enabled: true', `  base_url: ${model.url}`, '  api_key: test-key', '  model: fake-model',
       'tasks:', '  fields:', '    - {name: techtype, type: enum, values: [washer, fridge, oven]}',
+      'feedback:', '  form_url: https://forms.example/rate',
     ].join('\n'),
   });
   await seed();
@@ -339,6 +340,7 @@ describe('the board', () => {
     await waitInColumn(client.page, request.id, 'done');
     await client.page.goto(`${server.base}/board/tasks/${request.id}`);
     await client.page.locator('dialog form.rate').waitFor();
+    assert.equal(await client.page.locator('dialog [data-feedback-form]').getAttribute('href'), 'https://forms.example/rate');
     await client.page.check('dialog input[name="rating"][value="5"]');
     await client.page.fill('dialog form.rate textarea[name="comment"]', 'Всё работает, спасибо');
     await client.page.click('dialog form.rate button[type="submit"]');

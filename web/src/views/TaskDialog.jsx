@@ -246,6 +246,11 @@ function Feedback({ task }) {
           <button type="submit" class="primary">{t('task.rate')}</button>
         </form>
       )}
+      {mayRate && settings.feedback_form_url && (
+        <p class="hint">
+          <a href={settings.feedback_form_url} target="_blank" rel="noopener noreferrer" data-feedback-form>{t('task.rateForm')}</a>
+        </p>
+      )}
     </section>
   );
 }
