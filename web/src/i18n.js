@@ -17,7 +17,7 @@ const en = {
   'filter.priority': 'Priority', 'filter.any': 'any', 'filter.text': 'Search', 'filter.mine': 'Mine',
   'filter.overdue': 'Overdue', 'filter.clear': 'Clear filters', 'filter.shown': '{shown} of {total} tasks',
   'board.new': 'New task', 'board.move': 'Move to…', 'board.moveTo': 'Move “{title}” to', 'board.empty': 'No tasks',
-  'board.overdue': 'overdue', 'board.comments': '{n} comments', 'board.stale': 'Task #{id} was changed by {who} meanwhile ({source}); it is shown as the server has it now.',
+  'board.overdue': 'overdue', 'board.comments': { one: '{n} comment', other: '{n} comments' }, 'board.stale': 'Task #{id} was changed by {who} meanwhile ({source}); it is shown as the server has it now.',
   'board.moved': 'Task #{id} moved to {status}.', 'board.keys': 'Shift+← / Shift+→ moves a card, M opens “Move to…”, Enter opens it.',
   'board.myRequests': 'My requests', 'board.more': '{n} more below',
   'task.title': 'Title', 'task.description': 'Description', 'task.status': 'Status', 'task.priority': 'Priority',
@@ -75,7 +75,7 @@ const ru = {
   'filter.priority': 'Приоритет', 'filter.any': 'любой', 'filter.text': 'Поиск', 'filter.mine': 'Мои',
   'filter.overdue': 'Просроченные', 'filter.clear': 'Сбросить фильтры', 'filter.shown': 'Показано {shown} из {total}',
   'board.new': 'Новая задача', 'board.move': 'Переместить…', 'board.moveTo': 'Переместить «{title}» в', 'board.empty': 'Нет задач',
-  'board.overdue': 'просрочена', 'board.comments': 'комментариев: {n}', 'board.stale': 'Задачу #{id} тем временем изменил(а) {who} ({source}); показано то, что сейчас на сервере.',
+  'board.overdue': 'просрочена', 'board.comments': { one: '{n} комментарий', few: '{n} комментария', many: '{n} комментариев', other: '{n} комментария' }, 'board.stale': 'Задачу #{id} тем временем изменил(а) {who} ({source}); показано то, что сейчас на сервере.',
   'board.moved': 'Задача #{id} перемещена: {status}.', 'board.keys': 'Shift+← / Shift+→ перемещает карточку, M открывает «Переместить…», Enter открывает её.',
   'board.myRequests': 'Мои заявки', 'board.more': 'ещё {n} ниже',
   'task.title': 'Название', 'task.description': 'Описание', 'task.status': 'Статус', 'task.priority': 'Приоритет',
@@ -136,9 +136,14 @@ export function setLang(l) {
   document.documentElement.lang = l;
 }
 
-/** The string `key` in the current language with `{name}` replaced from `vars`. */
+/** The string `key` in the current language with `{name}` replaced from `vars`; a
+ * string with plural forms picks the one the language uses for `vars.n`. */
 export function t(key, vars) {
-  const text = dictionaries[lang.value][key] ?? en[key] ?? key;
+  let text = dictionaries[lang.value][key] ?? en[key] ?? key;
+  if (typeof text === 'object') {
+    const form = new Intl.PluralRules(locale()).select(Number(vars?.n ?? 0));
+    text = text[form] ?? text.other;
+  }
   return vars ? text.replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? '')) : text;
 }
 
