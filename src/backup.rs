@@ -162,10 +162,6 @@ impl<R: Read> Read for Hashing<'_, R> {
     }
 }
 
-fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Takes a backup of a running store into `config.backup.dir` and applies retention:
 /// the one way the API and the `backup_data` job make backups.
 pub async fn create_from_store(
@@ -236,7 +232,7 @@ pub fn write_archive(
                     (path, size)
                 }
             };
-            files.push(ManifestFile { path, size, sha256: hex(&hasher.finalize()) });
+            files.push(ManifestFile { path, size, sha256: crate::domain::values::hex(&hasher.finalize()) });
         }
         let manifest = Manifest {
             created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -284,7 +280,7 @@ pub fn verify(archive: &Path) -> Result<Manifest, String> {
         if path == "MANIFEST.json" {
             manifest = Some(serde_json::from_slice(&bytes).map_err(|e| format!("MANIFEST.json is not valid: {e}"))?);
         } else {
-            found.insert(path, (bytes.len() as u64, hex(&Sha256::digest(&bytes))));
+            found.insert(path, (bytes.len() as u64, crate::domain::values::hex(&Sha256::digest(&bytes))));
         }
     }
     let manifest = manifest.ok_or_else(|| format!("{} has no MANIFEST.json", archive.display()))?;

@@ -37,7 +37,7 @@ pub fn verify(
     now: i64,
 ) -> Result<TelegramUser, TelegramError> {
     let hash = payload.get("hash").ok_or(TelegramError::Missing("hash"))?;
-    let expected = hex_decode(hash).ok_or(TelegramError::BadHash)?;
+    let expected = crate::domain::values::from_hex(hash).ok_or(TelegramError::BadHash)?;
     // BTreeMap iterates in name order: the data-check-string Telegram signs.
     let check_string =
         payload.iter().filter(|(k, _)| *k != "hash").map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n");
@@ -62,13 +62,6 @@ pub fn verify(
     })
 }
 
-fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,7 +75,7 @@ mod tests {
         let check = payload.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n");
         let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&Sha256::digest(TOKEN.as_bytes())).unwrap();
         mac.update(check.as_bytes());
-        let hash: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let hash = crate::domain::values::hex(&mac.finalize().into_bytes());
         payload.insert("hash".into(), hash);
         payload
     }

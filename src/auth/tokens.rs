@@ -57,7 +57,7 @@ pub fn random_id() -> String {
     if getrandom::fill(&mut bytes).is_err() {
         bytes = Utc::now().timestamp_nanos_opt().unwrap_or(0).to_le_bytes().repeat(2).try_into().unwrap_or([0; 16]);
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::values::hex(&bytes)
 }
 
 impl Signer {

@@ -148,6 +148,25 @@ pub fn check_one_of(value: &str, allowed: &[impl AsRef<str>], what: &str) -> Res
     }
 }
 
+/// Bytes as lowercase hex, as the files keep hashes and ids.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
+}
+
+/// Hex (either case) back into bytes; None for an odd length or a non-hex digit.
+pub fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
 /// The current time as the files store it: RFC 3339, UTC, whole seconds.
 pub fn now_timestamp() -> String {
     Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

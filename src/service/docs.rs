@@ -28,7 +28,7 @@ impl RecordService {
         let ctx = p.context();
         let filename = check_filename(&upload.filename).map_err(|e| StoreError::Invalid(vec![e]))?;
         let content_type = upload.content_type.as_deref().and_then(clean_content_type);
-        let sha256: String = Sha256::digest(&upload.content).iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = crate::domain::values::hex(&Sha256::digest(&upload.content));
         let mut fields = Fields::new();
         fields
             .insert("title".into(), upload.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| filename.clone()));

@@ -17,7 +17,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::domain::TableKind;
-use crate::domain::values::{FieldError, KEY_SCOPES, parse_timestamp};
+use crate::domain::values::{FieldError, KEY_SCOPES, from_hex, hex, parse_timestamp};
 use crate::store::table::TableData;
 use crate::store::{Committed, Context, Fields, NewEvent, Op, Source, Storage, StoreError};
 
@@ -40,28 +40,9 @@ pub fn hash_of(key: &str) -> String {
     hex(&Sha256::digest(key.as_bytes()))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
-}
-
 /// A hash as api_keys.csv writes it, back into its 32 bytes (None: not a SHA-256).
 fn digest_of_hex(text: &str) -> Option<[u8; 32]> {
-    let text = text.as_bytes();
-    if text.len() != 64 {
-        return None;
-    }
-    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = [0u8; 32];
-    for (i, pair) in text.chunks(2).enumerate() {
-        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Some(out)
+    from_hex(text)?.try_into().ok()
 }
 
 /// The status a key has at `now`, from its expiry (a revoked key stays revoked).

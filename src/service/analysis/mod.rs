@@ -252,7 +252,8 @@ impl Analyst {
         let data = facts.prompt_data(&task);
         let user = format!("<task_data>\n{}\n</task_data>", escape_markers(&data.to_string()));
         let model_name = self.inner.client.as_ref().map(|c| c.model().to_string()).unwrap_or_default();
-        let input_hash = hex(&Sha256::digest(format!("{model_name}\n{SYSTEM_PROMPT}\n{user}").as_bytes()));
+        let input_hash =
+            crate::domain::values::hex(&Sha256::digest(format!("{model_name}\n{SYSTEM_PROMPT}\n{user}").as_bytes()));
         let input = Input { tasks: view.table.clone(), comments, hash: input_hash.clone() };
         self.inner.inputs.insert(asked, Arc::new(input));
         let fallback = |why: String| Analysis {
@@ -458,8 +459,4 @@ impl Facts {
 
 fn stamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
