@@ -25,6 +25,7 @@ pub struct Running {
     server: JoinHandle<()>,
     stop_jobs: oneshot::Sender<()>,
     jobs: JoinHandle<()>,
+    bot: Option<crate::bot::Bot>,
 }
 
 /// The configuration as each subsystem checks its own section. `config.rs` reads the
@@ -35,6 +36,7 @@ pub fn check_config(mut config: Config) -> Result<Config, ConfigError> {
     crate::auth::secret::resolve(&mut config).map_err(ConfigError::Invalid)?;
     crate::scheduler::check_jobs(&config.cron).map_err(ConfigError::Invalid)?;
     crate::service::logins::check_login_possible(&config).map_err(ConfigError::Invalid)?;
+    crate::bot::check(&config.telegram).map_err(ConfigError::Invalid)?;
     Ok(config)
 }
 
@@ -83,13 +85,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let _ = jobs_stopped.await;
     }));
     let job_control = crate::service::jobs::Jobs::new(Arc::new(scheduler.clone()));
+    // The bot is a source like the API: it gets the same Services.
+    let bot = crate::bot::start(&services).map_err(anyhow::Error::msg)?;
     let routes = crate::api::routes(&services, job_control, Instant::now());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(crate::server::serve(listener, routes, options, async {
         let _ = stopped.await;
     }));
     tracing::info!(%addr, data_dir = %store.data_dir().display(), "taskboard listening on {scheme}://{addr}");
-    Ok(Running { addr, scheme, store, stop, server, stop_jobs, jobs })
+    Ok(Running { addr, scheme, store, stop, server, stop_jobs, jobs, bot })
 }
 
 impl Running {
@@ -98,6 +102,9 @@ impl Running {
     pub async fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.server.await;
+        if let Some(bot) = self.bot {
+            bot.stop().await;
+        }
         let _ = self.stop_jobs.send(());
         let _ = self.jobs.await;
         self.store.shutdown().await;

@@ -343,12 +343,15 @@ impl Default for Scheduler {
 pub struct Telegram {
     pub bot_token: Secret,
     pub api_url: String,
+    /// A group or channel for the team summary: a chat id (`-100…`) or `@channel`.
+    pub team_chat_id: String,
 }
 impl Default for Telegram {
     fn default() -> Self {
         Self {
             bot_token: Secret(std::env::var("TELEGRAM_BOT_TOKEN").unwrap_or_default()),
             api_url: "https://api.telegram.org".into(),
+            team_chat_id: String::new(),
         }
     }
 }

@@ -5,6 +5,8 @@
 //! - `POST /api/auth/logout`: revokes the session
 //! - `GET /api/auth/me`: the current user
 //! - `PUT /api/auth/password` `{current_password, new_password}` → a new pair
+//! - `POST /api/auth/telegram/link`: a one-time code that links the caller's Telegram
+//!   account through the bot
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -55,7 +57,11 @@ fn tokens(pair: crate::service::auth::TokenPair) -> Response {
     json_response(StatusCode::OK, &serde_json::to_value(pair).unwrap_or_default(), None)
 }
 
-pub fn routes(security: Arc<Security>, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
+pub fn routes(
+    security: Arc<Security>,
+    chats: Arc<crate::service::telegram::Chats>,
+    cat: &mut Catalog,
+) -> BoxedFilter<(Response,)> {
     let other = |body, response| Shape::Other { body, response };
     cat.add("POST", "/api/auth/login", "auth", "Log in with a password", None, other(Some("Login"), "Tokens"));
     cat.add(
@@ -159,5 +165,34 @@ pub fn routes(security: Arc<Security>, cat: &mut Catalog) -> BoxedFilter<(Respon
                 .await,
             )
         });
-    login.or(telegram).unify().or(refresh).unify().or(logout).unify().or(me).unify().or(password).unify().boxed()
+    cat.add(
+        "POST",
+        "/api/auth/telegram/link",
+        "auth",
+        "A one-time code (10 minutes) that links your Telegram account: send /start CODE to the bot",
+        None,
+        other(None, "TelegramLink"),
+    );
+    let link =
+        warp::path!("api" / "auth" / "telegram" / "link").and(warp::post()).and(principal()).map(
+            move |p: Arc<Principal>| {
+                respond(chats.issue_link(&p, chrono::Utc::now()).map_err(ApiError::from).map(|code| {
+                    json_response(StatusCode::CREATED, &serde_json::to_value(code).unwrap_or_default(), None)
+                }))
+            },
+        );
+    login
+        .or(telegram)
+        .unify()
+        .or(link)
+        .unify()
+        .or(refresh)
+        .unify()
+        .or(logout)
+        .unify()
+        .or(me)
+        .unify()
+        .or(password)
+        .unify()
+        .boxed()
 }

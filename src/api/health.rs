@@ -25,6 +25,7 @@ pub fn routes(
     store: Arc<dyn Storage>,
     config: Arc<Config>,
     analyst: crate::service::analysis::Analyst,
+    chats: Arc<crate::service::telegram::Chats>,
     started: Instant,
     cat: &mut Catalog,
 ) -> BoxedFilter<(Response,)> {
@@ -79,7 +80,7 @@ pub fn routes(
                     "watcher": {"state": if store.backend().watching { "ok" } else { "off" }},
                     "scheduler": {"state": if config.cron.enabled { "ok" } else { "disabled" }, "jobs": config.cron.jobs.len()},
                     "websocket": {"state": "ok", "clients": super::ws::CLIENTS.load(Ordering::Relaxed)},
-                    "telegram": {"state": "absent", "token_configured": config.telegram.bot_token.is_set()},
+                    "telegram": chats.state(),
                     "llm": analyst.health(),
                 },
                 "config": &*config,

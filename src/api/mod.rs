@@ -39,7 +39,7 @@ use crate::service::Services;
 
 /// Every route, with CORS, request ids, metrics and problem+json errors.
 pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: Instant) -> BoxedFilter<(Response,)> {
-    let Services { config, store, records, security, analyst } = services.clone();
+    let Services { config, store, records, security, analyst, chats } = services.clone();
     let body_limit = config.performance.max_file_size_mb.max(1) * 1024 * 1024;
     let mut cat = catalog::Catalog::default();
     let cat = &mut cat;
@@ -63,13 +63,13 @@ pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: In
         .unify()
         .or(export::routes(records.clone(), config.export.clone(), config.performance.csv_read_batch_size, cat))
         .unify()
-        .or(auth::routes(security.clone(), cat))
+        .or(auth::routes(security.clone(), chats.clone(), cat))
         .unify()
         .or(keys::routes(records.clone(), cat))
         .unify()
         .or(ws::routes(services.viewer(), config.server.max_connections, cat))
         .unify()
-        .or(health::routes(store.clone(), config.clone(), analyst, started, cat))
+        .or(health::routes(store.clone(), config.clone(), analyst, chats.clone(), started, cat))
         .unify()
         .or(metrics::routes(store.clone(), cat))
         .unify()

@@ -180,6 +180,18 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                     "Backup" => ("201", content("Taken", "application/json", json!({"type": "object"}))),
                     "Analysis" => ("200", content("The analysis", "application/json", analysis_schema())),
                     "Feedback" => ("201", content("Rated", "application/json", entity_ref("Feedback"))),
+                    "TelegramLink" => (
+                        "201",
+                        content(
+                            "The code, shown this once",
+                            "application/json",
+                            json!({"type": "object",
+                            "required": ["code", "deep_link", "expires_at"], "properties": {
+                            "code": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                            "deep_link": {"type": ["string", "null"], "description": "t.me link that starts the bot with the code (null until the bot knows its name)"},
+                            "expires_at": {"type": "string", "format": "date-time"}}}),
+                        ),
+                    ),
                     "Key" => (
                         "201",
                         content("The key (shown this once) and its record", "application/json", {

@@ -17,10 +17,11 @@ pub enum TableKind {
     Credentials,
     Feedback,
     ApiKeys,
+    Telegram,
 }
 
 impl TableKind {
-    pub const ALL: [TableKind; 8] = [
+    pub const ALL: [TableKind; 9] = [
         TableKind::Users,
         TableKind::Tasks,
         TableKind::Events,
@@ -29,10 +30,11 @@ impl TableKind {
         TableKind::Credentials,
         TableKind::Feedback,
         TableKind::ApiKeys,
+        TableKind::Telegram,
     ];
 
     /// The tables whose rows have an `id` and are changed through the store's commits.
-    pub const RECORDS: [TableKind; 7] = [
+    pub const RECORDS: [TableKind; 8] = [
         TableKind::Users,
         TableKind::Tasks,
         TableKind::Docs,
@@ -40,6 +42,7 @@ impl TableKind {
         TableKind::Credentials,
         TableKind::Feedback,
         TableKind::ApiKeys,
+        TableKind::Telegram,
     ];
 
     pub fn spec(self) -> &'static TableSpec {
@@ -52,6 +55,7 @@ impl TableKind {
             TableKind::Credentials => &CREDENTIALS,
             TableKind::Feedback => &FEEDBACK,
             TableKind::ApiKeys => &API_KEYS,
+            TableKind::Telegram => &TELEGRAM,
         }
     }
 
@@ -456,6 +460,34 @@ pub static API_KEYS: TableSpec = TableSpec {
     creator: None,
     defaults: &[],
     fixed: &["user_id", "key_hash", "scope", "expires_at"],
+};
+
+/// A user's bot settings (API.md, "Telegram bot"): which notifications they want, and
+/// whether they blocked the bot. A user without a row gets every notification. The
+/// bot's own bookkeeping, not work history: rewritten directly, never journaled.
+pub static TELEGRAM: TableSpec = TableSpec {
+    kind: T::Telegram,
+    name: "telegram",
+    file_name: "telegram.csv",
+    entity: "telegram_setting",
+    key: "user_id",
+    columns: &[
+        col("user_id", Ref(T::Users), true),
+        col("notify_assigned", Bool, false),
+        col("notify_status", Bool, false),
+        col("notify_comments", Bool, false),
+        col("notify_deadlines", Bool, false),
+        col("notify_report", Bool, false),
+        col("notify_keys", Bool, false),
+        // Set when Telegram answered that the user blocked the bot; cleared when they
+        // write to it again. Nothing is sent to them meanwhile.
+        col("blocked_at", Timestamp, false),
+    ],
+    journaled: false,
+    exportable: false,
+    creator: None,
+    defaults: &[],
+    fixed: &[],
 };
 
 #[cfg(test)]

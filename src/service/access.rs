@@ -129,6 +129,8 @@ pub fn area_of(table: TableKind) -> Area {
         // Keys are listed and changed through their own use cases (service/keys.rs),
         // which show each caller their own; generic paths treat them as users' data.
         TableKind::ApiKeys => Area::Users,
+        // A user's bot settings: changed only through the bot's use cases (service/telegram.rs).
+        TableKind::Telegram => Area::Users,
     }
 }
 

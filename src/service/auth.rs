@@ -169,6 +169,12 @@ impl Security {
         Ok(principal)
     }
 
+    /// The user as users.csv says now, for a source that recognises people itself (the
+    /// bot, by Telegram id); refused when gone or inactive.
+    pub fn principal_of(&self, user_id: u64) -> Result<Principal, AuthError> {
+        self.current_user(user_id)
+    }
+
     /// The user as users.csv says now; refused when gone or inactive.
     fn current_user(&self, user_id: u64) -> Result<Principal, AuthError> {
         let users = self.store.table(TableKind::Users)?;

@@ -14,12 +14,14 @@ pub mod feedback;
 pub mod jobs;
 pub mod keys;
 pub mod logins;
+pub mod notices;
 pub mod query;
 pub mod records;
 pub mod reports;
 pub mod sessions;
 pub mod stats;
 pub mod tasks;
+pub mod telegram;
 pub mod users;
 
 use std::sync::Arc;
@@ -40,6 +42,8 @@ pub struct Services {
     pub records: RecordService,
     pub security: Arc<auth::Security>,
     pub analyst: analysis::Analyst,
+    /// Telegram: who an account is, link codes, notification settings, the bot's state.
+    pub chats: Arc<telegram::Chats>,
 }
 
 impl Services {
@@ -48,7 +52,8 @@ impl Services {
         let records = RecordService::new(store.clone(), deadlines);
         let security = Arc::new(auth::Security::new(&config, store.clone())?);
         let analyst = analysis::Analyst::new(&config, records.clone(), security.clone());
-        Ok(Services { config, store, records, security, analyst })
+        let chats = Arc::new(telegram::Chats::new(&config, store.clone(), security.clone()));
+        Ok(Services { config, store, records, security, analyst, chats })
     }
 
     /// Sets or resets user `id`'s password (an admin's use case) and ends that user's

@@ -2,7 +2,7 @@
 //! only says when; what they do, and who may ask for them, is here, so a command or
 //! the bot can run them the same way.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -109,6 +109,100 @@ impl RecordService {
         Ok(format!("{sent} reminders sent, {skipped} already sent before"))
     }
 
+    /// The day's figures for every active user and the team: what the daily report
+    /// writes, and what the bot tells each person. Only the scheduler (or an admin) may
+    /// ask for everyone's; a person asks for their own with [`RecordService::report_for`].
+    pub fn day_figures(&self, p: &Principal, now: DateTime<Utc>) -> Result<DayFigures, ServiceError> {
+        may_run_jobs(p)?;
+        self.figures(now)
+    }
+
+    /// `/report`: the caller's own figures today, with the team's for those who read
+    /// everyone's statistics (admin, manager, supervisor).
+    pub fn report_for(&self, p: &Principal, now: DateTime<Utc>) -> Result<(Person, Option<Team>), ServiceError> {
+        let user_id =
+            p.user_id.ok_or_else(|| ServiceError::Forbidden("a report is a user's; none is acting".into()))?;
+        let figures = self.figures(now)?;
+        let person = figures
+            .people
+            .into_iter()
+            .find(|person| person.user_id == user_id)
+            .ok_or_else(|| ServiceError::Forbidden("this account is not active".into()))?;
+        let team = (p.scope(Area::Stats, Action::Read) == Scope::All).then_some(figures.team);
+        Ok((person, team))
+    }
+
+    fn figures(&self, now: DateTime<Utc>) -> Result<DayFigures, ServiceError> {
+        let store = self.store();
+        let tasks = store.table(TableKind::Tasks)?;
+        let users = store.table(TableKind::Users)?;
+        let deadlines = self.deadlines();
+        let tz = deadlines.tz;
+        let today = now.with_timezone(&tz).date_naive();
+        let t = |n: &str| tasks.position(n).unwrap_or(usize::MAX);
+        let (c_title, c_status, c_assignee, c_due, c_updated) =
+            (t("title"), t("status"), t("assigned_to"), t("due_date"), t("updated_at"));
+        let done_today = |row: &crate::store::Row| {
+            row.cell(c_status) == "done"
+                && parse_time(row.cell(c_updated)).is_some_and(|u| u.with_timezone(&tz).date_naive() == today)
+        };
+        let overdue = |row: &crate::store::Row| deadlines.is_overdue(row.cell(c_due), row.cell(c_status), now);
+        let line = |id: u64, row: &crate::store::Row| TaskLine {
+            id,
+            title: row.cell(c_title).to_string(),
+            status: row.cell(c_status).to_string(),
+            due: row.cell(c_due).to_string(),
+        };
+        // One pass over the tasks, each filed under its assignee.
+        let mut by_assignee: HashMap<u64, Vec<(u64, &crate::store::Row)>> = HashMap::new();
+        let mut team = Team::default();
+        for (id, row) in tasks.rows.iter() {
+            let closed = deadlines.is_closed(row.cell(c_status));
+            if let Ok(assignee) = row.cell(c_assignee).parse::<u64>() {
+                by_assignee.entry(assignee).or_default().push((*id, row));
+            } else if !closed {
+                team.unassigned_open += 1;
+            }
+            team.open += usize::from(!closed);
+            team.done_today += usize::from(done_today(row));
+            if overdue(row) {
+                team.overdue += 1;
+                if team.overdue_tasks.len() < 30 {
+                    team.overdue_tasks.push((line(*id, row), !row.cell(c_assignee).is_empty()));
+                }
+            }
+        }
+        let u = |n: &str| users.position(n).unwrap_or(usize::MAX);
+        let (u_name, u_role, u_active) = (u("username"), u("role"), u("is_active"));
+        let mut people = Vec::new();
+        for (uid, user) in users.rows.iter() {
+            if crate::domain::values::parse_bool(user.cell(u_active)).ok() == Some(false) {
+                continue;
+            }
+            let mine = by_assignee.get(uid).map(Vec::as_slice).unwrap_or_default();
+            let mut person = Person {
+                user_id: *uid,
+                name: user.cell(u_name).to_string(),
+                role: user.cell(u_role).to_string(),
+                ..Person::default()
+            };
+            for (id, row) in mine {
+                if !deadlines.is_closed(row.cell(c_status)) {
+                    *person.by_status.entry(row.cell(c_status).to_string()).or_default() += 1;
+                    person.open.push(line(*id, row));
+                }
+                if overdue(row) {
+                    person.overdue.push(line(*id, row));
+                }
+                if done_today(row) {
+                    person.done_today.push(line(*id, row));
+                }
+            }
+            people.push(person);
+        }
+        Ok(DayFigures { date: today.format("%Y-%m-%d").to_string(), people, team })
+    }
+
     /// A Markdown report per active user (their open tasks by status, overdue ones, what
     /// they finished today) and a team summary for managers and admins, under
     /// `data/reports/YYYY-MM-DD/`, announced as a `report.generated` event. The day is
@@ -127,92 +221,43 @@ impl RecordService {
         F: FnOnce(serde_json::Value) -> Fut,
         Fut: std::future::Future<Output = Option<String>>,
     {
-        may_run_jobs(p)?;
+        let figures = self.day_figures(p, now)?;
         let store = self.store();
-        let tasks = store.table(TableKind::Tasks)?;
-        let users = store.table(TableKind::Users)?;
-        let deadlines = self.deadlines();
-        let tz = deadlines.tz;
-        let today = now.with_timezone(&tz).date_naive();
-        let date = today.format("%Y-%m-%d").to_string();
-        let t = |n: &str| tasks.position(n).unwrap_or(usize::MAX);
-        let (c_title, c_status, c_assignee, c_due, c_updated) =
-            (t("title"), t("status"), t("assigned_to"), t("due_date"), t("updated_at"));
-        let done_today = |row: &crate::store::Row| {
-            row.cell(c_status) == "done"
-                && parse_time(row.cell(c_updated)).is_some_and(|u| u.with_timezone(&tz).date_naive() == today)
-        };
-        let overdue = |row: &crate::store::Row| deadlines.is_overdue(row.cell(c_due), row.cell(c_status), now);
-        let u = |n: &str| users.position(n).unwrap_or(usize::MAX);
-        let (u_name, u_role, u_active) = (u("username"), u("role"), u("is_active"));
+        let date = &figures.date;
         let mut files = Vec::new();
-        let mut team_rows = Vec::new();
-        for (uid, user) in users.rows.iter() {
-            if crate::domain::values::parse_bool(user.cell(u_active)).ok() == Some(false) {
-                continue;
-            }
-            let name = user.cell(u_name);
-            let mine: Vec<(&u64, &std::sync::Arc<crate::store::Row>)> =
-                tasks.rows.iter().filter(|(_, r)| r.cell(c_assignee) == uid.to_string()).collect();
-            let open: Vec<_> = mine.iter().filter(|(_, r)| !deadlines.is_closed(r.cell(c_status))).collect();
-            let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
-            for (_, r) in &open {
-                *by_status.entry(r.cell(c_status)).or_default() += 1;
-            }
-            let late: Vec<_> = mine.iter().filter(|(_, r)| overdue(r)).collect();
-            let finished: Vec<_> = mine.iter().filter(|(_, r)| done_today(r)).collect();
-            let mut md = format!(
-                "# Daily report for {name}, {date}\n\nHello, {name}!\n\n## Your open tasks: {}\n\n",
-                open.len()
-            );
-            for (status, n) in &by_status {
-                let _ = writeln!(md, "- {status}: {n}");
-            }
-            let _ = write!(md, "\n## Overdue: {}\n\n", late.len());
-            for (id, r) in &late {
-                let _ = writeln!(md, "- #{id} {} (due {})", r.cell(c_title), r.cell(c_due));
-            }
-            let _ = write!(md, "\n## Done today: {}\n\n", finished.len());
-            for (id, r) in &finished {
-                let _ = writeln!(md, "- #{id} {}", r.cell(c_title));
-            }
-            let file = format!("reports/{date}/{name}.md");
-            store.write_aux(&file, md.as_bytes())?;
+        for person in &figures.people {
+            let file = format!("reports/{date}/{}.md", person.name);
+            store.write_aux(&file, person.markdown(date).as_bytes())?;
             files.push(file);
-            team_rows.push((name.to_string(), user.cell(u_role).to_string(), open.len(), late.len(), finished.len()));
         }
         let mut team =
             format!("# Team summary, {date}\n\n| user | open | overdue | done today |\n|---|---:|---:|---:|\n");
-        for (name, _, open, late, done) in &team_rows {
-            let _ = writeln!(team, "| {name} | {open} | {late} | {done} |");
+        for person in &figures.people {
+            let (open, late, done) = (person.open.len(), person.overdue.len(), person.done_today.len());
+            let _ = writeln!(team, "| {} | {open} | {late} | {done} |", person.name);
         }
-        let total_open = tasks.rows.values().filter(|r| !deadlines.is_closed(r.cell(c_status))).count();
-        let total_overdue = tasks.rows.values().filter(|r| overdue(r)).count();
-        let total_done = tasks.rows.values().filter(|r| done_today(r)).count();
-        let _ = write!(team, "\nAll tasks: {total_open} open, {total_overdue} overdue, {total_done} done today.\n");
+        let totals = &figures.team;
+        let _ = write!(
+            team,
+            "\nAll tasks: {} open, {} overdue, {} done today.\n",
+            totals.open, totals.overdue, totals.done_today
+        );
         // The figures above, and the overdue tasks by id, are all a digest may use.
-        let mut late_tasks: Vec<serde_json::Value> = tasks
-            .rows
+        let late_tasks: Vec<serde_json::Value> = totals
+            .overdue_tasks
             .iter()
-            .filter(|(_, r)| overdue(r))
-            .map(|(id, r)| json!({"id": id, "title": r.cell(c_title), "due_date": r.cell(c_due), "assigned": !r.cell(c_assignee).is_empty()}))
+            .map(|(t, assigned)| json!({"id": t.id, "title": t.title, "due_date": t.due, "assigned": assigned}))
             .collect();
-        late_tasks.truncate(30);
-        let unassigned = tasks
-            .rows
-            .values()
-            .filter(|r| !deadlines.is_closed(r.cell(c_status)) && r.cell(c_assignee).is_empty())
-            .count();
         let facts = json!({
-            "date": date, "open": total_open, "overdue": total_overdue, "done_today": total_done,
-            "unassigned_open": unassigned, "overdue_tasks": late_tasks,
-            "people": team_rows.iter().map(|(name, _, open, late, done)| json!({"name": name, "open": open, "overdue": late, "done_today": done})).collect::<Vec<_>>(),
+            "date": date, "open": totals.open, "overdue": totals.overdue, "done_today": totals.done_today,
+            "unassigned_open": totals.unassigned_open, "overdue_tasks": late_tasks,
+            "people": figures.people.iter().map(|p| json!({"name": p.name, "open": p.open.len(), "overdue": p.overdue.len(), "done_today": p.done_today.len()})).collect::<Vec<_>>(),
         });
         if let Some(text) = digest(facts).await {
             let _ = write!(team, "\n## Backlog digest\n\n{text}\n\n_Written by the LLM from the figures above._\n");
         }
-        let readers: Vec<&str> =
-            team_rows.iter().filter(|r| r.1 == "manager" || r.1 == "admin").map(|r| r.0.as_str()).collect();
+        let team_rows: Vec<(&str, &str)> = figures.people.iter().map(|p| (p.name.as_str(), p.role.as_str())).collect();
+        let readers: Vec<&str> = team_rows.iter().filter(|r| r.1 == "manager" || r.1 == "admin").map(|r| r.0).collect();
         let team_file = format!("reports/{date}/team.md");
         store.write_aux(&team_file, team.as_bytes())?;
         files.push(team_file);
@@ -221,4 +266,69 @@ impl RecordService {
         store.record_event(event(p, "report.generated", "", None, None, message.clone(), data, now)).await?;
         Ok(message)
     }
+}
+
+/// One task as a report lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskLine {
+    pub id: u64,
+    pub title: String,
+    pub status: String,
+    pub due: String,
+}
+
+/// One person's day: their open tasks (and how many per status), the overdue ones,
+/// what they finished today.
+#[derive(Debug, Clone, Default)]
+pub struct Person {
+    pub user_id: u64,
+    pub name: String,
+    pub role: String,
+    pub by_status: BTreeMap<String, usize>,
+    pub open: Vec<TaskLine>,
+    pub overdue: Vec<TaskLine>,
+    pub done_today: Vec<TaskLine>,
+}
+
+impl Person {
+    /// The personal report file.
+    fn markdown(&self, date: &str) -> String {
+        let name = &self.name;
+        let mut md = format!(
+            "# Daily report for {name}, {date}\n\nHello, {name}!\n\n## Your open tasks: {}\n\n",
+            self.open.len()
+        );
+        for (status, n) in &self.by_status {
+            let _ = writeln!(md, "- {status}: {n}");
+        }
+        let _ = write!(md, "\n## Overdue: {}\n\n", self.overdue.len());
+        for t in &self.overdue {
+            let _ = writeln!(md, "- #{} {} (due {})", t.id, t.title, t.due);
+        }
+        let _ = write!(md, "\n## Done today: {}\n\n", self.done_today.len());
+        for t in &self.done_today {
+            let _ = writeln!(md, "- #{} {}", t.id, t.title);
+        }
+        md
+    }
+}
+
+/// The whole team's day.
+#[derive(Debug, Clone, Default)]
+pub struct Team {
+    pub open: usize,
+    pub overdue: usize,
+    pub done_today: usize,
+    pub unassigned_open: usize,
+    /// The first 30 overdue tasks, each with whether anyone is assigned.
+    pub overdue_tasks: Vec<(TaskLine, bool)>,
+}
+
+/// Everyone's day, as of one moment.
+#[derive(Debug, Clone, Default)]
+pub struct DayFigures {
+    /// The day in the scheduler's zone, `YYYY-MM-DD`.
+    pub date: String,
+    pub people: Vec<Person>,
+    pub team: Team,
 }

@@ -1,0 +1,328 @@
+//! Everything the bot sends goes through one queue that keeps Telegram's limits
+//! (about one message a second per chat and thirty a second in all), waits as long as
+//! a 429's `retry_after` says, retries a failed send a few times with backoff, and
+//! stops writing to a user who blocked the bot (marked in telegram.csv, skipped
+//! until they write again). Written here rather than teloxide's `Throttle` so that
+//! the blocked mark, the health figures and the shutdown are ours.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters};
+use teloxide::prelude::Requester;
+use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, MessageId, ParseMode, Recipient};
+use teloxide::{ApiError, RequestError};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::service::telegram::Chats;
+
+use super::text;
+
+/// Waiting messages beyond this are dropped (and counted): memory stays bounded
+/// whatever floods in.
+pub const QUEUE_LIMIT: usize = 10_000;
+const PER_CHAT_GAP: Duration = Duration::from_secs(1);
+const PER_SECOND: usize = 30;
+const ATTEMPTS: u32 = 5;
+
+/// An inline button: its label and the callback data it sends back (≤ 64 bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    pub label: String,
+    pub data: String,
+}
+
+/// A message to send, or one to change.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    Send {
+        to: Recipient,
+        /// The user behind the chat, to mark when they blocked the bot.
+        user: Option<u64>,
+        /// Telegram HTML, split here when too long (the buttons go with the last part).
+        text: String,
+        buttons: Vec<Vec<Button>>,
+    },
+    Edit {
+        chat: ChatId,
+        message: MessageId,
+        text: String,
+        buttons: Vec<Vec<Button>>,
+    },
+}
+
+impl Outgoing {
+    fn chat_key(&self) -> String {
+        match self {
+            Outgoing::Send { to: Recipient::Id(id), .. } | Outgoing::Edit { chat: id, .. } => id.0.to_string(),
+            Outgoing::Send { to: Recipient::ChannelUsername(name), .. } => name.clone(),
+        }
+    }
+}
+
+/// The sending side of the queue.
+#[derive(Clone)]
+pub struct Outbox {
+    tx: mpsc::Sender<Outgoing>,
+    chats: Arc<Chats>,
+}
+
+impl Outbox {
+    /// Queues a message; false (and counted as failed) when the queue is full.
+    pub fn push(&self, message: Outgoing) -> bool {
+        match self.tx.try_send(message) {
+            Ok(()) => {
+                self.chats.update_state(|s| s.queued += 1);
+                true
+            }
+            Err(_) => {
+                tracing::warn!("the bot's outbox is full ({QUEUE_LIMIT}); a message was dropped");
+                self.chats.update_state(|s| s.messages_failed += 1);
+                false
+            }
+        }
+    }
+}
+
+/// A queue and the task that empties it, until `stop` turns true (what is still
+/// queued then gets a few seconds to go out).
+pub fn start(bot: teloxide::Bot, chats: Arc<Chats>, token: String, stop: watch::Receiver<bool>) -> (Outbox, Sender) {
+    let (tx, rx) = mpsc::channel(QUEUE_LIMIT);
+    let outbox = Outbox { tx, chats: chats.clone() };
+    let sender = Sender { bot, chats, token, rx, stop, queues: HashMap::new(), order: VecDeque::new() };
+    (outbox, sender)
+}
+
+/// One queued message and how often it was tried.
+struct Queued {
+    message: Outgoing,
+    attempts: u32,
+}
+
+/// The task that sends.
+pub struct Sender {
+    bot: teloxide::Bot,
+    chats: Arc<Chats>,
+    token: String,
+    rx: mpsc::Receiver<Outgoing>,
+    stop: watch::Receiver<bool>,
+    queues: HashMap<String, VecDeque<Queued>>,
+    /// Chats with something waiting, in the order they first had it.
+    order: VecDeque<String>,
+}
+
+/// When each chat may get its next message, and the sends of the last second.
+#[derive(Default)]
+struct Pace {
+    next_for_chat: HashMap<String, Instant>,
+    recent: VecDeque<Instant>,
+    paused_until: Option<Instant>,
+}
+
+impl Pace {
+    fn chat_ready_at(&self, chat: &str) -> Instant {
+        let chat_at = self.next_for_chat.get(chat).copied().unwrap_or_else(Instant::now);
+        self.paused_until.map_or(chat_at, |p| p.max(chat_at))
+    }
+
+    /// When the next send may go, as far as the overall limit goes.
+    fn global_ready_at(&mut self, now: Instant) -> Instant {
+        while self.recent.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+            self.recent.pop_front();
+        }
+        if self.recent.len() < PER_SECOND { now } else { self.recent[0] + Duration::from_secs(1) }
+    }
+}
+
+impl Sender {
+    fn enqueue(&mut self, message: Outgoing) {
+        let parts: Vec<Outgoing> = match message {
+            Outgoing::Send { to, user, text: body, buttons } => {
+                let mut parts = text::split(&body, text::MESSAGE_LIMIT);
+                let last = parts.pop().unwrap_or_default();
+                let mut out: Vec<Outgoing> = parts
+                    .into_iter()
+                    .map(|t| Outgoing::Send { to: to.clone(), user, text: t, buttons: Vec::new() })
+                    .collect();
+                out.push(Outgoing::Send { to, user, text: last, buttons });
+                out
+            }
+            edit => vec![edit],
+        };
+        for part in parts {
+            let key = part.chat_key();
+            let queue = self.queues.entry(key.clone()).or_default();
+            if queue.is_empty() {
+                self.order.push_back(key);
+            }
+            queue.push_back(Queued { message: part, attempts: 0 });
+        }
+    }
+
+    /// Runs until stopped.
+    pub async fn run(mut self) {
+        let mut pace = Pace::default();
+        loop {
+            while let Ok(m) = self.rx.try_recv() {
+                self.enqueue(m);
+            }
+            let stopping = *self.stop.borrow();
+            if stopping {
+                self.drain(&mut pace).await;
+                return;
+            }
+            let now = Instant::now();
+            let ready = self.order.iter().position(|c| pace.chat_ready_at(c) <= now);
+            let Some(index) = ready else {
+                let wake = self.order.iter().map(|c| pace.chat_ready_at(c)).min();
+                tokio::select! {
+                    m = self.rx.recv() => match m {
+                        Some(m) => self.enqueue(m),
+                        None => return,
+                    },
+                    _ = sleep_until(wake) => {}
+                    _ = self.stop.changed() => {}
+                }
+                continue;
+            };
+            let at = pace.global_ready_at(now);
+            if at > now {
+                tokio::time::sleep_until(at).await;
+            }
+            self.send_next(index, &mut pace).await;
+        }
+    }
+
+    /// Sends what is left for up to five seconds (a clean stop), then gives up.
+    async fn drain(&mut self, pace: &mut Pace) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.order.is_empty() && Instant::now() < deadline {
+            let now = Instant::now();
+            match self.order.iter().position(|c| pace.chat_ready_at(c) <= now) {
+                Some(index) => self.send_next(index, pace).await,
+                None => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    async fn send_next(&mut self, index: usize, pace: &mut Pace) {
+        let Some(key) = self.order.remove(index) else { return };
+        let Some(mut queued) = self.queues.get_mut(&key).and_then(VecDeque::pop_front) else { return };
+        queued.attempts += 1;
+        let result = self.deliver(&queued.message).await;
+        let now = Instant::now();
+        pace.recent.push_back(now);
+        let mut keep = true;
+        match result {
+            Ok(()) => {
+                pace.next_for_chat.insert(key.clone(), now + PER_CHAT_GAP);
+                self.chats.update_state(|s| {
+                    s.messages_sent += 1;
+                    s.queued = s.queued.saturating_sub(1);
+                });
+            }
+            Err(RequestError::RetryAfter(wait)) => {
+                let wait = wait.duration();
+                // Telegram names how long to wait: nothing goes out before then.
+                pace.paused_until = Some(now + wait);
+                pace.next_for_chat.insert(key.clone(), now + wait);
+                self.note_error(&format!("Telegram asked to wait {} s (429)", wait.as_secs()));
+                if let Some(q) = self.queues.get_mut(&key) {
+                    queued.attempts -= 1;
+                    q.push_front(queued);
+                }
+            }
+            Err(RequestError::Api(e)) if gone(&e) => {
+                // Blocked, deactivated, never started: nothing more to this chat.
+                if let Outgoing::Send { user: Some(user), .. } = &queued.message {
+                    tracing::info!(user, "a Telegram user blocked the bot; they get nothing until they write again");
+                    let _ = self.chats.set_blocked(*user, true, chrono::Utc::now()).await;
+                }
+                let dropped = self.queues.remove(&key).map_or(0, |q| q.len()) + 1;
+                self.chats.update_state(|s| {
+                    s.messages_failed += dropped as u64;
+                    s.queued = s.queued.saturating_sub(dropped);
+                });
+                keep = false;
+            }
+            Err(RequestError::Api(ApiError::MessageNotModified)) => {
+                self.chats.update_state(|s| s.queued = s.queued.saturating_sub(1));
+            }
+            Err(e) => {
+                let text = super::redact(&e.to_string(), &self.token);
+                if queued.attempts < ATTEMPTS {
+                    // 1, 2, 4, 8 s between tries.
+                    let backoff = Duration::from_secs(1 << (queued.attempts - 1).min(4));
+                    pace.next_for_chat.insert(key.clone(), now + backoff);
+                    self.note_error(&format!("sending failed (will retry): {text}"));
+                    if let Some(q) = self.queues.get_mut(&key) {
+                        q.push_front(queued);
+                    }
+                } else {
+                    tracing::warn!(error = %text, "a Telegram message was given up after {ATTEMPTS} tries");
+                    self.note_error(&format!("a message was given up: {text}"));
+                    self.chats.update_state(|s| {
+                        s.messages_failed += 1;
+                        s.queued = s.queued.saturating_sub(1);
+                    });
+                }
+            }
+        }
+        if keep && self.queues.get(&key).is_some_and(|q| !q.is_empty()) {
+            self.order.push_back(key);
+        } else {
+            self.queues.remove(&key);
+        }
+    }
+
+    fn note_error(&self, text: &str) {
+        let at = crate::domain::values::now_timestamp();
+        self.chats.update_state(|s| {
+            s.last_error = Some(text.to_string());
+            s.last_error_at = Some(at);
+        });
+    }
+
+    async fn deliver(&self, message: &Outgoing) -> Result<(), RequestError> {
+        match message {
+            Outgoing::Send { to, text, buttons, .. } => {
+                let mut request = self.bot.send_message(to.clone(), text).parse_mode(ParseMode::Html);
+                if !buttons.is_empty() {
+                    request = request.reply_markup(keyboard(buttons));
+                }
+                request.await.map(|_| ())
+            }
+            Outgoing::Edit { chat, message, text, buttons } => {
+                let request = self
+                    .bot
+                    .edit_message_text(*chat, *message, text)
+                    .parse_mode(ParseMode::Html)
+                    .reply_markup(keyboard(buttons));
+                request.await.map(|_| ())
+            }
+        }
+    }
+}
+
+/// Telegram's answers that mean the chat will take no message from the bot.
+fn gone(e: &ApiError) -> bool {
+    matches!(e, ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::ChatNotFound | ApiError::BotKicked)
+        || e.to_string().starts_with("Forbidden")
+}
+
+pub fn keyboard(rows: &[Vec<Button>]) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(
+        rows.iter()
+            .map(|row| row.iter().map(|b| InlineKeyboardButton::callback(b.label.clone(), b.data.clone())).collect())
+            .collect::<Vec<Vec<_>>>(),
+    )
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
