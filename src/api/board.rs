@@ -160,9 +160,11 @@ fn page_settings(config: &Config) -> String {
         "feedback_form_url": config.feedback.form_url,
         // Declared custom columns: the task form draws each by its type.
         "fields": config.tasks.fields,
-        // The Telegram Login Widget needs the bot's username, which the bot learns
-        // from getMe once it runs (the Telegram bot issue); until then, none.
+        // The Telegram Login Widget needs the bot's username, which the bot learns from
+        // getMe after the page was built: not offered yet (the board logs in by password).
         "telegram_bot": serde_json::Value::Null,
+        // "Link Telegram" is offered when a bot runs to take the code.
+        "telegram_link": config.telegram.bot_token.is_set(),
     })
     .to_string()
 }

@@ -4,33 +4,18 @@
 //! and changes nothing. Arguments are parsed here, and a bad one answers the command's
 //! usage.
 
-use std::collections::HashMap;
-
 use chrono::Utc;
 
-use crate::auth::policy::Action;
 use crate::domain::TableKind;
 use crate::service::Services;
-use crate::service::access::{self, Principal, ServiceError};
+use crate::service::access::{Principal, ServiceError};
 use crate::service::analysis::AnalysisError;
 use crate::service::telegram::NoticeKind;
 use crate::store::{Fields, StoreError};
 
+use super::cards::{Reply, personal_report, show_task, task_line};
 use super::outbox::Button;
 use super::text::{cut, escape};
-
-/// What the bot answers: Telegram HTML and inline buttons.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Reply {
-    pub text: String,
-    pub buttons: Vec<Vec<Button>>,
-}
-
-impl Reply {
-    fn text(text: impl Into<String>) -> Reply {
-        Reply { text: text.into(), buttons: Vec::new() }
-    }
-}
 
 /// What pressing a button does: a short notice on the user's screen, and the message
 /// the button was on, redrawn.
@@ -203,11 +188,6 @@ pub fn refused(e: &ServiceError) -> String {
     escape(&text)
 }
 
-/// Usernames by id, as far as `p` may read them (a client reads none).
-pub fn names(services: &Services, p: &Principal) -> HashMap<u64, String> {
-    services.records.directory(p).map(|d| d.into_iter().map(|e| (e.id, e.username)).collect()).unwrap_or_default()
-}
-
 fn my_tasks(services: &Services, p: &Principal) -> Result<Reply, ServiceError> {
     let me = p.user_id.map(|u| u.to_string()).unwrap_or_default();
     let open: Vec<&str> = services
@@ -240,81 +220,6 @@ fn my_tasks(services: &Services, p: &Principal) -> Result<Reply, ServiceError> {
     Ok(Reply::text(text))
 }
 
-/// `#12 Title — in_progress, due 2026-12-05`.
-pub fn task_line(task: &Fields) -> String {
-    let get = |k: &str| task.get(k).map(String::as_str).unwrap_or("");
-    let mut line = format!("#{} {} — {}", get("id"), escape(&cut(get("title"), 80)), escape(get("status")));
-    if !get("due_date").is_empty() {
-        line.push_str(&format!(", due {}", escape(get("due_date"))));
-    }
-    line
-}
-
-/// A task as a message: what it is, where it stands, and buttons for the statuses
-/// `p` may move it to. `lead` comes first (what happened).
-pub fn show_task(services: &Services, p: &Principal, id: u64, lead: &str) -> Result<Reply, ServiceError> {
-    let view = services.records.read(p, TableKind::Tasks, id)?;
-    let fields = view.table.fields(&view.row);
-    let names = names(services, p);
-    Ok(Reply {
-        text: format!("{lead}{}", task_card(&fields, &names)),
-        buttons: status_buttons(services, p, id, &fields, &view.etag),
-    })
-}
-
-/// The task's lines of a message.
-pub fn task_card(task: &Fields, names: &HashMap<u64, String>) -> String {
-    let get = |k: &str| task.get(k).map(String::as_str).unwrap_or("");
-    let who = |k: &str| match get(k).parse::<u64>() {
-        Ok(id) => names.get(&id).map(|n| escape(n)).unwrap_or_else(|| format!("user {id}")),
-        Err(_) => "nobody".to_string(),
-    };
-    let mut text = format!(
-        "<b>#{} {}</b>\nStatus: {} · Priority: {}\nAssigned to: {}",
-        get("id"),
-        escape(&cut(get("title"), 200)),
-        escape(get("status")),
-        escape(get("priority")),
-        who("assigned_to"),
-    );
-    if !get("due_date").is_empty() {
-        text.push_str(&format!(" · Due: {}", escape(get("due_date"))));
-    }
-    let description = cut(get("description"), 600);
-    if !description.is_empty() {
-        text.push_str(&format!("\n\n{}", escape(&description)));
-    }
-    text
-}
-
-/// Buttons for the statuses `p` may set on this task now (none for a client, say).
-/// Each carries the ETag it was drawn for: a press on a task changed meanwhile is
-/// refused and the message redrawn.
-pub fn status_buttons(services: &Services, p: &Principal, id: u64, task: &Fields, etag: &str) -> Vec<Vec<Button>> {
-    let current = task.get("status").map(String::as_str).unwrap_or("");
-    let tag = etag.trim_matches('"');
-    let buttons: Vec<Button> = services
-        .config
-        .tasks
-        .statuses
-        .iter()
-        .filter(|s| s.as_str() != current)
-        .filter(|s| {
-            let change: Fields = [("status".to_string(), s.to_string())].into();
-            access::check_write(&services.records, p, TableKind::Tasks, Action::Update, Some((id, task)), &change)
-                .is_ok()
-        })
-        .map(|s| {
-            let data = format!("st:{id}:{s}:{tag}");
-            // Callback data is at most 64 bytes: a very long status goes without its ETag.
-            let data = if data.len() <= 64 { data } else { format!("st:{id}:{s}:") };
-            Button { label: format!("→ {s}"), data }
-        })
-        .filter(|b| b.data.len() <= 64)
-        .collect();
-    buttons.chunks(3).map(<[Button]>::to_vec).collect()
-}
-
 async fn new_task(services: &Services, p: &Principal, title: &str) -> Result<Reply, ServiceError> {
     if title.is_empty() {
         return Ok(Reply::text("Usage: /new TITLE"));
@@ -345,7 +250,7 @@ async fn comment(services: &Services, p: &Principal, id: u64, message: &str) -> 
 
 fn report(services: &Services, p: &Principal) -> Result<Reply, ServiceError> {
     let (person, team) = services.records.report_for(p, Utc::now())?;
-    Ok(Reply::text(super::notify::personal_report(&person, team.as_ref())))
+    Ok(Reply::text(personal_report(&person, team.as_ref())))
 }
 
 async fn analyze(services: &Services, p: &Principal, id: u64) -> Reply {

@@ -6,10 +6,12 @@
 //! again with backoff.
 //!
 //! - `commands.rs`: the chat commands and buttons, each a call of the service.
+//! - `cards.rs`: a task and a person's day as messages.
 //! - `notify.rs`: notifications from the change feed.
 //! - `outbox.rs`: sending within Telegram's limits.
 //! - `text.rs`: HTML escaping and splitting.
 
+pub mod cards;
 pub mod commands;
 pub mod notify;
 pub mod outbox;
@@ -29,6 +31,7 @@ use crate::service::Services;
 
 use commands::Sender;
 use outbox::{Outbox, Outgoing};
+use text::redact;
 
 /// The long poll: Telegram holds `getUpdates` this long when nothing happens. Below the
 /// HTTP client's own timeout (17 s in teloxide's defaults).
@@ -94,11 +97,6 @@ pub fn check(section: &crate::config::Telegram) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// The token never leaves the process: blanked in every error text we keep or log.
-pub fn redact(text: &str, token: &str) -> String {
-    if token.is_empty() { text.to_string() } else { text.replace(token, "<token>") }
 }
 
 fn note(services: &Services, state: &'static str, error: Option<String>) {

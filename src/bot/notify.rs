@@ -9,12 +9,11 @@ use tokio::sync::{broadcast, watch};
 use crate::service::Services;
 use crate::service::access::{Principal, TaskLookup};
 use crate::service::notices::{Notice, is_daily_report, notices_of};
-use crate::service::reports::{DayFigures, Person, Team};
 use crate::service::telegram::NoticeKind;
 use crate::store::{Change, Source};
 use teloxide::types::{ChatId, Recipient};
 
-use super::commands::{names, show_task};
+use super::cards::{names, personal_report, show_task, team_summary};
 use super::outbox::{Outbox, Outgoing};
 use super::text::{cut, escape};
 
@@ -148,46 +147,4 @@ pub fn daily_reports(services: &Services, outbox: &Outbox) -> usize {
         outbox.push(Outgoing::Send { to, user: None, text: team_summary(&figures), buttons: Vec::new() });
     }
     queued
-}
-
-/// One person's day, as the bot writes it.
-pub fn personal_report(person: &Person, team: Option<&Team>) -> String {
-    let mut text = format!("☀️ <b>Hello, {}!</b> Your day:\n", escape(&person.name));
-    let by_status: Vec<String> = person.by_status.iter().map(|(s, n)| format!("{} {n}", escape(s))).collect();
-    text.push_str(&format!("\n<b>Open: {}</b>", person.open.len()));
-    if !by_status.is_empty() {
-        text.push_str(&format!(" ({})", by_status.join(", ")));
-    }
-    text.push_str(&format!("\n<b>Overdue: {}</b>", person.overdue.len()));
-    for t in person.overdue.iter().take(15) {
-        text.push_str(&format!("\n• #{} {} (due {})", t.id, escape(&cut(&t.title, 80)), escape(&t.due)));
-    }
-    text.push_str(&format!("\n<b>Done today: {}</b>", person.done_today.len()));
-    for t in person.done_today.iter().take(15) {
-        text.push_str(&format!("\n• #{} {}", t.id, escape(&cut(&t.title, 80))));
-    }
-    if let Some(team) = team {
-        text.push_str(&format!(
-            "\n\n<b>Team</b>: {} open, {} overdue, {} done today, {} open without an assignee",
-            team.open, team.overdue, team.done_today, team.unassigned_open
-        ));
-    }
-    text
-}
-
-/// The team chat's summary.
-pub fn team_summary(figures: &DayFigures) -> String {
-    let mut text = format!("📊 <b>Team summary, {}</b>", escape(&figures.date));
-    for p in &figures.people {
-        text.push_str(&format!(
-            "\n{}: {} open · {} overdue · {} done today",
-            escape(&p.name),
-            p.open.len(),
-            p.overdue.len(),
-            p.done_today.len()
-        ));
-    }
-    let t = &figures.team;
-    text.push_str(&format!("\n\n<b>All</b>: {} open, {} overdue, {} done today", t.open, t.overdue, t.done_today));
-    text
 }

@@ -70,19 +70,29 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Queues a message; false (and counted as failed) when the queue is full.
+    /// Queues a message; false (and counted as failed) when [`QUEUE_LIMIT`] messages
+    /// wait already (in the channel or in the sender's own queues).
     pub fn push(&self, message: Outgoing) -> bool {
-        match self.tx.try_send(message) {
-            Ok(()) => {
-                self.chats.update_state(|s| s.queued += 1);
-                true
+        let mut room = false;
+        self.chats.update_state(|s| {
+            room = s.queued < QUEUE_LIMIT;
+            if room {
+                s.queued += 1;
+            } else {
+                s.messages_failed += 1;
             }
-            Err(_) => {
-                tracing::warn!("the bot's outbox is full ({QUEUE_LIMIT}); a message was dropped");
-                self.chats.update_state(|s| s.messages_failed += 1);
-                false
-            }
+        });
+        if room && self.tx.try_send(message).is_ok() {
+            return true;
         }
+        if room {
+            self.chats.update_state(|s| {
+                s.queued = s.queued.saturating_sub(1);
+                s.messages_failed += 1;
+            });
+        }
+        tracing::warn!("the bot's outbox is full ({QUEUE_LIMIT} waiting); a message was dropped");
+        false
     }
 }
 
@@ -122,8 +132,9 @@ struct Pace {
 }
 
 impl Pace {
-    fn chat_ready_at(&self, chat: &str) -> Instant {
-        let chat_at = self.next_for_chat.get(chat).copied().unwrap_or_else(Instant::now);
+    /// When `chat` may get its next message (`now` if it may already).
+    fn chat_ready_at(&self, chat: &str, now: Instant) -> Instant {
+        let chat_at = self.next_for_chat.get(chat).copied().unwrap_or(now).max(now);
         self.paused_until.map_or(chat_at, |p| p.max(chat_at))
     }
 
@@ -151,6 +162,11 @@ impl Sender {
             }
             edit => vec![edit],
         };
+        // The queue counts what will be sent: a split message is several.
+        let extra = parts.len().saturating_sub(1);
+        if extra > 0 {
+            self.chats.update_state(|s| s.queued += extra);
+        }
         for part in parts {
             let key = part.chat_key();
             let queue = self.queues.entry(key.clone()).or_default();
@@ -174,9 +190,9 @@ impl Sender {
                 return;
             }
             let now = Instant::now();
-            let ready = self.order.iter().position(|c| pace.chat_ready_at(c) <= now);
+            let ready = self.order.iter().position(|c| pace.chat_ready_at(c, now) <= now);
             let Some(index) = ready else {
-                let wake = self.order.iter().map(|c| pace.chat_ready_at(c)).min();
+                let wake = self.order.iter().map(|c| pace.chat_ready_at(c, now)).min();
                 tokio::select! {
                     m = self.rx.recv() => match m {
                         Some(m) => self.enqueue(m),
@@ -200,7 +216,7 @@ impl Sender {
         let deadline = Instant::now() + Duration::from_secs(5);
         while !self.order.is_empty() && Instant::now() < deadline {
             let now = Instant::now();
-            match self.order.iter().position(|c| pace.chat_ready_at(c) <= now) {
+            match self.order.iter().position(|c| pace.chat_ready_at(c, now) <= now) {
                 Some(index) => self.send_next(index, pace).await,
                 None => tokio::time::sleep(Duration::from_millis(50)).await,
             }
@@ -251,7 +267,7 @@ impl Sender {
                 self.chats.update_state(|s| s.queued = s.queued.saturating_sub(1));
             }
             Err(e) => {
-                let text = super::redact(&e.to_string(), &self.token);
+                let text = text::redact(&e.to_string(), &self.token);
                 if queued.attempts < ATTEMPTS {
                     // 1, 2, 4, 8 s between tries.
                     let backoff = Duration::from_secs(1 << (queued.attempts - 1).min(4));

@@ -67,6 +67,11 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
     parts
 }
 
+/// The token never leaves the process: blanked in every error text we keep or log.
+pub fn redact(text: &str, token: &str) -> String {
+    if token.is_empty() { text.to_string() } else { text.replace(token, "<token>") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,7 +99,7 @@ fn log_files(dir: &Path, stem: &str) -> Vec<std::path::PathBuf> {
 async fn logs_rotate_by_size_follow_the_format_and_hold_no_secret() {
     let (dir, logs, config) = config_with_logs(
         "logging:\n  file_path: LOGS/task_system.log\n  max_size_mb: 0.01\n  format: '%(levelname)s|%(name)s|%(message)s'\n\
-         telegram:\n  bot_token: ${TELEGRAM_BOT_TOKEN}\nllm:\n  api_key: ${OPENAI_API_KEY:-sk-default-secret}\n",
+         telegram:\n  bot_token: ${TELEGRAM_BOT_TOKEN}\n  api_url: http://127.0.0.1:9\nllm:\n  api_key: ${OPENAI_API_KEY:-sk-default-secret}\n",
     );
     let secret = "123456:SECRET-token-never-logged";
     let server = ServerProcess::start_with(&config, &dir.path().join("data"), &[("TELEGRAM_BOT_TOKEN", secret)]);

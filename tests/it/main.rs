@@ -18,5 +18,6 @@ mod scheduler;
 mod security;
 mod server;
 mod storage;
+mod telegram;
 mod tidy;
 mod users_cli;

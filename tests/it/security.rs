@@ -36,7 +36,7 @@ const ROLE_USERS: [(Role, &str); 5] = [
     (Role::Client, "carl"),
 ];
 
-fn hash() -> &'static str {
+pub(crate) fn hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
     HASH.get_or_init(|| taskboard::auth::password::hash(PASSWORD).unwrap())
 }
@@ -564,7 +564,8 @@ pub(crate) fn logged_server(dir: &Path, validation: &str, env: &[(&str, &str)]) 
     prepare(&data);
     let config = dir.join("config.yaml");
     let yaml = format!(
-        "security:\n  enabled: true\n  validation_method: {validation}\nlogging:\n  file_path: {}/logs/task_system.log\n  level: DEBUG\n",
+        "security:\n  enabled: true\n  validation_method: {validation}\nlogging:\n  file_path: {}/logs/task_system.log\n  level: DEBUG\n\
+         telegram:\n  api_url: http://127.0.0.1:9\n",
         dir.display()
     );
     std::fs::write(&config, yaml).unwrap();

@@ -14,6 +14,7 @@ import { Board } from './views/Board.jsx';
 import { TaskDialog } from './views/TaskDialog.jsx';
 import { Stats } from './views/Stats.jsx';
 import { Users, Scheduler, Backups, Health } from './views/Admin.jsx';
+import { LinkTelegram } from './views/LinkTelegram.jsx';
 
 /** Ready: who the caller is is known (or there is nobody logged in). */
 const ready = signal(false);
@@ -120,6 +121,7 @@ function Nav() {
       </span>
       <Language />
       <span class="who" data-user={me.value?.username}>{me.value?.username} · {me.value?.role}</span>
+      {settings.security_enabled && settings.telegram_link && <LinkTelegram />}
       {settings.security_enabled && <button class="link" onClick={() => logout().then(() => navigate('/'))}>{t('app.logout')}</button>}
     </header>
   );

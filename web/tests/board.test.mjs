@@ -7,12 +7,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, fakeModel, logIn, startServer, watchConsole } from './server.mjs';
+import { CHROMIUM, fakeModel, fakeTelegram, logIn, startServer, watchConsole } from './server.mjs';
 
 const SHOTS = resolve(import.meta.dirname, '../../docs/screenshots');
 let browser;
 let server;
 let model;
+let telegram;
+const BOT_TOKEN = '4242:board-test-bot-token';
 
 /** What the fake model answers: its summary tries to smuggle markup into the page. */
 const ANALYSIS = {
@@ -49,8 +51,10 @@ async function seed() {
 before(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   model = await fakeModel(ANALYSIS);
+  telegram = await fakeTelegram(BOT_TOKEN);
   server = await startServer({
     extraConfig: [
+      'telegram:', `  bot_token: ${BOT_TOKEN}`, `  api_url: ${telegram.url}`,
       'llm:', '  enabled: true', `  base_url: ${model.url}`, '  api_key: test-key', '  model: fake-model',
       'tasks:', '  fields:', '    - {name: techtype, type: enum, values: [washer, fridge, oven]}',
       'feedback:', '  form_url: https://forms.example/rate',
@@ -63,6 +67,7 @@ after(async () => {
   await browser?.close();
   await server?.stop();
   model?.close();
+  telegram?.close();
 });
 
 async function fresh(options = {}) {
@@ -451,6 +456,28 @@ describe('the board', () => {
     assert.equal(await page.evaluate(() => window.hacked), undefined, 'the model\'s markup stayed text');
     assert.match(await result.textContent(), /Order the bearing kit/);
     assert.ok(model.requests.some((r) => JSON.stringify(r).includes('Washer rumbles')), 'the model was asked about the task');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('"Link Telegram" gives a code that the bot takes, and the account is linked', async () => {
+    const { context, page } = await fresh();
+    const errors = watchConsole(page);
+    await logIn(page, server, 'petr');
+    await page.click('[data-action="link-telegram"]');
+    const code = await page.locator('[data-code]').getAttribute('data-code');
+    assert.match(code, /^[0-9a-f]{32}$/);
+    const deep = await page.locator('[data-deep-link]').getAttribute('href');
+    assert.equal(deep, `https://t.me/board_test_bot?start=${code}`);
+    await page.screenshot({ path: join(SHOTS, 'link-telegram.png') });
+    // The person opens the bot with the code: the bot binds their account.
+    telegram.message(777001, `/start ${code}`);
+    for (let i = 0; i < 100 && !telegram.sent.some((m) => m.chat_id === 777001); i++) await page.waitForTimeout(100);
+    const answer = telegram.sent.find((m) => m.chat_id === 777001);
+    assert.match(answer?.text || '', /Linked: you are <b>petr<\/b>/);
+    const users = await server.api('anna', 'GET', '/api/users?username=petr');
+    assert.equal(users.body.items[0].telegram_id, '777001');
+    await page.click('[data-dialog="telegram-link"] button');
     assert.deepEqual(errors, []);
     await context.close();
   });

@@ -121,3 +121,68 @@ export function watchConsole(page, allowed = []) {
   page.on('pageerror', (e) => errors.push(e.message));
   return errors;
 }
+
+/**
+ * A fake Telegram Bot API (POST /bot<token>/<method>, method names in any case as in the
+ * real one): getMe, getUpdates with long polling, sendMessage, answerCallbackQuery.
+ * `message(from, text)` queues a user's message for the bot; `sent` collects what the
+ * bot sent.
+ */
+export async function fakeTelegram(token) {
+  const { createServer } = await import('node:http');
+  const sent = [];
+  const updates = [];
+  let nextUpdate = 1;
+  let waiting = [];
+  const wake = () => { for (const w of waiting) w(); waiting = []; };
+  const reply = (res, result) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ok: true, result }));
+  };
+  const http = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', async () => {
+      const [, bot, method = ''] = req.url.split('/');
+      const params = JSON.parse(body || '{}');
+      if (bot !== `bot${token}`) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: false, error_code: 401, description: 'Unauthorized' }));
+        return;
+      }
+      switch (method.toLowerCase()) {
+        case 'getme':
+          return reply(res, { id: 4242, is_bot: true, first_name: 'Board bot', username: 'board_test_bot',
+            can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false,
+            can_connect_to_business: false, has_main_web_app: false });
+        case 'getupdates': {
+          const offset = params.offset || 0;
+          const deadline = Date.now() + (params.timeout || 0) * 1000;
+          for (;;) {
+            while (updates.length && updates[0].update_id < offset) updates.shift();
+            if (updates.length || Date.now() >= deadline) return reply(res, updates.slice(0, params.limit || 100));
+            await new Promise((ok) => { waiting.push(ok); setTimeout(ok, deadline - Date.now()); });
+          }
+        }
+        case 'sendmessage':
+          sent.push(params);
+          return reply(res, { message_id: 100 + sent.length, date: Math.floor(Date.now() / 1000),
+            chat: { id: params.chat_id, type: 'private' }, text: params.text });
+        default:
+          return reply(res, true);
+      }
+    });
+  });
+  await new Promise((ok) => http.listen(0, '127.0.0.1', ok));
+  return {
+    url: `http://127.0.0.1:${http.address().port}`,
+    sent,
+    message(from, text) {
+      const user = { id: from, is_bot: false, first_name: 'Tester' };
+      updates.push({ update_id: nextUpdate++, message: { message_id: nextUpdate, date: Math.floor(Date.now() / 1000),
+        chat: { id: from, type: 'private', first_name: 'Tester' }, from: user, text } });
+      wake();
+    },
+    close: () => { wake(); http.closeAllConnections?.(); http.close(); },
+  };
+}

@@ -2,6 +2,8 @@
 //! port 0 with its own temporary data folder, and speak HTTP to it.
 #![allow(dead_code)]
 
+pub mod fake_telegram;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,6 +24,9 @@ pub fn test_config(data_dir: &Path) -> Config {
     config.storage.data_dir = data_dir.to_path_buf();
     config.server.host = "127.0.0.1".into();
     config.server.port = 0;
+    // A test that sets a bot token never reaches out: where no fake Bot API is named,
+    // the bot finds nothing listening here (port 9, discard) and keeps retrying.
+    config.telegram.api_url = "http://127.0.0.1:9".into();
     config
 }
 
