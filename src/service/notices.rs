@@ -23,9 +23,12 @@ pub struct Notice {
 /// the fields it changed.
 pub fn notices_of(change: &Change, task: &dyn Fn(u64) -> Option<Fields>) -> Vec<Notice> {
     let mut out: Vec<Notice> = Vec::new();
+    // An event of the log names as its "actor" the user it is about (a reminder's
+    // assignee, a key's owner): nobody did anything, so nobody is left out.
+    let actor = if change.table == TableKind::Events { None } else { change.actor };
     let mut tell = |user: Option<u64>, kind: NoticeKind, task_id: Option<u64>| {
         let Some(user_id) = user else { return };
-        if change.actor == Some(user_id) || out.iter().any(|n| n.user_id == user_id && n.task_id == task_id) {
+        if actor == Some(user_id) || out.iter().any(|n| n.user_id == user_id && n.task_id == task_id) {
             return;
         }
         out.push(Notice { user_id, kind, task_id });
@@ -182,9 +185,9 @@ mod tests {
             ChangeOp::Create,
             None,
             Some(fields(&[("type", "task.reminder"), ("entity_id", "5"), ("user_id", "2")])),
-            0,
+            // The journal's event names the user it is about as its actor.
+            2,
         );
-        c.actor = None;
         assert_eq!(notices_of(&c, &none), vec![Notice { user_id: 2, kind: NoticeKind::Deadlines, task_id: Some(5) }]);
         c.after = Some(fields(&[("type", "api_key.expiring"), ("entity_id", "1"), ("user_id", "4")]));
         assert_eq!(notices_of(&c, &none), vec![Notice { user_id: 4, kind: NoticeKind::Keys, task_id: None }]);

@@ -452,3 +452,65 @@ async fn a_user_who_blocked_the_bot_is_marked_and_skipped_until_they_write_again
     let file = std::fs::read_to_string(app.data().join("telegram.csv")).unwrap();
     assert!(file.lines().any(|l| l == "3,,,,,,,"), "the mark is gone: {file}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_reminders_and_key_expiry_reach_the_people_they_concern() {
+    let fake = FakeTelegram::start(TOKEN).await;
+    let app = bot_app(&fake).await;
+    let admin = token(&app, "anna").await;
+
+    // A comment by the client on their request: the assignee (boris) hears of it, the
+    // client who wrote it does not.
+    let carl = token(&app, "carl").await;
+    let (status, _) =
+        call(&app, "POST", "/api/tasks/1/comments", Some(&carl), Some(json!({"message": "Still <leaking>"}))).await;
+    assert_eq!(status, 201);
+    let told = fake.wait_text(1003, "New comment").await;
+    assert!(text_of(&told.body).contains("Still &lt;leaking&gt;"), "{:?}", told.body);
+
+    // Deadline reminders: task 1 is overdue and assigned to boris.
+    let (status, _) =
+        call(&app, "POST", "/api/system/scheduler/jobs/deadline_notifications/run", Some(&admin), None).await;
+    assert!(status < 300);
+    let reminder = fake.wait_text(1003, "Overdue").await;
+    assert!(text_of(&reminder.body).contains("#1 Washer leaks"), "{:?}", reminder.body);
+    assert!(!buttons(&reminder.body).is_empty(), "a reminder carries the status buttons");
+
+    // An API key about to expire: its owner is told once.
+    let boris = token(&app, "boris").await;
+    let soon = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (status, key) = call(
+        &app,
+        "POST",
+        "/api/keys",
+        Some(&boris),
+        Some(json!({"name": "dashboard", "scope": "read", "expires_at": soon})),
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+    for job in ["key_status", "key_notices"] {
+        let path = format!("/api/system/scheduler/jobs/{job}/run");
+        let (status, _) = call(&app, "POST", &path, Some(&admin), None).await;
+        assert!(status < 300);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let notice = fake.wait_text(1003, "🔑").await;
+    assert!(text_of(&notice.body).contains("\"dashboard\" expires at"), "{:?}", notice.body);
+    let key_text = key["key"].as_str().unwrap();
+    assert!(fake.all_calls().iter().all(|c| !c.body.to_string().contains(key_text)), "the key never goes out");
+
+    // An update the bot cannot read is passed over; the next one is answered.
+    fake.push(json!({"message": {"message_id": "not a number", "weird": true}}));
+    let reply = say(&fake, 1001, None, "/help").await;
+    assert!(text_of(&reply).contains("Hello"));
+    assert_eq!(fake.unconfirmed(), 0, "the unreadable update was confirmed, not read again");
+    // A 5xx from the Bot API: the bot retries and goes on (teloxide waits 10 s first).
+    fake.fail_next("getUpdates", 502, json!("Bad Gateway"));
+    // The poll in flight takes this message; the next poll meets the 502.
+    say(&fake, 1001, None, "/help").await;
+    let reply = tokio::time::timeout(Duration::from_secs(40), say(&fake, 1001, None, "/tasks"))
+        .await
+        .expect("answered after the 5xx");
+    assert!(text_of(&reply).contains("open tasks"), "{reply}");
+    assert!(fake.calls("getUpdates").iter().any(|c| c.status == 502));
+}
