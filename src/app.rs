@@ -77,6 +77,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         request_timeout: Duration::from_secs(config.server.request_timeout.max(1)),
         tls,
         security: services.security.clone(),
+        fast: Some(crate::api::fast::FastReads::new(services.security.clone(), services.records.clone())),
     };
     crate::api::metrics::handle();
     let scheduler = crate::scheduler::Scheduler::new(services.clone(), chrono::Utc::now());

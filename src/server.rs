@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt;
@@ -60,6 +61,8 @@ pub struct ServeOptions {
     pub tls: Option<TlsAcceptor>,
     /// Authenticates each request before routing (see `api::gate::Caller`).
     pub security: Arc<crate::service::auth::Security>,
+    /// The hot read answered before the filter chain (`api::fast`).
+    pub fast: Option<crate::api::fast::FastReads>,
 }
 
 /// How long a client has to finish the TLS handshake.
@@ -107,19 +110,24 @@ pub async fn serve(
         let timeout = options.request_timeout;
         let filter = service.clone();
         let security = options.security.clone();
+        let fast = options.fast.clone();
         // Set by the first request: until then, the connection has `header_timeout` to
         // send one (hyper's own header timer starts only after the protocol is known).
         let spoke = Arc::new(AtomicBool::new(false));
         let spoke_in_handler = spoke.clone();
         let handler = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             spoke_in_handler.store(true, Ordering::Relaxed);
-            request.extensions_mut().insert(PeerAddr(peer));
             forget_same_origin(&mut request);
             let caller = crate::api::gate::Caller::of(&security, request.headers(), request.uri(), peer);
+            if let Some(response) = fast.as_ref().and_then(|f| f.answer(&request, &caller)) {
+                // Answered at once, from memory: no filter chain, no timer.
+                return Either::Left(std::future::ready(Ok::<_, Infallible>(response)));
+            }
+            request.extensions_mut().insert(PeerAddr(peer));
             request.extensions_mut().insert(caller);
             let mut filter = filter.clone();
             let response = filter.call(request);
-            async move {
+            Either::Right(async move {
                 match tokio::time::timeout(timeout, response).await {
                     Ok(Ok(response)) => Ok::<_, Infallible>(response),
                     Ok(Err(never)) => match never {},
@@ -129,7 +137,7 @@ pub async fn serve(
                     )
                     .into_response()),
                 }
-            }
+            })
         });
         let watcher = graceful.watcher();
         let tls = options.tls.clone();

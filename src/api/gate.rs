@@ -93,7 +93,8 @@ pub fn gate(security: Arc<Security>) -> BoxedFilter<()> {
         .boxed()
 }
 
-fn admit(security: &Security, caller: &Caller, method: &Method, path: &str) -> Result<(), ApiError> {
+/// The gate's verdict on one request (also asked by the fast path, `api/fast.rs`).
+pub(super) fn admit(security: &Security, caller: &Caller, method: &Method, path: &str) -> Result<(), ApiError> {
     if !security.enabled || method == Method::OPTIONS {
         // Security off: everyone is the admin. OPTIONS: CORS preflights carry no token.
         return Ok(());

@@ -11,6 +11,7 @@ pub mod custom_fields;
 pub mod docs;
 pub mod events;
 pub mod export;
+pub mod fast;
 pub mod feedback;
 pub mod gate;
 pub mod health;
@@ -108,18 +109,48 @@ fn cors(origins: &[String]) -> warp::cors::Builder {
     }
 }
 
+/// The request's own `X-Request-Id` when it is a sane one (at most 128 visible ASCII
+/// characters), or a new one.
+pub fn request_id(sent: Option<&str>) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    sent.filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(String::from)
+        .unwrap_or_else(|| format!("{:08x}", NEXT.fetch_add(1, Ordering::Relaxed)))
+}
+
+/// The end of every request: one access line (never the query string: it may carry a
+/// token), the request counted in the metrics (under `route` when the caller knows its
+/// label), and its id echoed.
+pub fn log_access(
+    id: &str,
+    method: &warp::http::Method,
+    path: &str,
+    route: Option<&str>,
+    user: &str,
+    start: Instant,
+    response: &mut Response,
+) {
+    let seconds = start.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    tracing::info!(target: "access", request_id = %id, user = %user, "{} {} {} {:.1}ms", method, path, status, seconds * 1e3);
+    match route {
+        Some(route) => metrics::record_route(route, method, status, seconds),
+        None => metrics::record_request(path, method, status, seconds),
+    }
+    if let Ok(value) = warp::http::HeaderValue::from_str(id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+}
+
 /// Echoes the request's `X-Request-Id` (or gives one), logs one access line, and
 /// counts the request in the metrics.
 fn observe(inner: BoxedFilter<(Response,)>, mounted: std::sync::Arc<catalog::Catalog>) -> BoxedFilter<(Response,)> {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
     warp::header::optional::<String>("x-request-id")
         .and(warp::method())
         .and(warp::path::full())
         .and(warp::ext::optional::<gate::Caller>())
         .map(|id: Option<String>, method, path, caller: Option<gate::Caller>| {
-            let id = id
-                .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-                .unwrap_or_else(|| format!("{:08x}", NEXT.fetch_add(1, Ordering::Relaxed)));
+            let id = request_id(id.as_deref());
             let user = caller.map(|c| c.name().to_string()).unwrap_or_else(|| "-".into());
             (id, method, path, user, Instant::now())
         })
@@ -132,25 +163,9 @@ fn observe(inner: BoxedFilter<(Response,)>, mounted: std::sync::Arc<catalog::Cat
                   user: String,
                   start: Instant,
                   mut response: Response| {
-                let seconds = start.elapsed().as_secs_f64();
-                let status = response.status().as_u16();
-                // One line per request (never the query string: it may carry a token).
-                tracing::info!(
-                    target: "access",
-                    request_id = %id,
-                    user = %user,
-                    "{} {} {} {:.1}ms",
-                    method,
-                    path.as_str(),
-                    status,
-                    seconds * 1e3,
-                );
-                metrics::record_request(path.as_str(), &method, status, seconds);
-                if let Ok(value) = warp::http::HeaderValue::from_str(&id) {
-                    response.headers_mut().insert("x-request-id", value);
-                }
+                log_access(&id, &method, path.as_str(), None, &user, start, &mut response);
                 // A 405 says which methods the path has (RFC 9110).
-                if status == 405 {
+                if response.status() == warp::http::StatusCode::METHOD_NOT_ALLOWED {
                     let methods = mounted.methods_of(path.as_str()).join(", ");
                     if let Ok(value) = warp::http::HeaderValue::from_str(&methods) {
                         response.headers_mut().insert(warp::http::header::ALLOW, value);

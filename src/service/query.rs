@@ -305,11 +305,19 @@ impl Matcher {
         if self.sort.is_empty() || rows.len() < 2 || need == 0 {
             return;
         }
-        let keys: Vec<(&TextColumn, bool, ColumnKind)> =
-            self.sort.iter().map(|(p, desc, kind)| (cols.text(*p), *desc, *kind)).collect();
+        // A timestamp column is compared on its parsed instants (packed once per
+        // snapshot), not as text: no string compare in the sort's inner loop.
+        let keys: Vec<(&TextColumn, Option<&[Option<i64>]>, bool, ColumnKind)> = self
+            .sort
+            .iter()
+            .map(|(p, desc, kind)| (cols.text(*p), (*kind == ColumnKind::Timestamp).then(|| cols.time(*p)), *desc, *kind))
+            .collect();
         let order = |a: &u32, b: &u32| {
-            for (column, desc, kind) in &keys {
-                let o = compare_cells(*kind, column.get(*a), column.get(*b));
+            for (column, times, desc, kind) in &keys {
+                let o = match times.map(|t| (t[*a as usize], t[*b as usize])) {
+                    Some((Some(x), Some(y))) => x.cmp(&y),
+                    _ => compare_cells(*kind, column.get(*a), column.get(*b)),
+                };
                 if o != Ordering::Equal {
                     return if *desc { o.reverse() } else { o };
                 }
@@ -347,7 +355,7 @@ impl Matcher {
 }
 
 /// Orders two cells the way their column means: numbers as numbers, priorities by
-/// weight, the rest as text (timestamps in RFC 3339 UTC order as text).
+/// weight, timestamps by the instant they name, the rest as text.
 fn compare_cells(kind: ColumnKind, a: &str, b: &str) -> Ordering {
     match kind {
         ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId | ColumnKind::Count | ColumnKind::Rating => {
@@ -357,6 +365,12 @@ fn compare_cells(kind: ColumnKind, a: &str, b: &str) -> Ordering {
             let w = |v: &str| crate::domain::values::PRIORITIES.iter().position(|p| *p == v);
             w(a).cmp(&w(b))
         }
+        // Instants in time order (a fraction of a second or an offset would misorder
+        // as text); a cell that is not a timestamp as text, as it is everywhere else.
+        ColumnKind::Timestamp => match (parse_time(a), parse_time(b)) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            _ => a.cmp(b),
+        },
         _ => a.cmp(b),
     }
 }
@@ -418,5 +432,22 @@ mod deadline_tests {
         assert!(!d.is_overdue("2026-12-01", "done", at("2026-12-05T00:00:00Z")));
         assert!(d.is_overdue("2026-12-01T09:00:00Z", "new", at("2026-12-01T09:00:01Z")));
         assert!(!d.is_overdue("", "new", at("2030-01-01T00:00:00Z")));
+    }
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_order_by_instant_and_other_text_as_text() {
+        let t = ColumnKind::Timestamp;
+        // As text, ".5Z" sorts before "Z" and an offset anywhere; as instants they do not.
+        assert_eq!(compare_cells(t, "2026-11-01T09:00:00.5Z", "2026-11-01T09:00:00Z"), Ordering::Greater);
+        assert_eq!(compare_cells(t, "2026-11-01T12:00:00+03:00", "2026-11-01T09:00:00Z"), Ordering::Equal);
+        assert_eq!(compare_cells(t, "2026-11-01T08:00:00Z", "2026-11-01T09:00:00Z"), Ordering::Less);
+        // An empty cell (no timestamp) sorts first, as an empty text does.
+        assert_eq!(compare_cells(t, "", "2026-11-01T09:00:00Z"), Ordering::Less);
+        assert_eq!(compare_cells(ColumnKind::Text, "b", "a"), Ordering::Greater);
     }
 }

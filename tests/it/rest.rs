@@ -411,3 +411,53 @@ async fn every_operation_in_the_openapi_document_is_answered() {
     }
     app.stop().await;
 }
+
+/// `GET /api/tasks/{id}` is answered before the filter chain (api/fast.rs); the same
+/// request with a query string goes through the chain. Both must answer alike.
+#[tokio::test]
+async fn the_fast_read_of_a_task_answers_exactly_as_the_filter_chain() {
+    let app = app_with_users().await;
+    let r = app.post("/api/tasks", json!({"title": "Fast <read>", "assigned_to": 2})).await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_u64().unwrap();
+    let fetch = |path: String| {
+        let client = app.client.clone();
+        let url = app.url(&path);
+        async move { client.get(url).header("x-request-id", "same-id").send().await.unwrap() }
+    };
+    for (fast, chain) in [
+        (format!("/api/tasks/{id}"), format!("/api/tasks/{id}?via=chain")),
+        ("/api/tasks/9999".to_string(), "/api/tasks/9999?via=chain".to_string()),
+        ("/api/tasks/00001".to_string(), "/api/tasks/00001?via=chain".to_string()),
+    ] {
+        let (a, b) = (fetch(fast.clone()).await, fetch(chain).await);
+        assert_eq!(a.status(), b.status(), "{fast}");
+        let mut names = |r: &reqwest::Response| {
+            let mut h: Vec<(String, String)> = r
+                .headers()
+                .iter()
+                .filter(|(k, _)| *k != "date")
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+                .collect();
+            h.sort();
+            h
+        };
+        assert_eq!(names(&a), names(&b), "{fast}");
+        assert_eq!(a.headers()["x-request-id"], "same-id");
+        assert_eq!(a.bytes().await.unwrap(), b.bytes().await.unwrap(), "{fast}");
+    }
+    // A path the fast read does not take still reaches its route.
+    assert_eq!(app.get(&format!("/api/tasks/{id}/history")).await.status(), 200);
+    assert_eq!(app.get("/api/tasks/").await.status(), app.get("/api/tasks/?per_page=50").await.status());
+    // HEAD and an Origin go through the chain as before.
+    let head = app.client.head(app.url(&format!("/api/tasks/{id}"))).send().await.unwrap();
+    assert_eq!(head.status(), 405);
+    let cors = app
+        .client
+        .get(app.url(&format!("/api/tasks/{id}")))
+        .header("origin", "https://elsewhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cors.status(), 403, "a foreign origin is still judged by CORS");
+}
