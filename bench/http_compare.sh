@@ -16,12 +16,7 @@ wait_http http://127.0.0.1:3031/
 LUA= run "warp hello-world: GET /" http://127.0.0.1:3031/
 kill "${PIDS[-1]}"
 
-cat > "$WORK/config.yaml" <<YAML
-performance:
-  worker_processes: 1
-logging:
-  file_path: $WORK/logs/task_system.log
-YAML
+write_config
 # taskboard_rows LABEL BINARY PORT: reads by id, the list cached and uncached, and
 # durable creates (last, on a copy of the data, so the reads see the same 10k rows).
 taskboard_rows() {

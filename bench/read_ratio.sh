@@ -8,12 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/wrk_lib.sh "${1:-6}"
 ROUNDS=${2:-5}
-cat > "$WORK/config.yaml" <<YAML
-performance:
-  worker_processes: 1
-logging:
-  file_path: $WORK/logs/task_system.log
-YAML
+write_config
 taskset -c 0 target/release/examples/hello_warp 3041 & PIDS+=($!)
 wait_http http://127.0.0.1:3041/
 start_taskboard() { # BINARY PORT

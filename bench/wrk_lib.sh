@@ -32,3 +32,14 @@ table_header() {
   echo "| server and request | req/s | p99 |"
   echo "|---|---:|---:|"
 }
+
+# The taskboard configuration of the HTTP benchmarks: one worker (the server has CPU 0
+# to itself), default logging into the run's folder.
+write_config() {
+  cat > "$WORK/config.yaml" <<YAML
+performance:
+  worker_processes: 1
+logging:
+  file_path: $WORK/logs/task_system.log
+YAML
+}

@@ -307,19 +307,24 @@ impl Matcher {
         }
         // A timestamp column is compared on its parsed instants (packed once per
         // snapshot), not as text: no string compare in the sort's inner loop.
-        let keys: Vec<(&TextColumn, Option<&[Option<i64>]>, bool, ColumnKind)> = self
+        let keys: Vec<SortKey> = self
             .sort
             .iter()
-            .map(|(p, desc, kind)| (cols.text(*p), (*kind == ColumnKind::Timestamp).then(|| cols.time(*p)), *desc, *kind))
+            .map(|(p, desc, kind)| SortKey {
+                text: cols.text(*p),
+                times: (*kind == ColumnKind::Timestamp).then(|| cols.time(*p)),
+                desc: *desc,
+                kind: *kind,
+            })
             .collect();
         let order = |a: &u32, b: &u32| {
-            for (column, times, desc, kind) in &keys {
-                let o = match times.map(|t| (t[*a as usize], t[*b as usize])) {
+            for key in &keys {
+                let o = match key.times.map(|t| (t[*a as usize], t[*b as usize])) {
                     Some((Some(x), Some(y))) => x.cmp(&y),
-                    _ => compare_cells(*kind, column.get(*a), column.get(*b)),
+                    _ => compare_cells(key.kind, key.text.get(*a), key.text.get(*b)),
                 };
                 if o != Ordering::Equal {
-                    return if *desc { o.reverse() } else { o };
+                    return if key.desc { o.reverse() } else { o };
                 }
             }
             a.cmp(b)
@@ -352,6 +357,15 @@ impl Matcher {
             Ordering::Equal
         });
     }
+}
+
+/// One sort key of a query over packed columns.
+struct SortKey<'a> {
+    text: &'a TextColumn,
+    /// The parsed instants, for a timestamp column.
+    times: Option<&'a [Option<i64>]>,
+    desc: bool,
+    kind: ColumnKind,
 }
 
 /// Orders two cells the way their column means: numbers as numbers, priorities by

@@ -432,7 +432,7 @@ async fn the_fast_read_of_a_task_answers_exactly_as_the_filter_chain() {
     ] {
         let (a, b) = (fetch(fast.clone()).await, fetch(chain).await);
         assert_eq!(a.status(), b.status(), "{fast}");
-        let mut names = |r: &reqwest::Response| {
+        let names = |r: &reqwest::Response| {
             let mut h: Vec<(String, String)> = r
                 .headers()
                 .iter()
