@@ -199,6 +199,7 @@ async fn each_command_does_what_rest_does_for_the_role_and_refuses_what_rest_ref
     let (_, history) = call(&app, "GET", "/api/tasks/4/history", Some(&admin), None).await;
     assert_eq!(history["items"][0]["source"], "telegram", "{history}");
     assert!(text_of(&ask("/new").await).starts_with("Usage: /new TITLE"));
+    assert!(text_of(&ask("/new =1+1").await).contains("spreadsheet formula"), "refused at the door");
 
     assert!(text_of(&ask("/status 1 in_progress").await).contains("Status set to <b>in_progress</b>"));
     assert_eq!(task(&app, &admin, 1).await["status"], "in_progress");
@@ -227,6 +228,11 @@ async fn each_command_does_what_rest_does_for_the_role_and_refuses_what_rest_ref
     let t = text_of(&ask("/settings").await);
     assert!(t.contains("✅ a task is assigned to you"), "{t}");
     assert!(text_of(&ask("/fly").await).starts_with("Unknown command /fly"));
+    // Someone the bot does not know gets nothing of any command but how to link.
+    for command in ["/tasks", "/task 1", "/new x", "/report", "/settings", "/analyze 1", "/done 1"] {
+        let t = text_of(&say(&fake, 5555, Some("nobody_here"), command).await);
+        assert!(t.starts_with("This Telegram account is not linked"), "{command}: {t}");
+    }
 
     // A client: their own requests only, no status changes, no taking work.
     let carl = |text: &'static str| say(&fake, 1004, None, text);
