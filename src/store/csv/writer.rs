@@ -318,7 +318,14 @@ impl Writer {
         for (kind, _) in changed.iter().filter(|(k, lacks)| **lacks && !k.spec().journaled) {
             if let Some(t) = self.tables.get(kind) {
                 let path = self.shared.config.data_dir.join(kind.spec().file_name);
-                durable::write_atomic(&path, &t.to_bytes(), *kind == TableKind::Credentials)?;
+                let bytes = t.to_bytes();
+                durable::write_atomic(&path, &bytes, *kind == TableKind::Credentials)?;
+                // The server's own write: the watcher's event for it is not a person's save.
+                if let Ok(mut marks) = self.shared.folds.lock()
+                    && let Some(mark) = marks.get_mut(kind)
+                {
+                    (mark.bytes, mark.hash) = super::folds::fingerprint(&bytes);
+                }
             }
         }
         let started = Instant::now();
