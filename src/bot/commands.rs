@@ -45,25 +45,28 @@ const HELP: &str = "<b>taskboard</b>\n\
 /settings — which notifications you get\n\
 /help — this list";
 
-/// Answers one text message.
-pub async fn on_message(services: &Services, from: &Sender, text: &str) -> Reply {
+/// Answers one text message; also says which user wrote (None: nobody the bot knows).
+pub async fn on_message(services: &Services, from: &Sender, text: &str) -> (Reply, Option<u64>) {
     let text = text.trim();
     let (command, args) = split_command(text);
     let chats = &services.chats;
     // Linking comes before recognising: the code is how an unknown account gets known.
     if matches!(command.as_str(), "/start" | "/login") && !args.is_empty() {
         return match chats.redeem(args, from.id, Utc::now()).await {
-            Ok(p) => Reply::text(format!(
-                "Linked: you are <b>{}</b> ({}). You will be told about your tasks here.\n\n{HELP}",
-                escape(&p.username),
-                p.role
-            )),
-            Err(e) => Reply::text(escape(&e.to_string())),
+            Ok(p) => (
+                Reply::text(format!(
+                    "Linked: you are <b>{}</b> ({}). You will be told about your tasks here.\n\n{HELP}",
+                    escape(&p.username),
+                    p.role
+                )),
+                p.user_id,
+            ),
+            Err(e) => (Reply::text(escape(&e.to_string())), None),
         };
     }
     let p = match chats.recognise(from.id, from.username.as_deref()).await {
         Ok(p) => p,
-        Err(e) => return Reply::text(escape(&e.to_string())),
+        Err(e) => return (Reply::text(escape(&e.to_string())), None),
     };
     if let Some(user) = p.user_id {
         // Writing to the bot again undoes a block.
@@ -105,14 +108,14 @@ pub async fn on_message(services: &Services, from: &Sender, text: &str) -> Reply
         }
         "/report" => report(services, &p),
         "/analyze" => match task_id(args) {
-            Some(id) => return analyze(services, &p, id).await,
+            Some(id) => Ok(analyze(services, &p, id).await),
             None => Ok(Reply::text("Usage: /analyze N")),
         },
         "/settings" => Ok(settings(services, &p)),
         c if c.starts_with('/') => Ok(Reply::text(format!("Unknown command {}.\n\n{HELP}", escape(c)))),
         _ => Ok(Reply::text(format!("Commands start with /.\n\n{HELP}"))),
     };
-    outcome.unwrap_or_else(|e| Reply::text(refused(&e)))
+    (outcome.unwrap_or_else(|e| Reply::text(refused(&e))), p.user_id)
 }
 
 /// Answers a button press. The sender is recognised and authorised again: their role

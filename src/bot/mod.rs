@@ -226,8 +226,7 @@ async fn handle(services: &Services, outbox: &Outbox, bot: &teloxide::Bot, updat
                 return;
             }
             let sender = Sender { id: from.id.0 as i64, username: from.username.clone() };
-            let reply = commands::on_message(services, &sender, text).await;
-            let user = services.chats.recognise(sender.id, None).await.ok().and_then(|p| p.user_id);
+            let (reply, user) = commands::on_message(services, &sender, text).await;
             outbox.push(Outgoing::Send {
                 to: Recipient::Id(message.chat.id),
                 user,
