@@ -44,11 +44,21 @@ pub fn task_line(task: &Fields) -> String {
 /// A task as a message: what it is, where it stands, and buttons for the statuses
 /// `p` may move it to. `lead` comes first (what happened).
 pub fn show_task(services: &Services, p: &Principal, id: u64, lead: &str) -> Result<Reply, ServiceError> {
+    show_task_named(services, p, id, lead, &names(services, p))
+}
+
+/// The same, with the names `p` may read already at hand.
+pub fn show_task_named(
+    services: &Services,
+    p: &Principal,
+    id: u64,
+    lead: &str,
+    names: &HashMap<u64, String>,
+) -> Result<Reply, ServiceError> {
     let view = services.records.read(p, TableKind::Tasks, id)?;
     let fields = view.table.fields(&view.row);
-    let names = names(services, p);
     Ok(Reply {
-        text: format!("{lead}{}", task_card(&fields, &names)),
+        text: format!("{lead}{}", task_card(&fields, names)),
         buttons: status_buttons(services, p, id, &fields, &view.etag),
     })
 }

@@ -13,7 +13,7 @@ use crate::service::telegram::NoticeKind;
 use crate::store::{Change, Source};
 use teloxide::types::{ChatId, Recipient};
 
-use super::cards::{names, personal_report, show_task, team_summary};
+use super::cards::{names, personal_report, show_task_named, team_summary};
 use super::outbox::{Outbox, Outgoing};
 use super::text::{cut, escape};
 
@@ -74,7 +74,9 @@ fn message_for(services: &Services, change: &Change, notice: &Notice) -> Option<
     let p = chats.recipient(notice.user_id)?;
     let after = |k: &str| change.after.as_ref().and_then(|a| a.get(k)).cloned().unwrap_or_default();
     let before = |k: &str| change.before.as_ref().and_then(|b| b.get(k)).cloned().unwrap_or_default();
-    let by = actor(services, &p, change);
+    // Whom the recipient may name, read once for the lead and the card.
+    let known = names(services, &p);
+    let by = actor(&known, change);
     let lead = match notice.kind {
         NoticeKind::Assigned => format!("📌 <b>Assigned to you</b>{by}\n"),
         NoticeKind::Status => {
@@ -92,7 +94,7 @@ fn message_for(services: &Services, change: &Change, notice: &Notice) -> Option<
     };
     let task = notice.task_id?;
     // Read as the recipient: a task they may not read is not theirs to hear about.
-    let reply = show_task(services, &p, task, &lead).ok()?;
+    let reply = show_task_named(services, &p, task, &lead, &known).ok()?;
     Some(send(chat, notice.user_id, reply.text, reply.buttons))
 }
 
@@ -101,15 +103,14 @@ fn send(chat: i64, user: u64, text: String, buttons: Vec<Vec<super::outbox::Butt
 }
 
 /// ` by anna (Telegram)`, when the recipient may read who it was.
-fn actor(services: &Services, p: &Principal, change: &Change) -> String {
-    let Some(actor) = change.actor else { return String::new() };
-    let Some(name) = names(services, p).remove(&actor) else { return String::new() };
+fn actor(names: &std::collections::HashMap<u64, String>, change: &Change) -> String {
+    let Some(name) = change.actor.and_then(|actor| names.get(&actor)) else { return String::new() };
     let via = match change.source {
         Source::Telegram => " (Telegram)",
         Source::File => " (in the file)",
         _ => "",
     };
-    format!(" by {}{via}", escape(&name))
+    format!(" by {}{via}", escape(name))
 }
 
 /// The daily report: each active, linked user who wants it gets their own figures
