@@ -5,6 +5,7 @@
 //! broadcasts every committed [`Change`] on the change feed. Everything above it talks
 //! to the [`Storage`] trait, so a PostgreSQL backend can stand in later.
 
+pub(crate) mod apply;
 pub mod csv;
 pub mod table;
 

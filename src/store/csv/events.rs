@@ -4,21 +4,13 @@
 
 use serde_json::json;
 
-use crate::domain::{ColumnKind, TableKind};
+use crate::domain::TableKind;
 use crate::store::table::{Fields, TableData};
 use crate::store::{Change, ChangeOp, PastChanges, Source};
 
 use super::journal::NewEvent;
 use super::replay::Conflict;
-/// Replaces secret values so they never reach the feed.
-pub(super) fn redact(kind: TableKind, mut fields: Fields) -> Fields {
-    for column in kind.spec().columns.iter().filter(|c| c.kind == ColumnKind::Secret) {
-        if let Some(v) = fields.get_mut(column.name) {
-            *v = "[redacted]".into();
-        }
-    }
-    fields
-}
+pub(super) use crate::store::apply::redact;
 
 /// An event recorded on its own, as a change of the event log for the feed.
 pub(super) fn event_change(id: u64, e: &NewEvent) -> Change {

@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use crate::domain::TableKind;
 use crate::domain::values::now_timestamp;
-use crate::domain::{ColumnKind, FieldError, TableKind};
+use crate::store::apply;
 use crate::store::table::{Fields, TableData};
-use crate::store::{Change, ChangeOp, Committed, Context, Op, StoreError, etag_of};
+use crate::store::{Committed, Context, Op, StoreError};
 
-use super::events::{event_change, redact};
+use super::events::event_change;
 use super::fold::{FoldJob, FoldOutcome};
-use super::journal::{self, Journal, NewEvent};
+use super::journal::{Journal, NewEvent};
 use super::{ConsistentState, Msg, Shared, doc_dir, durable, folds, place_attachment};
 
 /// Commits gathered into one batch at most (one fsync serves them all).
@@ -367,219 +368,31 @@ impl Writer {
         Ok(numbered.into_iter().map(|(id, _)| id).collect())
     }
 
-    fn table_mut(&mut self, kind: TableKind) -> Result<&mut TableData, StoreError> {
-        if let Some(message) = self.shared.rejected_message(kind) {
-            return Err(StoreError::Unavailable(message));
-        }
-        if let Some(message) = self.shared.rejected_message(TableKind::Events) {
-            return Err(StoreError::Unavailable(message));
-        }
-        self.tables
-            .get_mut(&kind)
-            .map(Arc::make_mut)
-            .ok_or_else(|| StoreError::Unavailable(format!("{} is not loaded", kind.spec().file_name)))
-    }
-
-    /// Applies one change to the writer's tables; returns it with its event.
+    /// Applies one change to the writer's tables (see [`crate::store::apply`]); a
+    /// document's file is placed in its folder within the same commit.
     fn apply(&mut self, op: Op, ctx: Context, now: &str) -> Result<(Committed, Option<NewEvent>), StoreError> {
         let kind = op.table();
-        let spec = kind.spec();
-        let vocabulary = self.shared.config.vocabulary.clone();
-        // References are checked against the other tables as they stand now.
-        let refs: Vec<(String, TableKind)> = spec
-            .columns
-            .iter()
-            .filter_map(|c| if let ColumnKind::Ref(t) = c.kind { Some((c.name.to_string(), t)) } else { None })
-            .collect();
-        let ref_tables: HashMap<TableKind, Arc<TableData>> =
-            refs.iter().filter_map(|(_, t)| self.tables.get(t).map(|d| (*t, d.clone()))).collect();
+        if let Some(message) =
+            self.shared.rejected_message(kind).or_else(|| self.shared.rejected_message(TableKind::Events))
+        {
+            return Err(StoreError::Unavailable(message));
+        }
         let data_dir = self.shared.config.data_dir.clone();
-        let (op_kind, id, before, after) = {
-            let table = self.table_mut(kind)?;
-            match op {
-                Op::Create { mut fields, attachment, .. } => {
-                    let id = if spec.key == "id" {
-                        if fields.get("id").is_some_and(|v| !v.is_empty()) {
-                            return Err(StoreError::Invalid(vec![FieldError::new("id", "is given by the server")]));
-                        }
-                        table.max_id + 1
-                    } else {
-                        let id = fields.get(spec.key).and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| {
-                            StoreError::Invalid(vec![FieldError::new(spec.key, "a positive whole number is required")])
-                        })?;
-                        if table.rows.contains_key(&id) {
-                            return Err(StoreError::Conflict(format!("{} {id} exists already", spec.entity)));
-                        }
-                        id
-                    };
-                    fields.insert(spec.key.to_string(), id.to_string());
-                    for stamp in ["created_at", "updated_at"] {
-                        if table.position(stamp).is_some() && fields.get(stamp).is_none_or(|v| v.is_empty()) {
-                            fields.insert(stamp.into(), now.into());
-                        }
-                    }
-                    let full: Fields =
-                        table.header.iter().map(|h| (h.clone(), fields.remove(h).unwrap_or_default())).collect();
-                    reject_unknown(fields.keys())?;
-                    validate(spec, &full, &vocabulary, &refs, &ref_tables)?;
-                    let row = table.row_from_fields(&full);
-                    if let Some(staged) = &attachment {
-                        let filename = full.get("filename").map(String::as_str).unwrap_or("");
-                        if let Err(e) = place_attachment(&data_dir, id, filename, staged) {
-                            tracing::error!(error = %e, id, "could not place an uploaded file");
-                            return Err(StoreError::Io);
-                        }
-                    }
-                    table.rows.insert(id, Arc::new(row));
-                    table.max_id = table.max_id.max(id);
-                    (ChangeOp::Create, id, None, Some(full))
-                }
-                Op::Update { id, mut fields, if_match, .. } => {
-                    let row = table.rows.get(&id).cloned().ok_or(StoreError::NotFound { table: kind, id })?;
-                    // A body naming a column the table lacks is wrong whatever the
-                    // version: say so before judging the If-Match.
-                    reject_unknown(fields.keys().filter(|k| table.position(k).is_none()))?;
-                    if fields.get(spec.key).is_some_and(|v| v != &id.to_string()) {
-                        return Err(StoreError::Invalid(vec![FieldError::new(spec.key, "cannot be changed")]));
-                    }
-                    let before = table.fields(&row);
-                    let mut after = before.clone();
-                    for h in table.header.iter() {
-                        if let Some(v) = fields.remove(h) {
-                            after.insert(h.clone(), v);
-                        }
-                    }
-                    // What would be wrong whatever the version is said before the
-                    // If-Match is judged: a 412 means only "it changed since".
-                    validate(spec, &after, &vocabulary, &refs, &ref_tables)?;
-                    if if_match.as_ref().is_some_and(|tag| tag != "*" && *tag != etag_of(&row)) {
-                        return Err(StoreError::PreconditionFailed);
-                    }
-                    if after == before {
-                        let etag = Some(etag_of(&row));
-                        return Ok((Committed { id, record: Some(before), etag, change: None }, None));
-                    }
-                    if table.position("updated_at").is_some() && after.get("updated_at") == before.get("updated_at") {
-                        after.insert("updated_at".into(), now.into());
-                    }
-                    let row = table.row_from_fields(&after);
-                    table.rows.insert(id, Arc::new(row));
-                    (ChangeOp::Update, id, Some(before), Some(after))
-                }
-                Op::Delete { id, if_match, .. } => {
-                    let row = table.rows.get(&id).cloned().ok_or(StoreError::NotFound { table: kind, id })?;
-                    if if_match.as_ref().is_some_and(|tag| tag != "*" && *tag != etag_of(&row)) {
-                        return Err(StoreError::PreconditionFailed);
-                    }
-                    let before = table.fields(&row);
-                    (ChangeOp::Delete, id, Some(before), None)
-                }
-            }
+        let vocabulary = self.shared.config.vocabulary.clone();
+        let mut place = |id: u64, full: &Fields, staged: &crate::store::StagedBlob| {
+            let filename = full.get("filename").map(String::as_str).unwrap_or("");
+            place_attachment(&data_dir, id, filename, staged).map_err(|e| {
+                tracing::error!(error = %e, id, "could not place an uploaded file");
+                StoreError::Io
+            })
         };
-        if op_kind == ChangeOp::Delete {
-            // No row may be left pointing at a deleted one.
-            if let Some(referrer) = self.referrer_of(kind, id) {
-                return Err(StoreError::Conflict(format!("{} {id} is still referenced by {referrer}", spec.entity)));
-            }
-            if let Ok(table) = self.table_mut(kind) {
-                table.rows.remove(&id);
-            }
-            if kind == TableKind::Docs {
-                self.removals.push(doc_dir(&data_dir, id));
-            }
+        let applied = apply::apply(&mut self.tables, op, ctx, now, &vocabulary, self.journal.last_id + 1, &mut place)?;
+        if applied.committed.change.is_some() {
+            self.journal.last_id += 1;
         }
-        self.journal.last_id += 1;
-        let event_id = self.journal.last_id;
-        let data = journal::change_data(kind, before.as_ref(), after.as_ref());
-        let event = NewEvent {
-            kind: format!("{}.{}", spec.entity, op_kind.past_tense()),
-            entity: spec.entity.into(),
-            entity_id: Some(id),
-            user_id: ctx.actor,
-            source: ctx.source.to_string(),
-            message: String::new(),
-            data,
-            created_at: now.to_string(),
-        };
-        let etag = self.tables.get(&kind).and_then(|t| t.rows.get(&id)).map(|r| etag_of(r));
-        let change = Change {
-            event_id,
-            table: kind,
-            op: op_kind,
-            id,
-            before: before.map(|f| redact(kind, f)),
-            after: after.clone().map(|f| redact(kind, f)),
-            actor: ctx.actor,
-            source: ctx.source,
-            at: now.to_string(),
-            etag: etag.clone(),
-        };
-        Ok((Committed { id, record: after, etag, change: Some(change) }, Some(event)))
+        if let Some(id) = applied.deleted_doc {
+            self.removals.push(doc_dir(&self.shared.config.data_dir, id));
+        }
+        Ok((applied.committed, applied.event))
     }
-
-    /// The first row of another table that points at `kind` row `id`, as `file row N`.
-    fn referrer_of(&self, kind: TableKind, id: u64) -> Option<String> {
-        let wanted = id.to_string();
-        for (other_kind, other) in &self.tables {
-            for column in other_kind.spec().columns {
-                if column.kind != ColumnKind::Ref(kind) {
-                    continue;
-                }
-                let Some(pos) = other.position(column.name) else {
-                    continue;
-                };
-                if let Some((row_id, _)) = other.rows.iter().find(|(_, r)| r.cell(pos) == wanted) {
-                    return Some(format!(
-                        "{} {} {row_id} ({})",
-                        other_kind.spec().file_name,
-                        other_kind.spec().entity,
-                        column.name
-                    ));
-                }
-            }
-        }
-        None
-    }
-}
-
-/// A 422 naming every column in `names` (the ones the table lacks), if any.
-pub(super) fn reject_unknown<'a>(names: impl IntoIterator<Item = &'a String>) -> Result<(), StoreError> {
-    let errors: Vec<FieldError> = names.into_iter().map(|k| FieldError::new(k.clone(), "unknown field")).collect();
-    if errors.is_empty() { Ok(()) } else { Err(StoreError::Invalid(errors)) }
-}
-
-fn validate(
-    spec: &crate::domain::TableSpec,
-    fields: &Fields,
-    vocabulary: &crate::domain::Vocabulary,
-    refs: &[(String, TableKind)],
-    ref_tables: &HashMap<TableKind, Arc<TableData>>,
-) -> Result<(), StoreError> {
-    let mut errors = Vec::new();
-    for column in spec.columns {
-        let value = fields.get(column.name).map(String::as_str).unwrap_or("");
-        if let Err(message) = spec.check_cell(column, value, vocabulary) {
-            errors.push(FieldError::new(column.name, message));
-        }
-    }
-    if spec.kind == TableKind::Tasks {
-        for field in &vocabulary.task_fields {
-            let value = fields.get(&field.name).map(String::as_str).unwrap_or("");
-            if let Err(message) = field.check(value) {
-                errors.push(FieldError::new(field.name.clone(), message));
-            }
-        }
-    }
-    for (name, target) in refs {
-        let value = fields.get(name).map(String::as_str).unwrap_or("");
-        if value.is_empty() || errors.iter().any(|e| &e.field == name) {
-            continue;
-        }
-        let exists =
-            ref_tables.get(target).is_some_and(|t| value.parse::<u64>().is_ok_and(|id| t.rows.contains_key(&id)));
-        if !exists {
-            errors.push(FieldError::new(name.clone(), format!("{} {value} does not exist", target.spec().entity)));
-        }
-    }
-    if errors.is_empty() { Ok(()) } else { Err(StoreError::Invalid(errors)) }
 }
