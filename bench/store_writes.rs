@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use taskboard::store::{CsvStore, Storage, StoreConfig};
+use taskboard::store::{CsvStore, StoreConfig};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ConfigError};
 use crate::server::ServeOptions;
 use crate::service::Services;
-use crate::store::{CsvStore, Storage};
+use crate::store::{CsvStore, PgSettings, PgStore, Storage};
 
 /// A running server.
 pub struct Running {
@@ -20,7 +20,7 @@ pub struct Running {
     pub addr: SocketAddr,
     /// `http` or `https`.
     pub scheme: &'static str,
-    pub store: Arc<CsvStore>,
+    pub store: Arc<dyn Storage>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<()>,
     stop_jobs: oneshot::Sender<()>,
@@ -40,14 +40,28 @@ pub fn check_config(mut config: Config) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-/// Opens the data folder and starts serving.
-pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let store_config = crate::store::StoreConfig::from_config(&config);
+/// The store the configuration names: the CSV folder, or PostgreSQL with
+/// `db_postgresql.enabled` (the folder then keeps only what is local to this server).
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
+    let store_config = crate::store::StoreConfig::from_config(config);
     let data_dir = store_config.data_dir.clone();
+    if config.db_postgresql.enabled {
+        let settings = PgSettings::from_config(config);
+        let store = tokio::task::spawn_blocking(move || PgStore::open(store_config, settings))
+            .await?
+            .map_err(anyhow::Error::msg)
+            .context("cannot open the PostgreSQL database (db_postgresql)")?;
+        return Ok(Arc::new(store));
+    }
     let store = tokio::task::spawn_blocking(move || CsvStore::open(store_config))
         .await?
         .with_context(|| format!("cannot open the data folder {}", data_dir.display()))?;
-    let store = Arc::new(store);
+    Ok(Arc::new(store))
+}
+
+/// Opens the store and starts serving.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let store = open_store(&config).await?;
     if !config.security.enabled {
         tracing::warn!("security.enabled is false: every request acts as the built-in admin `anonymous`");
     }
@@ -63,7 +77,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let dyn_store: Arc<dyn Storage> = store.clone();
+    let dyn_store = store.clone();
     // The one application state: every source gets its door from here.
     let services = Services::new(Arc::new(config), dyn_store).map_err(anyhow::Error::msg)?;
     let config = services.config.clone();
@@ -93,7 +107,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let server = tokio::spawn(crate::server::serve(listener, routes, options, async {
         let _ = stopped.await;
     }));
-    tracing::info!(%addr, data_dir = %store.data_dir().display(), "taskboard listening on {scheme}://{addr}");
+    let backend = store.backend().kind;
+    tracing::info!(%addr, backend, data_dir = %store.data_dir().display(), "taskboard listening on {scheme}://{addr}");
     Ok(Running { addr, scheme, store, stop, server, stop_jobs, jobs, bot })
 }
 

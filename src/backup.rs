@@ -81,10 +81,23 @@ pub fn entries_from_state(state: &ConsistentState, data_dir: &Path, extras: &Ext
             private: t.kind == TableKind::Credentials,
         })
         .collect();
-    let mut events = Vec::new();
-    std::fs::File::open(data_dir.join("events.csv"))?.take(state.events_len).read_to_end(&mut events)?;
+    let events = match &state.events {
+        Some(events) => events.to_bytes(),
+        None => {
+            let mut events = Vec::new();
+            std::fs::File::open(data_dir.join("events.csv"))?.take(state.events_len).read_to_end(&mut events)?;
+            events
+        }
+    };
     entries.push(Entry::Bytes { path: "data/events.csv".into(), bytes: events, private: false });
-    entries.extend(other_files(data_dir)?);
+    match &state.files {
+        Some(files) => entries.extend(files.iter().map(|(path, bytes)| Entry::Bytes {
+            path: format!("data/{path}"),
+            bytes: bytes.clone(),
+            private: false,
+        })),
+        None => entries.extend(other_files(data_dir)?),
+    }
     entries.extend(extra_entries(extras));
     Ok(entries)
 }

@@ -359,12 +359,16 @@ impl Default for Telegram {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DbPostgresql {
+    /// Serve from PostgreSQL instead of the CSV folder.
     pub enabled: bool,
+    /// `postgres://user:password@host:port/database`; never logged.
     pub url: Secret,
+    /// Connections this server keeps open to the database at most.
+    pub max_connections: u32,
 }
 impl Default for DbPostgresql {
     fn default() -> Self {
-        Self { enabled: false, url: Secret(std::env::var("DATABASE_URL").unwrap_or_default()) }
+        Self { enabled: false, url: Secret(std::env::var("DATABASE_URL").unwrap_or_default()), max_connections: 10 }
     }
 }
 

@@ -237,6 +237,7 @@ mod tests {
             source: Source::Api,
             at: String::new(),
             etag: None,
+            remote: false,
         }
     }
 

@@ -109,6 +109,7 @@ mod tests {
             source: Source::Api,
             at: String::new(),
             etag: None,
+            remote: false,
         }
     }
 

@@ -161,6 +161,7 @@ pub(crate) fn apply(
         source: ctx.source,
         at: now.to_string(),
         etag: etag.clone(),
+        remote: false,
     };
     Ok(Applied {
         committed: Committed { id, record: after, etag, change: Some(change) },

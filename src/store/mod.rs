@@ -7,6 +7,7 @@
 
 pub(crate) mod apply;
 pub mod csv;
+pub mod pg;
 pub mod table;
 
 use std::fmt;
@@ -23,6 +24,7 @@ use crate::domain::{FieldError, TableKind, Vocabulary};
 pub use csv::CsvStore;
 pub use csv::format::{Problem, Row};
 pub use csv::journal::NewEvent;
+pub use pg::{PgSettings, PgStore};
 pub use table::{Fields, TableData};
 
 /// Where a change came from.
@@ -112,6 +114,9 @@ pub struct Change {
     /// The record's ETag after the change, when known: a live change knows it, a
     /// change read back from the journal (which keeps only changed fields) does not.
     pub etag: Option<String>,
+    /// Learnt from another server sharing the database (PostgreSQL), not made here.
+    #[serde(skip)]
+    pub remote: bool,
 }
 
 impl Serialize for TableKind {
@@ -153,25 +158,48 @@ impl Op {
     }
 }
 
-/// A file written durably into `data/docs/.incoming/`, waiting for the commit that
-/// moves it to its document's folder. Dropped without being placed, it is removed.
+/// A document's content waiting for the commit that attaches it: for the CSV backend a
+/// file written durably into `data/docs/.incoming/` (removed if dropped unplaced), for
+/// PostgreSQL the bytes, written with the row in one transaction.
 #[derive(Debug)]
 pub struct StagedBlob {
-    path: PathBuf,
+    staged: Staged,
+}
+
+#[derive(Debug)]
+enum Staged {
+    File(PathBuf),
+    Memory(bytes::Bytes),
 }
 
 impl StagedBlob {
     pub(crate) fn new(path: PathBuf) -> Self {
-        Self { path }
+        Self { staged: Staged::File(path) }
     }
-    pub(crate) fn path(&self) -> &std::path::Path {
-        &self.path
+    pub(crate) fn in_memory(content: bytes::Bytes) -> Self {
+        Self { staged: Staged::Memory(content) }
+    }
+    /// The staged file, for a blob staged on disk.
+    pub(crate) fn path(&self) -> Option<&std::path::Path> {
+        match &self.staged {
+            Staged::File(path) => Some(path),
+            Staged::Memory(_) => None,
+        }
+    }
+    /// The content, for a blob staged in memory.
+    pub(crate) fn bytes(&self) -> Option<&bytes::Bytes> {
+        match &self.staged {
+            Staged::File(_) => None,
+            Staged::Memory(b) => Some(b),
+        }
     }
 }
 
 impl Drop for StagedBlob {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let Staged::File(path) = &self.staged {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -260,6 +288,36 @@ pub trait Storage: Send + Sync + 'static {
     fn drop_cache(&self);
     /// Finishes in-flight writes, folds everything into the files, and stops.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+
+    // What servers sharing one store agree on. The CSV backend has one server per
+    // folder (the folder's lock), so its answers are the trivial ones below.
+
+    /// Changes an auxiliary file in one step that no other server can interleave with:
+    /// `change` gets the file as it is (None when absent) and returns its new content,
+    /// which is written and returned.
+    fn update_aux(&self, name: &str, change: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let new = change(self.read_aux(name).as_deref());
+        self.write_aux(name, &new)?;
+        Ok(new)
+    }
+    /// A number that changes whenever another server changes auxiliary file `name`: a
+    /// reader that keeps the file parsed in memory reads it again when it moved.
+    fn aux_generation(&self, _name: &str) -> u64 {
+        0
+    }
+    /// Claims the run of `job` due at `due` (an RFC 3339 instant): true for exactly one
+    /// of the servers sharing the store, so a scheduled run happens once.
+    fn claim_run(&self, _job: &str, _due: &str) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async { Ok(true) })
+    }
+    /// Whether this server holds the lease `name` (taking it when it is free): one
+    /// server at a time does what the lease guards (polling Telegram). A server that
+    /// dies lets the lease go.
+    fn hold_lease(&self, _name: &str) -> BoxFuture<'_, bool> {
+        Box::pin(async { true })
+    }
 }
 
 /// Figures the store keeps about itself, for metrics and benchmarks.
@@ -276,7 +334,7 @@ pub struct StoreStats {
 /// Which backend serves the tables.
 #[derive(Debug, Clone, Copy)]
 pub struct Backend {
-    /// `csv` (later `postgresql`).
+    /// `csv` or `postgresql`.
     pub kind: &'static str,
     /// Whether edits made outside the server (a person's save) are being followed.
     pub watching: bool,
@@ -288,6 +346,12 @@ pub struct ConsistentState {
     pub tables: Vec<Arc<TableData>>,
     pub events_len: u64,
     pub last_event_id: u64,
+    /// The event log itself, for a backend whose journal is not events.csv (the CSV
+    /// backend leaves it None: `events_len` bytes of events.csv are the log).
+    pub events: Option<Arc<TableData>>,
+    /// The files beside the tables (documents, reports) by their path under `data/`,
+    /// for a backend that keeps them outside the data folder; None for the CSV one.
+    pub files: Option<Vec<(String, Vec<u8>)>>,
 }
 
 /// The changes after an event id, as far back as the store still has them.

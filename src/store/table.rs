@@ -74,6 +74,20 @@ impl TableData {
         }
     }
 
+    /// A table without rows whose columns are `header`, written in `format`.
+    pub fn with_header(kind: TableKind, header: Vec<String>, format: CsvFormat) -> TableData {
+        let header_line = Row::from_cells(&header, &format).line().to_string();
+        TableData {
+            kind,
+            format,
+            kinds: kinds_of(kind, &header),
+            header: header.into(),
+            header_line: header_line.into(),
+            rows: imbl::OrdMap::new(),
+            max_id: 0,
+        }
+    }
+
     pub fn spec(&self) -> &'static TableSpec {
         self.kind.spec()
     }

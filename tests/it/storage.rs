@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use taskboard::store::Storage;
 
 use crate::common::{self, ServerProcess, TestApp, USERS_CSV, run_check};
 

@@ -12,10 +12,10 @@ use super::journal::NewEvent;
 use super::replay::Conflict;
 pub(super) use crate::store::apply::redact;
 
-/// An event recorded on its own, as a change of the event log for the feed.
-pub(super) fn event_change(id: u64, e: &NewEvent) -> Change {
+/// An event's cells by events.csv's column names.
+pub(crate) fn event_fields(id: u64, e: &NewEvent) -> Fields {
     let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let fields: Fields = [
+    [
         ("id", id.to_string()),
         ("type", e.kind.clone()),
         ("entity", e.entity.clone()),
@@ -28,8 +28,21 @@ pub(super) fn event_change(id: u64, e: &NewEvent) -> Change {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let source = Source::parse(&e.source).unwrap_or(Source::Api);
+    .collect()
+}
+
+/// An event recorded on its own, as a change of the event log for the feed.
+pub(crate) fn event_change(id: u64, e: &NewEvent) -> Change {
+    event_change_of(event_fields(id, e))
+}
+
+/// A row of the event log, as a created record of it on the feed.
+pub(crate) fn event_change_of(fields: Fields) -> Change {
+    let cell = |name: &str| fields.get(name).map(String::as_str).unwrap_or("");
+    let id = cell("id").parse().unwrap_or_default();
+    let source = Source::parse(cell("source")).unwrap_or(Source::Api);
+    let actor = cell("user_id").parse().ok();
+    let at = cell("created_at").to_string();
     Change {
         event_id: id,
         table: TableKind::Events,
@@ -37,10 +50,11 @@ pub(super) fn event_change(id: u64, e: &NewEvent) -> Change {
         id,
         before: None,
         after: Some(fields),
-        actor: e.user_id,
+        actor,
         source,
-        at: e.created_at.clone(),
+        at,
         etag: None,
+        remote: false,
     }
 }
 
@@ -86,7 +100,7 @@ pub(super) fn recent_start(events: &TableData, watermark: u64) -> u64 {
 /// The record changes in the event log after event `after` (see
 /// [`crate::store::Storage::changes_after`]): each `{entity}.{created|updated|deleted}`
 /// row decoded back into a change; other events are skipped.
-pub(super) fn changes_after(events: &TableData, after: u64) -> PastChanges {
+pub(crate) fn changes_after(events: &TableData, after: u64) -> PastChanges {
     let col = |n: &str| events.position(n).unwrap_or(usize::MAX);
     let (c_type, c_entity, c_entity_id, c_user, c_source, c_data, c_at) =
         (col("type"), col("entity"), col("entity_id"), col("user_id"), col("source"), col("data"), col("created_at"));
@@ -121,6 +135,7 @@ pub(super) fn changes_after(events: &TableData, after: u64) -> PastChanges {
             source: Source::parse(row.cell(c_source)).unwrap_or(Source::Api),
             at: row.cell(c_at).to_string(),
             etag: None,
+            remote: false,
         });
     }
     past

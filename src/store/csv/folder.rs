@@ -87,7 +87,8 @@ pub(super) fn place_attachment(data_dir: &Path, id: u64, filename: &str, staged:
         std::fs::remove_dir_all(&folder)?;
     }
     std::fs::create_dir_all(&folder)?;
-    std::fs::rename(staged.path(), folder.join(filename))?;
+    let from = staged.path().ok_or_else(|| std::io::Error::other("the upload was not staged in the folder"))?;
+    std::fs::rename(from, folder.join(filename))?;
     durable::sync_dir(&folder)?;
     durable::sync_dir(&data_dir.join("docs"))
 }

@@ -29,7 +29,7 @@ use crate::domain::values::now_timestamp;
 pub mod check;
 mod diff;
 pub mod durable;
-mod events;
+pub(crate) mod events;
 mod fold;
 mod folder;
 pub mod folds;

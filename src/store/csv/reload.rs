@@ -141,6 +141,7 @@ impl Writer {
                 source: ctx.source,
                 at: now.clone(),
                 etag: merged.rows.get(&id).map(|row| etag_of(row)),
+                remote: false,
             });
         }
         for conflict in &outcome.conflicts {

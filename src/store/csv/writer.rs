@@ -84,6 +84,8 @@ impl Writer {
                             tables: self.tables.values().cloned().collect(),
                             events_len: self.journal.len,
                             last_event_id: self.journal.last_id,
+                            events: None,
+                            files: None,
                         });
                     }
                     Msg::Shutdown { reply } => shutdown = Some(reply),
