@@ -26,6 +26,8 @@ pub struct Running {
     stop_jobs: oneshot::Sender<()>,
     jobs: JoinHandle<()>,
     bot: Option<crate::bot::Bot>,
+    /// The follower of other servers' logins (PostgreSQL only).
+    follow: (oneshot::Sender<()>, Option<JoinHandle<()>>),
 }
 
 /// The configuration as each subsystem checks its own section. `config.rs` reads the
@@ -102,6 +104,25 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let job_control = crate::service::jobs::Jobs::new(Arc::new(scheduler.clone()));
     // The bot is a source like the API: it gets the same Services.
     let bot = crate::bot::start(&services).map_err(anyhow::Error::msg)?;
+    // Servers sharing a database count each other's failed logins (see
+    // `Security::note_other_server`); a CSV folder has one server.
+    let (stop_follow, follow_stopped) = oneshot::channel::<()>();
+    let follow = (store.backend().kind == "postgresql").then(|| {
+        let (security, mut feed) = (services.security.clone(), store.subscribe());
+        tokio::spawn(async move {
+            let mut stopped = std::pin::pin!(follow_stopped);
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    change = feed.recv() => match change {
+                        Ok(change) => security.note_other_server(&change),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(_) => return,
+                    },
+                }
+            }
+        })
+    });
     let routes = crate::api::routes(&services, job_control, Instant::now());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(crate::server::serve(listener, routes, options, async {
@@ -109,7 +130,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     }));
     let backend = store.backend().kind;
     tracing::info!(%addr, backend, data_dir = %store.data_dir().display(), "taskboard listening on {scheme}://{addr}");
-    Ok(Running { addr, scheme, store, stop, server, stop_jobs, jobs, bot })
+    Ok(Running { addr, scheme, store, stop, server, stop_jobs, jobs, bot, follow: (stop_follow, follow) })
 }
 
 impl Running {
@@ -123,6 +144,10 @@ impl Running {
         }
         let _ = self.stop_jobs.send(());
         let _ = self.jobs.await;
+        let _ = self.follow.0.send(());
+        if let Some(follow) = self.follow.1 {
+            let _ = follow.await;
+        }
         self.store.shutdown().await;
         tracing::info!("taskboard stopped; every table file is complete");
     }

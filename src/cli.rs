@@ -86,6 +86,16 @@ pub enum Command {
         #[arg(long)]
         bom: bool,
     },
+    /// Copy the data folder into an empty PostgreSQL database (db_postgresql.url), or
+    /// (--to csv --data-dir DIR) the database into a new folder; checked table by table.
+    Migrate {
+        /// `postgres` or `csv`.
+        #[arg(long, value_parser = ["postgres", "csv"])]
+        to: String,
+        /// The folder to copy from (to postgres; default storage.data_dir) or into (to csv).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -142,9 +152,7 @@ pub fn run() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve { data_dir: None, host: None, port: None }) {
         Command::Serve { data_dir, host, port } => {
-            if let Some(d) = data_dir {
-                config.storage.data_dir = d;
-            }
+            use_folder(&mut config, data_dir);
             if let Some(h) = host {
                 config.server.host = h;
             }
@@ -154,28 +162,13 @@ pub fn run() -> ExitCode {
             serve(config)
         }
         Command::Doctor => crate::doctor::run(&cli.config),
-        Command::Check { data_dir } => {
-            if let Some(d) = data_dir {
-                config.storage.data_dir = d;
-            }
-            check(&config)
-        }
-        Command::User { action, data_dir } => {
-            if let Some(d) = data_dir {
-                config.storage.data_dir = d;
-            }
-            user(&config, action)
-        }
+        Command::Check { data_dir } => check(&in_folder(config, data_dir)),
+        Command::User { action, data_dir } => user(&in_folder(config, data_dir), action),
         Command::Backup { action, data_dir } => {
-            if let Some(d) = data_dir {
-                config.storage.data_dir = d;
-            }
-            backup(&config, action.unwrap_or(BackupAction::Create))
+            backup(&in_folder(config, data_dir), action.unwrap_or(BackupAction::Create))
         }
         Command::Restore { file, data_dir, force } => {
-            if let Some(d) = data_dir {
-                config.storage.data_dir = d;
-            }
+            use_folder(&mut config, data_dir);
             let file = crate::backup::locate(&config.backup.dir, &file);
             match crate::backup::restore(&file, &config.storage.data_dir, config.source_path.as_deref(), force) {
                 Ok(r) => {
@@ -199,13 +192,23 @@ pub fn run() -> ExitCode {
                 }
             }
         }
+        Command::Migrate { to, data_dir } => migrate(&config, &to, data_dir),
         Command::Export { table, data_dir, output, filters, bom } => {
-            if let Some(d) = data_dir {
-                config.storage.data_dir = d;
-            }
-            export(&config, &table, output.as_deref(), &filters, bom)
+            export(&in_folder(config, data_dir), &table, output.as_deref(), &filters, bom)
         }
     }
+}
+
+/// `--data-dir`, where given, in place of `storage.data_dir`.
+fn use_folder(config: &mut Config, data_dir: Option<PathBuf>) {
+    if let Some(d) = data_dir {
+        config.storage.data_dir = d;
+    }
+}
+
+fn in_folder(mut config: Config, data_dir: Option<PathBuf>) -> Config {
+    use_folder(&mut config, data_dir);
+    config
 }
 
 fn serve(config: Config) -> ExitCode {
@@ -248,6 +251,61 @@ fn serve(config: Config) -> ExitCode {
         running.stop().await;
         ExitCode::SUCCESS
     })
+}
+
+/// A progress bar on standard error, drawn only on a terminal.
+struct Bar(indicatif::ProgressBar);
+impl crate::store::pg::migrate::Progress for Bar {
+    fn step(&self, name: &str, total: u64) {
+        self.0.set_message(name.to_string());
+        self.0.set_length(total);
+        self.0.set_position(0);
+    }
+    fn advance(&self, rows: u64) {
+        self.0.inc(rows);
+    }
+}
+
+fn migrate(config: &Config, to: &str, data_dir: Option<PathBuf>) -> ExitCode {
+    if !config.db_postgresql.url.is_set() {
+        eprintln!("taskboard migrate: db_postgresql.url (or DATABASE_URL) names no database");
+        return ExitCode::from(2);
+    }
+    let settings = crate::store::PgSettings::from_config(config);
+    let vocabulary = crate::store::StoreConfig::from_config(config).vocabulary;
+    let style =
+        indicatif::ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len}").map(|s| s.progress_chars("=> "));
+    let bar =
+        Bar(indicatif::ProgressBar::new(0)
+            .with_style(style.unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())));
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("taskboard migrate: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match (to, data_dir) {
+            ("csv", Some(dir)) => crate::store::pg::migrate::to_csv(&dir, &vocabulary, &settings, &bar).await,
+            ("csv", None) => Err("--to csv needs --data-dir DIR, the folder to write".into()),
+            (_, dir) => {
+                let dir = dir.unwrap_or_else(|| config.storage.data_dir.clone());
+                crate::store::pg::migrate::to_postgres(&dir, &vocabulary, &settings, &bar).await
+            }
+        }
+    });
+    bar.0.finish_and_clear();
+    match result {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("taskboard migrate: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn check(config: &Config) -> ExitCode {

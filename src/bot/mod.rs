@@ -128,6 +128,11 @@ fn failed(services: &Services, call: &str, e: &RequestError, failures: &mut u32,
     wait
 }
 
+/// The lease of the server that polls Telegram and sends notifications.
+pub(crate) const LEASE: &str = "telegram-bot";
+/// How often a server on standby looks whether the lease is free.
+const STANDBY_LOOK: Duration = Duration::from_secs(3);
+
 /// Learns who the bot is, then long polls until stopped.
 async fn poll(services: Services, bot: teloxide::Bot, outbox: Outbox, token: String, mut stop: watch::Receiver<bool>) {
     let mut failures = 0u32;
@@ -160,6 +165,15 @@ async fn poll(services: Services, bot: teloxide::Bot, outbox: Outbox, token: Str
     let mut offset: i32 = 0;
     loop {
         while handlers.try_join_next().is_some() {}
+        // Telegram lets one client poll a bot: of the servers sharing a database, the
+        // one holding the lease does; the others stand by and take over if it goes.
+        if !services.store.hold_lease(LEASE).await {
+            note(&services, "standby", None);
+            if sleep_or_stop(STANDBY_LOOK, &mut stop).await {
+                break;
+            }
+            continue;
+        }
         let request = bot
             .get_updates()
             .offset(offset)

@@ -26,7 +26,11 @@ pub async fn follow(services: Services, outbox: Outbox, mut stop: watch::Receive
             received = feed.recv() => match received {
                 Ok(change) => {
                     last = last.max(change.event_id);
-                    tell(&services, &outbox, &change).await;
+                    // Of the servers sharing a database, the one that polls Telegram
+                    // tells people, once.
+                    if services.store.hold_lease(super::LEASE).await {
+                        tell(&services, &outbox, &change).await;
+                    }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     // Caught up from the journal: record changes, with only their changed

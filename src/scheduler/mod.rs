@@ -206,6 +206,10 @@ impl Scheduler {
             tracing::warn!(target: "taskboard::scheduler", job = %id, scheduled = %stamp(at), "run missed (late beyond misfire_grace_time, or still running)");
             let me = self.clone();
             tokio::spawn(async move {
+                // Servers sharing a database each see the miss; one says so.
+                if !me.inner.store.claim_run(&id, &format!("missed {}", stamp(at))).await.unwrap_or(false) {
+                    return;
+                }
                 let _ = me
                     .inner
                     .store
@@ -242,6 +246,22 @@ impl Scheduler {
     }
 
     async fn execute(&self, id: String, task: String, scheduled: DateTime<Utc>) {
+        // Each run happens once across the servers sharing a database: the first to
+        // claim it runs it. (A server that dies mid-run leaves this run done as far as
+        // the others know; the next run is claimed afresh.)
+        match self.inner.store.claim_run(&id, &scheduled.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).await {
+            Ok(true) => {}
+            outcome => {
+                let why = if outcome.is_ok() { "another server took it" } else { "the store could not be asked" };
+                tracing::info!(target: "taskboard::scheduler", job = %id, scheduled = %stamp(scheduled), "not run here: {why}");
+                if let Ok(mut jobs) = self.inner.jobs.lock()
+                    && let Some(job) = jobs.get_mut(&id)
+                {
+                    job.running = false;
+                }
+                return;
+            }
+        }
         let Ok(_slot) = self.inner.pool.clone().acquire_owned().await else { return };
         let started = Instant::now();
         let now = Utc::now();

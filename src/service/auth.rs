@@ -6,9 +6,9 @@
 //! table: a user set inactive, deleted, or given another role is refused or re-scoped on
 //! their very next request.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -26,7 +26,7 @@ use crate::store::{Context, Fields, Op, Source, Storage, StoreError};
 
 use super::access::Principal;
 
-use super::sessions::{SESSIONS_FILE, Session, read_sessions, write_sessions};
+use super::sessions::{Session, SessionBook};
 
 /// Why a login or a token is refused.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +82,7 @@ pub struct Security {
     method: ValidationMethod,
     bot_token: String,
     telegram_max_age_hours: u64,
-    sessions: Mutex<HashMap<String, Session>>,
+    sessions: SessionBook,
     pub admin_only: AdminOnly,
     pub export_allow_all: bool,
     requests: PerMinute<RateKey>,
@@ -106,7 +106,7 @@ impl Security {
             None
         };
         let tz = config.scheduler.timezone.parse().unwrap_or(chrono_tz::UTC);
-        let sessions = store.read_aux(SESSIONS_FILE).map(|b| read_sessions(&b)).unwrap_or_default();
+        let sessions = SessionBook::open(store.clone());
         Ok(Security {
             enabled: s.enabled,
             anonymous: Arc::new(Principal::anonymous()),
@@ -116,7 +116,7 @@ impl Security {
             method: s.validation_method,
             bot_token: config.telegram.bot_token.expose().to_string(),
             telegram_max_age_hours: s.telegram_auth_max_age_hours,
-            sessions: Mutex::new(sessions),
+            sessions,
             admin_only: AdminOnly::new(&s.admin_only_endpoints),
             export_allow_all: config.export.allow_all,
             requests: PerMinute::new(s.rate_limiting.requests_per_minute),
@@ -198,11 +198,32 @@ impl Security {
     }
 
     fn session(&self, sid: &str) -> Result<Session, AuthError> {
-        let sessions = self.sessions.lock().map_err(|_| invalid_token())?;
-        match sessions.get(sid) {
+        match self.sessions.get(sid) {
             Some(s) if s.revoked => Err(AuthError::Unauthorized("this session was logged out or revoked".into())),
-            Some(s) => Ok(s.clone()),
+            Some(s) => Ok(s),
             None => Err(invalid_token()),
+        }
+    }
+
+    /// A login failure or success that another server sharing the store recorded,
+    /// counted here too: a lockout earned on one server holds on every one.
+    pub fn note_other_server(&self, change: &crate::store::Change) {
+        if !change.remote || change.table != TableKind::Events {
+            return;
+        }
+        let Some(event) = &change.after else { return };
+        let cell = |name: &str| event.get(name).map(String::as_str).unwrap_or("");
+        let data: serde_json::Value = serde_json::from_str(cell("data")).unwrap_or_default();
+        let username = data["username"].as_str().unwrap_or("").to_lowercase();
+        match cell("type") {
+            "user.login_failed" => {
+                let now = Instant::now();
+                self.account_failures.failed(&[&format!("user:{username}")], now);
+                let address = data["address"].as_str().unwrap_or("");
+                self.address_failures.failed(&[&format!("ip:{address}")], now);
+            }
+            "user.login" if !username.is_empty() => self.account_failures.succeeded(&format!("user:{username}")),
+            _ => {}
         }
     }
 
@@ -368,7 +389,8 @@ impl Security {
         let sid = crate::auth::tokens::random_id();
         let user_id = p.user_id.unwrap_or_default();
         let pair = self.issue(&sid, &p, expired)?;
-        self.event("user.login", Some(user_id), format!("{} logged in ({method})", p.username), None).await;
+        let data = serde_json::json!({"username": p.username, "method": method});
+        self.event("user.login", Some(user_id), format!("{} logged in ({method})", p.username), Some(data)).await;
         Ok(pair)
     }
 
@@ -386,7 +408,7 @@ impl Security {
             revoked: false,
             must_change_password,
         };
-        self.save_session(sid, Some(session))?;
+        self.sessions.save(sid, session)?;
         Ok(TokenPair {
             access_token,
             refresh_token,
@@ -458,11 +480,7 @@ impl Security {
         super::users::store_password_hash(&*self.store, user_id, new_hash, p.context()).await?;
         // The other sessions of this user end; this one goes on without the flag.
         let sid = p.session.clone().unwrap_or_default();
-        let others: Vec<String> = self
-            .sessions
-            .lock()
-            .map(|s| s.iter().filter(|(k, v)| v.user_id == user_id && **k != sid).map(|(k, _)| k.clone()).collect())
-            .unwrap_or_default();
+        let others: Vec<String> = self.sessions.of_user(user_id).into_iter().filter(|k| *k != sid).collect();
         for other in others {
             self.revoke(&other)?;
         }
@@ -472,11 +490,7 @@ impl Security {
     /// Ends every session of `user_id` (a password reset by an admin: whoever knew the
     /// old password is logged out everywhere).
     pub fn end_sessions_of(&self, user_id: u64) -> Result<(), AuthError> {
-        let theirs: Vec<String> = self
-            .sessions
-            .lock()
-            .map(|s| s.iter().filter(|(_, v)| v.user_id == user_id && !v.revoked).map(|(k, _)| k.clone()).collect())
-            .unwrap_or_default();
+        let theirs = self.sessions.of_user(user_id);
         for sid in theirs {
             self.revoke(&sid)?;
         }
@@ -484,24 +498,7 @@ impl Security {
     }
 
     fn revoke(&self, sid: &str) -> Result<(), AuthError> {
-        let current = self.sessions.lock().ok().and_then(|s| s.get(sid).cloned());
-        if let Some(mut session) = current {
-            session.revoked = true;
-            self.save_session(sid, Some(session))?;
-        }
-        Ok(())
-    }
-
-    /// Sets one session and rewrites the file (expired sessions are dropped).
-    fn save_session(&self, sid: &str, session: Option<Session>) -> Result<(), AuthError> {
-        let mut sessions = self.sessions.lock().map_err(|_| AuthError::Store(StoreError::Io))?;
-        match session {
-            Some(s) => sessions.insert(sid.to_string(), s),
-            None => sessions.remove(sid),
-        };
-        let now = Utc::now().timestamp();
-        sessions.retain(|_, s| s.expires_at > now);
-        self.store.write_aux(SESSIONS_FILE, &write_sessions(&sessions))?;
+        self.sessions.revoke(sid)?;
         Ok(())
     }
 

@@ -3,10 +3,14 @@
 //! revocation survives a restart. Expired sessions are dropped when it is read.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 
-pub(super) const SESSIONS_FILE: &str = ".taskboard/sessions.csv";
+use crate::store::{Storage, StoreError};
+
+const SESSIONS_FILE: &str = ".taskboard/sessions.csv";
 
 /// One login session: the refresh token currently valid for it.
 #[derive(Debug, Clone)]
@@ -54,4 +58,81 @@ pub(super) fn read_sessions(bytes: &[u8]) -> HashMap<String, Session> {
             (session.expires_at > now).then_some((sid, session))
         })
         .collect()
+}
+
+/// The sessions as this server knows them, kept in step with the file: servers that
+/// share a store (PostgreSQL) see each other's logins, logouts and revocations.
+pub(super) struct SessionBook {
+    store: Arc<dyn Storage>,
+    sessions: Mutex<HashMap<String, Session>>,
+    /// The store's generation of the file when it was last read.
+    generation: AtomicU64,
+}
+
+impl SessionBook {
+    pub(super) fn open(store: Arc<dyn Storage>) -> SessionBook {
+        let generation = AtomicU64::new(store.aux_generation(SESSIONS_FILE));
+        let sessions = store.read_aux(SESSIONS_FILE).map(|b| read_sessions(&b)).unwrap_or_default();
+        SessionBook { store, sessions: Mutex::new(sessions), generation }
+    }
+
+    /// Session `sid`, revoked or not.
+    pub(super) fn get(&self, sid: &str) -> Option<Session> {
+        self.as_stored(false);
+        let found = self.sessions.lock().ok()?.get(sid).cloned();
+        // A session another server started a moment ago may not have been announced
+        // yet: one more look at the file before refusing a correctly signed token.
+        found.or_else(|| {
+            self.as_stored(true);
+            self.sessions.lock().ok()?.get(sid).cloned()
+        })
+    }
+
+    /// The ids of `user_id`'s sessions that are not revoked.
+    pub(super) fn of_user(&self, user_id: u64) -> Vec<String> {
+        self.as_stored(true);
+        self.sessions
+            .lock()
+            .map(|s| s.iter().filter(|(_, v)| v.user_id == user_id && !v.revoked).map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn revoke(&self, sid: &str) -> Result<(), StoreError> {
+        if let Some(mut session) = self.get(sid) {
+            session.revoked = true;
+            self.save(sid, session)?;
+        }
+        Ok(())
+    }
+
+    /// Sets one session and rewrites the file (expired sessions are dropped), in one
+    /// step from what the file holds (`update_aux`), not from this server's copy.
+    pub(super) fn save(&self, sid: &str, session: Session) -> Result<(), StoreError> {
+        let mut merged = HashMap::new();
+        self.store.update_aux(SESSIONS_FILE, &mut |stored| {
+            let mut sessions = stored.map(read_sessions).unwrap_or_default();
+            sessions.insert(sid.to_string(), session.clone());
+            let now = Utc::now().timestamp();
+            sessions.retain(|_, s| s.expires_at > now);
+            let bytes = write_sessions(&sessions);
+            merged = sessions;
+            bytes
+        })?;
+        *self.sessions.lock().map_err(|_| StoreError::Io)? = merged;
+        Ok(())
+    }
+
+    /// Reads the file again when another server changed it since (or when `always`).
+    fn as_stored(&self, always: bool) {
+        let generation = self.store.aux_generation(SESSIONS_FILE);
+        if !always && generation == self.generation.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(bytes) = self.store.read_aux(SESSIONS_FILE)
+            && let Ok(mut sessions) = self.sessions.lock()
+        {
+            *sessions = read_sessions(&bytes);
+        }
+        self.generation.store(generation, Ordering::Release);
+    }
 }

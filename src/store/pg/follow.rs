@@ -29,8 +29,10 @@ pub(super) async fn follow(shared: Arc<Shared>, pool: PgPool, tx: mpsc::Unbounde
         if listener.is_none() {
             listener = listen(&pool).await;
             if listener.is_some() {
-                // Whatever happened while nobody listened is in the events table.
+                // Whatever happened while nobody listened is in the events table; the
+                // side files may have changed too.
                 let _ = tx.send(Msg::CatchUp);
+                shared.bump_aux("*");
             }
         }
         tokio::select! {
@@ -38,7 +40,10 @@ pub(super) async fn follow(shared: Arc<Shared>, pool: PgPool, tx: mpsc::Unbounde
                 Ok(Some(n)) => on_notification(&shared, &tx, &n),
                 // The connection dropped; PgListener reconnects on the next call,
                 // and what was missed meanwhile is read from the events table.
-                Ok(None) => { let _ = tx.send(Msg::CatchUp); }
+                Ok(None) => {
+                    let _ = tx.send(Msg::CatchUp);
+                    shared.bump_aux("*");
+                }
                 Err(e) => {
                     tracing::warn!(error = %blank_url(e), "the database's notifications stopped; listening again");
                     listener = None;

@@ -101,12 +101,15 @@ pub async fn to_postgres(
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;
-        if any || head > 0 {
+        if any {
             return Err(format!(
                 "the database is not empty (table {} has rows); migrate into an empty database",
                 sql_name(kind)
             ));
         }
+    }
+    if head > 0 {
+        return Err(format!("the database is not empty (its journal is at event {head}); migrate into an empty one"));
     }
     for (kind, table) in &tables {
         progress.step(kind.spec().file_name, table.rows.len() as u64);
@@ -152,6 +155,7 @@ pub async fn to_postgres(
     let back: BTreeMap<TableKind, TableData> =
         loaded.tables.into_iter().map(|(k, t)| (k, std::sync::Arc::unwrap_or_clone(t))).collect();
     report.tables = compare(&expected, &checksums(&back))?;
+    drop(conn);
     pool.close().await;
     Ok(report)
 }
@@ -224,6 +228,7 @@ pub async fn to_csv(
         report.files += 1;
         progress.advance(1);
     }
+    drop(conn);
     pool.close().await;
 
     // Read the folder back as a server would, and compare.

@@ -151,6 +151,10 @@ enum Msg {
     },
 }
 
+/// A held lease: the connection whose session holds its advisory lock, and when it
+/// last answered.
+type Lease = (sqlx::pool::PoolConnection<sqlx::Postgres>, std::time::Instant);
+
 /// A cheap-to-clone handle on the PostgreSQL store.
 #[derive(Clone)]
 pub struct PgStore {
@@ -159,7 +163,7 @@ pub struct PgStore {
     pool: PgPool,
     runtime: tokio::runtime::Handle,
     /// Connections holding a lease (a session advisory lock), by lease name.
-    leases: Arc<tokio::sync::Mutex<HashMap<String, sqlx::pool::PoolConnection<sqlx::Postgres>>>>,
+    leases: Arc<tokio::sync::Mutex<HashMap<String, Lease>>>,
     /// The store's own thread, ended by `shutdown`.
     thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
@@ -443,7 +447,10 @@ impl Storage for PgStore {
     }
 
     fn aux_generation(&self, name: &str) -> u64 {
-        self.shared.aux_generations.lock().ok().and_then(|g| g.get(name).copied()).unwrap_or(0)
+        // "*" moves when notifications were missed (the listener reconnected): every
+        // file may have changed then.
+        let generations = self.shared.aux_generations.lock();
+        generations.map(|g| g.get(name).copied().unwrap_or(0) + g.get("*").copied().unwrap_or(0)).unwrap_or(0)
     }
 
     fn claim_run(&self, job: &str, due: &str) -> BoxFuture<'_, Result<bool, StoreError>> {
@@ -472,9 +479,14 @@ impl Storage for PgStore {
         let (tx, rx) = oneshot::channel();
         self.runtime.spawn(async move {
             let mut leases = leases.lock().await;
-            if let Some(conn) = leases.get_mut(&name) {
-                // Still ours while the connection answers.
+            if let Some((conn, checked)) = leases.get_mut(&name) {
+                // Still ours while the connection answers (asked at most once a second).
+                if checked.elapsed() < Duration::from_secs(1) {
+                    let _ = tx.send(true);
+                    return;
+                }
                 if sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok() {
+                    *checked = std::time::Instant::now();
                     let _ = tx.send(true);
                     return;
                 }
@@ -492,7 +504,7 @@ impl Storage for PgStore {
                 .unwrap_or(false);
             if got {
                 // Out of the pool for good: the lock lives as long as this connection.
-                leases.insert(name, conn);
+                leases.insert(name, (conn, std::time::Instant::now()));
             }
             let _ = tx.send(got);
         });
