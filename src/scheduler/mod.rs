@@ -89,6 +89,17 @@ fn local_stamp(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// What names one run among the servers sharing a store: a cron run by its instant
+/// (every server computes the same ones); an interval run by its period since the
+/// epoch, since each server counts intervals from its own start: of the runs servers
+/// make in one period, one is claimed.
+fn claim_key(trigger: &Trigger, at: DateTime<Utc>) -> String {
+    match trigger {
+        Trigger::Interval(d) => format!("every {}s #{}", d.as_secs(), at.timestamp() / d.as_secs().max(1) as i64),
+        Trigger::Cron { .. } => stamp(at),
+    }
+}
+
 fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -194,7 +205,7 @@ impl Scheduler {
                         missed.push((id.clone(), at)); // a job never overlaps itself
                     } else {
                         job.running = true;
-                        starts.push((id.clone(), job.task.clone(), at));
+                        starts.push((id.clone(), job.task.clone(), at, claim_key(&job.trigger, at)));
                     }
                 }
             }
@@ -222,9 +233,9 @@ impl Scheduler {
                     .await;
             });
         }
-        for (id, task, at) in starts {
+        for (id, task, at, claim) in starts {
             let me = self.clone();
-            tokio::spawn(async move { me.execute(id, task, at).await });
+            tokio::spawn(async move { me.execute(id, task, at, claim).await });
         }
     }
 
@@ -245,11 +256,11 @@ impl Scheduler {
         }
     }
 
-    async fn execute(&self, id: String, task: String, scheduled: DateTime<Utc>) {
+    async fn execute(&self, id: String, task: String, scheduled: DateTime<Utc>, claim: String) {
         // Each run happens once across the servers sharing a database: the first to
         // claim it runs it. (A server that dies mid-run leaves this run done as far as
         // the others know; the next run is claimed afresh.)
-        match self.inner.store.claim_run(&id, &scheduled.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).await {
+        match self.inner.store.claim_run(&id, &claim).await {
             Ok(true) => {}
             outcome => {
                 let why = if outcome.is_ok() { "another server took it" } else { "the store could not be asked" };
@@ -427,7 +438,9 @@ impl JobControl for Scheduler {
         };
         let me = self.clone();
         let id = id.to_string();
-        tokio::spawn(async move { me.execute(id, task, Utc::now()).await });
+        let now = Utc::now();
+        let claim = format!("by hand {}", now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+        tokio::spawn(async move { me.execute(id, task, now, claim).await });
         Ok(view)
     }
 

@@ -72,7 +72,9 @@ async fn app_with_tasks(n: usize) -> TestApp {
     for i in 1..=n {
         assert_eq!(app.post("/api/tasks", json!({"title": format!("task {i}")})).await.status(), 201);
     }
-    wait_folded(&app.data().join("tasks.csv"), &format!("{n},task {n},")).await;
+    if !crate::common::pg::shared_suites_on_postgres() {
+        wait_folded(&app.data().join("tasks.csv"), &format!("{n},task {n},")).await;
+    }
     app
 }
 
@@ -86,6 +88,12 @@ async fn wait_folded(path: &Path, needle: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_way_of_saving_a_file_gives_exactly_its_changes_and_own_writes_give_none() {
+    if crate::common::pg::skip_on_postgres(
+        "every_way_of_saving_a_file_gives_exactly_its_changes_and_own_writes_give_none",
+        "a person's edit of a CSV file",
+    ) {
+        return;
+    }
     let app = app_with_tasks(3).await;
     let path = app.data().join("tasks.csv");
     let mut ws = connect(&app).await;
@@ -143,6 +151,12 @@ async fn every_way_of_saving_a_file_gives_exactly_its_changes_and_own_writes_giv
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_edit_keeps_the_last_good_state_and_heals_when_fixed() {
+    if crate::common::pg::skip_on_postgres(
+        "a_broken_edit_keeps_the_last_good_state_and_heals_when_fixed",
+        "a person's edit of a CSV file",
+    ) {
+        return;
+    }
     let app = app_with_tasks(2).await;
     let path = app.data().join("tasks.csv");
     let good = std::fs::read_to_string(&path).unwrap();
@@ -183,6 +197,12 @@ async fn a_broken_edit_keeps_the_last_good_state_and_heals_when_fixed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_save_undone_to_the_exact_old_file_resumes_within_a_second() {
+    if crate::common::pg::skip_on_postgres(
+        "a_broken_save_undone_to_the_exact_old_file_resumes_within_a_second",
+        "a person's edit of a CSV file",
+    ) {
+        return;
+    }
     let app = app_with_tasks(2).await;
     let path = app.data().join("tasks.csv");
     wait_folded(&path, "task 2").await;
@@ -207,6 +227,12 @@ async fn a_broken_save_undone_to_the_exact_old_file_resumes_within_a_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_edits_lose_nothing_and_a_true_conflict_is_recorded() {
+    if crate::common::pg::skip_on_postgres(
+        "racing_edits_lose_nothing_and_a_true_conflict_is_recorded",
+        "a person's edit of a CSV file",
+    ) {
+        return;
+    }
     let app = app_with_tasks(8).await;
     let path = app.data().join("tasks.csv");
     // The person opens the file...

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_telegram;
+pub mod pg;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -27,6 +28,11 @@ pub fn test_config(data_dir: &Path) -> Config {
     // A test that sets a bot token never reaches out: where no fake Bot API is named,
     // the bot finds nothing listening here (port 9, discard) and keeps retrying.
     config.telegram.api_url = "http://127.0.0.1:9".into();
+    // A folder the harness moved into a database is served from there (a restart of
+    // the folder is a restart on the database).
+    if let Some(url) = pg::database_of(data_dir) {
+        pg::use_database(&mut config, &url);
+    }
     config
 }
 
@@ -45,6 +51,9 @@ impl TestApp {
         prepare(&data);
         let mut config = test_config(&data);
         configure(&mut config);
+        if pg::shared_suites_on_postgres() && !config.db_postgresql.enabled {
+            pg::move_folder_into_database(&data, &mut config).await;
+        }
         Self::start_in(dir, config).await
     }
 
