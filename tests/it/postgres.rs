@@ -73,7 +73,7 @@ async fn next_message(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_server_reaches_the_websocket_clients_sessions_and_documents_of_another() {
-    if pg::or_skip("a_change_on_one_server_reaches_...").is_none() {
+    if pg::or_skip("a_change_on_one_server_reaches_the_websocket_clients_sessions_and_documents_of_another").is_none() {
         return;
     }
     let (a, b, _) = two_servers(prepare, secure).await;

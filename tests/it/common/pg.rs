@@ -28,7 +28,7 @@ pub fn shared_suites_on_postgres() -> bool {
 pub fn or_skip(test: &str) -> Option<String> {
     let url = server_url();
     if url.is_none() {
-        println!("SKIPPED {test}: set TASKBOARD_TEST_DATABASE_URL to run the PostgreSQL tests");
+        say(&format!("SKIPPED {test}: set TASKBOARD_TEST_DATABASE_URL to run the PostgreSQL tests"));
     }
     url
 }
@@ -38,9 +38,16 @@ pub fn or_skip(test: &str) -> Option<String> {
 pub fn skip_on_postgres(test: &str, why: &str) -> bool {
     let skip = shared_suites_on_postgres();
     if skip {
-        println!("SKIPPED {test} on postgresql: {why}");
+        say(&format!("SKIPPED {test} on postgresql: {why}"));
     }
     skip
+}
+
+/// A line on the real standard error: the test harness captures `println!`, and a
+/// skip must be seen.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// The file beside a test's data folder that names its database: a restart of the
