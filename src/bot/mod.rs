@@ -163,16 +163,22 @@ async fn poll(services: Services, bot: teloxide::Bot, outbox: Outbox, token: Str
     let permits = Arc::new(Semaphore::new(HANDLERS));
     let mut handlers = JoinSet::new();
     let mut offset: i32 = 0;
+    let mut standing_by = false;
     loop {
         while handlers.try_join_next().is_some() {}
         // Telegram lets one client poll a bot: of the servers sharing a database, the
         // one holding the lease does; the others stand by and take over if it goes.
         if !services.store.hold_lease(LEASE).await {
+            standing_by = true;
             note(&services, "standby", None);
             if sleep_or_stop(STANDBY_LOOK, &mut stop).await {
                 break;
             }
             continue;
+        }
+        if std::mem::take(&mut standing_by) {
+            tracing::info!("this server now polls Telegram (the lease was free)");
+            note(&services, "ok", None);
         }
         let request = bot
             .get_updates()

@@ -563,3 +563,94 @@ async fn a_database_migrated_by_a_newer_version_is_refused() {
     let message = format!("{refused:#}");
     assert!(message.contains("newer taskboard") && message.contains("9999"), "{message}");
 }
+
+/// The state of a server's bot, as its health says (`ok` polls, `standby` waits).
+async fn bot_state(app: &TestApp, admin: &str) -> String {
+    let (_, health) = crate::security::call(app, "GET", "/api/health", Some(admin), None).await;
+    health["components"]["telegram"]["state"].as_str().unwrap_or("").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_server_polls_telegram_and_tells_people_once_and_another_takes_over() {
+    if pg::or_skip("one_server_polls_telegram_and_tells_people_once_and_another_takes_over").is_none() {
+        return;
+    }
+    use crate::common::fake_telegram::FakeTelegram;
+    let fake = FakeTelegram::start(crate::telegram::TOKEN).await;
+    let api = fake.url.clone();
+    let (a, b, _) = two_servers(crate::telegram::prepare, |c| crate::telegram::configure(c, &api)).await;
+    let admin_a = crate::security::token(&a, "anna").await;
+    let admin_b = crate::security::token(&b, "anna").await;
+    // One polls, the other stands by.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (leader, follower, leader_token, follower_token) = loop {
+        let (state_a, state_b) = (bot_state(&a, &admin_a).await, bot_state(&b, &admin_b).await);
+        match (state_a.as_str(), state_b.as_str()) {
+            ("ok", "standby") => break (a, b, admin_a, admin_b),
+            ("standby", "ok") => break (b, a, admin_b, admin_a),
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "one polls, one stands by: {state_a} / {state_b}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // A change through the server that does not poll reaches boris once.
+    let (status, _) = crate::security::call(
+        &follower,
+        "PATCH",
+        "/api/tasks/3",
+        Some(&follower_token),
+        Some(json!({"assigned_to": 3})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    fake.wait_text(1003, "Assigned to you").await;
+    // A message is answered once.
+    let reply = crate::telegram::say(&fake, 1003, None, "/tasks").await;
+    assert!(reply.to_string().contains("Dryer does not start"), "{reply}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(fake.sent_to(1003).len(), 2, "one notice and one reply: {:?}", fake.sent_to(1003));
+
+    // The poller stops; the other takes over and answers.
+    drop(leader_token);
+    leader.stop().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while bot_state(&follower, &follower_token).await != "ok" {
+        assert!(Instant::now() < deadline, "the other server takes the bot over");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let reply = crate::telegram::say(&fake, 1003, None, "/tasks").await;
+    assert!(reply.to_string().contains("Dryer does not start"), "{reply}");
+    follower.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_on_postgresql_holds_the_tables_the_journal_and_the_documents() {
+    if pg::or_skip("a_backup_on_postgresql_holds_the_tables_the_journal_and_the_documents").is_none() {
+        return;
+    }
+    let (a, b, _) = two_servers(|_| {}, |c| c.backup.dir = c.storage.data_dir.join("../backups")).await;
+    assert_eq!(a.post("/api/tasks", json!({"title": "kept in the backup"})).await.status(), 201);
+    let r = a.client.post(a.url("/api/docs?filename=n.txt&task_id=1")).body("the document").send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    // Taken through B, which learnt both from the database.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = b.client.post(b.url("/api/system/backups")).send().await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let backups = b.data().join("../backups");
+    let archive = std::fs::read_dir(&backups)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".tar.gz"))
+        .unwrap()
+        .path();
+    let report = taskboard::backup::verify(&archive).expect("the backup verifies");
+    assert!(report.files.iter().any(|f| f.path == "data/docs/1/n.txt"), "{:?}", report.files);
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    taskboard::backup::restore(&archive, &data, None, false).expect("it restores into a folder");
+    assert!(std::fs::read_to_string(data.join("tasks.csv")).unwrap().contains("kept in the backup"));
+    assert!(std::fs::read_to_string(data.join("events.csv")).unwrap().contains("task.created"));
+    assert_eq!(std::fs::read(data.join("docs/1/n.txt")).unwrap(), b"the document");
+    a.stop().await;
+    b.stop().await;
+}

@@ -14,7 +14,7 @@ use crate::common::TestApp;
 use crate::common::fake_telegram::{BOT_USERNAME, FakeTelegram};
 use crate::security::{SECRET, call, token};
 
-const TOKEN: &str = "4242:fake-bot-token-never-shown";
+pub(crate) const TOKEN: &str = "4242:fake-bot-token-never-shown";
 
 const USERS: &str = "id,username,telegram_id,role,created_at,updated_at,is_active\n\
 1,anna,1001,admin,2026-11-01T09:00:00Z,2026-11-01T09:00:00Z,true\n\
@@ -30,7 +30,7 @@ const TASKS: &str = "id,title,description,status,priority,assigned_to,created_by
 2,Fridge noise,,new,low,2,1,,2026-11-01T09:00:00Z,2026-11-01T09:00:00Z\n\
 3,Dryer does not start,,in_progress,medium,,1,,2026-11-01T09:00:00Z,2026-11-01T09:00:00Z\n";
 
-fn prepare(data: &Path) {
+pub(crate) fn prepare(data: &Path) {
     std::fs::write(data.join("users.csv"), USERS).unwrap();
     std::fs::write(data.join("tasks.csv"), TASKS).unwrap();
     let now = taskboard::domain::values::now_timestamp();
@@ -41,7 +41,7 @@ fn prepare(data: &Path) {
     std::fs::write(data.join("credentials.csv"), credentials).unwrap();
 }
 
-fn configure(c: &mut Config, api_url: &str) {
+pub(crate) fn configure(c: &mut Config, api_url: &str) {
     c.security.enabled = true;
     c.security.validation_method = ValidationMethod::Both;
     c.security.rate_limiting.requests_per_minute = 100_000;
@@ -66,7 +66,7 @@ async fn bot_app_with(fake: &FakeTelegram, more: impl FnOnce(&mut Config)) -> Te
 }
 
 /// Sends `text` from Telegram user `from` and waits for the bot's answer to them.
-async fn say(fake: &FakeTelegram, from: i64, username: Option<&str>, text: &str) -> Value {
+pub(crate) async fn say(fake: &FakeTelegram, from: i64, username: Option<&str>, text: &str) -> Value {
     let before = fake.sent_to(from).len();
     fake.message(from, username, text);
     let deadline = Instant::now() + Duration::from_secs(10);

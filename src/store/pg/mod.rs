@@ -153,7 +153,7 @@ enum Msg {
 
 /// A held lease: the connection whose session holds its advisory lock, and when it
 /// last answered.
-type Lease = (sqlx::pool::PoolConnection<sqlx::Postgres>, std::time::Instant);
+type Lease = (sqlx::PgConnection, std::time::Instant);
 
 /// A cheap-to-clone handle on the PostgreSQL store.
 #[derive(Clone)]
@@ -485,7 +485,7 @@ impl Storage for PgStore {
                     let _ = tx.send(true);
                     return;
                 }
-                if sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok() {
+                if sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok() {
                     *checked = std::time::Instant::now();
                     let _ = tx.send(true);
                     return;
@@ -503,8 +503,9 @@ impl Storage for PgStore {
                 .await
                 .unwrap_or(false);
             if got {
-                // Out of the pool for good: the lock lives as long as this connection.
-                leases.insert(name, (conn, std::time::Instant::now()));
+                // Out of the pool for good: the lock lives as long as this connection,
+                // which is closed (not handed back) when the lease ends.
+                leases.insert(name, (conn.detach(), std::time::Instant::now()));
             }
             let _ = tx.send(got);
         });
@@ -517,15 +518,21 @@ impl Storage for PgStore {
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            // Leases first, so another server takes over at once: closing the
+            // connection ends its advisory lock.
+            let (leases, (done, released)) = (self.leases.clone(), oneshot::channel::<()>());
+            self.runtime.spawn(async move {
+                for (_, (conn, _)) in leases.lock().await.drain() {
+                    let _ = sqlx::Connection::close(conn).await;
+                }
+                let _ = done.send(());
+            });
+            let _ = released.await;
             let (reply, rx) = oneshot::channel();
             if self.send(Msg::Shutdown { reply }).is_ok() {
                 let _ = rx.await;
             }
             self.shared.closed.store(true, Ordering::Release);
-            let leases = self.leases.clone();
-            self.runtime.spawn(async move {
-                leases.lock().await.clear();
-            });
             let pool = self.pool.clone();
             self.runtime.spawn(async move { pool.close().await });
         })
