@@ -654,3 +654,50 @@ async fn a_backup_on_postgresql_holds_the_tables_the_journal_and_the_documents()
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_adds_lists_exports_and_backs_up_through_the_database() {
+    if pg::or_skip("the_command_line_adds_lists_exports_and_backs_up_through_the_database").is_none() {
+        return;
+    }
+    let url = pg::new_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, format!("db_postgresql:\n  enabled: true\n  url: {url}\nbackup:\n  dir: ./backups\n"))
+        .unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = crate::common::taskboard_in(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("SECRET_KEY", SECRET)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        run(&["user", "add", "--username", "lead", "--role", "admin", "--password-stdin"], &format!("{PASSWORD}\n"))
+            .contains("added user 1")
+    );
+    assert!(run(&["user", "list"], "").contains("1\tlead\tadmin\ttrue\t\tset"));
+    // The server on that database lets the new admin in.
+    let data = dir.path().join("data");
+    let mut server_config = test_config(&data);
+    secure(&mut server_config);
+    pg::use_database(&mut server_config, &url);
+    let app = TestApp::start_in(tempfile::tempdir().unwrap(), server_config).await;
+    assert_eq!(login(&app, "lead", PASSWORD).await.status(), 200);
+    app.stop().await;
+    assert!(run(&["export", "users"], "").contains(",lead,,admin,"));
+    let archive = run(&["backup"], "");
+    assert!(archive.trim().ends_with(".tar.gz"), "{archive}");
+    let manifest = taskboard::backup::verify(&dir.path().join(archive.trim())).unwrap();
+    assert!(manifest.files.iter().any(|f| f.path == "data/users.csv"));
+}

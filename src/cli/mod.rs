@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 
+mod migrate;
+
 #[derive(Parser, Debug)]
 #[command(name = "taskboard", version, about = "A task server whose database is a folder of CSV files")]
 pub struct Cli {
@@ -192,7 +194,7 @@ pub fn run() -> ExitCode {
                 }
             }
         }
-        Command::Migrate { to, data_dir } => migrate(&config, &to, data_dir),
+        Command::Migrate { to, data_dir } => migrate::run(&config, &to, data_dir),
         Command::Export { table, data_dir, output, filters, bom } => {
             export(&in_folder(config, data_dir), &table, output.as_deref(), &filters, bom)
         }
@@ -253,61 +255,6 @@ fn serve(config: Config) -> ExitCode {
     })
 }
 
-/// A progress bar on standard error, drawn only on a terminal.
-struct Bar(indicatif::ProgressBar);
-impl crate::store::pg::migrate::Progress for Bar {
-    fn step(&self, name: &str, total: u64) {
-        self.0.set_message(name.to_string());
-        self.0.set_length(total);
-        self.0.set_position(0);
-    }
-    fn advance(&self, rows: u64) {
-        self.0.inc(rows);
-    }
-}
-
-fn migrate(config: &Config, to: &str, data_dir: Option<PathBuf>) -> ExitCode {
-    if !config.db_postgresql.url.is_set() {
-        eprintln!("taskboard migrate: db_postgresql.url (or DATABASE_URL) names no database");
-        return ExitCode::from(2);
-    }
-    let settings = crate::store::PgSettings::from_config(config);
-    let vocabulary = crate::store::StoreConfig::from_config(config).vocabulary;
-    let style =
-        indicatif::ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len}").map(|s| s.progress_chars("=> "));
-    let bar =
-        Bar(indicatif::ProgressBar::new(0)
-            .with_style(style.unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())));
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("taskboard migrate: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        match (to, data_dir) {
-            ("csv", Some(dir)) => crate::store::pg::migrate::to_csv(&dir, &vocabulary, &settings, &bar).await,
-            ("csv", None) => Err("--to csv needs --data-dir DIR, the folder to write".into()),
-            (_, dir) => {
-                let dir = dir.unwrap_or_else(|| config.storage.data_dir.clone());
-                crate::store::pg::migrate::to_postgres(&dir, &vocabulary, &settings, &bar).await
-            }
-        }
-    });
-    bar.0.finish_and_clear();
-    match result {
-        Ok(report) => {
-            println!("{report}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("taskboard migrate: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
 fn check(config: &Config) -> ExitCode {
     let dir = &config.storage.data_dir;
     let vocabulary = crate::store::StoreConfig::from_config(config).vocabulary;
@@ -361,18 +308,28 @@ fn export(config: &Config, table: &str, output: Option<&std::path::Path>, filter
             return ExitCode::from(2);
         }
     };
-    let store_config = crate::store::StoreConfig::from_config(config);
-    let report = crate::store::csv::check::open_folder(&store_config.data_dir, &store_config.vocabulary);
-    if let Some(problems) = report.problems.get(&kind) {
-        for p in problems {
-            eprintln!("{p}");
+    let snapshot = if config.db_postgresql.enabled {
+        match with_store(config, |store| store.table(kind).map(|t| (*t).clone()).map_err(|e| e.to_string())) {
+            Ok(table) => Some(table),
+            Err(e) => {
+                eprintln!("taskboard export: {e}");
+                return ExitCode::FAILURE;
+            }
         }
-        return ExitCode::FAILURE;
-    }
-    let snapshot = if kind == crate::domain::TableKind::Events {
-        report.events.clone()
     } else {
-        report.tables.get(&kind).map(|l| l.data.clone())
+        let store_config = crate::store::StoreConfig::from_config(config);
+        let report = crate::store::csv::check::open_folder(&store_config.data_dir, &store_config.vocabulary);
+        if let Some(problems) = report.problems.get(&kind) {
+            for p in problems {
+                eprintln!("{p}");
+            }
+            return ExitCode::FAILURE;
+        }
+        if kind == crate::domain::TableKind::Events {
+            report.events.clone()
+        } else {
+            report.tables.get(&kind).map(|l| l.data.clone())
+        }
     };
     let Some(snapshot) = snapshot else {
         eprintln!("taskboard export: {} could not be read", kind.spec().file_name);
@@ -443,6 +400,23 @@ fn backup(config: &Config, action: BackupAction) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        BackupAction::Create if config.db_postgresql.enabled => {
+            let kind = crate::backup::BackupKind::Manual;
+            let taken = with_store_async(config, |store| {
+                Box::pin(async move { crate::backup::create_from_store(&*store, config, kind).await })
+            });
+            match taken {
+                Ok((path, removed)) => {
+                    println!("{}", path.display());
+                    removed.iter().for_each(|r| println!("removed by retention: {r}"));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("taskboard backup: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         BackupAction::Create => {
             let store_config = crate::store::StoreConfig::from_config(config);
             let extras = crate::backup::Extras {
@@ -500,29 +474,16 @@ fn user(config: &Config, action: UserAction) -> ExitCode {
         eprintln!("taskboard user: {message}");
         ExitCode::FAILURE
     };
-    if let UserAction::List = action {
+    // On a folder the list is read from the files (safe while a server runs); on
+    // PostgreSQL from the database.
+    if let (UserAction::List, false) = (&action, config.db_postgresql.enabled) {
         let store_config = crate::store::StoreConfig::from_config(config);
         let report = crate::store::csv::check::open_folder(&store_config.data_dir, &store_config.vocabulary);
         let Some(users) = report.tables.get(&crate::domain::TableKind::Users) else {
             return fail("users.csv does not load; run taskboard check".into());
         };
-        let with_password: std::collections::HashSet<u64> = report
-            .tables
-            .get(&crate::domain::TableKind::Credentials)
-            .map(|c| c.data.rows.keys().copied().collect())
-            .unwrap_or_default();
-        let t = &users.data;
-        println!("id\tusername\trole\tactive\ttelegram_id\tpassword");
-        for (id, row) in t.rows.iter() {
-            println!(
-                "{id}\t{}\t{}\t{}\t{}\t{}",
-                t.value(row, "username"),
-                t.value(row, "role"),
-                t.value(row, "is_active"),
-                t.value(row, "telegram_id"),
-                if with_password.contains(id) { "set" } else { "-" }
-            );
-        }
+        let credentials = report.tables.get(&crate::domain::TableKind::Credentials).map(|c| &c.data);
+        print_users(&users.data, credentials);
         return ExitCode::SUCCESS;
     }
     let password = match &action {
@@ -543,12 +504,11 @@ fn user(config: &Config, action: UserAction) -> ExitCode {
         Err(e) => return fail(e.to_string()),
     };
     runtime.block_on(async {
-        use crate::store::Storage;
-        let store = match crate::store::CsvStore::open(crate::store::StoreConfig::from_config(config)) {
-            Ok(s) => std::sync::Arc::new(s),
+        let store = match crate::app::open_store(config).await {
+            Ok(s) => s,
             Err(e) => {
                 return fail(format!(
-                    "{e} (with a server running, an admin adds users with POST /api/users and sets passwords with PUT /api/users/{{id}}/password)"
+                    "{e:#} (with a server running on the folder, an admin adds users with POST /api/users and sets passwords with PUT /api/users/{{id}}/password)"
                 ));
             }
         };
@@ -582,17 +542,64 @@ fn user(config: &Config, action: UserAction) -> ExitCode {
                     services.reset_password(&p, id, password).await.map_err(explain)?;
                     Ok(format!("password set for {username}"))
                 }
-                UserAction::List => Err("list is answered without opening the store".into()),
+                UserAction::List => {
+                    let users = store.table(crate::domain::TableKind::Users).map_err(|e| e.to_string())?;
+                    let credentials = store.table(crate::domain::TableKind::Credentials).ok();
+                    print_users(&users, credentials.as_deref());
+                    Ok(String::new())
+                }
             }
         }
         .await;
         store.shutdown().await;
         match result {
             Ok(message) => {
-                println!("{message}");
+                if !message.is_empty() {
+                    println!("{message}");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => fail(e),
         }
     })
+}
+
+/// Runs `work` on the configured store (opened, then shut down): for the commands
+/// that read PostgreSQL rather than a folder.
+fn with_store<T: Send>(
+    config: &Config,
+    work: impl FnOnce(&dyn crate::store::Storage) -> Result<T, String>,
+) -> Result<T, String> {
+    with_store_async(config, |store| {
+        let result = work(&*store);
+        Box::pin(async move { result })
+    })
+}
+
+fn with_store_async<'a, T>(
+    config: &'a Config,
+    work: impl FnOnce(std::sync::Arc<dyn crate::store::Storage>) -> crate::store::BoxFuture<'a, Result<T, String>>,
+) -> Result<T, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let store = crate::app::open_store(config).await.map_err(|e| format!("{e:#}"))?;
+        let result = work(store.clone()).await;
+        store.shutdown().await;
+        result
+    })
+}
+
+/// `taskboard user list`'s table.
+fn print_users(users: &crate::store::TableData, credentials: Option<&crate::store::TableData>) {
+    println!("id\tusername\trole\tactive\ttelegram_id\tpassword");
+    for (id, row) in users.rows.iter() {
+        println!(
+            "{id}\t{}\t{}\t{}\t{}\t{}",
+            users.value(row, "username"),
+            users.value(row, "role"),
+            users.value(row, "is_active"),
+            users.value(row, "telegram_id"),
+            if credentials.is_some_and(|c| c.get(*id).is_some()) { "set" } else { "-" }
+        );
+    }
 }
