@@ -105,12 +105,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     // The bot is a source like the API: it gets the same Services.
     let bot = crate::bot::start(&services).map_err(anyhow::Error::msg)?;
     // Servers sharing a database count each other's failed logins (see
-    // `Security::note_other_server`); a CSV folder has one server.
+    // `Security::note_other_server`) and requests per minute; a folder has one server.
     let (stop_follow, follow_stopped) = oneshot::channel::<()>();
     let follow = (store.backend().kind == "postgresql").then(|| {
-        let (security, mut feed) = (services.security.clone(), store.subscribe());
+        let (security, mut feed, store) = (services.security.clone(), store.subscribe(), store.clone());
         tokio::spawn(async move {
             let mut stopped = std::pin::pin!(follow_stopped);
+            let mut share = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tokio::select! {
                     _ = &mut stopped => return,
@@ -119,6 +120,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                         Err(_) => return,
                     },
+                    _ = share.tick() => {
+                        if let Ok(others) = store.share_counts(security.request_counts()).await {
+                            security.requests_elsewhere(others);
+                        }
+                    }
                 }
             }
         })

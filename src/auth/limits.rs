@@ -23,14 +23,37 @@ pub enum RateKey {
 }
 
 /// At most `limit` requests per key in each minute (0: no limit).
+///
+/// Servers sharing a database count together: each publishes its counts about once a
+/// second and takes the others' (`counts`, `count_elsewhere`), which a check adds to
+/// its own. A key may so pass the limit by what the servers take in that second.
 pub struct PerMinute<K> {
     limit: u32,
     windows: Mutex<HashMap<K, (Instant, u32)>>,
+    /// The same keys' requests on the other servers, in their current windows.
+    elsewhere: Mutex<HashMap<K, u32>>,
 }
 
 impl<K: std::hash::Hash + Eq + Copy> PerMinute<K> {
     pub fn new(limit: u32) -> PerMinute<K> {
-        PerMinute { limit, windows: Mutex::new(HashMap::new()) }
+        PerMinute { limit, windows: Mutex::new(HashMap::new()), elsewhere: Mutex::new(HashMap::new()) }
+    }
+
+    /// This server's count of each key whose window is still open at `now`.
+    pub fn counts(&self, now: Instant) -> Vec<(K, u32)> {
+        let Ok(windows) = self.windows.lock() else { return Vec::new() };
+        windows
+            .iter()
+            .filter(|(_, (start, _))| now.duration_since(*start) < WINDOW)
+            .map(|(k, (_, n))| (*k, *n))
+            .collect()
+    }
+
+    /// The other servers' counts, replacing the previous ones.
+    pub fn count_elsewhere(&self, counts: HashMap<K, u32>) {
+        if let Ok(mut elsewhere) = self.elsewhere.lock() {
+            *elsewhere = counts;
+        }
     }
 
     /// Counts a request; `Err(wait)` when the key is over its limit for `wait` more.
@@ -47,7 +70,8 @@ impl<K: std::hash::Hash + Eq + Copy> PerMinute<K> {
             *start = now;
             *count = 0;
         }
-        if *count >= self.limit {
+        let elsewhere = self.elsewhere.lock().ok().and_then(|e| e.get(&key).copied()).unwrap_or(0);
+        if count.saturating_add(elsewhere) >= self.limit {
             return Err(WINDOW.saturating_sub(now.duration_since(*start)));
         }
         *count += 1;

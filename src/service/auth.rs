@@ -227,6 +227,27 @@ impl Security {
         }
     }
 
+    /// This server's requests per key in the current minute, to share with the other
+    /// servers on the same database.
+    pub fn request_counts(&self) -> Vec<(String, u32)> {
+        let name = |key: RateKey| match key {
+            RateKey::User(id) => format!("user:{id}"),
+            RateKey::Address(ip) => format!("ip:{ip}"),
+            RateKey::Unknown => "unknown".to_string(),
+        };
+        self.requests.counts(Instant::now()).into_iter().map(|(k, n)| (name(k), n)).collect()
+    }
+
+    /// The other servers' requests per key, counted with this server's own.
+    pub fn requests_elsewhere(&self, counts: Vec<(String, u32)>) {
+        let key = |name: &str| match name.split_once(':') {
+            Some(("user", id)) => id.parse().ok().map(RateKey::User),
+            Some(("ip", ip)) => ip.parse().ok().map(RateKey::Address),
+            _ => (name == "unknown").then_some(RateKey::Unknown),
+        };
+        self.requests.count_elsewhere(counts.into_iter().filter_map(|(k, n)| Some((key(&k)?, n))).collect());
+    }
+
     /// Counts a request against `requests_per_minute` (per user, or per address).
     pub fn count_request(&self, principal: Option<&Principal>, peer: Option<IpAddr>) -> Result<(), AuthError> {
         let key = match (principal.and_then(|p| p.user_id), peer) {

@@ -312,6 +312,12 @@ pub trait Storage: Send + Sync + 'static {
     fn claim_run(&self, _job: &str, _due: &str) -> BoxFuture<'_, Result<bool, StoreError>> {
         Box::pin(async { Ok(true) })
     }
+    /// Publishes this server's request counts (key → requests in its current
+    /// minute) and answers the other servers' for the same keys and any others, so
+    /// a rate limit holds across servers. Nothing to share on a folder.
+    fn share_counts(&self, _mine: Vec<(String, u32)>) -> BoxFuture<'_, Result<Vec<(String, u32)>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
     /// Whether this server holds the lease `name` (taking it when it is free): one
     /// server at a time does what the lease guards (polling Telegram). A server that
     /// dies lets the lease go.

@@ -152,8 +152,16 @@ async fn a_change_on_one_server_reaches_the_websocket_clients_sessions_and_docum
         .unwrap();
     assert_eq!(r.status(), 201);
     let doc: Value = r.json().await.unwrap();
-    let content =
-        b.client.get(b.url(&format!("/api/docs/{}/content", doc["id"]))).bearer_auth(&token).send().await.unwrap();
+    // B learns of the new row within moments (it is not read through to the database).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let content = loop {
+        let r =
+            b.client.get(b.url(&format!("/api/docs/{}/content", doc["id"]))).bearer_auth(&token).send().await.unwrap();
+        if r.status() != 404 || Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert_eq!(content.status(), 200);
     assert_eq!(content.text().await.unwrap(), "kept in the database");
 
@@ -700,4 +708,30 @@ async fn the_command_line_adds_lists_exports_and_backs_up_through_the_database()
     assert!(archive.trim().ends_with(".tar.gz"), "{archive}");
     let manifest = taskboard::backup::verify(&dir.path().join(archive.trim())).unwrap();
     assert!(manifest.files.iter().any(|f| f.path == "data/users.csv"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_holds_across_the_servers() {
+    if pg::or_skip("a_rate_limit_holds_across_the_servers").is_none() {
+        return;
+    }
+    let (a, b, _) = two_servers(prepare, |c| {
+        secure(c);
+        c.security.rate_limiting.requests_per_minute = 10;
+    })
+    .await;
+    let token = crate::security::token(&a, "boris").await;
+    let get = |app: &TestApp| app.client.get(app.url("/api/tasks")).bearer_auth(&token).send();
+    for n in 0..8 {
+        assert_eq!(get(&a).await.unwrap().status(), 200, "request {n} on A");
+    }
+    // The counts are shared about once a second.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let mut on_b = Vec::new();
+    for _ in 0..6 {
+        on_b.push(get(&b).await.unwrap().status().as_u16());
+    }
+    assert_eq!(on_b, [200, 200, 429, 429, 429, 429], "B counts A's 8 requests with its own");
+    a.stop().await;
+    b.stop().await;
 }

@@ -14,13 +14,13 @@ use crate::store::table::{Fields, TableData};
 /// The migrations this version knows, oldest first; a database that has one this list
 /// lacks was migrated by a newer taskboard, and this one refuses to start on it.
 fn migrator() -> Migrator {
-    let mut migrator = Migrator::with_migrations(vec![Migration::new(
-        1,
-        "tables".into(),
-        MigrationType::Simple,
-        include_str!("migrations/0001_tables.sql").into_sql_str(),
-        false,
-    )]);
+    let migration = |version: i64, description: &'static str, sql: &'static str| {
+        Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
+    };
+    let mut migrator = Migrator::with_migrations(vec![
+        migration(1, "tables", include_str!("migrations/0001_tables.sql")),
+        migration(2, "request counts", include_str!("migrations/0002_request_counts.sql")),
+    ]);
     migrator.dangerous_set_table_name("taskboard_migrations");
     migrator
 }

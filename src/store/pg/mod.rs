@@ -472,6 +472,47 @@ impl Storage for PgStore {
         Box::pin(async move { rx.await.map_err(|_| StoreError::Closed)?.map_err(|e| unavailable(&e)) })
     }
 
+    fn share_counts(&self, mine: Vec<(String, u32)>) -> BoxFuture<'_, Result<Vec<(String, u32)>, StoreError>> {
+        let (pool, server) = (self.pool.clone(), self.shared.server_id.clone());
+        let (tx, rx) = oneshot::channel();
+        self.runtime.spawn(async move {
+            let shared = async {
+                let (keys, counts): (Vec<String>, Vec<i32>) =
+                    mine.into_iter().map(|(k, n)| (k, n.min(i32::MAX as u32) as i32)).unzip();
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO taskboard_request_counts (server, key, count, updated_at) \
+                     SELECT $1, u.key, u.count, now() FROM UNNEST($2::text[], $3::int4[]) AS u(key, count) \
+                     ON CONFLICT (server, key) DO UPDATE SET count = EXCLUDED.count, updated_at = now()",
+                )
+                .bind(&server)
+                .bind(&keys)
+                .bind(&counts)
+                .execute(&mut *tx)
+                .await?;
+                // Keys whose window closed here, and every server's stale rows.
+                sqlx::query(
+                    "DELETE FROM taskboard_request_counts \
+                     WHERE (server = $1 AND key <> ALL($2)) OR updated_at < now() - interval '1 minute'",
+                )
+                .bind(&server)
+                .bind(&keys)
+                .execute(&mut *tx)
+                .await?;
+                let others: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT key, sum(count)::int8 FROM taskboard_request_counts WHERE server <> $1 GROUP BY key",
+                )
+                .bind(&server)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(others.into_iter().map(|(k, n)| (k, n.clamp(0, u32::MAX as i64) as u32)).collect())
+            };
+            let _ = tx.send(shared.await);
+        });
+        Box::pin(async move { rx.await.map_err(|_| StoreError::Closed)?.map_err(|e| unavailable(&e)) })
+    }
+
     /// A session advisory lock on a connection kept for it: held while the connection
     /// lives, so a server that dies (or loses the database) lets it go.
     fn hold_lease(&self, name: &str) -> BoxFuture<'_, bool> {
