@@ -62,6 +62,7 @@ pub fn run(config_path: &Path) -> ExitCode {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
     match runtime {
         Ok(rt) => rt.block_on(async {
+            database(&mut report, &config).await;
             telegram(&mut report, &config).await;
             llm(&mut report, &config).await;
         }),
@@ -183,6 +184,20 @@ fn tls(report: &mut Report, config: &Config) {
 
 fn client() -> Option<reqwest::Client> {
     reqwest::Client::builder().timeout(Duration::from_secs(5)).build().ok()
+}
+
+async fn database(report: &mut Report, config: &Config) {
+    if !config.db_postgresql.enabled {
+        return;
+    }
+    match crate::store::pg::probe(&crate::store::PgSettings::from_config(config)).await {
+        Ok(what) => report.say(Level::Ok, "database", what),
+        Err(e) => report.say(
+            Level::Fail,
+            "database",
+            format!("cannot reach db_postgresql.url: {e} — check the URL, the server and its pg_hba.conf"),
+        ),
+    }
 }
 
 async fn telegram(report: &mut Report, config: &Config) {

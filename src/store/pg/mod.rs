@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Row as _};
+use sqlx::{Connection as _, PgPool, Row as _};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::domain::TableKind;
@@ -35,6 +35,7 @@ use super::{
     StoreConfig, StoreError, StoreStats, TableStatus,
 };
 
+mod coordination;
 mod follow;
 pub(crate) mod load;
 pub mod migrate;
@@ -73,6 +74,26 @@ impl PgSettings {
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy_with(self.options()?))
     }
+}
+
+/// What `taskboard doctor` says of the database: reachable or not, its version, and
+/// how far taskboard's schema and journal are in it.
+pub async fn probe(settings: &PgSettings) -> Result<String, String> {
+    let options = settings.options()?;
+    let mut conn = tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect_with(&options))
+        .await
+        .map_err(|_| "no answer within 5 seconds".to_string())?
+        .map_err(blank_url)?;
+    let version: String = sqlx::query_scalar("SHOW server_version").fetch_one(&mut conn).await.map_err(blank_url)?;
+    let head: Option<i64> = sqlx::query_scalar("SELECT last_event_id FROM taskboard_head WHERE one = 1")
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap_or(None);
+    let _ = sqlx::Connection::close(conn).await;
+    Ok(match head {
+        Some(id) => format!("PostgreSQL {version} answers; taskboard's tables are there (journal at event {id})"),
+        None => format!("PostgreSQL {version} answers; the server creates taskboard's tables at its first start"),
+    })
 }
 
 /// An error of the database as a caller sees it: a 503 saying the database did not
@@ -153,7 +174,7 @@ enum Msg {
 
 /// A held lease: the connection whose session holds its advisory lock, and when it
 /// last answered.
-type Lease = (sqlx::PgConnection, std::time::Instant);
+pub(crate) type Lease = (sqlx::PgConnection, std::time::Instant);
 
 /// A cheap-to-clone handle on the PostgreSQL store.
 #[derive(Clone)]
@@ -224,6 +245,18 @@ impl PgStore {
             return Err(StoreError::Closed);
         }
         self.tx.send(msg).map_err(|_| StoreError::Closed)
+    }
+
+    /// Runs a database call on the store's runtime; its error becomes a 503.
+    fn on_runtime<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, sqlx::Error>> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T, StoreError>> {
+        let (tx, rx) = oneshot::channel();
+        self.runtime.spawn(async move {
+            let _ = tx.send(work.await);
+        });
+        Box::pin(async move { rx.await.map_err(|_| StoreError::Closed)?.map_err(|e| unavailable(&e)) })
     }
 
     /// The database's own answer to "are you there", for `taskboard doctor` and tests.
@@ -368,21 +401,18 @@ impl Storage for PgStore {
     }
 
     fn read_blob(&self, id: u64, filename: &str) -> BoxFuture<'_, Result<Vec<u8>, StoreError>> {
-        let pool = self.pool.clone();
-        let filename = filename.to_string();
-        let (tx, rx) = oneshot::channel();
-        self.runtime.spawn(async move {
-            let found = sqlx::query("SELECT filename, content FROM taskboard_blobs WHERE doc_id = $1")
+        let (pool, filename) = (self.pool.clone(), filename.to_string());
+        let found = self.on_runtime(async move {
+            let row = sqlx::query("SELECT filename, content FROM taskboard_blobs WHERE doc_id = $1")
                 .bind(id as i64)
                 .fetch_optional(&pool)
-                .await;
-            let _ = tx.send(found.map(|row| row.map(|r| (r.get::<String, _>(0), r.get::<Vec<u8>, _>(1)))));
+                .await?;
+            Ok(row.map(|r| (r.get::<String, _>(0), r.get::<Vec<u8>, _>(1))))
         });
         Box::pin(async move {
-            match rx.await.map_err(|_| StoreError::Closed)? {
-                Ok(Some((stored, content))) if stored == filename => Ok(content),
-                Ok(_) => Err(StoreError::NotFound { table: TableKind::Docs, id }),
-                Err(e) => Err(unavailable(&e)),
+            match found.await? {
+                Some((stored, content)) if stored == filename => Ok(content),
+                _ => Err(StoreError::NotFound { table: TableKind::Docs, id }),
             }
         })
     }
@@ -406,7 +436,7 @@ impl Storage for PgStore {
         let (name, bytes, server) = (name.to_string(), bytes.to_vec(), self.shared.server_id.clone());
         self.block(async move {
             let mut tx = pool.begin().await?;
-            write_aux_in(&mut tx, &name, &bytes, &server).await?;
+            coordination::write_aux_in(&mut tx, &name, &bytes, &server).await?;
             tx.commit().await
         })
         .ok_or(StoreError::Closed)?
@@ -438,7 +468,7 @@ impl Storage for PgStore {
         let (owned, bytes, server) = (name.to_string(), new.clone(), self.shared.server_id.clone());
         self.block(async move {
             let mut tx = tx;
-            write_aux_in(&mut tx, &owned, &bytes, &server).await?;
+            coordination::write_aux_in(&mut tx, &owned, &bytes, &server).await?;
             tx.commit().await
         })
         .ok_or(StoreError::Closed)?
@@ -454,103 +484,20 @@ impl Storage for PgStore {
     }
 
     fn claim_run(&self, job: &str, due: &str) -> BoxFuture<'_, Result<bool, StoreError>> {
-        let pool = self.pool.clone();
-        let (job, due, server) = (job.to_string(), due.to_string(), self.shared.server_id.clone());
-        let (tx, rx) = oneshot::channel();
-        self.runtime.spawn(async move {
-            let claimed = sqlx::query(
-                "INSERT INTO taskboard_job_runs (job, due, server) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(job)
-            .bind(due)
-            .bind(server)
-            .execute(&pool)
-            .await
-            .map(|r| r.rows_affected() == 1);
-            let _ = tx.send(claimed);
-        });
-        Box::pin(async move { rx.await.map_err(|_| StoreError::Closed)?.map_err(|e| unavailable(&e)) })
+        let (pool, server) = (self.pool.clone(), self.shared.server_id.clone());
+        let (job, due) = (job.to_string(), due.to_string());
+        self.on_runtime(async move { coordination::claim(&pool, &job, &due, &server).await })
     }
 
     fn share_counts(&self, mine: Vec<(String, u32)>) -> BoxFuture<'_, Result<Vec<(String, u32)>, StoreError>> {
         let (pool, server) = (self.pool.clone(), self.shared.server_id.clone());
-        let (tx, rx) = oneshot::channel();
-        self.runtime.spawn(async move {
-            let shared = async {
-                let (keys, counts): (Vec<String>, Vec<i32>) =
-                    mine.into_iter().map(|(k, n)| (k, n.min(i32::MAX as u32) as i32)).unzip();
-                let mut tx = pool.begin().await?;
-                sqlx::query(
-                    "INSERT INTO taskboard_request_counts (server, key, count, updated_at) \
-                     SELECT $1, u.key, u.count, now() FROM UNNEST($2::text[], $3::int4[]) AS u(key, count) \
-                     ON CONFLICT (server, key) DO UPDATE SET count = EXCLUDED.count, updated_at = now()",
-                )
-                .bind(&server)
-                .bind(&keys)
-                .bind(&counts)
-                .execute(&mut *tx)
-                .await?;
-                // Keys whose window closed here, and every server's stale rows.
-                sqlx::query(
-                    "DELETE FROM taskboard_request_counts \
-                     WHERE (server = $1 AND key <> ALL($2)) OR updated_at < now() - interval '1 minute'",
-                )
-                .bind(&server)
-                .bind(&keys)
-                .execute(&mut *tx)
-                .await?;
-                let others: Vec<(String, i64)> = sqlx::query_as(
-                    "SELECT key, sum(count)::int8 FROM taskboard_request_counts WHERE server <> $1 GROUP BY key",
-                )
-                .bind(&server)
-                .fetch_all(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok::<_, sqlx::Error>(others.into_iter().map(|(k, n)| (k, n.clamp(0, u32::MAX as i64) as u32)).collect())
-            };
-            let _ = tx.send(shared.await);
-        });
-        Box::pin(async move { rx.await.map_err(|_| StoreError::Closed)?.map_err(|e| unavailable(&e)) })
+        self.on_runtime(async move { coordination::share_counts(&pool, &server, mine).await })
     }
 
-    /// A session advisory lock on a connection kept for it: held while the connection
-    /// lives, so a server that dies (or loses the database) lets it go.
     fn hold_lease(&self, name: &str) -> BoxFuture<'_, bool> {
         let (pool, leases, name) = (self.pool.clone(), self.leases.clone(), name.to_string());
-        let (tx, rx) = oneshot::channel();
-        self.runtime.spawn(async move {
-            let mut leases = leases.lock().await;
-            if let Some((conn, checked)) = leases.get_mut(&name) {
-                // Still ours while the connection answers (asked at most once a second).
-                if checked.elapsed() < Duration::from_secs(1) {
-                    let _ = tx.send(true);
-                    return;
-                }
-                if sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok() {
-                    *checked = std::time::Instant::now();
-                    let _ = tx.send(true);
-                    return;
-                }
-                leases.remove(&name);
-            }
-            let key = lease_key(&name);
-            let Ok(mut conn) = pool.acquire().await else {
-                let _ = tx.send(false);
-                return;
-            };
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(key)
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap_or(false);
-            if got {
-                // Out of the pool for good: the lock lives as long as this connection,
-                // which is closed (not handed back) when the lease ends.
-                leases.insert(name, (conn.detach(), std::time::Instant::now()));
-            }
-            let _ = tx.send(got);
-        });
-        Box::pin(async move { rx.await.unwrap_or(false) })
+        let held = self.on_runtime(async move { Ok(coordination::hold_lease(&pool, &leases, name).await) });
+        Box::pin(async move { held.await.unwrap_or(false) })
     }
 
     fn drop_cache(&self) {
@@ -578,23 +525,4 @@ impl Storage for PgStore {
             self.runtime.spawn(async move { pool.close().await });
         })
     }
-}
-
-/// The advisory lock's number for a lease name (stable across servers).
-fn lease_key(name: &str) -> i64 {
-    let digest = xxhash_rust::xxh3::xxh3_64(format!("taskboard-lease:{name}").as_bytes());
-    digest as i64
-}
-
-async fn write_aux_in(tx: &mut sqlx::PgConnection, name: &str, bytes: &[u8], server: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO taskboard_aux (name, content, updated_at) VALUES ($1, $2, now()) \
-         ON CONFLICT (name) DO UPDATE SET content = EXCLUDED.content, updated_at = now()",
-    )
-    .bind(name)
-    .bind(bytes)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(format!("a:{server}:{name}")).execute(&mut *tx).await?;
-    Ok(())
 }
