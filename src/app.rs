@@ -39,6 +39,9 @@ pub fn check_config(mut config: Config) -> Result<Config, ConfigError> {
     crate::scheduler::check_jobs(&config.cron).map_err(ConfigError::Invalid)?;
     crate::service::logins::check_login_possible(&config).map_err(ConfigError::Invalid)?;
     crate::bot::check(&config.telegram).map_err(ConfigError::Invalid)?;
+    if config.db_postgresql.enabled {
+        crate::store::PgSettings::from_config(&config).options().map_err(ConfigError::Invalid)?;
+    }
     Ok(config)
 }
 

@@ -61,7 +61,12 @@ impl PgSettings {
 
     /// The connection options, with a statement timeout so that a query never hangs
     /// on a database that stopped answering.
-    pub(crate) fn options(&self) -> Result<PgConnectOptions, String> {
+    pub fn options(&self) -> Result<PgConnectOptions, String> {
+        if self.url.trim().is_empty() {
+            return Err(
+                "db_postgresql.enabled is true but db_postgresql.url (or DATABASE_URL) names no database".into()
+            );
+        }
         let options: PgConnectOptions =
             self.url.parse().map_err(|e| format!("db_postgresql.url is not a PostgreSQL URL: {}", blank_url(e)))?;
         Ok(options.application_name("taskboard").options([("statement_timeout", "15000")]))
