@@ -59,19 +59,8 @@ fn kinds_of(kind: TableKind, header: &[String]) -> Arc<[ColumnKind]> {
 impl TableData {
     /// A table with only its documented header, as a missing file is created.
     pub fn empty(kind: TableKind) -> TableData {
-        let spec = kind.spec();
-        let format = CsvFormat::default();
-        let header: Vec<String> = spec.header().into_iter().map(String::from).collect();
-        let header_line = Row::from_cells(&header, &format).line().to_string();
-        TableData {
-            kind,
-            format,
-            kinds: kinds_of(kind, &header),
-            header: header.into(),
-            header_line: header_line.into(),
-            rows: imbl::OrdMap::new(),
-            max_id: 0,
-        }
+        let header: Vec<String> = kind.spec().header().into_iter().map(String::from).collect();
+        TableData::with_header(kind, header, CsvFormat::default())
     }
 
     /// A table without rows whose columns are `header`, written in `format`.
