@@ -276,23 +276,6 @@ impl Writer {
                 None => deletes.entry(*kind).or_default().push(*id as i64),
             }
         }
-        for (kind, ids) in &deletes {
-            sqlx::query(statement(format!("DELETE FROM {} WHERE id = ANY($1)", sql_name(*kind))))
-                .bind(ids)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (kind, (ids, fields)) in &upserts {
-            sqlx::query(statement(format!(
-                "INSERT INTO {} (id, fields) SELECT u.id, u.f::jsonb FROM UNNEST($1::int8[], $2::text[]) AS u(id, f) \
-                 ON CONFLICT (id) DO UPDATE SET fields = EXCLUDED.fields",
-                sql_name(*kind)
-            )))
-            .bind(ids)
-            .bind(fields)
-            .execute(&mut *tx)
-            .await?;
-        }
         if !blob_deletes.is_empty() {
             sqlx::query("DELETE FROM taskboard_blobs WHERE doc_id = ANY($1)")
                 .bind(blob_deletes)
@@ -310,33 +293,58 @@ impl Writer {
             .execute(&mut *tx)
             .await?;
         }
-        if !journaled.is_empty() {
-            let ids: Vec<i64> = journaled.iter().map(|j| j.id as i64).collect();
-            let fields: Vec<String> = journaled
-                .iter()
-                .map(|j| serde_json::to_string(&event_fields(j.id, &j.event)).unwrap_or_default())
-                .collect();
-            let rows: Vec<Option<String>> = journaled.iter().map(|j| j.row_after.clone()).collect();
-            sqlx::query(
-                "INSERT INTO events (id, fields, row_after) \
-                 SELECT u.id, u.f::jsonb, u.r::jsonb FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS u(id, f, r)",
-            )
+        if journaled.is_empty() {
+            return Ok(());
+        }
+        // The rows, the events, the head and the notification in one statement (one
+        // round trip): each part a data-modifying CTE, numbered parameters in order.
+        let mut parts = Vec::new();
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        for kind in deletes.keys() {
+            parts.push(format!("d_{0} AS (DELETE FROM {0} WHERE id = ANY(${1}))", sql_name(*kind), next()));
+        }
+        for kind in upserts.keys() {
+            let (a, b) = (next(), next());
+            parts.push(format!(
+                "u_{0} AS (INSERT INTO {0} (id, fields) SELECT u.id, u.f::jsonb FROM UNNEST(${a}::int8[], ${b}::text[]) \
+                 AS u(id, f) ON CONFLICT (id) DO UPDATE SET fields = EXCLUDED.fields)",
+                sql_name(*kind)
+            ));
+        }
+        let (a, b, c, head, channel, payload) = (next(), next(), next(), next(), next(), next());
+        parts.push(format!(
+            "ev AS (INSERT INTO events (id, fields, row_after) SELECT u.id, u.f::jsonb, u.r::jsonb \
+             FROM UNNEST(${a}::int8[], ${b}::text[], ${c}::text[]) AS u(id, f, r))"
+        ));
+        parts.push(format!("hd AS (UPDATE taskboard_head SET last_event_id = ${head} WHERE one = 1)"));
+        let sql = format!("WITH {} SELECT pg_notify(${channel}, ${payload})", parts.join(", "));
+        let mut query = sqlx::query(statement(sql));
+        for ids in deletes.values() {
+            query = query.bind(ids);
+        }
+        for (ids, fields) in upserts.values() {
+            query = query.bind(ids).bind(fields);
+        }
+        let ids: Vec<i64> = journaled.iter().map(|j| j.id as i64).collect();
+        let fields: Vec<String> = journaled
+            .iter()
+            .map(|j| serde_json::to_string(&event_fields(j.id, &j.event)).unwrap_or_default())
+            .collect();
+        let rows: Vec<Option<String>> = journaled.iter().map(|j| j.row_after.clone()).collect();
+        // Delivered at COMMIT, to every server listening.
+        query
             .bind(ids)
             .bind(fields)
             .bind(rows)
+            .bind(self.last_id as i64)
+            .bind(CHANNEL)
+            .bind(format!("e:{}:{}", self.shared.server_id, self.last_id))
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE taskboard_head SET last_event_id = $1 WHERE one = 1")
-                .bind(self.last_id as i64)
-                .execute(&mut *tx)
-                .await?;
-            // Delivered at COMMIT, to every server listening.
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(format!("e:{}:{}", self.shared.server_id, self.last_id))
-                .execute(&mut *tx)
-                .await?;
-        }
         Ok(())
     }
 
