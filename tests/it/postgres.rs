@@ -735,3 +735,14 @@ async fn a_rate_limit_holds_across_the_servers() {
     a.stop().await;
     b.stop().await;
 }
+
+#[test]
+fn a_configuration_on_postgresql_without_a_usable_url_is_refused_when_read() {
+    for (url, expected) in [("", "names no database"), ("mysql://x@y/z", "is not a PostgreSQL URL")] {
+        let mut config = Config::default();
+        config.db_postgresql.enabled = true;
+        config.db_postgresql.url = Secret(url.into());
+        let refused = taskboard::app::check_config(config).expect_err("refused");
+        assert!(refused.to_string().contains(expected), "{url:?}: {refused}");
+    }
+}

@@ -67,6 +67,11 @@ impl PgSettings {
                 "db_postgresql.enabled is true but db_postgresql.url (or DATABASE_URL) names no database".into()
             );
         }
+        if !(self.url.starts_with("postgres://") || self.url.starts_with("postgresql://")) {
+            return Err(
+                "db_postgresql.url is not a PostgreSQL URL: it must start with postgres:// or postgresql://".into()
+            );
+        }
         let options: PgConnectOptions =
             self.url.parse().map_err(|e| format!("db_postgresql.url is not a PostgreSQL URL: {}", blank_url(e)))?;
         Ok(options.application_name("taskboard").options([("statement_timeout", "15000")]))
