@@ -20,6 +20,8 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 cat >"$work/config.yaml" <<YAML
 storage:
   data_dir: $work/data
+backup:
+  dir: $work/backups
 server:
   host: 127.0.0.1
   port: $port
