@@ -52,6 +52,9 @@ pub(super) fn statement(sql: String) -> sqlx::AssertSqlSafe<String> {
 pub(super) struct Loaded {
     pub tables: HashMap<TableKind, Arc<TableData>>,
     pub last_event_id: u64,
+    /// Tables whose columns differ from what `taskboard_layout` records (a new table,
+    /// or a custom field declared since): their layout should be saved.
+    pub unrecorded: Vec<TableKind>,
 }
 
 /// Reads every table (and the event log) inside one snapshot of the database.
@@ -67,8 +70,12 @@ pub(super) async fn load_all_in(conn: &mut PgConnection, vocabulary: &Vocabulary
         sqlx::query_scalar("SELECT last_event_id FROM taskboard_head WHERE one = 1").fetch_one(&mut *conn).await?;
     let layouts = layouts(conn).await?;
     let mut tables = HashMap::new();
+    let mut unrecorded = Vec::new();
     for kind in TableKind::ALL {
         let mut table = empty_table(kind, layouts.get(&kind), vocabulary);
+        if layouts.get(&kind).is_none_or(|(header, _)| header.as_slice() != &*table.header) {
+            unrecorded.push(kind);
+        }
         let rows = sqlx::query(statement(format!("SELECT id, fields::text FROM {} ORDER BY id", sql_name(kind))))
             .fetch_all(&mut *conn)
             .await?;
@@ -81,11 +88,11 @@ pub(super) async fn load_all_in(conn: &mut PgConnection, vocabulary: &Vocabulary
         }
         tables.insert(kind, Arc::new(table));
     }
-    Ok(Loaded { tables, last_event_id: last.max(0) as u64 })
+    Ok(Loaded { tables, last_event_id: last.max(0) as u64, unrecorded })
 }
 
 /// Each table's columns and file format, as recorded.
-pub(super) async fn layouts(
+async fn layouts(
     conn: &mut PgConnection,
 ) -> Result<HashMap<TableKind, (Vec<String>, CsvFormat)>, sqlx::Error> {
     let rows =

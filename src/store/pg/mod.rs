@@ -291,9 +291,8 @@ async fn start(
         .await
         .map_err(|e| format!("cannot read the tables from the database: {}", blank_url(e)))?;
     // Record the columns of tables that gained a declared custom field.
-    let layouts = load::layouts(&mut conn).await.map_err(blank_url)?;
-    for (kind, table) in &loaded.tables {
-        if layouts.get(kind).is_none_or(|(header, _)| header.as_slice() != &*table.header) {
+    for kind in &loaded.unrecorded {
+        if let Some(table) = loaded.tables.get(kind) {
             load::save_layout(&mut conn, table).await.map_err(blank_url)?;
         }
     }
