@@ -47,11 +47,7 @@ else
 fi
 
 if [ -x $PEERS/venv/bin/pocketbase ]; then
-  PB=$PEERS/venv/bin/pocketbase
-  $PB superuser upsert bench@example.com bench-password-123 --dir "$WORK/pb" >/dev/null
-  taskset -c 0 $PB serve --http 127.0.0.1:3034 --dir "$WORK/pb" >/dev/null 2>&1 & PIDS+=($!)
-  wait_http http://127.0.0.1:3034/api/health
-  python3 bench/pocketbase_load.py http://127.0.0.1:3034 "$WORK" >&2
+  start_pocketbase 3034
   LUA=bench/random_task.lua run "PocketBase: GET /api/collections/tasks/records/{id}" http://127.0.0.1:3034 \
     IDS_FILE="$WORK/ids.txt" PATH_PREFIX=/api/collections/tasks/records/
   PB_LIST="/api/collections/tasks/records?filter=%28status%3D%27in_progress%27%29&sort=-updated_at&page=5&perPage=50"

@@ -44,11 +44,7 @@ mkdir -p "$WORK/pg-local"
 backend_rows "PostgreSQL" 3041 "$WORK/pg.yaml" "$WORK/pg-local"
 
 if [ -x $PEERS/venv/bin/pocketbase ]; then
-  PB=$PEERS/venv/bin/pocketbase
-  $PB superuser upsert bench@example.com bench-password-123 --dir "$WORK/pb" >/dev/null
-  taskset -c 0 $PB serve --http 127.0.0.1:3044 --dir "$WORK/pb" >/dev/null 2>&1 & PIDS+=($!)
-  wait_http http://127.0.0.1:3044/api/health
-  python3 bench/pocketbase_load.py http://127.0.0.1:3044 "$WORK" >&2
+  start_pocketbase 3044
   PB_TOKEN=$(curl -s -H 'content-type: application/json' -d '{"identity":"bench@example.com","password":"bench-password-123"}' \
     http://127.0.0.1:3044/api/collections/_superusers/auth-with-password | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
   LUA=bench/post_pocketbase.lua run "PocketBase: POST a record (SQLite WAL, synchronous=NORMAL)" http://127.0.0.1:3044 PB_TOKEN="$PB_TOKEN"

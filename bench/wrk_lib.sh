@@ -43,3 +43,13 @@ logging:
   file_path: $WORK/logs/task_system.log
 YAML
 }
+
+# start_pocketbase PORT: PocketBase (from bench/setup_peers.sh) on PORT, pinned to CPU 0,
+# with the same ROWS tasks loaded as a public collection (their ids in $WORK/ids.txt).
+start_pocketbase() {
+  local port=$1 pb=bench/peers/venv/bin/pocketbase
+  $pb superuser upsert bench@example.com bench-password-123 --dir "$WORK/pb" >/dev/null
+  taskset -c 0 $pb serve --http "127.0.0.1:$port" --dir "$WORK/pb" >/dev/null 2>&1 & PIDS+=($!)
+  wait_http "http://127.0.0.1:$port/api/health"
+  python3 bench/pocketbase_load.py "http://127.0.0.1:$port" "$WORK" >&2
+}
