@@ -17,7 +17,7 @@ use taskboard::config::{Config, Secret};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::{ServerProcess, TestApp, pg, test_config};
-use crate::security::{PASSWORD, SECRET, prepare};
+use crate::security::{PASSWORD, SECRET, call, prepare};
 
 fn secure(c: &mut Config) {
     c.security.enabled = true;
@@ -71,6 +71,18 @@ async fn next_message(
     }
 }
 
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket client of `app`, logged in with `token`, subscribed to tasks.
+async fn subscribed_to_tasks(app: &TestApp, token: &str) -> Socket {
+    let url = format!("{}/ws", app.base.replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws.send(Message::text(json!({"type": "auth", "token": token}).to_string())).await.unwrap();
+    ws.send(Message::text(json!({"type": "subscribe", "id": "t", "topic": "tasks"}).to_string())).await.unwrap();
+    next_message(&mut ws, "subscribed").await;
+    ws
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_server_reaches_the_websocket_clients_sessions_and_documents_of_another() {
     if pg::or_skip("a_change_on_one_server_reaches_the_websocket_clients_sessions_and_documents_of_another").is_none() {
@@ -80,24 +92,11 @@ async fn a_change_on_one_server_reaches_the_websocket_clients_sessions_and_docum
     // A session started on A is good on B.
     let tokens: Value = login(&a, "anna", PASSWORD).await.json().await.unwrap();
     let token = tokens["access_token"].as_str().unwrap().to_string();
-    let created: Value = a
-        .client
-        .post(a.url("/api/tasks"))
-        .bearer_auth(&token)
-        .json(&json!({"title": "made on A"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, created) = call(&a, "POST", "/api/tasks", Some(&token), Some(json!({"title": "made on A"}))).await;
+    assert_eq!(status, 201, "{created}");
     let id = created["id"].as_u64().unwrap();
 
-    let url = format!("{}/ws", b.base.replace("http://", "ws://"));
-    let (mut ws, _) = tokio_tungstenite::connect_async(url.clone()).await.unwrap();
-    ws.send(Message::text(json!({"type": "auth", "token": token}).to_string())).await.unwrap();
-    ws.send(Message::text(json!({"type": "subscribe", "id": "t", "topic": "tasks"}).to_string())).await.unwrap();
-    next_message(&mut ws, "subscribed").await;
+    let mut ws = subscribed_to_tasks(&b, &token).await;
 
     let started = Instant::now();
     let r = a
@@ -124,17 +123,10 @@ async fn a_change_on_one_server_reaches_the_websocket_clients_sessions_and_docum
 
     // A client of B that was away resumes from the event it saw.
     drop(ws);
-    a.client
-        .patch(a.url(&format!("/api/tasks/{id}")))
-        .bearer_auth(&token)
-        .json(&json!({"title": "renamed on A"}))
-        .send()
-        .await
-        .unwrap();
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    ws.send(Message::text(json!({"type": "auth", "token": token}).to_string())).await.unwrap();
-    ws.send(Message::text(json!({"type": "subscribe", "id": "t", "topic": "tasks"}).to_string())).await.unwrap();
-    next_message(&mut ws, "subscribed").await;
+    let (status, _) =
+        call(&a, "PATCH", &format!("/api/tasks/{id}"), Some(&token), Some(json!({"title": "renamed on A"}))).await;
+    assert_eq!(status, 200);
+    let mut ws = subscribed_to_tasks(&b, &token).await;
     ws.send(Message::text(json!({"type": "resume", "after_event_id": seen}).to_string())).await.unwrap();
     let missed = next_message(&mut ws, "change").await;
     assert_eq!(missed["after"]["title"], "renamed on A", "{missed}");
@@ -580,7 +572,7 @@ async fn a_database_migrated_by_a_newer_version_is_refused() {
 
 /// The state of a server's bot, as its health says (`ok` polls, `standby` waits).
 async fn bot_state(app: &TestApp, admin: &str) -> String {
-    let (_, health) = crate::security::call(app, "GET", "/api/health", Some(admin), None).await;
+    let (_, health) = call(app, "GET", "/api/health", Some(admin), None).await;
     health["components"]["telegram"]["state"].as_str().unwrap_or("").to_string()
 }
 
@@ -608,14 +600,8 @@ async fn one_server_polls_telegram_and_tells_people_once_and_another_takes_over(
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     // A change through the server that does not poll reaches boris once.
-    let (status, _) = crate::security::call(
-        &follower,
-        "PATCH",
-        "/api/tasks/3",
-        Some(&follower_token),
-        Some(json!({"assigned_to": 3})),
-    )
-    .await;
+    let (status, _) =
+        call(&follower, "PATCH", "/api/tasks/3", Some(&follower_token), Some(json!({"assigned_to": 3}))).await;
     assert_eq!(status, 200);
     fake.wait_text(1003, "Assigned to you").await;
     // A message is answered once.

@@ -92,9 +92,7 @@ pub(super) async fn load_all_in(conn: &mut PgConnection, vocabulary: &Vocabulary
 }
 
 /// Each table's columns and file format, as recorded.
-async fn layouts(
-    conn: &mut PgConnection,
-) -> Result<HashMap<TableKind, (Vec<String>, CsvFormat)>, sqlx::Error> {
+async fn layouts(conn: &mut PgConnection) -> Result<HashMap<TableKind, (Vec<String>, CsvFormat)>, sqlx::Error> {
     let rows =
         sqlx::query("SELECT tbl, header, delimiter, bom, crlf FROM taskboard_layout").fetch_all(&mut *conn).await?;
     let mut out = HashMap::new();
