@@ -97,6 +97,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tls,
         security: services.security.clone(),
         fast: Some(crate::api::fast::FastReads::new(services.security.clone(), services.records.clone())),
+        default_lang: config.ui.default_language,
     };
     crate::api::metrics::handle();
     let scheduler = crate::scheduler::Scheduler::new(services.clone(), chrono::Utc::now());

@@ -64,6 +64,16 @@ pub struct Config {
     pub tasks: Tasks,
     pub backup: Backup,
     pub feedback: Feedback,
+    pub ui: Ui,
+}
+
+/// How the server speaks to people who have not said which language they read.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ui {
+    /// `ru` or `en`: for a person whose `language` cell is empty and whose Telegram
+    /// or browser says nothing we speak.
+    pub default_language: crate::i18n::Lang,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -375,18 +385,64 @@ impl Default for DbPostgresql {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Tasks {
+    /// `tasks.statuses` as written: plain ids, or entries with labels and a kind.
+    #[serde(rename = "statuses")]
+    pub declared_statuses: Vec<StatusDecl>,
+    /// The status ids in workflow order (from `declared_statuses`). Not a key.
+    #[serde(skip)]
     pub statuses: Vec<String>,
+    /// The statuses with their labels and kinds. Not a key.
+    #[serde(skip)]
+    pub workflow: crate::domain::workflow::Workflow,
     /// Custom columns of tasks.csv with a type (`domain::fields`).
     pub fields: Vec<crate::domain::fields::FieldDecl>,
     pub reminder_window_hours: u64,
 }
 impl Default for Tasks {
     fn default() -> Self {
+        let ids: Vec<String> = crate::domain::values::DEFAULT_STATUSES.iter().map(|s| s.to_string()).collect();
         Self {
-            statuses: crate::domain::values::DEFAULT_STATUSES.iter().map(|s| s.to_string()).collect(),
+            declared_statuses: ids.iter().cloned().map(StatusDecl::Plain).collect(),
+            workflow: crate::domain::workflow::Workflow::plain(&ids),
+            statuses: ids,
             fields: Vec::new(),
             reminder_window_hours: 24,
         }
+    }
+}
+
+/// One entry of `tasks.statuses`: an id alone (`done`), or
+/// `{id: done, label: {en: Done, ru: Завершена}, kind: done}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum StatusDecl {
+    Plain(String),
+    Full {
+        id: String,
+        #[serde(default)]
+        label: crate::domain::workflow::Label,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<crate::domain::workflow::StatusKind>,
+    },
+}
+
+impl Tasks {
+    /// The workflow `tasks.statuses` declares: a plain id takes the kind its word
+    /// says (`done`, `cancelled`), an entry the kind it names (open by default).
+    fn declared_workflow(&self) -> Result<crate::domain::workflow::Workflow, String> {
+        use crate::domain::workflow::{Status, Workflow};
+        let statuses = self
+            .declared_statuses
+            .iter()
+            .map(|d| match d {
+                StatusDecl::Plain(id) => Workflow::plain(std::slice::from_ref(id)).statuses()[0].clone(),
+                StatusDecl::Full { id, label, kind } => {
+                    let plain = Workflow::plain(std::slice::from_ref(id)).statuses()[0].clone();
+                    Status { id: id.clone(), label: label.clone(), kind: kind.unwrap_or(plain.kind) }
+                }
+            })
+            .collect();
+        Workflow::new(statuses)
     }
 }
 
@@ -451,7 +507,7 @@ impl Config {
         config.validated()
     }
 
-    fn validated(self) -> Result<Config, ConfigError> {
+    fn validated(mut self) -> Result<Config, ConfigError> {
         let form = &self.feedback.form_url;
         if !(form.is_empty() || form.starts_with("https://") || form.starts_with("http://")) {
             return Err(ConfigError::Invalid(format!(
@@ -459,9 +515,8 @@ impl Config {
             )));
         }
         crate::domain::fields::declare(&self.tasks.fields).map_err(ConfigError::Invalid)?;
-        if self.tasks.statuses.is_empty() {
-            return Err(ConfigError::Invalid("tasks.statuses: at least one status is required".into()));
-        }
+        self.tasks.workflow = self.tasks.declared_workflow().map_err(ConfigError::Invalid)?;
+        self.tasks.statuses = self.tasks.workflow.ids();
         if self.performance.worker_processes == 0 {
             return Err(ConfigError::Invalid("performance.worker_processes: must be at least 1".into()));
         }

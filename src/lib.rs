@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod doctor;
 pub mod domain;
+pub mod i18n;
 pub mod llm;
 pub mod logs;
 pub mod scheduler;

@@ -63,6 +63,9 @@ pub struct ServeOptions {
     pub security: Arc<crate::service::auth::Security>,
     /// The hot read answered before the filter chain (`api::fast`).
     pub fast: Option<crate::api::fast::FastReads>,
+    /// `ui.default_language`: errors are written in it when a request's
+    /// `Accept-Language` names neither language we speak.
+    pub default_lang: crate::i18n::Lang,
 }
 
 /// How long a client has to finish the TLS handshake.
@@ -115,28 +118,34 @@ pub async fn serve(
         // send one (hyper's own header timer starts only after the protocol is known).
         let spoke = Arc::new(AtomicBool::new(false));
         let spoke_in_handler = spoke.clone();
+        let default_lang = options.default_lang;
         let handler = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             spoke_in_handler.store(true, Ordering::Relaxed);
             forget_same_origin(&mut request);
             let caller = crate::api::gate::Caller::of(&security, request.headers(), request.uri(), peer);
+            let lang = crate::api::problem::request_lang(request.headers(), default_lang);
             if let Some(response) = fast.as_ref().and_then(|f| f.answer(&request, &caller)) {
-                // Answered at once, from memory: no filter chain, no timer.
-                return Either::Left(std::future::ready(Ok::<_, Infallible>(response)));
+                // Answered at once, from memory: no filter chain, no timer (an error
+                // still goes out in the request's language).
+                return Either::Left(async move {
+                    Ok::<_, Infallible>(crate::api::problem::localize(response, lang).await)
+                });
             }
             request.extensions_mut().insert(PeerAddr(peer));
             request.extensions_mut().insert(caller);
             let mut filter = filter.clone();
             let response = filter.call(request);
             Either::Right(async move {
-                match tokio::time::timeout(timeout, response).await {
-                    Ok(Ok(response)) => Ok::<_, Infallible>(response),
+                let response = match tokio::time::timeout(timeout, response).await {
+                    Ok(Ok(response)) => response,
                     Ok(Err(never)) => match never {},
-                    Err(_) => Ok(ApiError::new(
+                    Err(_) => ApiError::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "the request took longer than server.request_timeout",
                     )
-                    .into_response()),
-                }
+                    .into_response(),
+                };
+                Ok::<_, Infallible>(crate::api::problem::localize(response, lang).await)
             })
         });
         let watcher = graceful.watcher();

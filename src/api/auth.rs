@@ -3,7 +3,7 @@
 //! - `POST /api/auth/telegram` the Login Widget's payload → tokens
 //! - `POST /api/auth/refresh` `{refresh_token}` → a new pair (the old one stops working)
 //! - `POST /api/auth/logout`: revokes the session
-//! - `GET /api/auth/me`: the current user
+//! - `GET, PATCH /api/auth/me`: the current user (in `users.rs`, beside the users)
 //! - `PUT /api/auth/password` `{current_password, new_password}` → a new pair
 //! - `POST /api/auth/telegram/link`: a one-time code that links the caller's Telegram
 //!   account through the bot
@@ -19,7 +19,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use crate::service::access::Principal;
-use crate::service::auth::{Security, UserInfo};
+use crate::service::auth::Security;
 
 use super::catalog::{Catalog, Shape};
 use super::gate::{Caller, caller, principal};
@@ -81,7 +81,6 @@ pub fn routes(
         other(Some("Refresh"), "Tokens"),
     );
     cat.add("POST", "/api/auth/logout", "auth", "End this session", None, other(None, "empty"));
-    cat.add("GET", "/api/auth/me", "auth", "The current user", None, other(None, "Me"));
     cat.add("PUT", "/api/auth/password", "auth", "Change your password", None, other(Some("PasswordChange"), "Tokens"));
     let sec = move || {
         let security = security.clone();
@@ -146,11 +145,6 @@ pub fn routes(
             )
         },
     );
-    let me = warp::path!("api" / "auth" / "me").and(warp::get()).and(principal()).map(|p: Arc<Principal>| {
-        let mut body = serde_json::to_value(UserInfo::from(&*p)).unwrap_or_default();
-        body["must_change_password"] = p.must_change_password.into();
-        json_response(StatusCode::OK, &body, None)
-    });
     let password = warp::path!("api" / "auth" / "password")
         .and(warp::put())
         .and(json_body(limit))
@@ -181,18 +175,5 @@ pub fn routes(
                 }))
             },
         );
-    login
-        .or(telegram)
-        .unify()
-        .or(link)
-        .unify()
-        .or(refresh)
-        .unify()
-        .or(logout)
-        .unify()
-        .or(me)
-        .unify()
-        .or(password)
-        .unify()
-        .boxed()
+    login.or(telegram).unify().or(link).unify().or(refresh).unify().or(logout).unify().or(password).unify().boxed()
 }

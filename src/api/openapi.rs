@@ -339,6 +339,12 @@ fn column_schema(kind: ColumnKind, statuses: &[String]) -> Option<Value> {
         ColumnKind::Status => json!({"enum": statuses}),
         ColumnKind::Sha256 => json!({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
         ColumnKind::Text => json!({"type": "string"}),
+        ColumnKind::Phone => {
+            json!({"type": "string", "pattern": "^[0-9 +()-]*$", "description": "As people type it: +7 900 123-45-67"})
+        }
+        ColumnKind::Email => json!({"type": "string", "description": "An email address"}),
+        ColumnKind::TelegramUsername => json!({"type": "string", "pattern": "^(@?[A-Za-z0-9_]{3,32})?$"}),
+        ColumnKind::Language => json!({"enum": ["ru", "en", ""]}),
         ColumnKind::Secret => return None,
     })
 }
@@ -411,7 +417,9 @@ fn input_schema(table: TableKind, shape: Shape, statuses: &[String]) -> Value {
         };
         let nullable = !column.required && column.kind != ColumnKind::Bool;
         let schema = if nullable { json!({"anyOf": [base, {"type": "null"}]}) } else { base };
-        let has_default = spec.defaults.iter().any(|(c, _)| *c == column.name);
+        // A new task's status is the workflow's first.
+        let has_default = spec.defaults.iter().any(|(c, _)| *c == column.name)
+            || (table == TableKind::Tasks && column.name == "status");
         let needed = match shape {
             Shape::Create => column.required && !has_default,
             Shape::Replace => crate::service::records::writable_columns(table).any(|c| c == column.name),
@@ -466,6 +474,11 @@ fn named_body(name: &str) -> Value {
         "Rating" => json!({"type": "object", "required": ["rating"], "additionalProperties": false, "properties": {
             "rating": {"type": "integer", "minimum": 1, "maximum": 5},
             "comment": {"type": "string", "maxLength": 2000, "pattern": "^$|^[^=+@\\-\\t]"}}}),
+        "Profile" => json!({"type": "object", "additionalProperties": false, "properties": {
+            "full_name": {"type": "string", "maxLength": 200, "pattern": "^(?![=+@\\t\\r]|-(?![0-9.]*$| ))"},
+            "phone": {"type": "string", "pattern": "^(|[0-9 +()-]*[0-9][0-9 +()-]*[0-9][0-9 +()-]*[0-9][0-9 +()-]*)$", "maxLength": 64},
+            "email": {"type": "string", "maxLength": 200, "pattern": "^(|[^@\\s=+\\-][^@\\s]*@[^@\\s]+\\.[^@\\s]+)$"},
+            "language": {"enum": ["ru", "en", ""]}}}),
         "Analyze" => json!({"type": "object", "additionalProperties": false,
             "properties": {"refresh": {"type": "boolean", "description": "Skip the cache"}}}),
         "job" => json!({"type": "object", "additionalProperties": false, "properties": {

@@ -6,6 +6,8 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use crate::domain::FieldError;
+use crate::i18n::Lang;
+use crate::i18n::problems::translate;
 use crate::service::access::ServiceError;
 use crate::service::auth::AuthError;
 use crate::store::StoreError;
@@ -111,6 +113,61 @@ impl From<AuthError> for ApiError {
             AuthError::Store(e) => e.into(),
         }
     }
+}
+
+/// The language a request reads: its `Accept-Language`, else `ui.default_language`.
+pub fn request_lang(headers: &warp::http::HeaderMap, default: Lang) -> Lang {
+    headers
+        .get(warp::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::of_accept_language)
+        .unwrap_or(default)
+}
+
+/// A problem answer with its `detail` and each `errors[].message` in `lang`; `type`,
+/// `title`, `status` and `errors[].field` stay as they are. Any other answer, and
+/// every answer in English, passes untouched. Problems are small, so reading one
+/// back costs nothing worth measuring.
+pub async fn localize(response: Response, lang: Lang) -> Response {
+    let is_problem = response
+        .headers()
+        .get(warp::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if lang == Lang::En || !is_problem {
+        return response;
+    }
+    use http_body_util::BodyExt;
+    let (mut parts, body) = response.into_parts();
+    let Ok(collected) = body.collect().await else {
+        return Response::from_parts(parts, bytes::Bytes::new().into());
+    };
+    let bytes = collected.to_bytes();
+    let Ok(mut problem) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Response::from_parts(parts, bytes.into());
+    };
+    if let Some(errors) = problem.get_mut("errors").and_then(|e| e.as_array_mut()) {
+        let mut parts_of_detail = Vec::new();
+        for error in errors.iter_mut() {
+            if let Some(message) = error.get("message").and_then(|m| m.as_str()).map(|m| translate(m, lang)) {
+                let field = error.get("field").and_then(|f| f.as_str()).unwrap_or("").to_string();
+                parts_of_detail.push(format!("{field}: {message}"));
+                error["message"] = message.into();
+            }
+        }
+        // A 422's detail is its errors, one after another.
+        if problem.get("status").and_then(|s| s.as_u64()) == Some(422) && !parts_of_detail.is_empty() {
+            problem["detail"] = parts_of_detail.join("; ").into();
+        }
+    }
+    if problem.get("status").and_then(|s| s.as_u64()) != Some(422)
+        && let Some(detail) = problem.get("detail").and_then(|d| d.as_str()).map(|d| translate(d, lang))
+    {
+        problem["detail"] = detail.into();
+    }
+    let body = serde_json::to_vec(&problem).unwrap_or_else(|_| bytes.to_vec());
+    parts.headers.remove(warp::http::header::CONTENT_LENGTH);
+    parts.headers.insert(warp::http::header::CONTENT_LANGUAGE, warp::http::HeaderValue::from_static("ru"));
+    Response::from_parts(parts, body.into())
 }
 
 /// A rejection carrying a problem (from the security gate, before any route).

@@ -93,6 +93,40 @@ pub fn routes(services: &Services, limit: u64, cat: &mut Catalog) -> BoxedFilter
             })())
         },
     );
+    cat.add(
+        "GET",
+        "/api/auth/me",
+        "auth",
+        "The current user: who, role, name, phone, email, language",
+        None,
+        Shape::Other { body: None, response: "Me" },
+    );
+    let me = warp::path!("api" / "auth" / "me").and(warp::get()).and(svc()).and(principal()).map(
+        |s: RecordService, p: Arc<Principal>| {
+            respond(s.profile(&p).map(|body| json_response(StatusCode::OK, &body, None)).map_err(ApiError::from))
+        },
+    );
+    cat.add(
+        "PATCH",
+        "/api/auth/me",
+        "auth",
+        "Change your own full_name, phone, email or language",
+        None,
+        Shape::Other { body: Some("Profile"), response: "Me" },
+    );
+    let update_me =
+        warp::path!("api" / "auth" / "me").and(warp::patch()).and(json_body(limit)).and(svc()).and(principal()).then(
+            move |bytes: bytes::Bytes, s: RecordService, p: Arc<Principal>| async move {
+                respond(
+                    async {
+                        let fields = body_fields(t, &bytes)?;
+                        let body = s.update_profile(&p, fields).await?;
+                        Ok(json_response(StatusCode::OK, &body, None))
+                    }
+                    .await,
+                )
+            },
+        );
     records::list(t, svc(), cat)
         .or(create)
         .unify()
@@ -101,6 +135,10 @@ pub fn routes(services: &Services, limit: u64, cat: &mut Catalog) -> BoxedFilter
         .or(password)
         .unify()
         .or(directory)
+        .unify()
+        .or(me)
+        .unify()
+        .or(update_me)
         .unify()
         .boxed()
 }

@@ -157,8 +157,9 @@ pub fn requirement(method: &str, path: &str) -> Requirement {
         ["api", "comments", ..] => Requirement::Area(Area::Comments, action),
         ["api", "docs", ..] => Requirement::Area(Area::Docs, action),
         ["api", "users", ..] => Requirement::Area(Area::Users, action),
-        // Whom work can be assigned to: every role that reads users, even by name only.
-        ["api", "directory"] => Requirement::Area(Area::Users, Action::Read),
+        // Whom work can be assigned to, and how people are named: every logged-in
+        // user; the use case narrows it (a client sees the people on their requests).
+        ["api", "directory"] => Requirement::LoggedIn,
         ["api", "events", ..] => Requirement::Area(Area::Events, Action::Read),
         ["api", "stats", ..] => Requirement::Area(Area::Stats, Action::Read),
         // Everything else (the scheduler, backups, reload, and any route added later

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
-use crate::auth::policy::Action;
+use crate::auth::policy::{Action, Role};
 use crate::domain::TableKind;
+use crate::domain::workflow::Workflow;
+use crate::i18n::{Lang, Msg};
 use crate::service::Services;
 use crate::service::access::{self, Principal, ServiceError};
 use crate::service::reports::{DayFigures, Person, Team};
@@ -26,25 +28,52 @@ impl Reply {
     }
 }
 
-/// Usernames by id, as far as `p` may read them (a client reads none).
-pub fn names(services: &Services, p: &Principal) -> HashMap<u64, String> {
-    services.records.directory(p).map(|d| d.into_iter().map(|e| (e.id, e.username)).collect()).unwrap_or_default()
+/// A role as people read it.
+pub fn role_label(lang: Lang, role: Role) -> String {
+    let msg = match role {
+        Role::Admin => Msg::RoleAdmin,
+        Role::Manager => Msg::RoleManager,
+        Role::Supervisor => Msg::RoleSupervisor,
+        Role::Member => Msg::RoleMember,
+        Role::Client => Msg::RoleClient,
+    };
+    lang.t(msg).to_string()
 }
 
-/// `#12 Title — in_progress, due 2026-12-05`.
-pub fn task_line(task: &Fields) -> String {
+/// A priority as people read it.
+pub fn priority_label(lang: Lang, priority: &str) -> String {
+    let msg = match priority {
+        "low" => Msg::PriorityLow,
+        "medium" => Msg::PriorityMedium,
+        "high" => Msg::PriorityHigh,
+        "critical" => Msg::PriorityCritical,
+        other => return other.to_string(),
+    };
+    lang.t(msg).to_string()
+}
+
+/// Names by id (full name, else username), as far as `p` may read them: staff read
+/// everyone's, a client those of the people on their requests.
+pub fn names(services: &Services, p: &Principal) -> HashMap<u64, String> {
+    services.records.directory(p).map(|d| d.into_iter().map(|e| (e.id, e.name)).collect()).unwrap_or_default()
+}
+
+/// `#12 Title — В работе, срок 2026-12-05`.
+pub fn task_line(task: &Fields, workflow: &Workflow, lang: Lang) -> String {
     let get = |k: &str| task.get(k).map(String::as_str).unwrap_or("");
-    let mut line = format!("#{} {} — {}", get("id"), escape(&cut(get("title"), 80)), escape(get("status")));
+    let status = workflow.label(get("status"), lang);
+    let mut line = format!("#{} {} — {}", get("id"), escape(&cut(get("title"), 80)), escape(status));
     if !get("due_date").is_empty() {
-        line.push_str(&format!(", due {}", escape(get("due_date"))));
+        line.push_str(", ");
+        line.push_str(&lang.f(Msg::LineDue, &[("due", &escape(get("due_date")))]));
     }
     line
 }
 
 /// A task as a message: what it is, where it stands, and buttons for the statuses
 /// `p` may move it to. `lead` comes first (what happened).
-pub fn show_task(services: &Services, p: &Principal, id: u64, lead: &str) -> Result<Reply, ServiceError> {
-    show_task_named(services, p, id, lead, &names(services, p))
+pub fn show_task(services: &Services, p: &Principal, id: u64, lead: &str, lang: Lang) -> Result<Reply, ServiceError> {
+    show_task_named(services, p, id, lead, &names(services, p), lang)
 }
 
 /// The same, with the names `p` may read already at hand.
@@ -54,32 +83,37 @@ pub fn show_task_named(
     id: u64,
     lead: &str,
     names: &HashMap<u64, String>,
+    lang: Lang,
 ) -> Result<Reply, ServiceError> {
     let view = services.records.read(p, TableKind::Tasks, id)?;
     let fields = view.table.fields(&view.row);
+    let workflow = &services.records.deadlines().workflow;
     Ok(Reply {
-        text: format!("{lead}{}", task_card(&fields, names)),
-        buttons: status_buttons(services, p, id, &fields, &view.etag),
+        text: format!("{lead}{}", task_card(&fields, names, workflow, lang)),
+        buttons: status_buttons(services, p, id, &fields, &view.etag, lang),
     })
 }
 
 /// The task's lines of a message.
-pub fn task_card(task: &Fields, names: &HashMap<u64, String>) -> String {
+pub fn task_card(task: &Fields, names: &HashMap<u64, String>, workflow: &Workflow, lang: Lang) -> String {
     let get = |k: &str| task.get(k).map(String::as_str).unwrap_or("");
     let who = |k: &str| match get(k).parse::<u64>() {
-        Ok(id) => names.get(&id).map(|n| escape(n)).unwrap_or_else(|| format!("user {id}")),
-        Err(_) => "nobody".to_string(),
+        Ok(id) => names.get(&id).map(|n| escape(n)).unwrap_or_else(|| lang.f(Msg::SomeUser, &[("id", &id)])),
+        Err(_) => lang.t(Msg::Nobody).to_string(),
     };
     let mut text = format!(
-        "<b>#{} {}</b>\nStatus: {} · Priority: {}\nAssigned to: {}",
+        "<b>#{} {}</b>\n{}: {} · {}: {}\n{}: {}",
         get("id"),
         escape(&cut(get("title"), 200)),
-        escape(get("status")),
-        escape(get("priority")),
+        lang.t(Msg::CardStatus),
+        escape(workflow.label(get("status"), lang)),
+        lang.t(Msg::CardPriority),
+        escape(&priority_label(lang, get("priority"))),
+        lang.t(Msg::CardAssigned),
         who("assigned_to"),
     );
     if !get("due_date").is_empty() {
-        text.push_str(&format!(" · Due: {}", escape(get("due_date"))));
+        text.push_str(&format!(" · {}: {}", lang.t(Msg::CardDue), escape(get("due_date"))));
     }
     let description = cut(get("description"), 600);
     if !description.is_empty() {
@@ -91,9 +125,17 @@ pub fn task_card(task: &Fields, names: &HashMap<u64, String>) -> String {
 /// Buttons for the statuses `p` may set on this task now (none for a client, say).
 /// Each carries the ETag it was drawn for: a press on a task changed meanwhile is
 /// refused and the message redrawn.
-pub fn status_buttons(services: &Services, p: &Principal, id: u64, task: &Fields, etag: &str) -> Vec<Vec<Button>> {
+pub fn status_buttons(
+    services: &Services,
+    p: &Principal,
+    id: u64,
+    task: &Fields,
+    etag: &str,
+    lang: Lang,
+) -> Vec<Vec<Button>> {
     let current = task.get("status").map(String::as_str).unwrap_or("");
     let tag = etag.trim_matches('"');
+    let workflow = &services.records.deadlines().workflow;
     let buttons: Vec<Button> = services
         .config
         .tasks
@@ -109,7 +151,7 @@ pub fn status_buttons(services: &Services, p: &Principal, id: u64, task: &Fields
             let data = format!("st:{id}:{s}:{tag}");
             // Callback data is at most 64 bytes: a very long status goes without its ETag.
             let data = if data.len() <= 64 { data } else { format!("st:{id}:{s}:") };
-            Button { label: format!("→ {s}"), data }
+            Button { label: format!("→ {}", workflow.label(s, lang)), data }
         })
         .filter(|b| b.data.len() <= 64)
         .collect();
@@ -117,43 +159,56 @@ pub fn status_buttons(services: &Services, p: &Principal, id: u64, task: &Fields
 }
 
 /// One person's day, as the bot writes it.
-pub fn personal_report(person: &Person, team: Option<&Team>) -> String {
-    let mut text = format!("☀️ <b>Hello, {}!</b> Your day:\n", escape(&person.name));
-    let by_status: Vec<String> = person.by_status.iter().map(|(s, n)| format!("{} {n}", escape(s))).collect();
-    text.push_str(&format!("\n<b>Open: {}</b>", person.open.len()));
+pub fn personal_report(person: &Person, team: Option<&Team>, workflow: &Workflow, lang: Lang) -> String {
+    let mut text = lang.f(Msg::ReportHello, &[("name", &escape(&person.name))]);
+    text.push('\n');
+    let by_status: Vec<String> =
+        person.by_status.iter().map(|(s, n)| format!("{} {n}", escape(workflow.label(s, lang)))).collect();
+    text.push_str(&format!("\n<b>{}: {}</b>", lang.t(Msg::ReportOpen), person.open.len()));
     if !by_status.is_empty() {
         text.push_str(&format!(" ({})", by_status.join(", ")));
     }
-    text.push_str(&format!("\n<b>Overdue: {}</b>", person.overdue.len()));
+    text.push_str(&format!("\n<b>{}: {}</b>", lang.t(Msg::ReportOverdue), person.overdue.len()));
     for t in person.overdue.iter().take(15) {
-        text.push_str(&format!("\n• #{} {} (due {})", t.id, escape(&cut(&t.title, 80)), escape(&t.due)));
+        let due = lang.f(Msg::LineDue, &[("due", &escape(&t.due))]);
+        text.push_str(&format!("\n• #{} {} ({due})", t.id, escape(&cut(&t.title, 80))));
     }
-    text.push_str(&format!("\n<b>Done today: {}</b>", person.done_today.len()));
+    text.push_str(&format!("\n<b>{}: {}</b>", lang.t(Msg::ReportDoneToday), person.done_today.len()));
     for t in person.done_today.iter().take(15) {
         text.push_str(&format!("\n• #{} {}", t.id, escape(&cut(&t.title, 80))));
     }
     if let Some(team) = team {
-        text.push_str(&format!(
-            "\n\n<b>Team</b>: {} open, {} overdue, {} done today, {} open without an assignee",
-            team.open, team.overdue, team.done_today, team.unassigned_open
+        text.push_str("\n\n");
+        text.push_str(&lang.f(
+            Msg::ReportTeam,
+            &[
+                ("open", &team.open),
+                ("overdue", &team.overdue),
+                ("done", &team.done_today),
+                ("unassigned", &team.unassigned_open),
+            ],
         ));
     }
     text
 }
 
 /// The team chat's summary.
-pub fn team_summary(figures: &DayFigures) -> String {
-    let mut text = format!("📊 <b>Team summary, {}</b>", escape(&figures.date));
+pub fn team_summary(figures: &DayFigures, lang: Lang) -> String {
+    let mut text = lang.f(Msg::TeamSummary, &[("date", &escape(&figures.date))]);
     for p in &figures.people {
-        text.push_str(&format!(
-            "\n{}: {} open · {} overdue · {} done today",
-            escape(&p.name),
-            p.open.len(),
-            p.overdue.len(),
-            p.done_today.len()
+        text.push('\n');
+        text.push_str(&lang.f(
+            Msg::TeamLine,
+            &[
+                ("name", &escape(&p.name)),
+                ("open", &p.open.len()),
+                ("overdue", &p.overdue.len()),
+                ("done", &p.done_today.len()),
+            ],
         ));
     }
     let t = &figures.team;
-    text.push_str(&format!("\n\n<b>All</b>: {} open, {} overdue, {} done today", t.open, t.overdue, t.done_today));
+    text.push_str("\n\n");
+    text.push_str(&lang.f(Msg::TeamAll, &[("open", &t.open), ("overdue", &t.overdue), ("done", &t.done_today)]));
     text
 }

@@ -6,14 +6,16 @@
 
 use chrono::Utc;
 
+use crate::auth::policy::Role;
 use crate::domain::TableKind;
+use crate::i18n::{Lang, Msg};
 use crate::service::Services;
 use crate::service::access::{Principal, ServiceError};
 use crate::service::analysis::AnalysisError;
 use crate::service::telegram::NoticeKind;
 use crate::store::{Fields, StoreError};
 
-use super::cards::{Reply, personal_report, show_task, task_line};
+use super::cards::{Reply, personal_report, priority_label, role_label, show_task, task_line};
 use super::outbox::Button;
 use super::text::{cut, escape};
 
@@ -30,136 +32,203 @@ pub struct Pressed {
 pub struct Sender {
     pub id: i64,
     pub username: Option<String>,
+    /// Telegram's `language_code` of the sender's client.
+    pub language: Option<String>,
 }
 
-const HELP: &str = "<b>taskboard</b>\n\
-/tasks — your open tasks\n\
-/task N — one task\n\
-/new TITLE — a new task\n\
-/status N STATUS — change a task's status\n\
-/done N — mark a task done\n\
-/take N — assign a task to yourself\n\
-/comment N TEXT — comment on a task\n\
-/report — your day\n\
-/analyze N — an AI analysis of a task\n\
-/settings — which notifications you get\n\
-/help — this list";
+/// The commands a role may use, in `/help` and the command menu order.
+pub fn commands_for(role: Option<Role>) -> Vec<(&'static str, Msg, Msg)> {
+    let all = [
+        ("tasks", Msg::HelpTasks, Msg::CmdTasks),
+        ("task", Msg::HelpTask, Msg::CmdTask),
+        ("new", Msg::HelpNew, Msg::CmdNew),
+        ("status", Msg::HelpStatus, Msg::CmdStatus),
+        ("done", Msg::HelpDone, Msg::CmdDone),
+        ("take", Msg::HelpTake, Msg::CmdTake),
+        ("comment", Msg::HelpComment, Msg::CmdComment),
+        ("report", Msg::HelpReport, Msg::CmdReport),
+        ("analyze", Msg::HelpAnalyze, Msg::CmdAnalyze),
+        ("settings", Msg::HelpSettings, Msg::CmdSettings),
+        ("help", Msg::HelpHelp, Msg::CmdHelp),
+    ];
+    all.into_iter()
+        .filter(|(name, _, _)| match (role, *name) {
+            // A client follows their requests; moving and taking work is staff's.
+            (Some(Role::Client), "status" | "done" | "take") => false,
+            // A supervisor reads everything and changes nothing.
+            (Some(Role::Supervisor), "new" | "status" | "done" | "take" | "comment") => false,
+            _ => true,
+        })
+        .collect()
+}
+
+/// `/help` for a role, in a language.
+fn help(lang: Lang, role: Option<Role>) -> String {
+    let mut text = lang.t(Msg::HelpTitle).to_string();
+    for (_, line, _) in commands_for(role) {
+        text.push('\n');
+        text.push_str(lang.t(line));
+    }
+    text
+}
 
 /// Answers one text message; also says which user wrote (None: nobody the bot knows).
 pub async fn on_message(services: &Services, from: &Sender, text: &str) -> (Reply, Option<u64>) {
     let text = text.trim();
     let (command, args) = split_command(text);
     let chats = &services.chats;
+    let stranger = chats.lang_for(None, from.language.as_deref());
     // Linking comes before recognising: the code is how an unknown account gets known.
     if matches!(command.as_str(), "/start" | "/login") && !args.is_empty() {
         return match chats.redeem(args, from.id, Utc::now()).await {
-            Ok(p) => (
-                Reply::text(format!(
-                    "Linked: you are <b>{}</b> ({}). You will be told about your tasks here.\n\n{HELP}",
-                    escape(&p.username),
-                    p.role
-                )),
-                p.user_id,
-            ),
-            Err(e) => (Reply::text(escape(&e.to_string())), None),
+            Ok(p) => {
+                let lang = chats.lang_for(p.user_id, from.language.as_deref());
+                let name = p.user_id.map(|u| chats.name_of(u)).unwrap_or_else(|| p.username.clone());
+                let linked = lang.f(Msg::Linked, &[("name", &escape(&name)), ("role", &role_label(lang, p.role))]);
+                (Reply::text(format!("{linked}\n\n{}", help(lang, Some(p.role)))), p.user_id)
+            }
+            Err(e) => (Reply::text(escape(&e.text(stranger, chats.by_username()))), None),
         };
     }
     let p = match chats.recognise(from.id, from.username.as_deref()).await {
         Ok(p) => p,
-        Err(e) => return (Reply::text(escape(&e.to_string())), None),
+        Err(e) => return (Reply::text(escape_keeping_bold(&e.text(stranger, chats.by_username()))), None),
     };
+    let lang = chats.lang_for(p.user_id, from.language.as_deref());
     if let Some(user) = p.user_id {
         // Writing to the bot again undoes a block.
         let _ = chats.set_blocked(user, false, Utc::now()).await;
     }
+    let me = Me { services, p: &p, lang };
+    let usage = |msg: Msg| Ok(Reply::text(lang.t(msg)));
     let outcome = match command.as_str() {
-        "/start" | "/help" => Ok(Reply::text(format!("Hello, <b>{}</b>!\n\n{HELP}", escape(&p.username)))),
-        "/login" => Ok(Reply::text("Usage: /login CODE (the code from the board's \"Link Telegram\")")),
-        "/tasks" => my_tasks(services, &p),
+        "/start" | "/help" => {
+            let name = p.user_id.map(|u| chats.name_of(u)).unwrap_or_else(|| p.username.clone());
+            Ok(Reply::text(format!(
+                "{}\n\n{}",
+                lang.f(Msg::Hello, &[("name", &escape(&name))]),
+                help(lang, Some(p.role))
+            )))
+        }
+        "/login" => usage(Msg::UsageLogin),
+        "/tasks" => me.my_tasks(),
         "/task" => match task_id(args) {
-            Some(id) => show_task(services, &p, id, ""),
-            None => Ok(Reply::text("Usage: /task N (N is the task's number)")),
+            Some(id) => show_task(services, &p, id, "", lang),
+            None => usage(Msg::UsageTask),
         },
-        "/new" => new_task(services, &p, args).await,
+        "/new" => me.new_task(args).await,
         "/status" => {
-            let mut words = args.split_whitespace();
-            match (words.next().and_then(task_id), words.next(), words.next()) {
-                (Some(id), Some(status), None) => set_status(services, &p, id, status).await,
-                _ => Ok(Reply::text(format!(
-                    "Usage: /status N STATUS, where STATUS is one of {}",
-                    services.config.tasks.statuses.join(", ")
-                ))),
+            let (id, word) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            match (task_id(id), word.trim()) {
+                (Some(id), word) if !word.is_empty() => me.set_status_named(id, word).await,
+                _ => Ok(Reply::text(lang.f(Msg::UsageStatus, &[("statuses", &me.status_list())]))),
             }
         }
-        "/done" => match task_id(args) {
-            Some(id) => set_status(services, &p, id, "done").await,
-            None => Ok(Reply::text("Usage: /done N")),
+        "/done" => match (task_id(args), services.records.deadlines().workflow.first_done()) {
+            (Some(id), Some(done)) => me.set_status(id, done).await,
+            (Some(_), None) => usage(Msg::NoDoneStatus),
+            (None, _) => usage(Msg::UsageDone),
         },
         "/take" => match task_id(args) {
-            Some(id) => take(services, &p, id).await,
-            None => Ok(Reply::text("Usage: /take N")),
+            Some(id) => me.take(id).await,
+            None => usage(Msg::UsageTake),
         },
         "/comment" => {
             let (id, message) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
             match (task_id(id), message.trim()) {
-                (Some(id), message) if !message.is_empty() => comment(services, &p, id, message).await,
-                _ => Ok(Reply::text("Usage: /comment N TEXT")),
+                (Some(id), message) if !message.is_empty() => me.comment(id, message).await,
+                _ => usage(Msg::UsageComment),
             }
         }
-        "/report" => report(services, &p),
+        "/report" => me.report(),
         "/analyze" => match task_id(args) {
-            Some(id) => Ok(analyze(services, &p, id).await),
-            None => Ok(Reply::text("Usage: /analyze N")),
+            Some(id) => Ok(me.analyze(id).await),
+            None => usage(Msg::UsageAnalyze),
         },
-        "/settings" => Ok(settings(services, &p)),
-        c if c.starts_with('/') => Ok(Reply::text(format!("Unknown command {}.\n\n{HELP}", escape(c)))),
-        _ => Ok(Reply::text(format!("Commands start with /.\n\n{HELP}"))),
+        "/settings" => Ok(settings(services, &p, lang)),
+        c if c.starts_with('/') => Ok(Reply::text(format!(
+            "{}\n\n{}",
+            lang.f(Msg::UnknownCommand, &[("command", &escape(c))]),
+            help(lang, Some(p.role))
+        ))),
+        _ => Ok(Reply::text(format!("{}\n\n{}", lang.t(Msg::NotACommand), help(lang, Some(p.role))))),
     };
-    (outcome.unwrap_or_else(|e| Reply::text(refused(&e))), p.user_id)
+    (outcome.unwrap_or_else(|e| Reply::text(refused(&e, lang))), p.user_id)
+}
+
+/// A refusal's text keeps the catalogue's own `<b>` and escapes the rest.
+fn escape_keeping_bold(text: &str) -> String {
+    escape(text).replace("&lt;b&gt;", "<b>").replace("&lt;/b&gt;", "</b>")
 }
 
 /// Answers a button press. The sender is recognised and authorised again: their role
 /// may have changed since the message was sent.
 pub async fn on_press(services: &Services, from: &Sender, data: &str) -> Pressed {
-    let p = match services.chats.recognise(from.id, from.username.as_deref()).await {
+    let chats = &services.chats;
+    let p = match chats.recognise(from.id, from.username.as_deref()).await {
         Ok(p) => p,
-        Err(e) => return Pressed { toast: cut(&e.to_string(), 190), redraw: None },
+        Err(e) => {
+            let lang = chats.lang_for(None, from.language.as_deref());
+            return toast(&e.text(lang, chats.by_username()));
+        }
     };
+    let lang = chats.lang_for(p.user_id, from.language.as_deref());
     let parts: Vec<&str> = data.split(':').collect();
     match parts.as_slice() {
         ["st", id, status, etag] => {
-            let Some(id) = task_id(id) else { return toast("This button is broken; send /task N") };
+            let Some(id) = task_id(id) else { return toast(lang.t(Msg::BrokenButton)) };
             let if_match = (!etag.is_empty()).then(|| format!("\"{etag}\""));
             let fields: Fields = [("status".to_string(), status.to_string())].into();
+            let label = services.records.deadlines().workflow.label(status, lang).to_string();
             match services.records.update(&p, TableKind::Tasks, id, fields, if_match, false).await {
                 Ok(_) => Pressed {
-                    toast: format!("#{id} is now {status}"),
+                    toast: lang.f(Msg::ToastStatus, &[("id", &id), ("status", &label)]),
                     redraw: show_task(
                         services,
                         &p,
                         id,
-                        &format!("✅ You set the status to <b>{}</b>.\n", escape(status)),
+                        &format!("{}\n", lang.f(Msg::YouSetStatus, &[("status", &escape(&label))])),
+                        lang,
                     )
                     .ok(),
                 },
                 Err(ServiceError::Store(StoreError::PreconditionFailed)) => Pressed {
-                    toast: format!("#{id} changed meanwhile; here it is as it stands"),
-                    redraw: show_task(services, &p, id, "⚠️ Changed meanwhile: nothing was changed by you.\n").ok(),
+                    toast: lang.f(Msg::ToastChanged, &[("id", &id)]),
+                    redraw: show_task(services, &p, id, &format!("{}\n", lang.t(Msg::ChangedMeanwhile)), lang).ok(),
                 },
-                Err(e) => toast(&refused(&e)),
+                Err(e) => toast(&refused_plain(&e, lang)),
             }
         }
         ["set", kind, on] => {
-            let Some(kind) = NoticeKind::parse(kind) else { return toast("Unknown setting") };
-            match services.chats.set_notice(&p, kind, *on == "1").await {
-                Ok(_) => Pressed {
-                    toast: format!("{} notifications {}", kind.name(), if *on == "1" { "on" } else { "off" }),
-                    redraw: Some(settings(services, &p)),
-                },
-                Err(e) => toast(&refused(&e)),
+            let Some(kind) = NoticeKind::parse(kind) else { return toast(lang.t(Msg::UnknownSetting)) };
+            match chats.set_notice(&p, kind, *on == "1").await {
+                Ok(_) => {
+                    let what = describe(kind, lang);
+                    let msg = if *on == "1" { Msg::SettingOn } else { Msg::SettingOff };
+                    Pressed { toast: lang.f(msg, &[("what", &what)]), redraw: Some(settings(services, &p, lang)) }
+                }
+                Err(e) => toast(&refused_plain(&e, lang)),
             }
         }
-        _ => toast("This button is from an older version; send /help"),
+        ["bind", verdict, user, telegram] => {
+            let (Some(user), Ok(telegram)) = (task_id(user), telegram.parse::<i64>()) else {
+                return toast(lang.t(Msg::BrokenButton));
+            };
+            let confirm = *verdict == "ok";
+            match chats.decide_binding(&p, user, telegram, confirm).await {
+                Ok(_) => {
+                    let text = if confirm {
+                        lang.f(Msg::BindingDone, &[("name", &chats.name_of(user))])
+                    } else {
+                        lang.t(Msg::BindingRefused).to_string()
+                    };
+                    Pressed { toast: text.clone(), redraw: Some(Reply::text(escape(&text))) }
+                }
+                Err(ServiceError::Hidden { .. }) => toast(lang.t(Msg::BindingGone)),
+                Err(e) => toast(&refused_plain(&e, lang)),
+            }
+        }
+        _ => toast(lang.t(Msg::OldButton)),
     }
 }
 
@@ -170,166 +239,211 @@ fn toast(text: &str) -> Pressed {
 /// `/cmd@botname rest` → (`/cmd`, `rest`).
 fn split_command(text: &str) -> (String, &str) {
     let (head, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
-    let command = head.split('@').next().unwrap_or(head).to_ascii_lowercase();
+    let command = head.split('@').next().unwrap_or(head).to_lowercase();
     (command, rest.trim())
 }
 
 fn task_id(text: &str) -> Option<u64> {
-    text.trim().trim_start_matches('#').parse().ok().filter(|id| *id > 0)
+    text.trim().trim_start_matches(['#', '№']).parse().ok().filter(|id| *id > 0)
 }
 
-/// A refusal in words, as the REST API would give it.
-pub fn refused(e: &ServiceError) -> String {
-    let text = match e {
+/// A refusal in words, as the REST API would give it, in `lang`; HTML-escaped.
+pub fn refused(e: &ServiceError, lang: Lang) -> String {
+    escape(&refused_plain(e, lang))
+}
+
+/// The same, as plain text (a button's toast).
+fn refused_plain(e: &ServiceError, lang: Lang) -> String {
+    use crate::i18n::problems::translate;
+    match e {
         ServiceError::Store(StoreError::Invalid(errors)) => {
-            let list: Vec<String> = errors.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
-            format!("Not done: {}", list.join("; "))
+            let list: Vec<String> =
+                errors.iter().map(|f| format!("{}: {}", f.field, translate(&f.message, lang))).collect();
+            lang.f(Msg::NotDone, &[("why", &list.join("; "))])
         }
-        ServiceError::Forbidden(why) => format!("Not allowed: {why}"),
-        other => format!("Not done: {other}"),
-    };
-    escape(&text)
+        ServiceError::Forbidden(why) => lang.f(Msg::NotAllowed, &[("why", &translate(why, lang))]),
+        other => lang.f(Msg::NotDone, &[("why", &translate(&other.to_string(), lang))]),
+    }
 }
 
-fn my_tasks(services: &Services, p: &Principal) -> Result<Reply, ServiceError> {
-    let me = p.user_id.map(|u| u.to_string()).unwrap_or_default();
-    let open: Vec<&str> = services
-        .config
-        .tasks
-        .statuses
-        .iter()
-        .map(String::as_str)
-        .filter(|s| !services.records.deadlines().is_closed(s))
-        .collect();
-    let whose = if p.role == crate::auth::policy::Role::Client { "created_by" } else { "assigned_to" };
-    let params: Vec<(String, String)> =
-        [(whose, me), ("status", open.join(",")), ("sort", "due_date,id".to_string()), ("per_page", "30".to_string())]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
+/// The person a command acts for, with the language they read.
+struct Me<'a> {
+    services: &'a Services,
+    p: &'a Principal,
+    lang: Lang,
+}
+
+impl Me<'_> {
+    /// The statuses as this person reads them: `В работе, Завершена, …`.
+    fn status_list(&self) -> String {
+        let w = &self.services.records.deadlines().workflow;
+        w.statuses().iter().map(|s| w.label(&s.id, self.lang).to_string()).collect::<Vec<_>>().join(", ")
+    }
+
+    fn my_tasks(&self) -> Result<Reply, ServiceError> {
+        let (services, p, lang) = (self.services, self.p, self.lang);
+        let me = p.user_id.map(|u| u.to_string()).unwrap_or_default();
+        let open: Vec<&str> = services
+            .config
+            .tasks
+            .statuses
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !services.records.deadlines().is_closed(s))
             .collect();
-    let query = crate::service::ListQuery::from_params(&params).map_err(ServiceError::invalid)?;
-    let (page, _) = services.records.list(p, TableKind::Tasks, query)?;
-    if page.total == 0 {
-        return Ok(Reply::text("You have no open tasks."));
-    }
-    let mut text = format!("<b>Your open tasks: {}</b>", page.total);
-    for task in page.items() {
-        text.push('\n');
-        text.push_str(&task_line(&task));
-    }
-    if page.total > page.rows.len() {
-        text.push_str(&format!("\n… and {} more on the board", page.total - page.rows.len()));
-    }
-    Ok(Reply::text(text))
-}
-
-async fn new_task(services: &Services, p: &Principal, title: &str) -> Result<Reply, ServiceError> {
-    if title.is_empty() {
-        return Ok(Reply::text("Usage: /new TITLE"));
-    }
-    let fields: Fields = [("title".to_string(), title.to_string())].into();
-    let committed = services.records.create(p, TableKind::Tasks, fields).await?;
-    show_task(services, p, committed.id, "🆕 Created.\n")
-}
-
-async fn set_status(services: &Services, p: &Principal, id: u64, status: &str) -> Result<Reply, ServiceError> {
-    let fields: Fields = [("status".to_string(), status.to_string())].into();
-    services.records.update(p, TableKind::Tasks, id, fields, None, false).await?;
-    show_task(services, p, id, &format!("✅ Status set to <b>{}</b>.\n", escape(status)))
-}
-
-async fn take(services: &Services, p: &Principal, id: u64) -> Result<Reply, ServiceError> {
-    let me = p.user_id.ok_or_else(|| ServiceError::Forbidden("no user is acting".into()))?;
-    let fields: Fields = [("assigned_to".to_string(), me.to_string())].into();
-    services.records.update(p, TableKind::Tasks, id, fields, None, false).await?;
-    show_task(services, p, id, "🙋 It is yours now.\n")
-}
-
-async fn comment(services: &Services, p: &Principal, id: u64, message: &str) -> Result<Reply, ServiceError> {
-    let fields: Fields = [("message".to_string(), message.to_string())].into();
-    services.records.comment(p, id, fields).await?;
-    Ok(Reply::text(format!("💬 Comment added to #{id}.")))
-}
-
-fn report(services: &Services, p: &Principal) -> Result<Reply, ServiceError> {
-    let (person, team) = services.records.report_for(p, Utc::now())?;
-    Ok(Reply::text(personal_report(&person, team.as_ref())))
-}
-
-async fn analyze(services: &Services, p: &Principal, id: u64) -> Reply {
-    match services.analyst.analyze(p, id, false).await {
-        Ok(a) => {
-            let c = &a.content;
-            let mut text = format!(
-                "🤖 <b>Analysis of #{id}</b> ({})\n{}\n\nSuggested priority: <b>{}</b> — {}\nEffort: {} ({}–{} h)",
-                a.source,
-                escape(&cut(&c.summary, 800)),
-                escape(&c.suggested_priority),
-                escape(&cut(&c.priority_rationale, 300)),
-                escape(&c.effort.size),
-                c.effort.hours_min,
-                c.effort.hours_max,
-            );
-            if !c.risk_flags.is_empty() {
-                text.push_str("\n\n<b>Risks</b>");
-                for r in c.risk_flags.iter().take(8) {
-                    text.push_str(&format!(
-                        "\n• {} ({}): {}",
-                        escape(&r.kind),
-                        escape(&r.severity),
-                        escape(&cut(&r.detail, 200))
-                    ));
-                }
-            }
-            if !c.subtasks.is_empty() {
-                text.push_str("\n\n<b>Subtasks</b>");
-                for s in c.subtasks.iter().take(10) {
-                    text.push_str(&format!("\n• {} (~{} h)", escape(&cut(&s.title, 150)), s.estimate_hours));
-                }
-            }
-            if !c.possible_duplicates.is_empty() {
-                let ids: Vec<String> = c.possible_duplicates.iter().map(|d| format!("#{}", d.task_id)).collect();
-                text.push_str(&format!("\n\nPossible duplicates: {}", ids.join(", ")));
-            }
-            if !c.clarifying_questions.is_empty() {
-                text.push_str("\n\n<b>Questions</b>");
-                for q in c.clarifying_questions.iter().take(5) {
-                    text.push_str(&format!("\n• {}", escape(&cut(q, 200))));
-                }
-            }
-            Reply::text(text)
+        let whose = if p.role == Role::Client { "created_by" } else { "assigned_to" };
+        let params: Vec<(String, String)> = [
+            (whose, me),
+            ("status", open.join(",")),
+            ("sort", "due_date,id".to_string()),
+            ("per_page", "30".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let query = crate::service::ListQuery::from_params(&params).map_err(ServiceError::invalid)?;
+        let (page, _) = services.records.list(p, TableKind::Tasks, query)?;
+        if page.total == 0 {
+            return Ok(Reply::text(lang.t(Msg::NoOpenTasks)));
         }
-        Err(AnalysisError::Service(e)) => Reply::text(refused(&e)),
-        Err(e @ AnalysisError::QuotaSpent(_)) => Reply::text(escape(&e.to_string())),
+        let mut text = lang.f(Msg::YourOpenTasks, &[("count", &page.total)]);
+        let workflow = &services.records.deadlines().workflow;
+        for task in page.items() {
+            text.push('\n');
+            text.push_str(&task_line(&task, workflow, lang));
+        }
+        if page.total > page.rows.len() {
+            text.push('\n');
+            text.push_str(&lang.f(Msg::MoreOnBoard, &[("count", &(page.total - page.rows.len()))]));
+        }
+        Ok(Reply::text(text))
+    }
+
+    async fn new_task(&self, title: &str) -> Result<Reply, ServiceError> {
+        if title.is_empty() {
+            return Ok(Reply::text(self.lang.t(Msg::UsageNew)));
+        }
+        let fields: Fields = [("title".to_string(), title.to_string())].into();
+        let committed = self.services.records.create(self.p, TableKind::Tasks, fields).await?;
+        show_task(self.services, self.p, committed.id, &format!("{}\n", self.lang.t(Msg::Created)), self.lang)
+    }
+
+    /// `/status N WORD`: the word is an id or either label, in any case.
+    async fn set_status_named(&self, id: u64, word: &str) -> Result<Reply, ServiceError> {
+        match self.services.records.deadlines().workflow.resolve(word) {
+            Some(status) => self.set_status(id, status).await,
+            None => Ok(Reply::text(
+                self.lang
+                    .f(Msg::UnknownStatus, &[("status", &escape(word)), ("statuses", &escape(&self.status_list()))]),
+            )),
+        }
+    }
+
+    async fn set_status(&self, id: u64, status: &str) -> Result<Reply, ServiceError> {
+        let fields: Fields = [("status".to_string(), status.to_string())].into();
+        self.services.records.update(self.p, TableKind::Tasks, id, fields, None, false).await?;
+        let label = self.services.records.deadlines().workflow.label(status, self.lang).to_string();
+        let lead = format!("{}\n", self.lang.f(Msg::StatusSet, &[("status", &escape(&label))]));
+        show_task(self.services, self.p, id, &lead, self.lang)
+    }
+
+    async fn take(&self, id: u64) -> Result<Reply, ServiceError> {
+        self.services.records.take(self.p, id, None).await?;
+        show_task(self.services, self.p, id, &format!("{}\n", self.lang.t(Msg::YoursNow)), self.lang)
+    }
+
+    async fn comment(&self, id: u64, message: &str) -> Result<Reply, ServiceError> {
+        let fields: Fields = [("message".to_string(), message.to_string())].into();
+        self.services.records.comment(self.p, id, fields).await?;
+        Ok(Reply::text(self.lang.f(Msg::CommentAdded, &[("id", &id)])))
+    }
+
+    fn report(&self) -> Result<Reply, ServiceError> {
+        let (person, team) = self.services.records.report_for(self.p, Utc::now())?;
+        let workflow = &self.services.records.deadlines().workflow;
+        Ok(Reply::text(personal_report(&person, team.as_ref(), workflow, self.lang)))
+    }
+
+    async fn analyze(&self, id: u64) -> Reply {
+        let lang = self.lang;
+        match self.services.analyst.analyze(self.p, id, false).await {
+            Ok(a) => {
+                let c = &a.content;
+                let h = lang.t(Msg::Hours);
+                let mut text = format!(
+                    "{}\n{}\n\n{}: <b>{}</b> — {}\n{}: {} ({}–{} {h})",
+                    lang.f(Msg::AnalysisTitle, &[("id", &id), ("source", &a.source)]),
+                    escape(&cut(&c.summary, 800)),
+                    lang.t(Msg::AnalysisPriority),
+                    escape(&priority_label(lang, &c.suggested_priority)),
+                    escape(&cut(&c.priority_rationale, 300)),
+                    lang.t(Msg::AnalysisEffort),
+                    escape(&c.effort.size),
+                    c.effort.hours_min,
+                    c.effort.hours_max,
+                );
+                if !c.risk_flags.is_empty() {
+                    text.push_str(&format!("\n\n<b>{}</b>", lang.t(Msg::AnalysisRisks)));
+                    for r in c.risk_flags.iter().take(8) {
+                        text.push_str(&format!(
+                            "\n• {} ({}): {}",
+                            escape(&r.kind),
+                            escape(&r.severity),
+                            escape(&cut(&r.detail, 200))
+                        ));
+                    }
+                }
+                if !c.subtasks.is_empty() {
+                    text.push_str(&format!("\n\n<b>{}</b>", lang.t(Msg::AnalysisSubtasks)));
+                    for s in c.subtasks.iter().take(10) {
+                        text.push_str(&format!("\n• {} (~{} {h})", escape(&cut(&s.title, 150)), s.estimate_hours));
+                    }
+                }
+                if !c.possible_duplicates.is_empty() {
+                    let ids: Vec<String> = c.possible_duplicates.iter().map(|d| format!("#{}", d.task_id)).collect();
+                    text.push_str(&format!("\n\n{}: {}", lang.t(Msg::AnalysisDuplicates), ids.join(", ")));
+                }
+                if !c.clarifying_questions.is_empty() {
+                    text.push_str(&format!("\n\n<b>{}</b>", lang.t(Msg::AnalysisQuestions)));
+                    for q in c.clarifying_questions.iter().take(5) {
+                        text.push_str(&format!("\n• {}", escape(&cut(q, 200))));
+                    }
+                }
+                Reply::text(text)
+            }
+            Err(AnalysisError::Service(e)) => Reply::text(refused(&e, lang)),
+            Err(e @ AnalysisError::QuotaSpent(_)) => Reply::text(escape(&e.to_string())),
+        }
     }
 }
 
 /// `/settings`: each kind with its state and a button that flips it.
-fn settings(services: &Services, p: &Principal) -> Reply {
-    let Some(user) = p.user_id else { return Reply::text("Settings belong to a user.") };
+fn settings(services: &Services, p: &Principal, lang: Lang) -> Reply {
+    let Some(user) = p.user_id else { return Reply::text(lang.t(Msg::SettingsNeedUser)) };
     let current = services.chats.settings(user);
-    let mut text = String::from("<b>Your notifications</b> (press to switch)");
+    let mut text = lang.t(Msg::SettingsTitle).to_string();
     let mut buttons = Vec::new();
     for kind in NoticeKind::ALL {
         let on = current.is_on(kind);
-        text.push_str(&format!("\n{} {}", if on { "✅" } else { "❌" }, describe(kind)));
+        let what = describe(kind, lang);
+        text.push_str(&format!("\n{} {what}", if on { "✅" } else { "❌" }));
         buttons.push(vec![Button {
-            label: format!("{} {}", if on { "Turn off" } else { "Turn on" }, kind.name()),
+            label: lang.f(if on { Msg::TurnOff } else { Msg::TurnOn }, &[("what", &what)]),
             data: format!("set:{}:{}", kind.name(), if on { "0" } else { "1" }),
         }]);
     }
     Reply { text, buttons }
 }
 
-fn describe(kind: NoticeKind) -> &'static str {
-    match kind {
-        NoticeKind::Assigned => "a task is assigned to you",
-        NoticeKind::Status => "the status of your task changes",
-        NoticeKind::Comments => "a comment on your task",
-        NoticeKind::Deadlines => "deadline reminders",
-        NoticeKind::Report => "your daily report",
-        NoticeKind::Keys => "your API keys expiring",
-    }
+fn describe(kind: NoticeKind, lang: Lang) -> &'static str {
+    lang.t(match kind {
+        NoticeKind::Assigned => Msg::NoticeAssigned,
+        NoticeKind::Status => Msg::NoticeStatus,
+        NoticeKind::Comments => Msg::NoticeComments,
+        NoticeKind::Deadlines => Msg::NoticeDeadlines,
+        NoticeKind::Report => Msg::NoticeReport,
+        NoticeKind::Keys => Msg::NoticeKeys,
+    })
 }
 
 #[cfg(test)]

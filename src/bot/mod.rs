@@ -20,7 +20,7 @@ pub mod text;
 use std::sync::Arc;
 use std::time::Duration;
 
-use teloxide::payloads::{AnswerCallbackQuerySetters, GetUpdatesSetters};
+use teloxide::payloads::{AnswerCallbackQuerySetters, GetUpdatesSetters, SetMyCommandsSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{AllowedUpdate, ChatId, MaybeInaccessibleMessage, Recipient, Update, UpdateKind};
 use teloxide::{ApiError, RequestError};
@@ -133,6 +133,28 @@ pub(crate) const LEASE: &str = "telegram-bot";
 /// How often a server on standby looks whether the lease is free.
 const STANDBY_LOOK: Duration = Duration::from_secs(3);
 
+/// The command menu, once per language: Russian for `language_code: ru` clients and
+/// English for every other. A failure is logged, never fatal: the commands work
+/// without their menu.
+async fn register_commands(bot: &teloxide::Bot) {
+    use crate::i18n::Lang;
+    use teloxide::types::BotCommand;
+    for lang in Lang::ALL {
+        let commands: Vec<BotCommand> = commands::commands_for(None)
+            .into_iter()
+            .map(|(name, _, short)| BotCommand::new(name, lang.t(short)))
+            .collect();
+        let request = bot.set_my_commands(commands);
+        let result = match lang {
+            Lang::Ru => request.language_code("ru").await,
+            Lang::En => request.await,
+        };
+        if let Err(e) = result {
+            tracing::warn!(language = lang.code(), error = %e, "the bot's command menu could not be set");
+        }
+    }
+}
+
 /// Learns who the bot is, then long polls until stopped.
 async fn poll(services: Services, bot: teloxide::Bot, outbox: Outbox, token: String, mut stop: watch::Receiver<bool>) {
     let mut failures = 0u32;
@@ -148,6 +170,7 @@ async fn poll(services: Services, bot: teloxide::Bot, outbox: Outbox, token: Str
                 services.chats.update_state(|s| s.username = username);
                 note(&services, "ok", None);
                 tracing::info!(bot = ?me.user.username, "the Telegram bot is up");
+                register_commands(&bot).await;
                 break;
             }
             Err(e) => {
@@ -245,7 +268,8 @@ async fn handle(services: &Services, outbox: &Outbox, bot: &teloxide::Bot, updat
             if !message.chat.is_private() || from.is_bot {
                 return;
             }
-            let sender = Sender { id: from.id.0 as i64, username: from.username.clone() };
+            let sender =
+                Sender { id: from.id.0 as i64, username: from.username.clone(), language: from.language_code.clone() };
             let (reply, user) = commands::on_message(services, &sender, text).await;
             outbox.push(Outgoing::Send {
                 to: Recipient::Id(message.chat.id),
@@ -255,10 +279,17 @@ async fn handle(services: &Services, outbox: &Outbox, bot: &teloxide::Bot, updat
             });
         }
         UpdateKind::CallbackQuery(query) => {
-            let sender = Sender { id: query.from.id.0 as i64, username: query.from.username.clone() };
+            let sender = Sender {
+                id: query.from.id.0 as i64,
+                username: query.from.username.clone(),
+                language: query.from.language_code.clone(),
+            };
             let pressed = match query.data.as_deref() {
                 Some(data) => commands::on_press(services, &sender, data).await,
-                None => commands::Pressed { toast: "This button carries nothing".into(), redraw: None },
+                None => {
+                    let lang = services.chats.lang_for(None, sender.language.as_deref());
+                    commands::Pressed { toast: lang.t(crate::i18n::Msg::EmptyButton).into(), redraw: None }
+                }
             };
             // Always answered, or the user's button keeps spinning.
             let answer = bot.answer_callback_query(query.id.clone()).text(pressed.toast);

@@ -6,6 +6,7 @@
 
 use tokio::sync::{broadcast, watch};
 
+use crate::i18n::{Lang, Msg};
 use crate::service::Services;
 use crate::service::access::{Principal, TaskLookup};
 use crate::service::notices::{Notice, is_daily_report, notices_of};
@@ -14,7 +15,7 @@ use crate::store::{Change, Source};
 use teloxide::types::{ChatId, Recipient};
 
 use super::cards::{names, personal_report, show_task_named, team_summary};
-use super::outbox::{Outbox, Outgoing};
+use super::outbox::{Button, Outbox, Outgoing};
 use super::text::{cut, escape};
 
 /// Follows the feed until `stop` turns true.
@@ -59,6 +60,12 @@ pub async fn tell(services: &Services, outbox: &Outbox, change: &Change) {
         daily_reports(services, outbox);
         return;
     }
+    if let Some(messages) = binding_notices(services, change) {
+        for message in messages {
+            outbox.push(message);
+        }
+        return;
+    }
     let lookup = |id| services.records.task(id);
     for notice in notices_of(change, &lookup) {
         if let Some(message) = message_for(services, change, &notice) {
@@ -76,29 +83,42 @@ fn message_for(services: &Services, change: &Change, notice: &Notice) -> Option<
     }
     let chat = chats.chat_of(notice.user_id)?;
     let p = chats.recipient(notice.user_id)?;
+    let lang = chats.lang_of(notice.user_id);
     let after = |k: &str| change.after.as_ref().and_then(|a| a.get(k)).cloned().unwrap_or_default();
     let before = |k: &str| change.before.as_ref().and_then(|b| b.get(k)).cloned().unwrap_or_default();
     // Whom the recipient may name, read once for the lead and the card.
     let known = names(services, &p);
-    let by = actor(&known, change);
+    let by = actor(&known, change, lang);
+    let workflow = &services.records.deadlines().workflow;
     let lead = match notice.kind {
-        NoticeKind::Assigned => format!("📌 <b>Assigned to you</b>{by}\n"),
+        NoticeKind::Assigned => lang.f(Msg::LeadAssigned, &[("by", &by)]),
         NoticeKind::Status => {
-            format!("🔄 <b>Status: {} → {}</b>{by}\n", escape(&before("status")), escape(&after("status")))
+            let (was, is) = (before("status"), after("status"));
+            lang.f(
+                Msg::LeadStatus,
+                &[
+                    ("before", &escape(workflow.label(&was, lang))),
+                    ("after", &escape(workflow.label(&is, lang))),
+                    ("by", &by),
+                ],
+            )
         }
-        NoticeKind::Comments => format!("💬 <b>New comment</b>{by}:\n{}\n\n", escape(&cut(&after("message"), 600))),
+        NoticeKind::Comments => {
+            format!("{}\n{}\n", lang.f(Msg::LeadComment, &[("by", &by)]), escape(&cut(&after("message"), 600)))
+        }
         NoticeKind::Deadlines => {
             let overdue = after("data").contains("\"overdue\"");
-            format!("⏰ <b>{}</b>\n", if overdue { "Overdue" } else { "Due soon" })
+            lang.t(if overdue { Msg::LeadOverdue } else { Msg::LeadDueSoon }).to_string()
         }
         NoticeKind::Keys => {
-            return Some(send(chat, notice.user_id, format!("🔑 {}", escape(&after("message"))), Vec::new()));
+            return Some(send(chat, notice.user_id, key_notice(&after("data"), &after("type"), lang), Vec::new()));
         }
         NoticeKind::Report => return None,
     };
+    let lead = format!("{lead}\n");
     let task = notice.task_id?;
     // Read as the recipient: a task they may not read is not theirs to hear about.
-    let reply = show_task_named(services, &p, task, &lead, &known).ok()?;
+    let reply = show_task_named(services, &p, task, &lead, &known, lang).ok()?;
     Some(send(chat, notice.user_id, reply.text, reply.buttons))
 }
 
@@ -106,15 +126,118 @@ fn send(chat: i64, user: u64, text: String, buttons: Vec<Vec<super::outbox::Butt
     Outgoing::Send { to: Recipient::Id(ChatId(chat)), user: Some(user), text, buttons }
 }
 
-/// ` by anna (Telegram)`, when the recipient may read who it was.
-fn actor(names: &std::collections::HashMap<u64, String>, change: &Change) -> String {
+/// ` by Anna Petrova (Telegram)`, when the recipient may read who it was.
+fn actor(names: &std::collections::HashMap<u64, String>, change: &Change, lang: Lang) -> String {
     let Some(name) = change.actor.and_then(|actor| names.get(&actor)) else { return String::new() };
     let via = match change.source {
-        Source::Telegram => " (Telegram)",
-        Source::File => " (in the file)",
+        Source::Telegram => lang.t(Msg::ViaTelegram),
+        Source::File => lang.t(Msg::ViaFile),
         _ => "",
     };
-    format!(" by {}{via}", escape(name))
+    format!("{}{via}", lang.f(Msg::By, &[("name", &escape(name))]))
+}
+
+/// A key notice from its event (`api_key.expiring` / `api_key.expired`, with the
+/// key's name and expiry in its data).
+fn key_notice(data: &str, kind: &str, lang: Lang) -> String {
+    let data: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+    let name = data["name"].as_str().unwrap_or("");
+    let at = data["expires_at"].as_str().unwrap_or("");
+    let msg = if kind.ends_with("expired") { Msg::KeyExpired } else { Msg::KeyExpiring };
+    lang.f(msg, &[("name", &escape(name)), ("at", &escape(at))])
+}
+
+/// What a binding event tells whom: a staff binding held for an admin (Confirm and
+/// Reject buttons to every bound admin), a binding made (announced to the admins;
+/// the account that lost the user is told), a rejection (told to the account).
+/// None for any other change.
+fn binding_notices(services: &Services, change: &Change) -> Option<Vec<Outgoing>> {
+    if change.table != crate::domain::TableKind::Events {
+        return None;
+    }
+    let after = change.after.as_ref()?;
+    let kind = after.get("type").map(String::as_str)?;
+    if !kind.starts_with("user.telegram_") {
+        return None;
+    }
+    let data: serde_json::Value = serde_json::from_str(after.get("data").map(String::as_str).unwrap_or("{}")).ok()?;
+    let chats = &services.chats;
+    let user = data["user_id"].as_u64()?;
+    let telegram_id = data["telegram_id"].as_str().unwrap_or("").to_string();
+    let telegram = data["telegram_username"].as_str().unwrap_or("").to_string();
+    let name = chats.name_of(user);
+    let role = chats.recipient(user).map(|p| p.role);
+    let mut out = Vec::new();
+    let to_chat = |chat: i64, text: String, buttons| Outgoing::Send {
+        to: Recipient::Id(ChatId(chat)),
+        user: None,
+        text,
+        buttons,
+    };
+    let admins: Vec<(i64, u64)> =
+        chats.bound_admins().into_iter().filter(|a| *a != user).filter_map(|a| Some((chats.chat_of(a)?, a))).collect();
+    match kind {
+        "user.telegram_binding_held" => {
+            for (chat, admin) in admins {
+                let lang = chats.lang_of(admin);
+                let role = role.map(|r| super::cards::role_label(lang, r)).unwrap_or_default();
+                let text = lang.f(
+                    Msg::BindingAsk,
+                    &[
+                        ("telegram", &escape(&telegram)),
+                        ("telegram_id", &telegram_id),
+                        ("name", &escape(&name)),
+                        ("role", &role),
+                    ],
+                );
+                let buttons = vec![vec![
+                    Button { label: lang.t(Msg::Confirm).into(), data: format!("bind:ok:{user}:{telegram_id}") },
+                    Button { label: lang.t(Msg::Reject).into(), data: format!("bind:no:{user}:{telegram_id}") },
+                ]];
+                out.push(Outgoing::Send { to: Recipient::Id(ChatId(chat)), user: Some(admin), text, buttons });
+            }
+        }
+        "user.telegram_bound" => {
+            for (chat, admin) in admins {
+                let lang = chats.lang_of(admin);
+                let role = role.map(|r| super::cards::role_label(lang, r)).unwrap_or_default();
+                let handle = if telegram.is_empty() { "—".to_string() } else { telegram.clone() };
+                let text = lang.f(
+                    Msg::BindingAnnounced,
+                    &[
+                        ("telegram", &escape(&handle)),
+                        ("telegram_id", &telegram_id),
+                        ("name", &escape(&name)),
+                        ("role", &role),
+                    ],
+                );
+                out.push(Outgoing::Send {
+                    to: Recipient::Id(ChatId(chat)),
+                    user: Some(admin),
+                    text,
+                    buttons: Vec::new(),
+                });
+            }
+            let lang = chats.lang_of(user);
+            if let Ok(chat) = telegram_id.parse::<i64>()
+                && change.source != Source::Telegram
+            {
+                // Confirmed by an admin: the person who asked hears it took effect.
+                out.push(to_chat(chat, lang.f(Msg::BindingConfirmed, &[("name", &escape(&name))]), Vec::new()));
+            }
+            if let Some(previous) = data["previous_telegram_id"].as_str().and_then(|p| p.parse::<i64>().ok()) {
+                out.push(to_chat(previous, lang.f(Msg::BindingLost, &[("name", &escape(&name))]), Vec::new()));
+            }
+        }
+        "user.telegram_binding_rejected" => {
+            if let Ok(chat) = telegram_id.parse::<i64>() {
+                let lang = chats.default_lang();
+                out.push(to_chat(chat, lang.t(Msg::BindingRejected).to_string(), Vec::new()));
+            }
+        }
+        _ => {}
+    }
+    Some(out)
 }
 
 /// The daily report: each active, linked user who wants it gets their own figures
@@ -139,7 +262,9 @@ pub fn daily_reports(services: &Services, outbox: &Outbox) -> usize {
         let team = (p.scope(crate::auth::policy::Area::Stats, crate::auth::policy::Action::Read)
             == crate::auth::policy::Scope::All)
             .then_some(&figures.team);
-        if outbox.push(send(chat, person.user_id, personal_report(person, team), Vec::new())) {
+        let lang = services.chats.lang_of(person.user_id);
+        let text = personal_report(person, team, &services.records.deadlines().workflow, lang);
+        if outbox.push(send(chat, person.user_id, text, Vec::new())) {
             queued += 1;
         }
     }
@@ -149,7 +274,8 @@ pub fn daily_reports(services: &Services, outbox: &Outbox) -> usize {
             Ok(id) => Recipient::Id(ChatId(id)),
             Err(_) => Recipient::ChannelUsername(team_chat.to_string()),
         };
-        outbox.push(Outgoing::Send { to, user: None, text: team_summary(&figures), buttons: Vec::new() });
+        let text = team_summary(&figures, services.chats.default_lang());
+        outbox.push(Outgoing::Send { to, user: None, text, buttons: Vec::new() });
     }
     queued
 }

@@ -336,7 +336,7 @@ fn export(config: &Config, table: &str, output: Option<&std::path::Path>, filter
         eprintln!("taskboard export: {} could not be read", kind.spec().file_name);
         return ExitCode::FAILURE;
     };
-    let deadlines = crate::service::query::Deadlines::new(&config.tasks.statuses, config.scheduler.tz());
+    let deadlines = crate::service::query::Deadlines::new(&config.tasks.workflow, config.scheduler.tz());
     let max = config.export.max_export_records;
     let rows_per_chunk = config.performance.csv_read_batch_size;
     let snapshot = std::sync::Arc::new(snapshot);

@@ -6,6 +6,7 @@
 pub mod fields;
 pub mod schema;
 pub mod values;
+pub mod workflow;
 
 pub use schema::{Column, ColumnKind, TableKind, TableSpec};
 pub use values::{FieldError, Vocabulary};

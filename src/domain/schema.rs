@@ -111,6 +111,14 @@ pub enum ColumnKind {
     Sha256,
     /// A value that is never logged, exported or served (a password hash).
     Secret,
+    /// A phone number as people type it: digits, spaces and `+ ( ) -`.
+    Phone,
+    /// An email address (`name@host`).
+    Email,
+    /// A Telegram username, with or without its `@`.
+    TelegramUsername,
+    /// `ru` or `en`.
+    Language,
 }
 
 /// One documented column.
@@ -190,7 +198,7 @@ impl TableSpec {
                 }
                 continue;
             }
-            if column.kind != ColumnKind::Text {
+            if !matches!(column.kind, ColumnKind::Text | ColumnKind::Email) {
                 continue;
             }
             if values::runs_as_formula(value) {
@@ -224,6 +232,13 @@ impl TableSpec {
         match column.kind {
             ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId => values::parse_id(value).map(|_| ()),
             ColumnKind::Text | ColumnKind::Secret => Ok(()),
+            ColumnKind::Phone => values::check_phone(value),
+            ColumnKind::Email => values::check_email(value),
+            ColumnKind::TelegramUsername => values::check_telegram_username(value),
+            ColumnKind::Language => match crate::i18n::Lang::parse(value) {
+                Some(_) if value.len() == 2 => Ok(()),
+                _ => Err(format!("{value:?} is not a language; expected ru or en")),
+            },
             ColumnKind::Role => values::check_one_of(value, values::ROLES, "role"),
             ColumnKind::KeyScope => values::check_one_of(value, values::KEY_SCOPES, "scope"),
             ColumnKind::KeyStatus => values::check_one_of(value, values::KEY_STATUSES, "key status"),
@@ -262,14 +277,15 @@ static EXTRA_COLUMN: Column = col("", ColumnKind::Text, false);
 pub type CurrentValue<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 /// Columns only the server writes.
-pub const SERVER_SET: [&str; 3] = ["id", "created_at", "updated_at"];
+pub const SERVER_SET: [&str; 4] = ["id", "created_at", "updated_at", "completed_at"];
 
 /// The longest text a source may send into a column, in characters: a title or a name
 /// is a line, anything else a page or two.
 pub fn text_limit(column: &str) -> usize {
     match column {
         "title" | "filename" => 500,
-        "username" | "telegram_id" => 64,
+        "username" | "telegram_id" | "telegram_username" | "phone" | "language" => 64,
+        "full_name" | "email" => 200,
         _ => 20_000,
     }
 }
@@ -291,6 +307,12 @@ pub static USERS: TableSpec = TableSpec {
         col("created_at", Timestamp, false),
         col("updated_at", Timestamp, false),
         col("is_active", Bool, false),
+        // Optional, added after is_active when a file lacks them.
+        col("full_name", Text, false),
+        col("phone", Phone, false),
+        col("email", Email, false),
+        col("telegram_username", TelegramUsername, false),
+        col("language", Language, false),
     ],
     journaled: true,
     exportable: true,
@@ -316,11 +338,14 @@ pub static TASKS: TableSpec = TableSpec {
         col("due_date", DueDate, false),
         col("created_at", Timestamp, false),
         col("updated_at", Timestamp, false),
+        // When the task entered a status of kind done; kept by the server.
+        col("completed_at", Timestamp, false),
     ],
     journaled: true,
     exportable: true,
     creator: Some("created_by"),
-    defaults: &[("status", "new"), ("priority", "medium")],
+    // A new task's status is the workflow's first (records.rs), not a fixed word.
+    defaults: &[("priority", "medium")],
     fixed: &[],
 };
 
@@ -496,10 +521,13 @@ mod tests {
 
     #[test]
     fn documented_first_columns_are_kept_exactly() {
-        assert_eq!(USERS.header().join(","), "id,username,telegram_id,role,created_at,updated_at,is_active");
+        assert_eq!(
+            USERS.header().join(","),
+            "id,username,telegram_id,role,created_at,updated_at,is_active,full_name,phone,email,telegram_username,language"
+        );
         assert_eq!(
             TASKS.header().join(","),
-            "id,title,description,status,priority,assigned_to,created_by,due_date,created_at,updated_at"
+            "id,title,description,status,priority,assigned_to,created_by,due_date,created_at,updated_at,completed_at"
         );
         assert_eq!(EVENTS.header().join(","), "id,type,entity,entity_id,user_id,source,message,data,created_at");
         assert_eq!(

@@ -26,11 +26,17 @@ pub struct Vocabulary {
     pub statuses: Vec<String>,
     /// Declared custom columns of tasks.csv (`tasks.fields`).
     pub task_fields: Vec<CustomField>,
+    /// The statuses of kind done: entering one sets a task's `completed_at`.
+    pub done_statuses: Vec<String>,
 }
 
 impl Default for Vocabulary {
     fn default() -> Self {
-        Self { statuses: DEFAULT_STATUSES.iter().map(|s| s.to_string()).collect(), task_fields: Vec::new() }
+        Self {
+            statuses: DEFAULT_STATUSES.iter().map(|s| s.to_string()).collect(),
+            task_fields: Vec::new(),
+            done_statuses: vec!["done".into()],
+        }
     }
 }
 
@@ -145,6 +151,43 @@ pub fn check_one_of(value: &str, allowed: &[impl AsRef<str>], what: &str) -> Res
     } else {
         let list: Vec<&str> = allowed.iter().map(|a| a.as_ref()).collect();
         Err(format!("{value:?} is not a {what}; expected one of {}", list.join(", ")))
+    }
+}
+
+/// A phone number as people type it (`+7 900 123-45-67`, `8 (900) 123-45-67`): digits,
+/// spaces and `+ ( ) -` only, with at least three digits. Such a value never runs
+/// as a formula in a spreadsheet that matters: it calls no function.
+pub fn check_phone(value: &str) -> Result<(), String> {
+    let allowed = value.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '(' | ')' | '-'));
+    if allowed && value.chars().filter(char::is_ascii_digit).count() >= 3 {
+        Ok(())
+    } else {
+        Err(format!("{value:?} is not a phone number; use digits, spaces and + ( ) -"))
+    }
+}
+
+/// An email address: one `@` with text on both sides, no spaces.
+pub fn check_email(value: &str) -> Result<(), String> {
+    match value.split_once('@') {
+        Some((local, host))
+            if !local.is_empty()
+                && host.contains('.')
+                && !host.contains('@')
+                && !value.contains(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!("{value:?} is not an email address")),
+    }
+}
+
+/// A Telegram username (5–32 letters, digits and `_`), with or without its `@`.
+pub fn check_telegram_username(value: &str) -> Result<(), String> {
+    let name = value.strip_prefix('@').unwrap_or(value);
+    if (3..=32).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(())
+    } else {
+        Err(format!("{value:?} is not a Telegram username; expected letters, digits and _"))
     }
 }
 

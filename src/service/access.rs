@@ -86,7 +86,7 @@ impl Principal {
         policy::scope(self.role, area, action)
     }
 
-    fn me(&self) -> String {
+    pub fn me(&self) -> String {
         self.user_id.map(|u| u.to_string()).unwrap_or_default()
     }
 }
@@ -135,7 +135,7 @@ pub fn area_of(table: TableKind) -> Area {
 }
 
 /// The users columns a member sees ("read names").
-pub const NAME_FIELDS: [&str; 2] = ["id", "username"];
+pub const NAME_FIELDS: [&str; 4] = ["id", "username", "full_name", "phone"];
 
 /// Client tasks may be changed only in these fields, and only while the status is this.
 const CLIENT_EDITABLE: [&str; 2] = ["title", "description"];

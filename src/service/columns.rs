@@ -109,7 +109,8 @@ mod tests {
     fn packed_filters_and_partial_order_give_what_the_row_by_row_path_gives() {
         let t = tasks();
         let cols = Columnar::new(t.clone());
-        let deadlines = Deadlines::new(&["new".into(), "done".into()], chrono_tz::UTC);
+        let deadlines =
+            Deadlines::new(&crate::domain::workflow::Workflow::plain(&["new".into(), "done".into()]), chrono_tz::UTC);
         let queries = [
             "status=in_progress&sort=-updated_at",
             "sort=priority,-id",

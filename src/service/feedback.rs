@@ -1,5 +1,5 @@
 //! Feedback on finished work (API.md, "Feedback"): the task's creator rates it 1–5 with
-//! a comment, once, after it is `done`; whoever may read the task may read the rating.
+//! a comment, once, after it is finished (a status of kind done); whoever may read the task may read the rating.
 
 use crate::domain::TableKind;
 use crate::domain::values::FieldError;
@@ -9,8 +9,6 @@ use super::access::{self, Principal, ServiceError};
 use super::query::{Condition, ListQuery};
 use super::records::{Page, RecordService};
 
-/// The status a task must have to be rated.
-const RATED_STATUS: &str = "done";
 /// The longest comment kept with a rating.
 const MAX_COMMENT: usize = 2000;
 
@@ -70,9 +68,10 @@ impl RecordService {
             return Err(ServiceError::invalid(problems));
         }
         let status = record.get("status").map(String::as_str).unwrap_or("");
-        if status != RATED_STATUS {
+        if !self.deadlines().is_done(status) {
+            let done = self.deadlines().workflow.of_kind(crate::domain::workflow::StatusKind::Done).join(", ");
             return Err(ServiceError::Conflict(format!(
-                "task {task} is {status}; it can be rated once it is {RATED_STATUS}"
+                "task {task} is {status}; it can be rated once it is finished ({done})"
             )));
         }
         let _one_at_a_time = RATING.lock().await;

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod analysis;
 pub mod auth;
+pub mod binding;
 pub mod columns;
 pub mod docs;
 pub mod export;
@@ -48,8 +49,8 @@ pub struct Services {
 
 impl Services {
     pub fn new(config: Arc<Config>, store: Arc<dyn Storage>) -> Result<Services, String> {
-        let deadlines = query::Deadlines::new(&config.tasks.statuses, config.scheduler.tz());
-        let records = RecordService::new(store.clone(), deadlines);
+        let deadlines = query::Deadlines::new(&config.tasks.workflow, config.scheduler.tz());
+        let records = RecordService::new(store.clone(), deadlines, config.ui.default_language);
         let security = Arc::new(auth::Security::new(&config, store.clone())?);
         let analyst = analysis::Analyst::new(&config, records.clone(), security.clone());
         let chats = Arc::new(telegram::Chats::new(&config, store.clone(), security.clone()));

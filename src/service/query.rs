@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::domain::workflow::Workflow;
 use crate::domain::{ColumnKind, FieldError};
 use crate::store::Row;
 
@@ -389,28 +390,29 @@ fn compare_cells(kind: ColumnKind, a: &str, b: &str) -> Ordering {
     }
 }
 
-/// Statuses that count as closed for `overdue`: `done`, `cancelled` and `closed` where
-/// the configured workflow has them.
-pub fn closed_statuses(statuses: &[String]) -> Vec<String> {
-    statuses.iter().filter(|s| matches!(s.as_str(), "done" | "cancelled" | "closed")).cloned().collect()
-}
-
 /// When a task is late: the statuses that close a task, and the zone in which a
 /// date-only due date ends (`scheduler.timezone`). One definition for the `overdue`
 /// filter, the statistics, reminders and the daily report.
 #[derive(Debug, Clone)]
 pub struct Deadlines {
-    pub closed: Vec<String>,
+    /// The statuses and their kinds: which close a task, which finish it.
+    pub workflow: Workflow,
     pub tz: chrono_tz::Tz,
 }
 
 impl Deadlines {
-    pub fn new(statuses: &[String], tz: chrono_tz::Tz) -> Deadlines {
-        Deadlines { closed: closed_statuses(statuses), tz }
+    pub fn new(workflow: &Workflow, tz: chrono_tz::Tz) -> Deadlines {
+        Deadlines { workflow: workflow.clone(), tz }
     }
 
+    /// Done or cancelled (by kind).
     pub fn is_closed(&self, status: &str) -> bool {
-        self.closed.iter().any(|c| c == status)
+        self.workflow.is_closed(status)
+    }
+
+    /// Finished (kind done).
+    pub fn is_done(&self, status: &str) -> bool {
+        self.workflow.is_done(status)
     }
 
     /// The moment a due date passes: a timestamp as written; a date alone at the end
@@ -436,7 +438,7 @@ mod deadline_tests {
 
     #[test]
     fn a_date_only_due_date_ends_at_midnight_in_the_zone() {
-        let d = Deadlines::new(&["new".into(), "done".into()], chrono_tz::Europe::Moscow);
+        let d = Deadlines::new(&Workflow::plain(&["new".into(), "done".into()]), chrono_tz::Europe::Moscow);
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         // Noon in Moscow on the due day: not late.
         assert!(!d.is_overdue("2026-12-01", "new", at("2026-12-01T12:02:00+03:00")));

@@ -47,6 +47,8 @@ struct Inner {
     /// The packed columns of each table's current snapshot (replaced at the first list
     /// after a change).
     columns: Mutex<HashMap<TableKind, Arc<Columnar>>>,
+    /// `ui.default_language`: what reports are written in for people who chose none.
+    default_lang: crate::i18n::Lang,
 }
 
 /// One page of a list: rows of a table snapshot.
@@ -222,7 +224,7 @@ impl RecordService {
 
 /// What a source may not send (see `TableSpec::input_problems`); `existing` is the
 /// record being changed.
-fn check_input(table: TableKind, fields: &Fields, existing: Option<&Fields>) -> Result<(), ServiceError> {
+pub(super) fn check_input(table: TableKind, fields: &Fields, existing: Option<&Fields>) -> Result<(), ServiceError> {
     let current = existing.map(|e| move |name: &str| e.get(name).cloned());
     let lookup = current.as_ref().map(|f| f as &crate::domain::schema::CurrentValue<'_>);
     let problems = table.spec().input_problems(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), lookup);
@@ -237,20 +239,33 @@ pub fn writable_columns(table: TableKind) -> impl Iterator<Item = &'static str> 
         .filter(move |c| {
             c.name != spec.key
                 && c.kind != ColumnKind::Secret
-                && !matches!(c.name, "created_at" | "updated_at" | "created_by" | "uploaded_by")
+                && !matches!(c.name, "created_at" | "updated_at" | "completed_at" | "created_by" | "uploaded_by")
         })
         .map(|c| c.name)
 }
 
 /// The unchecked reads and commits the use cases build on.
 impl RecordService {
-    pub fn new(store: Arc<dyn Storage>, deadlines: Deadlines) -> Self {
+    pub fn new(store: Arc<dyn Storage>, deadlines: Deadlines, default_lang: crate::i18n::Lang) -> Self {
         let selections = moka::sync::Cache::builder()
             .max_capacity(2_000_000)
             .weigher(|_: &String, s: &Arc<Selection>| s.matched.len().min(u32::MAX as usize) as u32 + 1)
             .time_to_idle(std::time::Duration::from_secs(300))
             .build();
-        Self { inner: Arc::new(Inner { store, deadlines: Arc::new(deadlines), selections, columns: Mutex::default() }) }
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                deadlines: Arc::new(deadlines),
+                selections,
+                columns: Mutex::default(),
+                default_lang,
+            }),
+        }
+    }
+
+    /// The language a user reads (their `language` cell, else `ui.default_language`).
+    pub fn lang_of(&self, language_cell: &str) -> crate::i18n::Lang {
+        crate::i18n::Lang::parse(language_cell).unwrap_or(self.inner.default_lang)
     }
 
     pub(super) fn store(&self) -> &Arc<dyn Storage> {
@@ -345,6 +360,9 @@ impl RecordService {
         mut fields: Fields,
         ctx: Context,
     ) -> Result<Committed, StoreError> {
+        if table == TableKind::Tasks && fields.get("status").is_none_or(|s| s.is_empty()) {
+            fields.insert("status".into(), self.inner.deadlines.workflow.first().to_string());
+        }
         for (column, default) in table.spec().defaults {
             let entry = fields.entry(column.to_string()).or_default();
             if entry.is_empty() {

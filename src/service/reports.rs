@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::auth::policy::{Action, Area, Scope};
 use crate::domain::TableKind;
+use crate::i18n::{Lang, Msg};
 use crate::store::NewEvent;
 
 use super::access::{Principal, ServiceError};
@@ -140,11 +141,17 @@ impl RecordService {
         let tz = deadlines.tz;
         let today = now.with_timezone(&tz).date_naive();
         let t = |n: &str| tasks.position(n).unwrap_or(usize::MAX);
-        let (c_title, c_status, c_assignee, c_due, c_updated) =
-            (t("title"), t("status"), t("assigned_to"), t("due_date"), t("updated_at"));
+        let (c_title, c_status, c_assignee, c_due, c_updated, c_completed) =
+            (t("title"), t("status"), t("assigned_to"), t("due_date"), t("updated_at"), t("completed_at"));
+        // Finished today: by `completed_at`, or the last change for a row from before
+        // the column was kept.
         let done_today = |row: &crate::store::Row| {
-            row.cell(c_status) == "done"
-                && parse_time(row.cell(c_updated)).is_some_and(|u| u.with_timezone(&tz).date_naive() == today)
+            let at = match row.cell(c_completed) {
+                "" => row.cell(c_updated),
+                completed => completed,
+            };
+            deadlines.is_done(row.cell(c_status))
+                && parse_time(at).is_some_and(|u| u.with_timezone(&tz).date_naive() == today)
         };
         let overdue = |row: &crate::store::Row| deadlines.is_overdue(row.cell(c_due), row.cell(c_status), now);
         let line = |id: u64, row: &crate::store::Row| TaskLine {
@@ -173,7 +180,8 @@ impl RecordService {
             }
         }
         let u = |n: &str| users.position(n).unwrap_or(usize::MAX);
-        let (u_name, u_role, u_active) = (u("username"), u("role"), u("is_active"));
+        let (u_name, u_full, u_role, u_active, u_lang) =
+            (u("username"), u("full_name"), u("role"), u("is_active"), u("language"));
         let mut people = Vec::new();
         for (uid, user) in users.rows.iter() {
             if crate::domain::values::parse_bool(user.cell(u_active)).ok() == Some(false) {
@@ -182,8 +190,10 @@ impl RecordService {
             let mine = by_assignee.get(uid).map(Vec::as_slice).unwrap_or_default();
             let mut person = Person {
                 user_id: *uid,
-                name: user.cell(u_name).to_string(),
+                username: user.cell(u_name).to_string(),
+                name: super::users::display_name(user.cell(u_full), user.cell(u_name)).to_string(),
                 role: user.cell(u_role).to_string(),
+                lang: self.lang_of(user.cell(u_lang)),
                 ..Person::default()
             };
             for (id, row) in mine {
@@ -226,22 +236,27 @@ impl RecordService {
         let date = &figures.date;
         let mut files = Vec::new();
         for person in &figures.people {
-            let file = format!("reports/{date}/{}.md", person.name);
-            store.write_aux(&file, person.markdown(date).as_bytes())?;
+            let file = format!("reports/{date}/{}.md", person.username);
+            store.write_aux(&file, person.markdown(date, &self.deadlines().workflow).as_bytes())?;
             files.push(file);
         }
-        let mut team =
-            format!("# Team summary, {date}\n\n| user | open | overdue | done today |\n|---|---:|---:|---:|\n");
+        // The team file is read by managers: in the team's default language.
+        let lang = self.lang_of("");
+        let mut team = format!(
+            "# {}\n\n{}\n|---|---:|---:|---:|\n",
+            lang.f(Msg::ReportFileTeamTitle, &[("date", date)]),
+            lang.t(Msg::ReportFileColumns)
+        );
         for person in &figures.people {
             let (open, late, done) = (person.open.len(), person.overdue.len(), person.done_today.len());
             let _ = writeln!(team, "| {} | {open} | {late} | {done} |", person.name);
         }
         let totals = &figures.team;
-        let _ = write!(
-            team,
-            "\nAll tasks: {} open, {} overdue, {} done today.\n",
-            totals.open, totals.overdue, totals.done_today
+        let all = lang.f(
+            Msg::ReportFileAll,
+            &[("open", &totals.open), ("overdue", &totals.overdue), ("done", &totals.done_today)],
         );
+        let _ = write!(team, "\n{all}\n");
         // The figures above, and the overdue tasks by id, are all a digest may use.
         let late_tasks: Vec<serde_json::Value> = totals
             .overdue_tasks
@@ -282,7 +297,12 @@ pub struct TaskLine {
 #[derive(Debug, Clone, Default)]
 pub struct Person {
     pub user_id: u64,
+    /// The login name (the report file is named after it).
+    pub username: String,
+    /// How the person is shown: full name, else username.
     pub name: String,
+    /// The language their report is written in.
+    pub lang: Lang,
     pub role: String,
     pub by_status: BTreeMap<String, usize>,
     pub open: Vec<TaskLine>,
@@ -291,21 +311,24 @@ pub struct Person {
 }
 
 impl Person {
-    /// The personal report file.
-    fn markdown(&self, date: &str) -> String {
-        let name = &self.name;
+    /// The personal report file, in the person's language.
+    fn markdown(&self, date: &str, workflow: &crate::domain::workflow::Workflow) -> String {
+        let (name, lang) = (&self.name, self.lang);
         let mut md = format!(
-            "# Daily report for {name}, {date}\n\nHello, {name}!\n\n## Your open tasks: {}\n\n",
+            "# {}\n\n{}\n\n## {}: {}\n\n",
+            lang.f(Msg::ReportFileTitle, &[("name", name), ("date", &date)]),
+            lang.f(Msg::ReportFileHello, &[("name", name)]),
+            lang.t(Msg::ReportFileOpen),
             self.open.len()
         );
         for (status, n) in &self.by_status {
-            let _ = writeln!(md, "- {status}: {n}");
+            let _ = writeln!(md, "- {}: {n}", workflow.label(status, lang));
         }
-        let _ = write!(md, "\n## Overdue: {}\n\n", self.overdue.len());
+        let _ = write!(md, "\n## {}: {}\n\n", lang.t(Msg::ReportOverdue), self.overdue.len());
         for t in &self.overdue {
-            let _ = writeln!(md, "- #{} {} (due {})", t.id, t.title, t.due);
+            let _ = writeln!(md, "- #{} {} ({})", t.id, t.title, lang.f(Msg::LineDue, &[("due", &t.due)]));
         }
-        let _ = write!(md, "\n## Done today: {}\n\n", self.done_today.len());
+        let _ = write!(md, "\n## {}: {}\n\n", lang.t(Msg::ReportDoneToday), self.done_today.len());
         for t in &self.done_today {
             let _ = writeln!(md, "- #{} {}", t.id, t.title);
         }

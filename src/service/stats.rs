@@ -47,8 +47,6 @@ pub struct Rating {
 
 /// Days `overdue_per_day` looks back over.
 const OVERDUE_DAYS: i64 = 30;
-/// Statuses that end a task's chance of being late.
-const CLOSED: [&str; 2] = ["done", "cancelled"];
 
 impl RecordService {
     /// Statistics as `p` may see them: members and clients get those of their own
@@ -109,12 +107,12 @@ impl RecordService {
                 *stats.created_per_day.entry(t.format("%Y-%m-%d").to_string()).or_default() += 1;
                 created_at.insert(*id, t);
             }
-            if status == "done" {
+            if self.deadlines().is_done(&status) {
                 done_now.push(*id);
             }
             let due = row.cell(c_due).get(..10).and_then(|d| d.parse::<chrono::NaiveDate>().ok());
             if let (Some(due), Some(created)) = (due, created_at.get(id)) {
-                lateness.insert(*id, (due, created.date_naive(), CLOSED.contains(&status.as_str())));
+                lateness.insert(*id, (due, created.date_naive(), self.deadlines().is_closed(&status)));
             }
             *stats.by_status.entry(status).or_default() += 1;
         }
@@ -127,9 +125,7 @@ impl RecordService {
         let mut closed_on: HashMap<u64, chrono::NaiveDate> = HashMap::new();
         for row in events.rows.values() {
             let data_cell = row.cell(e_data);
-            if row.cell(e_type) != "task.updated"
-                || !(data_cell.contains("\"done\"") || data_cell.contains("\"cancelled\""))
-            {
+            if row.cell(e_type) != "task.updated" || !data_cell.contains("\"status\"") {
                 continue;
             }
             let Ok(task_id) = row.cell(e_entity_id).parse::<u64>() else { continue };
@@ -137,17 +133,26 @@ impl RecordService {
                 continue; // not one of the tasks counted
             }
             let data: serde_json::Value = serde_json::from_str(row.cell(e_data)).unwrap_or_default();
-            if let (Some(status), Some(at)) = (data["after"]["status"].as_str(), parse_time(row.cell(e_created)))
-                && CLOSED.contains(&status)
+            let status = data["after"]["status"].as_str().unwrap_or("");
+            if let Some(at) = parse_time(row.cell(e_created))
+                && self.deadlines().is_closed(status)
             {
                 closed_on.insert(task_id, at.date_naive());
             }
-            if data["after"]["status"] != "done" {
+            if !self.deadlines().is_done(status) {
                 continue;
             }
             if let Some(at) = parse_time(row.cell(e_created)) {
                 *stats.completed_per_day.entry(at.format("%Y-%m-%d").to_string()).or_default() += 1;
                 completed_at.insert(task_id, at);
+            }
+        }
+        // The server's own record of when a task was finished wins over the log's.
+        if let Some(c_completed) = tasks.position("completed_at") {
+            for id in &done_now {
+                if let Some(at) = tasks.rows.get(id).and_then(|row| parse_time(row.cell(c_completed))) {
+                    completed_at.insert(*id, at);
+                }
             }
         }
         let durations: Vec<f64> = done_now

@@ -43,6 +43,45 @@ impl RecordService {
         self.create(p, TableKind::Comments, fields).await
     }
 
+    /// `p` takes task `id` from the pool: a member or manager (or admin) on an open,
+    /// unassigned task they may read becomes its assignee. A task someone already has
+    /// is a conflict (409), even for its assignee; a closed task too.
+    pub async fn take(&self, p: &Principal, id: u64, if_match: Option<String>) -> Result<Committed, ServiceError> {
+        use crate::auth::policy::Role;
+        let (task, _) = self.get(TableKind::Tasks, id)?;
+        access::check_read(self, p, TableKind::Tasks, id, &task)?;
+        let me = p
+            .user_id
+            .filter(|_| matches!(p.role, Role::Member | Role::Manager | Role::Admin))
+            .ok_or_else(|| ServiceError::Forbidden(format!("the {} role may not take tasks", p.role)))?;
+        if p.key.is_some_and(|k| k.read_only) {
+            return Err(ServiceError::Forbidden("a read-only API key may not change anything".into()));
+        }
+        let status = task.get("status").map(String::as_str).unwrap_or("");
+        if self.deadlines().is_closed(status) {
+            return Err(ServiceError::Conflict(format!("task {id} is {status}: only open work can be taken")));
+        }
+        match task.get("assigned_to").map(String::as_str).unwrap_or("") {
+            "" => {}
+            who if who == me.to_string() => {
+                return Err(ServiceError::Conflict(format!("task {id} is yours already")));
+            }
+            _ => return Err(ServiceError::Conflict(format!("task {id} is assigned to someone else"))),
+        }
+        let fields: Fields = [("assigned_to".to_string(), me.to_string())].into();
+        // The ETag the caller saw, or the one just read: a task taken meanwhile by
+        // someone else is a 412, never a silent overwrite.
+        let (_, etag) = self.get(TableKind::Tasks, id)?;
+        let caller_guarded = if_match.is_some();
+        let guard = if_match.or(Some(etag));
+        match self.change(TableKind::Tasks, id, fields, guard, p.context()).await {
+            Err(StoreError::PreconditionFailed) if !caller_guarded => {
+                Err(ServiceError::Conflict(format!("task {id} changed meanwhile; it may have been taken")))
+            }
+            other => Ok(other?),
+        }
+    }
+
     /// Deletes a task: its comments and feedback go with it; its documents stay,
     /// unlinked from it.
     pub(super) async fn delete_task(

@@ -15,10 +15,13 @@ use sha2::{Digest, Sha256};
 use crate::config::{Config, ValidationMethod};
 use crate::domain::TableKind;
 use crate::domain::values::{hex, parse_bool, parse_timestamp};
+use crate::i18n::Lang;
 use crate::store::{Context, Fields, Op, Source, Storage, StoreError};
 
 use super::access::{Principal, ServiceError};
 use super::auth::Security;
+use super::binding::{HELD_FILE, HELD_TTL_HOURS, read_held, write_held};
+pub use super::binding::{HeldBinding, Refusal};
 
 /// Link codes, by the SHA-256 of the code: the code itself is never kept.
 const LINKS_FILE: &str = ".taskboard/telegram_links.csv";
@@ -87,25 +90,6 @@ impl Settings {
     }
 }
 
-/// Why a Telegram account is not let in.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    /// Not linked to any user (or linked to a deactivated one): the reply says how to link.
-    #[error("{0}")]
-    Unknown(String),
-    /// A link code that is unknown, expired or used.
-    #[error("{0}")]
-    BadCode(String),
-    #[error("the data folder cannot be read or written right now; try again in a minute")]
-    Unavailable,
-}
-
-impl From<StoreError> for Refusal {
-    fn from(_: StoreError) -> Self {
-        Refusal::Unavailable
-    }
-}
-
 /// A code from `POST /api/auth/telegram/link`, shown once.
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkCode {
@@ -143,10 +127,18 @@ pub struct BotState {
 pub struct Chats {
     store: Arc<dyn Storage>,
     security: Arc<Security>,
-    /// `validation_method` `telegram_username` or `both`: a username may claim an
-    /// unbound user on first contact.
+    /// `validation_method` `telegram_username` or `both`, with security on: a username
+    /// may claim an unbound user on first contact.
     by_username: bool,
+    /// Security on: link codes and usernames bind accounts. Off: the bot answers only
+    /// Telegram ids already in users.csv and binds nobody.
+    binds: bool,
     links: Mutex<HashMap<String, PendingLink>>,
+    held: Mutex<Vec<HeldBinding>>,
+    /// The language each user's Telegram client last said (`language_code`), for
+    /// people whose `language` cell is empty.
+    heard: Mutex<HashMap<u64, Lang>>,
+    default_lang: Lang,
     state: Mutex<BotState>,
 }
 
@@ -154,13 +146,78 @@ impl Chats {
     pub fn new(config: &Config, store: Arc<dyn Storage>, security: Arc<Security>) -> Chats {
         let links = store.read_aux(LINKS_FILE).map(|b| read_links(&b)).unwrap_or_default();
         let state = if config.telegram.bot_token.is_set() { "starting" } else { "absent" };
+        let held = store.read_aux(HELD_FILE).map(|b| read_held(&b)).unwrap_or_default();
+        let binds = config.security.enabled;
         Chats {
             store,
             security,
-            by_username: config.security.validation_method != ValidationMethod::Password,
+            by_username: binds && config.security.validation_method != ValidationMethod::Password,
+            binds,
             links: Mutex::new(links),
+            held: Mutex::new(held),
+            heard: Mutex::new(HashMap::new()),
+            default_lang: config.ui.default_language,
             state: Mutex::new(BotState { state, ..BotState::default() }),
         }
+    }
+
+    /// Whether usernames may claim accounts (what an unknown account is told).
+    pub fn by_username(&self) -> bool {
+        self.by_username
+    }
+
+    /// The language `user_id` reads: their `language` cell, else what their Telegram
+    /// client last said, else `ui.default_language`.
+    pub fn lang_of(&self, user_id: u64) -> Lang {
+        let cell = self
+            .store
+            .table(TableKind::Users)
+            .ok()
+            .and_then(|users| users.get(user_id).and_then(|r| Lang::parse(users.value(r, "language"))));
+        cell.or_else(|| self.heard.lock().ok().and_then(|h| h.get(&user_id).copied())).unwrap_or(self.default_lang)
+    }
+
+    /// The language for someone who wrote with this `language_code` (known or not).
+    pub fn lang_for(&self, user_id: Option<u64>, code: Option<&str>) -> Lang {
+        if let Some(user) = user_id {
+            if let Some(lang) = Lang::of_telegram(code)
+                && let Ok(mut heard) = self.heard.lock()
+            {
+                heard.insert(user, lang);
+            }
+            return self.lang_of(user);
+        }
+        Lang::of_telegram(code).unwrap_or(self.default_lang)
+    }
+
+    /// The server's default language (`ui.default_language`).
+    pub fn default_lang(&self) -> Lang {
+        self.default_lang
+    }
+
+    /// How a user is shown: their full name, else their username.
+    pub fn name_of(&self, user_id: u64) -> String {
+        let Ok(users) = self.store.table(TableKind::Users) else { return format!("#{user_id}") };
+        users
+            .get(user_id)
+            .map(|r| super::users::display_name(users.value(r, "full_name"), users.value(r, "username")).to_string())
+            .unwrap_or_else(|| format!("#{user_id}"))
+    }
+
+    /// The active admins with a bound Telegram account: who confirms staff bindings
+    /// and hears of the others.
+    pub fn bound_admins(&self) -> Vec<u64> {
+        let Ok(users) = self.store.table(TableKind::Users) else { return Vec::new() };
+        users
+            .rows
+            .iter()
+            .filter(|(_, r)| {
+                users.value(r, "role") == "admin"
+                    && parse_bool(users.value(r, "is_active")) == Ok(true)
+                    && !users.value(r, "telegram_id").is_empty()
+            })
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// The bot's state now.
@@ -176,7 +233,10 @@ impl Chats {
     }
 
     /// Who `from_id` (Telegram's `from.id`) is: the user bound to it, or, where
-    /// usernames are trusted, the active unbound user of that username, bound now.
+    /// usernames are trusted, the active unbound user whose `telegram_username` (else
+    /// `username`) is that username. A member's or client's binding takes effect now
+    /// and is announced to the admins; a staff account's waits for an admin
+    /// ([`Refusal::Held`]).
     pub async fn recognise(&self, from_id: i64, username: Option<&str>) -> Result<Principal, Refusal> {
         let users = self.store.table(TableKind::Users)?;
         let id_text = from_id.to_string();
@@ -184,20 +244,115 @@ impl Chats {
             return self.principal(*user_id);
         }
         let claimed = username.map(|u| u.trim_start_matches('@')).filter(|u| !u.is_empty());
-        if let (true, Some(name)) = (self.by_username, claimed) {
-            let found = users.rows.iter().find(|(_, r)| users.value(r, "username").eq_ignore_ascii_case(name));
-            if let Some((user_id, row)) = found {
-                let active = parse_bool(users.value(row, "is_active")) == Ok(true);
-                // A username only claims a user who has no Telegram account yet, so whoever
-                // takes a freed username on Telegram does not get that user.
-                if active && users.value(row, "telegram_id").is_empty() {
-                    let p = self.principal(*user_id)?;
-                    self.bind(*user_id, from_id).await?;
-                    return Ok(p);
-                }
-            }
+        let (true, Some(name)) = (self.by_username, claimed) else { return Err(Refusal::Unknown) };
+        let found = users.rows.iter().find(|(_, r)| {
+            let recorded = match users.value(r, "telegram_username") {
+                "" => users.value(r, "username"),
+                set => set,
+            };
+            recorded.trim_start_matches('@').eq_ignore_ascii_case(name)
+        });
+        let Some((user_id, row)) = found else { return Err(Refusal::Unknown) };
+        let active = parse_bool(users.value(row, "is_active")) == Ok(true);
+        // A username only claims a user who has no Telegram account yet, so whoever
+        // takes a freed username on Telegram does not get that user.
+        if !active || !users.value(row, "telegram_id").is_empty() {
+            return Err(Refusal::Unknown);
         }
-        Err(Refusal::Unknown(how_to_link(self.by_username)))
+        let p = self.principal(*user_id)?;
+        let staff = matches!(users.value(row, "role"), "admin" | "manager" | "supervisor");
+        if staff {
+            let held = HeldBinding {
+                user_id: *user_id,
+                telegram_id: from_id,
+                telegram_username: name.to_string(),
+                asked_at: Utc::now(),
+            };
+            let first_time = self.hold(held.clone())?;
+            if first_time {
+                self.record_binding("user.telegram_binding_held", &held, None).await?;
+            }
+            return Err(Refusal::Held { name: self.name_of(*user_id), role: p.role.to_string() });
+        }
+        self.bind(*user_id, from_id, name, Source::Telegram).await?;
+        Ok(p)
+    }
+
+    /// Keeps a held binding (one per user: a newer request replaces an older one).
+    /// True when it is new, false when the same account asked again.
+    fn hold(&self, binding: HeldBinding) -> Result<bool, Refusal> {
+        let mut held = self.held.lock().map_err(|_| Refusal::Unavailable)?;
+        let now = Utc::now();
+        held.retain(|h| now - h.asked_at < chrono::Duration::hours(HELD_TTL_HOURS));
+        let again = held.iter().any(|h| h.user_id == binding.user_id && h.telegram_id == binding.telegram_id);
+        if again {
+            return Ok(false);
+        }
+        held.retain(|h| h.user_id != binding.user_id);
+        held.push(binding);
+        self.store.write_aux(HELD_FILE, &write_held(&held))?;
+        Ok(true)
+    }
+
+    /// The bindings waiting for an admin (the board's users page, the bot's buttons).
+    pub fn held_bindings(&self) -> Vec<HeldBinding> {
+        let now = Utc::now();
+        self.held
+            .lock()
+            .map(|h| h.iter().filter(|b| now - b.asked_at < chrono::Duration::hours(HELD_TTL_HOURS)).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// An admin decides a held binding of `user_id` to `telegram_id`: confirmed, it
+    /// binds; either way the request is gone. Returns the binding decided.
+    pub async fn decide_binding(
+        &self,
+        p: &Principal,
+        user_id: u64,
+        telegram_id: i64,
+        confirm: bool,
+    ) -> Result<HeldBinding, ServiceError> {
+        if p.role != crate::auth::policy::Role::Admin {
+            return Err(ServiceError::Forbidden(format!("the {} role may not confirm Telegram bindings", p.role)));
+        }
+        let binding = {
+            let mut held = self.held.lock().map_err(|_| ServiceError::Store(StoreError::Io))?;
+            let at = held.iter().position(|h| h.user_id == user_id && h.telegram_id == telegram_id);
+            let binding =
+                at.map(|i| held.remove(i)).ok_or(ServiceError::Hidden { table: TableKind::Users, id: user_id })?;
+            self.store.write_aux(HELD_FILE, &write_held(&held))?;
+            binding
+        };
+        if confirm {
+            self.bind(user_id, telegram_id, &binding.telegram_username, p.source)
+                .await
+                .map_err(|_| ServiceError::Store(StoreError::Unavailable("the binding could not be written".into())))?;
+        } else {
+            self.record_binding("user.telegram_binding_rejected", &binding, p.user_id)
+                .await
+                .map_err(|_| ServiceError::Store(StoreError::Io))?;
+        }
+        Ok(binding)
+    }
+
+    /// Journals a binding event; the bot tells the admins and the account concerned.
+    async fn record_binding(&self, kind: &str, b: &HeldBinding, actor: Option<u64>) -> Result<(), Refusal> {
+        let event = crate::store::NewEvent {
+            kind: kind.into(),
+            entity: "user".into(),
+            entity_id: Some(b.user_id),
+            user_id: actor.or(Some(b.user_id)),
+            source: Source::Telegram.name().into(),
+            message: format!("Telegram account {} (@{}) and user {}", b.telegram_id, b.telegram_username, b.user_id),
+            data: serde_json::json!({
+                "user_id": b.user_id,
+                "telegram_id": b.telegram_id.to_string(),
+                "telegram_username": b.telegram_username,
+            }),
+            created_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        };
+        self.store.record_event(event).await?;
+        Ok(())
     }
 
     /// `POST /api/auth/telegram/link`: a one-time code that binds the caller's Telegram
@@ -229,11 +384,10 @@ impl Chats {
     /// `/start CODE` or `/login CODE`: binds `from_id` to the user who asked for the
     /// code. The code is spent whether or not the rest succeeds.
     pub async fn redeem(&self, code: &str, from_id: i64, now: DateTime<Utc>) -> Result<Principal, Refusal> {
-        let refused = || {
-            Refusal::BadCode(
-                "this code is unknown, expired or already used; ask for a new one (board: Link Telegram)".into(),
-            )
-        };
+        if !self.binds {
+            return Err(Refusal::Unknown);
+        }
+        let refused = || Refusal::BadCode;
         let pending = {
             let mut links = self.links.lock().map_err(|_| Refusal::Unavailable)?;
             let taken = links.remove(&digest(code.trim()));
@@ -248,22 +402,16 @@ impl Chats {
         let other =
             users.rows.iter().find(|(id, r)| **id != pending.user_id && users.value(r, "telegram_id") == id_text);
         if other.is_some() {
-            return Err(Refusal::BadCode(
-                "this Telegram account is already linked to another user; ask an administrator to unlink it first"
-                    .into(),
-            ));
+            return Err(Refusal::OtherUser);
         }
         let p = self.principal(pending.user_id)?;
-        self.bind(pending.user_id, from_id).await?;
+        self.bind(pending.user_id, from_id, "", Source::Telegram).await?;
         Ok(p)
     }
 
     /// The user as users.csv says now, acting through Telegram.
     fn principal(&self, user_id: u64) -> Result<Principal, Refusal> {
-        self.security
-            .principal_of(user_id)
-            .map(|p| p.through(Source::Telegram))
-            .map_err(|_| Refusal::Unknown("your taskboard account is deactivated; ask an administrator".into()))
+        self.security.principal_of(user_id).map(|p| p.through(Source::Telegram)).map_err(|_| Refusal::Deactivated)
     }
 
     /// The user's principal for a notification (None: gone or inactive).
@@ -271,14 +419,34 @@ impl Chats {
         self.principal(user_id).ok()
     }
 
-    async fn bind(&self, user_id: u64, from_id: i64) -> Result<(), Refusal> {
+    /// Binds `from_id` to `user_id` and journals `user.telegram_bound` (the bot then
+    /// announces it to the admins and tells an account that lost the user).
+    async fn bind(&self, user_id: u64, from_id: i64, telegram_username: &str, source: Source) -> Result<(), Refusal> {
         let users = self.store.table(TableKind::Users)?;
-        if users.get(user_id).is_some_and(|r| users.value(r, "telegram_id") == from_id.to_string()) {
+        let Some(row) = users.get(user_id) else { return Err(Refusal::Unknown) };
+        let previous = users.value(row, "telegram_id").to_string();
+        if previous == from_id.to_string() {
             return Ok(());
         }
         let fields: Fields = [("telegram_id".to_string(), from_id.to_string())].into();
         let op = Op::Update { table: TableKind::Users, id: user_id, fields, if_match: None };
-        self.store.commit(op, Context { actor: Some(user_id), source: Source::Telegram }).await?;
+        self.store.commit(op, Context { actor: Some(user_id), source }).await?;
+        let event = crate::store::NewEvent {
+            kind: "user.telegram_bound".into(),
+            entity: "user".into(),
+            entity_id: Some(user_id),
+            user_id: Some(user_id),
+            source: source.name().into(),
+            message: format!("user {user_id} is now Telegram account {from_id}"),
+            data: serde_json::json!({
+                "user_id": user_id,
+                "telegram_id": from_id.to_string(),
+                "previous_telegram_id": previous,
+                "telegram_username": telegram_username,
+            }),
+            created_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        };
+        self.store.record_event(event).await?;
         Ok(())
     }
 
@@ -330,18 +498,6 @@ impl Chats {
         self.store.commit(op, ctx).await?;
         Ok(())
     }
-}
-
-/// What an unknown account is told.
-fn how_to_link(by_username: bool) -> String {
-    let mut text = String::from(
-        "This Telegram account is not linked to a taskboard user. On the board choose \"Link Telegram\" \
-         (or POST /api/auth/telegram/link) and send the code here as /start CODE.",
-    );
-    if by_username {
-        text.push_str(" If your taskboard username is your Telegram username, ask an administrator to check it.");
-    }
-    text
 }
 
 fn digest(code: &str) -> String {

@@ -11,12 +11,29 @@ use crate::store::{Committed, Context, Fields, Op, Storage, StoreError};
 use super::access::{Principal, ServiceError};
 use super::records::RecordService;
 
-/// One entry of the directory: who can be given work.
+/// One entry of the directory: who can be given work, and how a person is shown.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DirectoryEntry {
     pub id: u64,
     pub username: String,
+    /// Empty for a client, who sees only the names of the people on their requests.
     pub role: String,
+    /// The person's full name, when set.
+    pub full_name: String,
+    /// How the person is shown everywhere: `full_name` when set, else `username`.
+    pub name: String,
+    /// Staff only; empty for a client's view.
+    pub phone: String,
+}
+
+/// What `GET /api/auth/me` shows of one's own row beside id, username and role.
+const PROFILE_READ: [&str; 5] = ["full_name", "phone", "email", "telegram_username", "language"];
+/// What a person may change of their own row (`PATCH /api/auth/me`).
+const PROFILE_WRITE: [&str; 4] = ["full_name", "phone", "email", "language"];
+
+/// How a person is shown: their full name when set, else their username.
+pub fn display_name<'a>(full_name: &'a str, username: &'a str) -> &'a str {
+    if full_name.trim().is_empty() { username } else { full_name.trim() }
 }
 
 impl RecordService {
@@ -60,23 +77,97 @@ impl RecordService {
             .map(|(id, _)| *id))
     }
 
-    /// Active users with their role, by id: what a manager needs to assign work. For
-    /// staff (every role that reads users at least by name); not for clients.
+    /// Active users with their role, names and phone, by id: what a manager needs to
+    /// assign work and a technician to call a colleague. A client (who reads no
+    /// users) gets the people on their own requests, by name only: never "user 3",
+    /// never a phone.
     pub fn directory(&self, p: &Principal) -> Result<Vec<DirectoryEntry>, ServiceError> {
-        if p.scope(Area::Users, Action::Read) == Scope::None {
-            return Err(ServiceError::Forbidden(format!("the {} role may not read the directory", p.role)));
-        }
         let users = self.store().table(TableKind::Users)?;
+        let staff = p.scope(Area::Users, Action::Read) != Scope::None;
+        let on_my_requests: std::collections::HashSet<String> = if staff {
+            Default::default()
+        } else {
+            let tasks = self.store().table(TableKind::Tasks)?;
+            let (creator, assignee) = (
+                tasks.position("created_by").unwrap_or(usize::MAX),
+                tasks.position("assigned_to").unwrap_or(usize::MAX),
+            );
+            let me = p.me();
+            tasks
+                .rows
+                .values()
+                .filter(|r| !me.is_empty() && r.cell(creator) == me)
+                .flat_map(|r| [r.cell(assignee).to_string(), r.cell(creator).to_string()])
+                .collect()
+        };
         Ok(users
             .rows
             .iter()
-            .filter(|(_, r)| parse_bool(users.value(r, "is_active")).unwrap_or(true))
-            .map(|(id, r)| DirectoryEntry {
-                id: *id,
-                username: users.value(r, "username").to_string(),
-                role: users.value(r, "role").to_string(),
+            .filter(|(id, r)| {
+                let visible = staff || on_my_requests.contains(&id.to_string());
+                visible && parse_bool(users.value(r, "is_active")).unwrap_or(true)
+            })
+            .map(|(id, r)| {
+                let (username, full_name) = (users.value(r, "username"), users.value(r, "full_name"));
+                DirectoryEntry {
+                    id: *id,
+                    name: display_name(full_name, username).to_string(),
+                    username: if staff { username.to_string() } else { String::new() },
+                    full_name: full_name.to_string(),
+                    role: if staff { users.value(r, "role").to_string() } else { String::new() },
+                    phone: if staff { users.value(r, "phone").to_string() } else { String::new() },
+                }
             })
             .collect())
+    }
+
+    /// The signed-in person's own profile: the users columns that describe them (no
+    /// secret, no Telegram id) and how they are shown.
+    pub fn profile(&self, p: &Principal) -> Result<serde_json::Value, ServiceError> {
+        let mut body = serde_json::json!({
+            "id": p.user_id, "username": p.username, "role": p.role.to_string(),
+            "must_change_password": p.must_change_password,
+        });
+        let Some(me) = p.user_id else {
+            body["name"] = p.username.clone().into();
+            return Ok(body);
+        };
+        let (record, _) = self.get(TableKind::Users, me)?;
+        for column in PROFILE_READ {
+            body[column] = record.get(column).cloned().unwrap_or_default().into();
+        }
+        let name = display_name(body["full_name"].as_str().unwrap_or_default(), &p.username).to_string();
+        body["name"] = name.into();
+        body["telegram_bound"] = record.get("telegram_id").is_some_and(|t| !t.is_empty()).into();
+        Ok(body)
+    }
+
+    /// `PATCH /api/auth/me`: a person changes their own name, phone, email and
+    /// language; anything else in the body is refused with the field named.
+    pub async fn update_profile(&self, p: &Principal, fields: Fields) -> Result<serde_json::Value, ServiceError> {
+        let me = p.user_id.ok_or_else(|| {
+            ServiceError::Forbidden("security is off: every request is already the admin `anonymous`".into())
+        })?;
+        if p.key.is_some_and(|k| k.read_only) {
+            return Err(ServiceError::Forbidden("a read-only API key may not change anything".into()));
+        }
+        let refused: Vec<crate::domain::FieldError> = fields
+            .keys()
+            .filter(|k| !PROFILE_WRITE.contains(&k.as_str()))
+            .map(|k| {
+                crate::domain::FieldError::new(
+                    k.clone(),
+                    "is not yours to change here (full_name, phone, email, language)",
+                )
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(ServiceError::invalid(refused));
+        }
+        let (existing, _) = self.get(TableKind::Users, me)?;
+        super::records::check_input(TableKind::Users, &fields, Some(&existing))?;
+        self.change(TableKind::Users, me, fields, None, p.context()).await?;
+        self.profile(p)
     }
 
     /// Checks that `p` may set passwords and that `password` meets the policy, then

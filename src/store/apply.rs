@@ -21,6 +21,22 @@ pub(crate) struct Applied {
     pub deleted_doc: Option<u64>,
 }
 
+/// A task's `completed_at`: set when it enters a status of kind done, cleared when it
+/// leaves one, kept while it stays (the file may lack the column: then nothing).
+fn keep_completed_at(kind: TableKind, before: Option<&Fields>, after: &mut Fields, now: &str, vocabulary: &Vocabulary) {
+    if kind != TableKind::Tasks || !after.contains_key("completed_at") {
+        return;
+    }
+    let is_done = |f: &Fields| f.get("status").is_some_and(|s| vocabulary.done_statuses.contains(s));
+    let was_done = before.is_some_and(is_done);
+    let value = match (was_done, is_done(after)) {
+        (false, true) => now.to_string(),
+        (true, true) => before.and_then(|b| b.get("completed_at")).cloned().unwrap_or_default(),
+        (_, false) => String::new(),
+    };
+    after.insert("completed_at".into(), value);
+}
+
 /// Applies `op` to `tables`; the change gets event id `event_id` (used only when there
 /// is a change). `place` puts a new document's file where the backend keeps files; it
 /// runs before the row is added, so a failure leaves the tables as they were.
@@ -70,8 +86,9 @@ pub(crate) fn apply(
                         fields.insert(stamp.into(), now.into());
                     }
                 }
-                let full: Fields =
+                let mut full: Fields =
                     table.header.iter().map(|h| (h.clone(), fields.remove(h).unwrap_or_default())).collect();
+                keep_completed_at(kind, None, &mut full, now, vocabulary);
                 reject_unknown(fields.keys())?;
                 validate(spec, &full, vocabulary, &refs, &ref_tables)?;
                 let row = table.row_from_fields(&full);
@@ -111,6 +128,7 @@ pub(crate) fn apply(
                 if table.position("updated_at").is_some() && after.get("updated_at") == before.get("updated_at") {
                     after.insert("updated_at".into(), now.into());
                 }
+                keep_completed_at(kind, Some(&before), &mut after, now, vocabulary);
                 let row = table.row_from_fields(&after);
                 table.rows.insert(id, Arc::new(row));
                 (ChangeOp::Update, id, Some(before), Some(after))

@@ -406,6 +406,7 @@ impl StoreConfig {
         c.events_max_bytes = config.performance.max_file_size_mb * 1024 * 1024;
         c.vocabulary = crate::domain::Vocabulary {
             statuses: config.tasks.statuses.clone(),
+            done_statuses: config.tasks.workflow.of_kind(crate::domain::workflow::StatusKind::Done),
             // Checked when the configuration was read.
             task_fields: crate::domain::fields::declare(&config.tasks.fields).unwrap_or_default(),
         };

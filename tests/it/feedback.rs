@@ -21,7 +21,7 @@ async fn only_the_creator_rates_finished_work_once_from_one_to_five() {
     // Not done yet: a conflict that says so.
     let (s, body) = call(&app, "POST", &path, Some(&carl), Some(json!({"rating": 5}))).await;
     assert_eq!(s, 409, "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("once it is done"), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("once it is finished (done)"), "{body}");
     let (s, _) = call(&app, "PATCH", &format!("/api/tasks/{id}"), Some(&mike), Some(json!({"status": "done"}))).await;
     assert_eq!(s, 200);
 

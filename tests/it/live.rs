@@ -120,7 +120,7 @@ async fn every_way_of_saving_a_file_gives_exactly_its_changes_and_own_writes_giv
 
     // A script appending a line.
     let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
-    f.write_all(b"4,appended by a script,,new,low,,,,,\n").unwrap();
+    f.write_all(b"4,appended by a script,,new,low,,,,,,\n").unwrap();
     drop(f);
     let got = collect(&mut ws, Duration::from_millis(1000)).await;
     assert_eq!(changes(&got), [("create".into(), 4, "file".into())], "{got:?}");

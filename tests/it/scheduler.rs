@@ -232,7 +232,7 @@ async fn the_daily_report_for_a_small_known_data_set() {
     let dir = app.data().join("reports").join(&date);
     let boris = std::fs::read_to_string(dir.join("boris.md")).unwrap();
     let expected = format!(
-        "# Daily report for boris, {date}\n\nHello, boris!\n\n## Your open tasks: 3\n\n- in_progress: 1\n- new: 2\n\n\
+        "# Daily report for boris, {date}\n\nHello, boris!\n\n## Your open tasks: 3\n\n- In progress: 1\n- New: 2\n\n\
          ## Overdue: 1\n\n- #3 late one (due {yesterday})\n\n## Done today: 1\n\n- #4 finished\n"
     );
     assert_eq!(boris, expected);

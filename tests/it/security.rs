@@ -671,19 +671,26 @@ async fn an_admin_onboards_and_resets_passwords_over_the_api_and_staff_see_the_d
     let (s, _) = call(&app, "PUT", &path, Some(&mike), Some(json!({"password": "Mike-Took-2026!"}))).await;
     assert_eq!(s, 403);
     // A manager cannot list users, but sees whom work can go to: active users only,
-    // with id, username and role.
+    // with id, username, role, how they are shown, and their phone.
     let (s, _) = call(&app, "GET", "/api/users", Some(&mike), None).await;
     assert_eq!(s, 403);
     let (s, directory) = call(&app, "GET", "/api/directory", Some(&mike), None).await;
     assert_eq!(s, 200, "{directory}");
     let items = directory["items"].as_array().unwrap();
-    assert!(items.iter().any(|u| u == &json!({"id": 4, "username": "boris", "role": "member"})), "{directory}");
+    assert!(
+        items.iter().any(|u| u
+            == &json!({"id": 4, "username": "boris", "role": "member", "full_name": "", "name": "boris", "phone": ""})),
+        "{directory}"
+    );
     assert!(!items.iter().any(|u| u["username"] == "olga"), "deactivated users are not offered: {directory}");
     assert!(items.iter().any(|u| u["username"] == "nina"));
     let boris = token(&app, "boris").await;
     assert_eq!(call(&app, "GET", "/api/directory", Some(&boris), None).await.0, 200);
     let carl = token(&app, "carl").await;
-    assert_eq!(call(&app, "GET", "/api/directory", Some(&carl), None).await.0, 403, "not for clients");
+    // A client sees only the people on their own requests, by name, without phones.
+    let (s, theirs) = call(&app, "GET", "/api/directory", Some(&carl), None).await;
+    assert_eq!(s, 200, "{theirs}");
+    assert!(theirs["items"].as_array().unwrap().iter().all(|u| u["phone"] == "" && u["role"] == ""), "{theirs}");
     app.stop().await;
 }
 

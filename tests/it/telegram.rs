@@ -201,17 +201,19 @@ async fn each_command_does_what_rest_does_for_the_role_and_refuses_what_rest_ref
     assert!(text_of(&ask("/new").await).starts_with("Usage: /new TITLE"));
     assert!(text_of(&ask("/new =1+1").await).contains("spreadsheet formula"), "refused at the door");
 
-    assert!(text_of(&ask("/status 1 in_progress").await).contains("Status set to <b>in_progress</b>"));
+    assert!(text_of(&ask("/status 1 in_progress").await).contains("Status set to <b>In progress</b>"));
     assert_eq!(task(&app, &admin, 1).await["status"], "in_progress");
+    // A status by its label, in any case.
+    assert!(text_of(&ask("/status 1 NEW").await).contains("Status set to <b>New</b>"));
+    assert!(text_of(&ask("/status 1 in progress").await).contains("Status set to <b>In progress</b>"));
     let t = text_of(&ask("/status 1 flying").await);
-    assert!(t.contains("is not a status; expected one of new, in_progress, done, cancelled"), "{t}");
+    assert!(t.contains("There is no status \"flying\". Valid ones: New, In progress, Done, Cancelled"), "{t}");
     assert!(text_of(&ask("/status 1").await).starts_with("Usage: /status N STATUS"));
     // A member changes only tasks assigned to or made by them.
     let t = text_of(&ask("/status 2 done").await);
     assert!(t.starts_with("Not allowed"), "{t}");
     assert_eq!(task(&app, &admin, 2).await["status"], "new");
-    assert!(text_of(&ask("/take 3").await).starts_with("Not allowed"));
-    assert!(text_of(&ask("/done 1").await).contains("<b>done</b>"));
+    assert!(text_of(&ask("/done 1").await).contains("<b>Done</b>"));
     assert_eq!(task(&app, &admin, 1).await["status"], "done");
 
     assert!(text_of(&ask("/comment 1 Fixed the hose, <ok>").await).contains("Comment added to #1"));
@@ -245,9 +247,13 @@ async fn each_command_does_what_rest_does_for_the_role_and_refuses_what_rest_ref
     assert!(text_of(&carl("/take 5").await).starts_with("Not allowed"));
     assert!(text_of(&carl("/analyze 2").await).contains("task 2 does not exist"));
 
-    // A manager takes unassigned work; their report has the team's figures.
-    assert!(text_of(&say(&fake, 1002, None, "/take 3").await).contains("It is yours now"));
-    assert_eq!(task(&app, &admin, 3).await["assigned_to"], 2);
+    // A technician takes unassigned work from the pool; then it is nobody else's to take.
+    assert!(text_of(&ask("/take 3").await).contains("It is yours now"));
+    assert_eq!(task(&app, &admin, 3).await["assigned_to"], 3);
+    let t = text_of(&say(&fake, 1002, None, "/take 3").await);
+    assert!(t.contains("task 3 is assigned to someone else"), "{t}");
+    assert_eq!(task(&app, &admin, 3).await["assigned_to"], 3);
+    // A manager's report has the team's figures.
     assert!(text_of(&say(&fake, 1002, None, "/report").await).contains("<b>Team</b>"));
 }
 
@@ -301,10 +307,10 @@ async fn an_assignment_over_rest_tells_the_assignee_once_and_a_button_press_chan
     assert_eq!((change["source"].as_str(), change["actor"].as_u64()), (Some("telegram"), Some(3)), "{change}");
     assert_eq!(change["after"]["status"], "done");
     let edit = fake.wait_for("editMessageText", Duration::from_secs(5), |_| true).await;
-    assert!(text_of(&edit.body).contains("You set the status to <b>done</b>"), "{:?}", edit.body);
+    assert!(text_of(&edit.body).contains("You set the status to <b>Done</b>"), "{:?}", edit.body);
     assert!(fake.calls("answerCallbackQuery").len() > answered);
     // The creator (anna) hears of the status change; boris, who made it, does not.
-    let told = fake.wait_text(1001, "Status: in_progress → done").await;
+    let told = fake.wait_text(1001, "Status: In progress → Done").await;
     assert!(text_of(&told.body).contains("by boris (Telegram)"), "{:?}", told.body);
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(fake.sent_to(1003).len(), 1);

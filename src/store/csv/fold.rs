@@ -258,7 +258,7 @@ mod tests {
         let data = dir.path().join("data");
         let store = raced_store(&data, |path| {
             let text = std::fs::read_to_string(path).unwrap();
-            std::fs::write(path, format!("{text}7,typed by a person,,new,low,,,,{AT},{AT}\n")).unwrap();
+            std::fs::write(path, format!("{text}7,typed by a person,,new,low,,,,{AT},{AT},\n")).unwrap();
         })
         .await;
         let text = merged(store, &data, 7).await;
@@ -278,7 +278,7 @@ mod tests {
                 use std::io::Write;
                 std::thread::sleep(std::time::Duration::from_millis(50));
                 handle.set_len(0).unwrap();
-                handle.write_all(format!("{text}8,saved in place,,new,low,,,,{AT},{AT}\n").as_bytes()).unwrap();
+                handle.write_all(format!("{text}8,saved in place,,new,low,,,,{AT},{AT},\n").as_bytes()).unwrap();
             });
         })
         .await;
