@@ -201,6 +201,10 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                             schema
                         }),
                     ),
+                    "Task" => {
+                        let record = entity_ref(&schema_name(TableKind::Tasks));
+                        ("200", content("The task, now yours", "application/json", record))
+                    }
                     "ApiKey" => {
                         let record = entity_ref(&schema_name(TableKind::ApiKeys));
                         ("200", content("The key's record (never the key itself)", "application/json", record))

@@ -2,6 +2,7 @@
 //! - `GET, POST /api/tasks`; `GET, PATCH, PUT, DELETE /api/tasks/{id}` (a deleted
 //!   task takes its comments with it and unlinks its documents)
 //! - `GET /api/tasks/{id}/history`: the task's events, oldest first
+//! - `POST /api/tasks/{id}/take`: a member or manager takes an open, unassigned task
 
 use std::sync::Arc;
 
@@ -42,5 +43,27 @@ pub fn routes(service: RecordService, limit: u64, cat: &mut Catalog) -> BoxedFil
                 Ok(page_response(TableKind::Events, &page, query.fields.as_deref()))
             })())
         });
-    records::standard(t, &service, limit, true, cat).or(history).unify().boxed()
+    cat.add(
+        "POST",
+        "/api/tasks/{id}/take",
+        "tasks",
+        "Take an open, unassigned task: you become its assignee (409 when someone has it)",
+        Some(t),
+        Shape::Other { body: None, response: "Task" },
+    );
+    let take = warp::path!("api" / "tasks" / u64 / "take")
+        .and(warp::post())
+        .and(warp::header::optional::<String>("if-match"))
+        .and(svc())
+        .and(principal())
+        .then(move |id: u64, tag: Option<String>, s: RecordService, p: Arc<Principal>| async move {
+            respond(
+                async {
+                    let committed = s.take(&p, id, super::reply::if_match(tag)?).await?;
+                    records::committed_response(t, &s, warp::http::StatusCode::OK, &committed)
+                }
+                .await,
+            )
+        });
+    records::standard(t, &service, limit, true, cat).or(history).unify().or(take).unify().boxed()
 }

@@ -220,7 +220,7 @@ fn binding_notices(services: &Services, change: &Change) -> Option<Vec<Outgoing>
             }
             let lang = chats.lang_of(user);
             if let Ok(chat) = telegram_id.parse::<i64>()
-                && change.source != Source::Telegram
+                && data["confirmed"] == true
             {
                 // Confirmed by an admin: the person who asked hears it took effect.
                 out.push(to_chat(chat, lang.f(Msg::BindingConfirmed, &[("name", &escape(&name))]), Vec::new()));

@@ -274,7 +274,7 @@ impl Chats {
             }
             return Err(Refusal::Held { name: self.name_of(*user_id), role: p.role.to_string() });
         }
-        self.bind(*user_id, from_id, name, Source::Telegram).await?;
+        self.bind(*user_id, from_id, name, Source::Telegram, false).await?;
         Ok(p)
     }
 
@@ -324,7 +324,7 @@ impl Chats {
             binding
         };
         if confirm {
-            self.bind(user_id, telegram_id, &binding.telegram_username, p.source)
+            self.bind(user_id, telegram_id, &binding.telegram_username, p.source, true)
                 .await
                 .map_err(|_| ServiceError::Store(StoreError::Unavailable("the binding could not be written".into())))?;
         } else {
@@ -405,7 +405,7 @@ impl Chats {
             return Err(Refusal::OtherUser);
         }
         let p = self.principal(pending.user_id)?;
-        self.bind(pending.user_id, from_id, "", Source::Telegram).await?;
+        self.bind(pending.user_id, from_id, "", Source::Telegram, false).await?;
         Ok(p)
     }
 
@@ -421,7 +421,15 @@ impl Chats {
 
     /// Binds `from_id` to `user_id` and journals `user.telegram_bound` (the bot then
     /// announces it to the admins and tells an account that lost the user).
-    async fn bind(&self, user_id: u64, from_id: i64, telegram_username: &str, source: Source) -> Result<(), Refusal> {
+    /// `confirmed`: an admin confirmed a held binding (the account is told it may go on).
+    async fn bind(
+        &self,
+        user_id: u64,
+        from_id: i64,
+        telegram_username: &str,
+        source: Source,
+        confirmed: bool,
+    ) -> Result<(), Refusal> {
         let users = self.store.table(TableKind::Users)?;
         let Some(row) = users.get(user_id) else { return Err(Refusal::Unknown) };
         let previous = users.value(row, "telegram_id").to_string();
@@ -443,6 +451,7 @@ impl Chats {
                 "telegram_id": from_id.to_string(),
                 "previous_telegram_id": previous,
                 "telegram_username": telegram_username,
+                "confirmed": confirmed,
             }),
             created_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         };

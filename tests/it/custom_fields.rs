@@ -47,8 +47,8 @@ async fn declared_columns_are_added_typed_and_fields_like_any_other() {
     // Added to the file at start-up; every other byte as it was.
     let file = wait_for_file(&app, ",project,completed_at,techtype,hours,visit\n").await;
     let lines: Vec<&str> = file.lines().collect();
-    assert_eq!(lines[1], "1,\"Washer, Bosch\",,new,high,,,,2026-11-01T09:00:00Z,2026-11-01T09:00:00Z,Flat 12,,,");
-    assert_eq!(lines[2], "2,Fridge noise,,new,low,,,,2026-11-01T09:00:00Z,2026-11-01T09:00:00Z,,,,");
+    assert_eq!(lines[1], "1,\"Washer, Bosch\",,new,high,,,,2026-11-01T09:00:00Z,2026-11-01T09:00:00Z,Flat 12,,,,");
+    assert_eq!(lines[2], "2,Fridge noise,,new,low,,,,2026-11-01T09:00:00Z,2026-11-01T09:00:00Z,,,,,");
 
     // Typed: a 422 naming the field, nothing stored.
     for (bad, field) in [

@@ -12,6 +12,7 @@ mod keys;
 mod live;
 mod llm;
 mod logs_and_config;
+mod people;
 mod postgres;
 mod readme;
 mod rest;

@@ -139,6 +139,15 @@ impl FakeTelegram {
         self.push(json!({"message": message_json(id, from, user_json(from, username), text)}));
     }
 
+    /// A text message from a user whose Telegram client speaks `language` (its
+    /// `language_code`).
+    pub fn message_in(&self, from: i64, username: Option<&str>, language: &str, text: &str) {
+        let id = self.state.next_message.fetch_add(1, Ordering::Relaxed);
+        let mut user = user_json(from, username);
+        user["language_code"] = json!(language);
+        self.push(json!({"message": message_json(id, from, user, text)}));
+    }
+
     /// A press of an inline button on message `message_id` in the user's chat.
     pub fn press(&self, from: i64, message_id: i64, data: &str) {
         let message = message_json(message_id, from, user_json(BOT_ID, Some(BOT_USERNAME)), "(the notification)");
@@ -214,7 +223,7 @@ impl FakeTelegram {
 }
 
 fn canonical(method: &str) -> String {
-    ["getMe", "getUpdates", "sendMessage", "editMessageText", "answerCallbackQuery"]
+    ["getMe", "getUpdates", "sendMessage", "editMessageText", "answerCallbackQuery", "setMyCommands"]
         .into_iter()
         .find(|m| m.eq_ignore_ascii_case(method))
         .map_or_else(|| method.to_string(), String::from)
@@ -268,6 +277,23 @@ async fn answer(state: &State, bot: &str, method: &str, body: &Value) -> warp::h
             ok(message_json(id, chat, user_json(BOT_ID, Some(BOT_USERNAME)), body["text"].as_str().unwrap_or("")))
         }
         "answerCallbackQuery" => ok(json!(true)),
+        // The command menu: the real API checks each command's name and description.
+        "setMyCommands" => {
+            let commands = body["commands"].as_array().cloned().unwrap_or_default();
+            let valid = !commands.is_empty()
+                && commands.iter().all(|c| {
+                    let name = c["command"].as_str().unwrap_or("");
+                    let description = c["description"].as_str().unwrap_or("");
+                    (1..=32).contains(&name.len())
+                        && name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+                        && (1..=256).contains(&description.chars().count())
+                });
+            if valid {
+                ok(json!(true))
+            } else {
+                reply(400, json!({"ok": false, "error_code": 400, "description": "Bad Request: BOT_COMMAND_INVALID"}))
+            }
+        }
         other => {
             reply(404, json!({"ok": false, "error_code": 404, "description": format!("Not Found: method {other}")}))
         }
