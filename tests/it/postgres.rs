@@ -420,7 +420,10 @@ async fn a_folder_goes_into_the_database_and_comes_back_byte_for_byte() {
         );
     }
     let tasks = std::fs::read_to_string(back.join("tasks.csv")).unwrap();
-    assert!(tasks.starts_with("id;title;") && tasks.contains("\r\n") && tasks.contains(";notes;techtype"), "{tasks}");
+    assert!(
+        tasks.starts_with("id;title;") && tasks.contains("\r\n") && tasks.contains(";notes;completed_at;techtype"),
+        "{tasks}"
+    );
     assert!(
         taskboard::store::pg::migrate::to_csv(&back, &vocabulary, &settings, &quiet)
             .await
