@@ -166,7 +166,7 @@ pub async fn localize(response: Response, lang: Lang) -> Response {
     }
     let body = serde_json::to_vec(&problem).unwrap_or_else(|_| bytes.to_vec());
     parts.headers.remove(warp::http::header::CONTENT_LENGTH);
-    parts.headers.insert(warp::http::header::CONTENT_LANGUAGE, warp::http::HeaderValue::from_static("ru"));
+    parts.headers.insert(warp::http::header::CONTENT_LANGUAGE, warp::http::HeaderValue::from_static(lang.code()));
     Response::from_parts(parts, body.into())
 }
 

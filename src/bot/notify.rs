@@ -174,50 +174,41 @@ fn binding_notices(services: &Services, change: &Change) -> Option<Vec<Outgoing>
         text,
         buttons,
     };
-    let admins: Vec<(i64, u64)> =
-        chats.bound_admins().into_iter().filter(|a| *a != user).filter_map(|a| Some((chats.chat_of(a)?, a))).collect();
-    match kind {
-        "user.telegram_binding_held" => {
-            for (chat, admin) in admins {
+    // What the admins are told: asked to confirm a held binding, or told of one made.
+    let to_admins = |msg: Msg, ask: bool| -> Vec<Outgoing> {
+        let handle = if telegram.is_empty() { "—".to_string() } else { telegram.clone() };
+        (chats.bound_admins().into_iter().filter(|a| *a != user))
+            .filter_map(|admin| {
+                let chat = chats.chat_of(admin)?;
                 let lang = chats.lang_of(admin);
                 let role = role.map(|r| super::cards::role_label(lang, r)).unwrap_or_default();
-                let text = lang.f(
-                    Msg::BindingAsk,
-                    &[
-                        ("telegram", &escape(&telegram)),
-                        ("telegram_id", &telegram_id),
-                        ("name", &escape(&name)),
-                        ("role", &role),
-                    ],
-                );
-                let buttons = vec![vec![
-                    Button { label: lang.t(Msg::Confirm).into(), data: format!("bind:ok:{user}:{telegram_id}") },
-                    Button { label: lang.t(Msg::Reject).into(), data: format!("bind:no:{user}:{telegram_id}") },
-                ]];
-                out.push(Outgoing::Send { to: Recipient::Id(ChatId(chat)), user: Some(admin), text, buttons });
-            }
-        }
-        "user.telegram_bound" => {
-            for (chat, admin) in admins {
-                let lang = chats.lang_of(admin);
-                let role = role.map(|r| super::cards::role_label(lang, r)).unwrap_or_default();
-                let handle = if telegram.is_empty() { "—".to_string() } else { telegram.clone() };
-                let text = lang.f(
-                    Msg::BindingAnnounced,
-                    &[
-                        ("telegram", &escape(&handle)),
-                        ("telegram_id", &telegram_id),
-                        ("name", &escape(&name)),
-                        ("role", &role),
-                    ],
-                );
-                out.push(Outgoing::Send {
+                let args: [(&str, &dyn std::fmt::Display); 4] = [
+                    ("telegram", &escape(&handle)),
+                    ("telegram_id", &telegram_id),
+                    ("name", &escape(&name)),
+                    ("role", &role),
+                ];
+                let buttons = if ask {
+                    vec![vec![
+                        Button { label: lang.t(Msg::Confirm).into(), data: format!("bind:ok:{user}:{telegram_id}") },
+                        Button { label: lang.t(Msg::Reject).into(), data: format!("bind:no:{user}:{telegram_id}") },
+                    ]]
+                } else {
+                    Vec::new()
+                };
+                Some(Outgoing::Send {
                     to: Recipient::Id(ChatId(chat)),
                     user: Some(admin),
-                    text,
-                    buttons: Vec::new(),
-                });
-            }
+                    text: lang.f(msg, &args),
+                    buttons,
+                })
+            })
+            .collect()
+    };
+    match kind {
+        "user.telegram_binding_held" => out.extend(to_admins(Msg::BindingAsk, true)),
+        "user.telegram_bound" => {
+            out.extend(to_admins(Msg::BindingAnnounced, false));
             let lang = chats.lang_of(user);
             if let Ok(chat) = telegram_id.parse::<i64>()
                 && data["confirmed"] == true

@@ -31,33 +31,29 @@ const REPAIR_STATUSES: &str = concat!(
 
 fn prepare(data: &Path) {
     std::fs::write(data.join("users.csv"), USERS).unwrap();
-    let now = taskboard::domain::values::now_timestamp();
-    let mut credentials = String::from("user_id,password_hash,password_changed_at\n");
-    for id in 1..=5 {
-        credentials.push_str(&format!("{id},\"{}\",{now}\n", crate::security::hash()));
-    }
-    std::fs::write(data.join("credentials.csv"), credentials).unwrap();
+    crate::security::write_credentials(data, 1..=5);
 }
 
-fn configure(c: &mut Config, api_url: &str) {
+/// Security on (passwords too, as an administrator's first setup has them) and the
+/// repair service's statuses.
+fn secure_repair(c: &mut Config) {
     c.security.enabled = true;
-    c.security.validation_method = ValidationMethod::TelegramUsername;
+    c.security.validation_method = ValidationMethod::Both;
     c.security.rate_limiting.requests_per_minute = 100_000;
     c.secret_key = Secret(SECRET.into());
+    c.tasks = Config::from_yaml(REPAIR_STATUSES, "test").unwrap().tasks;
+}
+
+/// The same, with the bot on the fake Bot API at `api_url`.
+fn configure(c: &mut Config, api_url: &str) {
+    secure_repair(c);
     c.telegram.bot_token = Secret(TOKEN.into());
     c.telegram.api_url = api_url.into();
-    c.tasks = Config::from_yaml(REPAIR_STATUSES, "test").unwrap().tasks;
 }
 
 async fn repair_app(fake: &FakeTelegram) -> TestApp {
     let url = fake.url.clone();
-    // The shipped method (telegram_username) refuses passwords; the tests log in
-    // with both allowed, as an administrator's first setup does.
-    let app = TestApp::spawn_with(prepare, |c| {
-        configure(c, &url);
-        c.security.validation_method = ValidationMethod::Both;
-    })
-    .await;
+    let app = TestApp::spawn_with(prepare, |c| configure(c, &url)).await;
     fake.wait_for("getUpdates", Duration::from_secs(10), |_| true).await;
     app
 }
@@ -195,14 +191,7 @@ async fn problem_details_follow_accept_language_and_keep_their_fields() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_lives_its_whole_life_in_russian_statuses() {
-    let app = TestApp::spawn_with(prepare, |c| {
-        c.security.enabled = true;
-        c.security.validation_method = ValidationMethod::Both;
-        c.security.rate_limiting.requests_per_minute = 100_000;
-        c.secret_key = Secret(SECRET.into());
-        c.tasks = Config::from_yaml(REPAIR_STATUSES, "test").unwrap().tasks;
-    })
-    .await;
+    let app = TestApp::spawn_with(prepare, secure_repair).await;
     let (anna, client) = (token(&app, "anna").await, token(&app, "client").await);
     let (s, task) = call(
         &app,

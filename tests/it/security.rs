@@ -41,6 +41,16 @@ pub(crate) fn hash() -> &'static str {
     HASH.get_or_init(|| taskboard::auth::password::hash(PASSWORD).unwrap())
 }
 
+/// credentials.csv giving users `ids` the test password, changed now.
+pub(crate) fn write_credentials(data: &Path, ids: std::ops::RangeInclusive<u64>) {
+    let now = taskboard::domain::values::now_timestamp();
+    let mut credentials = String::from("user_id,password_hash,password_changed_at\n");
+    for id in ids {
+        credentials.push_str(&format!("{id},\"{}\",{now}\n", hash()));
+    }
+    std::fs::write(data.join("credentials.csv"), credentials).unwrap();
+}
+
 pub(crate) fn prepare(data: &Path) {
     std::fs::write(data.join("users.csv"), USERS).unwrap();
     let now = taskboard::domain::values::now_timestamp();

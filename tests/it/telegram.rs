@@ -33,12 +33,7 @@ const TASKS: &str = "id,title,description,status,priority,assigned_to,created_by
 pub(crate) fn prepare(data: &Path) {
     std::fs::write(data.join("users.csv"), USERS).unwrap();
     std::fs::write(data.join("tasks.csv"), TASKS).unwrap();
-    let now = taskboard::domain::values::now_timestamp();
-    let mut credentials = String::from("user_id,password_hash,password_changed_at\n");
-    for id in 1..=7 {
-        credentials.push_str(&format!("{id},\"{}\",{now}\n", crate::security::hash()));
-    }
-    std::fs::write(data.join("credentials.csv"), credentials).unwrap();
+    crate::security::write_credentials(data, 1..=7);
 }
 
 pub(crate) fn configure(c: &mut Config, api_url: &str) {
