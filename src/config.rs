@@ -1,4 +1,4 @@
-//! The configuration: every key of DATA.md with its default, read from `config.yaml`.
+//! The configuration: every key with its default (README.md, "Configuration"; config.yaml), read from `config.yaml`.
 //!
 //! `.env` beside the config file is loaded first; `${VAR}` and `${VAR:-default}` are
 //! replaced inside string values (never in the raw text, so a value cannot inject

@@ -1,4 +1,4 @@
-//! The roles of API.md in one matrix, and what each route requires.
+//! The roles in one matrix (README.md, "The API"), and what each route requires.
 //!
 //! Every path that reads or changes records (REST, WebSocket, export, history, stats)
 //! asks [`scope`] here; nothing else decides who may do what. `admin_only_endpoints`
@@ -87,7 +87,7 @@ pub enum Scope {
     All,
 }
 
-/// THE matrix (API.md "Roles"). Documents are not in API.md's table; they follow their
+/// THE matrix (README.md, "The API"; ARCHITECTURE.md). Documents are not in the roles table; they follow their
 /// task, as comments do.
 pub fn scope(role: Role, area: Area, action: Action) -> Scope {
     use Action::*;

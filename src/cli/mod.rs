@@ -1,4 +1,4 @@
-//! The command line: `taskboard [--config FILE] <command>` (DATA.md).
+//! The command line: `taskboard [--config FILE] <command>` (README.md, "Command line").
 
 use std::path::PathBuf;
 use std::process::ExitCode;

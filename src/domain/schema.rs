@@ -1,7 +1,7 @@
 //! The tables of the data folder: their files, their documented columns, and what a
 //! valid cell of each column is.
 //!
-//! This is the one description of the layout in DATA.md; the store, `check`, the API
+//! This is the one description of the data files' layout (README.md, "How the files are kept"); the store, `check`, the API
 //! and the export all read it, so the layout cannot drift between them.
 
 use super::values::{self, FieldError, Vocabulary};
@@ -437,7 +437,7 @@ pub static CREDENTIALS: TableSpec = TableSpec {
     fixed: &[],
 };
 
-/// A client's rating of finished work: one per task, by its creator (API.md, "Feedback").
+/// A client's rating of finished work: one per task, by its creator (README.md, "The API").
 pub static FEEDBACK: TableSpec = TableSpec {
     kind: T::Feedback,
     name: "feedback",
@@ -459,7 +459,7 @@ pub static FEEDBACK: TableSpec = TableSpec {
     fixed: &["task_id", "user_id", "rating", "comment"],
 };
 
-/// API keys (API.md, "API keys"): each acts as its user within its scope until it
+/// API keys (README.md, "The API"): each acts as its user within its scope until it
 /// expires or is revoked. Only a hash of the key is kept; like credentials, the table
 /// is rewritten directly, never journaled, so the hash never reaches events.csv.
 pub static API_KEYS: TableSpec = TableSpec {
@@ -487,7 +487,7 @@ pub static API_KEYS: TableSpec = TableSpec {
     fixed: &["user_id", "key_hash", "scope", "expires_at"],
 };
 
-/// A user's bot settings (API.md, "Telegram bot"): which notifications they want, and
+/// A user's bot settings (README.md, "The Telegram bot"): which notifications they want, and
 /// whether they blocked the bot. A user without a row gets every notification. The
 /// bot's own bookkeeping, not work history: rewritten directly, never journaled.
 pub static TELEGRAM: TableSpec = TableSpec {

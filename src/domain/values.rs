@@ -100,7 +100,7 @@ pub const KEY_SCOPES: &[&str] = &["read", "write"];
 /// Where an API key stands (the `update_key_status` job moves them along).
 pub const KEY_STATUSES: &[&str] = &["active", "expiring", "expired", "revoked"];
 
-/// Reads `true/false`, `1/0`, `yes/no` (any case). DATA.md's boolean rule.
+/// Reads `true/false`, `1/0`, `yes/no` (any case). The boolean rule of every data file.
 pub fn parse_bool(value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),

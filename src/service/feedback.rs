@@ -1,4 +1,4 @@
-//! Feedback on finished work (API.md, "Feedback"): the task's creator rates it 1–5 with
+//! Feedback on finished work (README.md, "The API"): the task's creator rates it 1–5 with
 //! a comment, once, after it is finished (a status of kind done); whoever may read the task may read the rating.
 
 use crate::domain::TableKind;

@@ -1,4 +1,4 @@
-//! API keys (API.md, "API keys"): a key acts as its user within its scope (`read`: GET
+//! API keys (README.md, "The API"): a key acts as its user within its scope (`read`: GET
 //! only) until it expires or is revoked. The key itself is shown once, when it is made;
 //! api_keys.csv keeps only its SHA-256, so neither the file, a backup, the log nor an
 //! event holds a usable key.

@@ -1,6 +1,6 @@
 //! List queries: which rows of a table a request asks for, in which order, which page.
 //!
-//! Parsed once from the query string (API.md's list conventions) and used alike by
+//! Parsed once from the query string (the list conventions of README.md, "The API") and used alike by
 //! lists, the event log, task history and CSV export, so their filters never differ.
 
 use std::cmp::Ordering;

@@ -1,20 +1,17 @@
 // Who is who, and what the board offers whom. The server decides every request; these
-// only keep the board from offering what would be refused (API.md's role matrix).
+// only keep the board from offering what would be refused (the role matrix in
+// ARCHITECTURE.md and README.md).
 import { signal } from '@preact/signals';
 import { api, me } from './api.js';
 
-/** id → username of the active users the caller may see (empty for a client). */
+/** id → how each person the caller may see is shown (full name, else username); a
+ * client sees the people on their own requests. */
 export const directory = signal(new Map());
 
 export async function loadDirectory() {
-  // A client has no directory to read (API.md's role matrix): not even asked.
-  if (me.value?.role === 'client') {
-    directory.value = new Map();
-    return;
-  }
   try {
     const { data } = await api('GET', '/api/directory');
-    directory.value = new Map(data.items.map((u) => [u.id, u.username]));
+    directory.value = new Map(data.items.map((u) => [u.id, u.name || u.username]));
   } catch {
     directory.value = new Map();
   }
@@ -22,7 +19,7 @@ export async function loadDirectory() {
 
 export function nameOf(id) {
   if (id == null || id === '') return '';
-  if (me.value?.id === id) return me.value.username;
+  if (me.value?.id === id) return me.value.name || me.value.username;
   return directory.value.get(Number(id)) || `#${id}`;
 }
 
