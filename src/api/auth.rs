@@ -63,6 +63,7 @@ pub fn routes(
     cat: &mut Catalog,
 ) -> BoxedFilter<(Response,)> {
     let other = |body, response| Shape::Other { body, response };
+    let chats_for_login = chats.clone();
     cat.add("POST", "/api/auth/login", "auth", "Log in with a password", None, other(Some("Login"), "Tokens"));
     cat.add(
         "POST",
@@ -175,5 +176,74 @@ pub fn routes(
                 }))
             },
         );
-    login.or(telegram).unify().or(link).unify().or(refresh).unify().or(logout).unify().or(password).unify().boxed()
+    cat.add(
+        "POST",
+        "/api/auth/telegram/login",
+        "auth",
+        "Start a board login confirmed in the bot: open deep_link (or send /start login-CODE) and press the number `match` shows",
+        None,
+        other(None, "BoardLogin"),
+    );
+    let chats_for_start = chats_for_login.clone();
+    let start = warp::path!("api" / "auth" / "telegram" / "login")
+        .and(warp::post())
+        .and(warp::header::optional::<String>("user-agent"))
+        .and(caller())
+        .map(move |agent: Option<String>, caller: Caller| {
+            let address = caller.ip().map(|ip| ip.to_string()).unwrap_or_default();
+            respond(
+                chats_for_start
+                    .start_board_login(agent.as_deref().unwrap_or(""), &address)
+                    .map_err(ApiError::from)
+                    .map(|started| {
+                        json_response(StatusCode::CREATED, &serde_json::to_value(started).unwrap_or_default(), None)
+                    }),
+            )
+        });
+    cat.add(
+        "GET",
+        "/api/auth/telegram/login/{id}",
+        "auth",
+        "A board login's state: 202 pending, 200 tokens (once), 403 cancelled or a wrong number, 410 expired or used",
+        None,
+        other(None, "LoginPoll"),
+    );
+    let poll =
+        warp::path!("api" / "auth" / "telegram" / "login" / String).and(warp::get()).then(move |request_id: String| {
+            let chats = chats_for_login.clone();
+            async move {
+                use crate::service::board_login::Poll;
+                let outcome = match chats.poll_board_login(&request_id).await {
+                    Ok(Ok(pair)) => Ok(tokens(pair)),
+                    Ok(Err(Poll::Pending)) => {
+                        Ok(json_response(StatusCode::ACCEPTED, &serde_json::json!({"status": "pending"}), None))
+                    }
+                    Ok(Err(Poll::Refused)) => {
+                        Err(ApiError::new(StatusCode::FORBIDDEN, "the login was cancelled in Telegram"))
+                    }
+                    Ok(Err(Poll::Gone | Poll::Approved(_))) => {
+                        Err(ApiError::new(StatusCode::GONE, "this login request expired or was already used"))
+                    }
+                    Ok(Err(Poll::Unknown)) => Err(ApiError::new(StatusCode::NOT_FOUND, "no such login request")),
+                    Err(e) => Err(ApiError::from(e)),
+                };
+                respond(outcome)
+            }
+        });
+    login
+        .or(start)
+        .unify()
+        .or(poll)
+        .unify()
+        .or(telegram)
+        .unify()
+        .or(link)
+        .unify()
+        .or(refresh)
+        .unify()
+        .or(logout)
+        .unify()
+        .or(password)
+        .unify()
+        .boxed()
 }

@@ -201,6 +201,39 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                             schema
                         }),
                     ),
+                    "BoardLogin" => (
+                        "201",
+                        content(
+                            "The request: show `match` large and open `deep_link` in Telegram (the code is shown this once)",
+                            "application/json",
+                            json!({"type": "object", "required": ["request_id", "code", "deep_link", "expires_at", "match"],
+                            "properties": {
+                                "request_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                                "code": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                                "deep_link": {"type": ["string", "null"]},
+                                "expires_at": {"type": "string", "format": "date-time"},
+                                "match": {"type": "integer", "minimum": 10, "maximum": 99}}}),
+                        ),
+                    ),
+                    "LoginPoll" => {
+                        responses.insert(
+                            "202".into(),
+                            content(
+                                "Not confirmed yet",
+                                "application/json",
+                                json!({"type": "object",
+                                "required": ["status"], "properties": {"status": {"const": "pending"}}}),
+                            ),
+                        );
+                        (
+                            "200",
+                            content(
+                                "Confirmed: the session, handed out once",
+                                "application/json",
+                                json!({"type": "object"}),
+                            ),
+                        )
+                    }
                     "Task" => {
                         let record = entity_ref(&schema_name(TableKind::Tasks));
                         ("200", content("The task, now yours", "application/json", record))

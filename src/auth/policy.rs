@@ -138,6 +138,8 @@ pub fn requirement(method: &str, path: &str) -> Requirement {
     match segments.as_slice() {
         [""] | ["api", "health"] | ["board", ..] => Requirement::Public,
         ["api", "auth", "login" | "telegram" | "refresh"] => Requirement::Public,
+        // A board login confirmed in the bot: asked and polled before anyone is logged in.
+        ["api", "auth", "telegram", "login", ..] => Requirement::Public,
         // The WebSocket authenticates itself: a `token` query parameter, or its first
         // message (browsers cannot set headers on it).
         ["ws"] => Requirement::Public,

@@ -78,6 +78,18 @@ pub async fn on_message(services: &Services, from: &Sender, text: &str) -> (Repl
     let (command, args) = split_command(text);
     let chats = &services.chats;
     let stranger = chats.lang_for(None, from.language.as_deref());
+    // A board login: only an account already linked may confirm one; nothing binds here.
+    if command == "/start"
+        && let Some(code) = args.strip_prefix("login-")
+    {
+        return match chats.bound(from.id) {
+            Ok(p) => {
+                let lang = chats.lang_for(p.user_id, from.language.as_deref());
+                (board_login_question(services, &p, code, lang), p.user_id)
+            }
+            Err(e) => (Reply::text(escape(&e.text(stranger, chats.by_username()))), None),
+        };
+    }
     // Linking comes before recognising: the code is how an unknown account gets known.
     if matches!(command.as_str(), "/start" | "/login") && !args.is_empty() {
         return match chats.redeem(args, from.id, Utc::now()).await {
@@ -156,6 +168,25 @@ pub async fn on_message(services: &Services, from: &Sender, text: &str) -> (Repl
     (outcome.unwrap_or_else(|e| Reply::text(refused(&e, lang))), p.user_id)
 }
 
+/// "Log in to taskboard?" with the three numbers and Cancel, or why not.
+fn board_login_question(services: &Services, p: &Principal, code: &str, lang: Lang) -> Reply {
+    use crate::service::board_login::Opened;
+    match services.chats.open_board_login(p, code) {
+        Ok(Opened::Ask(request)) => {
+            let agent =
+                if request.agent.is_empty() { lang.t(Msg::LoginUnknownBrowser).to_string() } else { request.agent };
+            let text = lang.f(Msg::LoginAsk, &[("agent", &escape(&agent)), ("address", &escape(&request.address))]);
+            let id = &request.request_id;
+            let mut row: Vec<Button> =
+                request.choices.iter().map(|n| Button { label: n.to_string(), data: format!("lg:{id}:{n}") }).collect();
+            row.push(Button { label: lang.t(Msg::LoginCancel).into(), data: format!("lg:{id}:x") });
+            Reply { text, buttons: vec![row] }
+        }
+        Ok(Opened::Gone) => Reply::text(lang.t(Msg::LoginGone)),
+        Err(e) => Reply::text(escape(&e.text(lang, services.chats.by_username()))),
+    }
+}
+
 /// A refusal's text keeps the catalogue's own `<b>` and escapes the rest.
 fn escape_keeping_bold(text: &str) -> String {
     escape(text).replace("&lt;b&gt;", "<b>").replace("&lt;/b&gt;", "</b>")
@@ -209,6 +240,18 @@ pub async fn on_press(services: &Services, from: &Sender, data: &str) -> Pressed
                 }
                 Err(e) => toast(&refused_plain(&e, lang)),
             }
+        }
+        ["lg", request, choice] => {
+            use crate::service::board_login::Pressed as Decided;
+            let decided = chats.answer_board_login(&p, request, choice.parse::<u8>().ok());
+            let msg = match decided {
+                Ok(Decided::Approved) => Msg::LoginApproved,
+                Ok(Decided::Refused) if *choice == "x" => Msg::LoginCancelled,
+                Ok(Decided::Refused) => Msg::LoginWrong,
+                Ok(Decided::Gone) => Msg::LoginGone,
+                Err(e) => return toast(&e.text(lang, chats.by_username())),
+            };
+            Pressed { toast: lang.t(msg).to_string(), redraw: Some(Reply::text(lang.t(msg))) }
         }
         ["bind", verdict, user, telegram] => {
             let (Some(user), Ok(telegram)) = (task_id(user), telegram.parse::<i64>()) else {

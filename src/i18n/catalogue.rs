@@ -151,6 +151,18 @@ catalogue! {
     Confirm => "Confirm", "Подтвердить";
     Reject => "Reject", "Отклонить";
 
+    // Logging in on the board through the bot.
+    LoginAsk => "🔐 <b>Log in to taskboard?</b>\nAsked by {agent} from {address}.\nPress the number the board shows. If you did not ask, press Cancel.",
+        "🔐 <b>Войти в taskboard?</b>\nЗапрос: {agent}, адрес {address}.\nНажмите число, которое показывает доска. Если вход запросили не вы, нажмите «Отмена».";
+    LoginCancel => "Cancel", "Отмена";
+    LoginApproved => "✅ You are logged in on the board. You may close this message.", "✅ Вход на доску выполнен. Это сообщение можно закрыть.";
+    LoginWrong => "❌ Wrong number: this login request is cancelled. Start again on the board.",
+        "❌ Неверное число: запрос на вход отменён. Начните заново на доске.";
+    LoginCancelled => "Login cancelled.", "Вход отменён.";
+    LoginGone => "This login request expired or was already decided. Start again on the board.",
+        "Запрос на вход истёк или уже решён. Начните заново на доске.";
+    LoginUnknownBrowser => "an unknown browser", "неизвестный браузер";
+
     // Task cards and notifications.
     CardStatus => "Status", "Статус";
     CardPriority => "Priority", "Приоритет";

@@ -385,6 +385,19 @@ impl Security {
         self.start_session(principal, "telegram", false).await
     }
 
+    /// A session for `user_id`, whose bound Telegram account confirmed a board login
+    /// with the right number (`service::board_login`).
+    pub async fn login_confirmed_in_telegram(&self, user_id: u64) -> Result<TokenPair, AuthError> {
+        if !self.enabled {
+            return Err(AuthError::Forbidden("security is off: every request is already the admin `anonymous`".into()));
+        }
+        if self.method == ValidationMethod::Password {
+            return Err(AuthError::Forbidden("Telegram login is off (security.validation_method)".into()));
+        }
+        let principal = self.current_user(user_id)?;
+        self.start_session(principal, "telegram_bot", false).await
+    }
+
     /// Waits or refuses as repeated failures for these keys demand.
     async fn throttle(&self, account: Option<&str>, address: &str) -> Result<(), AuthError> {
         let now = Instant::now();

@@ -7,6 +7,7 @@ pub mod access;
 pub mod analysis;
 pub mod auth;
 pub mod binding;
+pub mod board_login;
 pub mod columns;
 pub mod docs;
 pub mod export;

@@ -22,6 +22,7 @@ use super::access::{Principal, ServiceError};
 use super::auth::Security;
 use super::binding::{HELD_FILE, HELD_TTL_HOURS, read_held, write_held};
 pub use super::binding::{HeldBinding, Refusal};
+use super::board_login;
 
 /// Link codes, by the SHA-256 of the code: the code itself is never kept.
 const LINKS_FILE: &str = ".taskboard/telegram_links.csv";
@@ -128,7 +129,8 @@ pub struct Chats {
     store: Arc<dyn Storage>,
     security: Arc<Security>,
     /// `validation_method` `telegram_username` or `both`, with security on: a username
-    /// may claim an unbound user on first contact.
+    /// may claim an unbound user on first contact, and a board login may be confirmed
+    /// in the bot.
     by_username: bool,
     /// Security on: link codes and usernames bind accounts. Off: the bot answers only
     /// Telegram ids already in users.csv and binds nobody.
@@ -407,6 +409,68 @@ impl Chats {
         let p = self.principal(pending.user_id)?;
         self.bind(pending.user_id, from_id, "", Source::Telegram, false).await?;
         Ok(p)
+    }
+
+    /// The user bound to Telegram account `from_id`, never binding anyone (a board login
+    /// is confirmed only from an account already linked).
+    pub fn bound(&self, from_id: i64) -> Result<Principal, Refusal> {
+        let users = self.store.table(TableKind::Users)?;
+        let id_text = from_id.to_string();
+        let (user_id, _) =
+            users.rows.iter().find(|(_, r)| users.value(r, "telegram_id") == id_text).ok_or(Refusal::Unknown)?;
+        self.principal(*user_id)
+    }
+
+    /// `POST /api/auth/telegram/login`: a board login to be confirmed in the bot.
+    pub fn start_board_login(&self, agent: &str, address: &str) -> Result<board_login::Started, ServiceError> {
+        if !self.binds {
+            return Err(ServiceError::Forbidden(
+                "security is off: every request is already the admin `anonymous`".into(),
+            ));
+        }
+        if !self.by_username {
+            return Err(ServiceError::Forbidden("Telegram login is off (security.validation_method)".into()));
+        }
+        if self.state().state == "absent" {
+            return Err(ServiceError::Forbidden("Telegram login needs telegram.bot_token".into()));
+        }
+        let bot = self.state().username;
+        Ok(board_login::start(&*self.store, agent, address, bot.as_deref(), Utc::now())?)
+    }
+
+    /// `GET /api/auth/telegram/login/{id}`: what became of a board login; an approved
+    /// one becomes a session, once.
+    pub async fn poll_board_login(
+        &self,
+        request_id: &str,
+    ) -> Result<Result<crate::service::auth::TokenPair, board_login::Poll>, ServiceError> {
+        match board_login::poll(&*self.store, request_id, Utc::now())? {
+            board_login::Poll::Approved(user) => match self.security.login_confirmed_in_telegram(user).await {
+                Ok(pair) => Ok(Ok(pair)),
+                Err(_) => Ok(Err(board_login::Poll::Refused)),
+            },
+            other => Ok(Err(other)),
+        }
+    }
+
+    /// The bot's `/start login-CODE` from bound user `p`.
+    pub fn open_board_login(&self, p: &Principal, code: &str) -> Result<board_login::Opened, Refusal> {
+        let user = p.user_id.ok_or(Refusal::Unknown)?;
+        if !self.by_username {
+            return Ok(board_login::Opened::Gone);
+        }
+        Ok(board_login::open(&*self.store, code, user, Utc::now())?)
+    }
+
+    /// A press on the bot's login question by `p`: a number, or None for Cancel.
+    pub fn answer_board_login(
+        &self,
+        p: &Principal,
+        request_id: &str,
+        choice: Option<u8>,
+    ) -> Result<board_login::Pressed, Refusal> {
+        let user = p.user_id.ok_or(Refusal::Unknown)?;
+        Ok(board_login::press(&*self.store, request_id, user, choice, Utc::now())?)
     }
 
     /// The user as users.csv says now, acting through Telegram.

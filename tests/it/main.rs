@@ -21,5 +21,6 @@ mod security;
 mod server;
 mod storage;
 mod telegram;
+mod telegram_login;
 mod tidy;
 mod users_cli;

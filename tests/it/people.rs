@@ -51,7 +51,7 @@ fn configure(c: &mut Config, api_url: &str) {
     c.telegram.api_url = api_url.into();
 }
 
-async fn repair_app(fake: &FakeTelegram) -> TestApp {
+pub(crate) async fn repair_app(fake: &FakeTelegram) -> TestApp {
     let url = fake.url.clone();
     let app = TestApp::spawn_with(prepare, |c| configure(c, &url)).await;
     fake.wait_for("getUpdates", Duration::from_secs(10), |_| true).await;
@@ -59,7 +59,7 @@ async fn repair_app(fake: &FakeTelegram) -> TestApp {
 }
 
 /// Sends `text` from a Telegram client in Russian and waits for the answer.
-async fn say_ru(fake: &FakeTelegram, from: i64, username: Option<&str>, text: &str) -> Value {
+pub(crate) async fn say_ru(fake: &FakeTelegram, from: i64, username: Option<&str>, text: &str) -> Value {
     say_in(fake, from, username, "ru", text).await
 }
 
@@ -78,7 +78,7 @@ async fn say_in(fake: &FakeTelegram, from: i64, username: Option<&str>, language
     }
 }
 
-fn text(reply: &Value) -> String {
+pub(crate) fn text(reply: &Value) -> String {
     reply["text"].as_str().unwrap_or("").to_string()
 }
 
