@@ -165,6 +165,13 @@ fn page_settings(config: &Config) -> String {
         "telegram_bot": serde_json::Value::Null,
         // "Link Telegram" is offered when a bot runs to take the code.
         "telegram_link": config.telegram.bot_token.is_set(),
+        // The password form, unless the method is telegram_username alone.
+        "password_login": !config.security.enabled
+            || config.security.validation_method != crate::config::ValidationMethod::TelegramUsername,
+        // "Log in with Telegram" (confirmed in the bot) where the method allows it.
+        "telegram_login": config.security.enabled
+            && config.telegram.bot_token.is_set()
+            && config.security.validation_method != crate::config::ValidationMethod::Password,
     })
     .to_string()
 }

@@ -34,6 +34,47 @@ async function whoAmI() {
   ready.value = true;
 }
 
+/** Log in through the bot: the request's number, the deep link, and a poll until the
+ * bound account presses the number (200), cancels (403) or the request expires (410). */
+function TelegramLogin({ setError }) {
+  const [request, setRequest] = useState(null);
+  useEffect(() => {
+    if (!request) return undefined;
+    let stopped = false;
+    const timer = setInterval(async () => {
+      const r = await fetch(`/api/auth/telegram/login/${request.request_id}`).catch(() => null);
+      if (stopped || !r || r.status === 202) return;
+      clearInterval(timer);
+      if (r.status === 200) {
+        adopt(await r.json());
+        await whoAmI();
+      } else {
+        setRequest(null);
+        setError(t(r.status === 403 ? 'login.tg.refused' : 'login.tg.expired'));
+      }
+    }, 1500);
+    return () => { stopped = true; clearInterval(timer); };
+  }, [request]);
+  const begin = async () => {
+    setError('');
+    const r = await fetch('/api/auth/telegram/login', { method: 'POST' });
+    const body = await r.json().catch(() => null);
+    if (!r.ok) return setError(body?.detail || r.statusText);
+    setRequest(body);
+  };
+  if (!request) {
+    return <button type="button" data-action="telegram-login" onClick={begin}>{t('login.tg.start')}</button>;
+  }
+  return (
+    <div class="telegram-login" data-telegram-login={request.request_id}>
+      <p>{t('login.tg.match')}</p>
+      <p class="match" data-match={request.match} aria-live="polite">{request.match}</p>
+      {request.deep_link && <a class="primary" href={request.deep_link} target="_blank" rel="noopener">{t('login.tg.open')}</a>}
+      <p>{t('login.tg.or')} <code data-code={request.code}>/start login-{request.code}</code></p>
+    </div>
+  );
+}
+
 function Login() {
   const [error, setError] = useState('');
   const submit = async (e) => {
@@ -51,10 +92,14 @@ function Login() {
     <main class="login">
       <form onSubmit={submit} class="card-panel">
         <h1>{t('login.title')}</h1>
-        <label>{t('login.username')}<input name="username" autocomplete="username" required autofocus /></label>
-        <label>{t('login.password')}<input name="password" type="password" autocomplete="current-password" required /></label>
+        {settings.password_login !== false && <>
+          <label>{t('login.username')}<input name="username" autocomplete="username" required autofocus /></label>
+          <label>{t('login.password')}<input name="password" type="password" autocomplete="current-password" required /></label>
+          <button type="submit" class="primary">{t('login.submit')}</button>
+        </>}
         {error && <p class="error" role="alert">{error}</p>}
-        <button type="submit" class="primary">{t('login.submit')}</button>
+        {settings.telegram_login && settings.password_login !== false && <p class="or">{t('login.telegram')}</p>}
+        {settings.telegram_login && <TelegramLogin setError={setError} />}
       </form>
       <Language />
     </main>

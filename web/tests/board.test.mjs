@@ -482,6 +482,53 @@ describe('the board', () => {
     await context.close();
   });
 
+  test('logs in with Telegram: the bound account presses the number the board shows', async () => {
+    // A server whose method lets Telegram log people in (the shipped config's).
+    const bot = await fakeTelegram(BOT_TOKEN);
+    const tg = await startServer({
+      method: 'telegram_username',
+      extraConfig: ['telegram:', `  bot_token: ${BOT_TOKEN}`, `  api_url: ${bot.url}`].join('\n'),
+    });
+    try {
+      // ivan's Telegram account is bound: an admin typed it into users.csv while the
+      // server runs (nobody can log in by password under this method).
+      writeFileSync(join(tg.data, 'users.csv'), readFileSync(join(tg.data, 'users.csv'), 'utf8')
+        .replace(/^(\d+,ivan,)(,)/m, '$1555003$2'));
+      for (let i = 0; i < 50; i++) {
+        const text = readFileSync(join(tg.data, 'users.csv'), 'utf8');
+        if (text.includes('ivan,555003')) break;
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+      await new Promise((ok) => setTimeout(ok, 500)); // the watcher picks the save up
+      const { context, page } = await fresh({ locale: 'ru-RU' });
+      const errors = watchConsole(page);
+      await page.goto(`${tg.base}/board/`);
+      assert.equal(await page.locator('input[name="password"]').count(), 0, 'no password form under telegram_username');
+      await page.click('[data-action="telegram-login"]');
+      const match = await page.locator('[data-match]').getAttribute('data-match');
+      const code = await page.locator('[data-code]').getAttribute('data-code');
+      assert.equal(await page.locator('a[href^="https://t.me/board_test_bot?start=login-"]').count(), 1);
+      await page.screenshot({ path: join(SHOTS, 'login-telegram.png') });
+      bot.message(555003, `/start login-${code}`);
+      let ask;
+      for (let i = 0; i < 100 && !ask; i++) {
+        ask = bot.sent.find((m) => m.chat_id === 555003 && m.reply_markup);
+        if (!ask) await page.waitForTimeout(100);
+      }
+      const buttons = ask.reply_markup.inline_keyboard[0];
+      assert.equal(buttons.length, 4);
+      const right = buttons.find((b) => b.text === match);
+      assert.ok(right, `the board's number ${match} is among ${buttons.map((b) => b.text)}`);
+      bot.press(555003, right.callback_data);
+      await page.locator('[data-status]').first().waitFor({ timeout: 10000 });
+      assert.deepEqual(errors, []);
+      await context.close();
+    } finally {
+      await tg.stop();
+      bot.close();
+    }
+  });
+
   test('the statistics page draws its charts, and the admin pages show the files', async () => {
     const { context, page } = await fresh();
     const errors = watchConsole(page);

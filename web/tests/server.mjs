@@ -21,7 +21,7 @@ export const PEOPLE = [
   ['petr', 'member'],
 ];
 
-export async function startServer({ security = true, people = PEOPLE, extraConfig = '' } = {}) {
+export async function startServer({ security = true, people = PEOPLE, extraConfig = '', method = 'password' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'taskboard-board-'));
   const data = join(dir, 'data');
   mkdirSync(data);
@@ -29,7 +29,7 @@ export async function startServer({ security = true, people = PEOPLE, extraConfi
   writeFileSync(config, [
     'security:',
     `  enabled: ${security}`,
-    '  validation_method: password',
+    `  validation_method: ${method}`,
     '  rate_limiting:',
     '    requests_per_minute: 1000000',
     'cron:',
@@ -181,6 +181,13 @@ export async function fakeTelegram(token) {
       const user = { id: from, is_bot: false, first_name: 'Tester' };
       updates.push({ update_id: nextUpdate++, message: { message_id: nextUpdate, date: Math.floor(Date.now() / 1000),
         chat: { id: from, type: 'private', first_name: 'Tester' }, from: user, text } });
+      wake();
+    },
+    /** A press of an inline button by `from` on a message in their chat. */
+    press(from, data) {
+      const user = { id: from, is_bot: false, first_name: 'Tester' };
+      updates.push({ update_id: nextUpdate++, callback_query: { id: `cb${nextUpdate}`, from: user, chat_instance: 'ci', data,
+        message: { message_id: 1, date: Math.floor(Date.now() / 1000), chat: { id: from, type: 'private' }, text: '…' } } });
       wake();
     },
     close: () => { wake(); http.closeAllConnections?.(); http.close(); },
