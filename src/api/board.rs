@@ -155,6 +155,9 @@ fn page_settings(config: &Config) -> String {
         "version": env!("CARGO_PKG_VERSION"),
         "security_enabled": config.security.enabled,
         "statuses": config.tasks.statuses,
+        // Each status's labels and kind: the board names columns by label and decides
+        // what is closed or finished by kind, as the server does.
+        "workflow": config.tasks.workflow,
         "priorities": crate::domain::values::PRIORITIES,
         "max_file_size_mb": config.performance.max_file_size_mb,
         "feedback_form_url": config.feedback.form_url,

@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod auth;
 pub mod backups;
+pub mod bindings;
 pub mod board;
 pub mod catalog;
 pub mod comments;
@@ -65,6 +66,8 @@ pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: In
         .or(export::routes(records.clone(), config.export.clone(), config.performance.csv_read_batch_size, cat))
         .unify()
         .or(auth::routes(security.clone(), chats.clone(), cat))
+        .unify()
+        .or(bindings::routes(chats.clone(), cat))
         .unify()
         .or(keys::routes(records.clone(), cat))
         .unify()

@@ -61,7 +61,8 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.split('}').next()))
             .map(|name| {
                 let schema = match name {
-                    "id" => json!({"type": "integer", "minimum": 1}),
+                    "id" | "user_id" => json!({"type": "integer", "minimum": 1}),
+                    "telegram_id" => json!({"type": "integer"}),
                     _ => json!({"type": "string"}),
                 };
                 json!({"name": name, "in": "path", "required": true, "schema": schema})
@@ -234,6 +235,18 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                             ),
                         )
                     }
+                    "Bindings" => (
+                        "200",
+                        content(
+                            "The waiting bindings",
+                            "application/json",
+                            json!({"type": "object",
+                            "required": ["items"], "properties": {"items": {"type": "array", "items": {"type": "object",
+                            "properties": {"user_id": {"type": "integer"}, "name": {"type": "string"},
+                                "telegram_id": {"type": "string"}, "telegram_username": {"type": "string"},
+                                "asked_at": {"type": "string", "format": "date-time"}}}}}}),
+                        ),
+                    ),
                     "Task" => {
                         let record = entity_ref(&schema_name(TableKind::Tasks));
                         ("200", content("The task, now yours", "application/json", record))

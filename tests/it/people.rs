@@ -280,6 +280,14 @@ async fn a_username_claiming_a_staff_account_waits_for_an_admin_and_a_member_is_
         .map(|b| b["callback_data"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(buttons, ["bind:ok:2:7777", "bind:no:2:7777"]);
+    // The board's users page lists it for admins only.
+    let (s, waiting) = call(&app, "GET", "/api/telegram/bindings", Some(&anna), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(waiting["items"][0]["user_id"], 2, "{waiting}");
+    assert_eq!(waiting["items"][0]["telegram_id"], "7777", "{waiting}");
+    let ivan = token(&app, "ivan").await;
+    assert_eq!(call(&app, "GET", "/api/telegram/bindings", Some(&ivan), None).await.0, 403);
+    assert_eq!(call(&app, "POST", "/api/telegram/bindings/2/7777/confirm", Some(&ivan), None).await.0, 403);
     // Someone else than an admin cannot confirm it.
     fake.press(1003, 1, "bind:ok:2:7777");
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -291,6 +299,10 @@ async fn a_username_claiming_a_staff_account_waits_for_an_admin_and_a_member_is_
     assert_eq!(user["telegram_id"], "7777");
     let (_, events) = call(&app, "GET", "/api/events?type=user.telegram_bound", Some(&anna), None).await;
     assert_eq!(events["total"], 1, "{events}");
+    let (_, waiting) = call(&app, "GET", "/api/telegram/bindings", Some(&anna), None).await;
+    assert_eq!(waiting["items"], json!([]), "decided: {waiting}");
+    // A decided binding is not there to decide again.
+    assert_eq!(call(&app, "POST", "/api/telegram/bindings/2/7777/reject", Some(&anna), None).await.0, 404);
 
     // A member's binding takes effect at once, and the admin hears of it.
     let t = text(&say(&fake, 8888, Some("petr"), "/start").await);

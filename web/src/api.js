@@ -16,6 +16,12 @@ export const settings = (() => {
   }
 })();
 settings.statuses ||= ['new', 'in_progress', 'done', 'cancelled'];
+settings.workflow ||= settings.statuses.map((id) => ({ id, label: {}, kind: id === 'done' ? 'done' : id === 'cancelled' ? 'cancelled' : 'open' }));
+const kindOf = (status) => settings.workflow.find((s) => s.id === status)?.kind;
+/** Finished: a status of kind done (the server's rule; never the word). */
+export const isDone = (status) => kindOf(status) === 'done';
+/** No longer open work: done or cancelled by kind. */
+export const isClosed = (status) => ['done', 'cancelled'].includes(kindOf(status));
 settings.priorities ||= ['low', 'medium', 'high', 'critical'];
 
 /** `{access_token, refresh_token, expires_at, user}`, or null when logged out. */

@@ -1,6 +1,7 @@
 // Every string the board shows, in English and Russian, and the locale's dates and
 // numbers. The language comes from a saved choice, else the browser's.
 import { signal } from '@preact/signals';
+import { settings } from './api.js';
 
 const en = {
   'app.board': 'Board', 'app.stats': 'Statistics', 'app.users': 'Users', 'app.scheduler': 'Scheduler',
@@ -50,6 +51,9 @@ const en = {
   'users.telegram': 'Telegram', 'users.linked': 'linked', 'users.notLinked': 'not linked', 'users.create': 'Add user',
   'users.password': 'Initial password (optional)', 'users.deactivate': 'Deactivate', 'users.activate': 'Activate',
   'users.reset': 'Reset password', 'users.newPassword': 'New password for {name}:', 'users.done': 'Done.',
+  'users.fullName': 'Full name', 'users.phone': 'Phone', 'users.waiting': 'Telegram accounts waiting for your confirmation',
+  'users.asks': '@{telegram} (id {id}) asks to be {name}', 'users.confirm': 'Confirm', 'users.reject': 'Reject',
+  'role.admin': 'administrator', 'role.manager': 'manager', 'role.supervisor': 'supervisor', 'role.member': 'member', 'role.client': 'client',
   'jobs.title': 'Scheduled jobs', 'jobs.id': 'Job', 'jobs.trigger': 'Trigger', 'jobs.schedule': 'Schedule',
   'jobs.last': 'Last run', 'jobs.result': 'Result', 'jobs.next': 'Next run', 'jobs.run': 'Run now',
   'jobs.pause': 'Pause', 'jobs.resume': 'Resume', 'jobs.enabled': 'Enabled', 'jobs.change': 'Change schedule',
@@ -113,6 +117,9 @@ const ru = {
   'users.telegram': 'Telegram', 'users.linked': 'привязан', 'users.notLinked': 'не привязан', 'users.create': 'Добавить',
   'users.password': 'Начальный пароль (необязательно)', 'users.deactivate': 'Отключить', 'users.activate': 'Включить',
   'users.reset': 'Сбросить пароль', 'users.newPassword': 'Новый пароль для {name}:', 'users.done': 'Готово.',
+  'users.fullName': 'Полное имя', 'users.phone': 'Телефон', 'users.waiting': 'Аккаунты Telegram ждут вашего подтверждения',
+  'users.asks': '@{telegram} (id {id}) хочет стать {name}', 'users.confirm': 'Подтвердить', 'users.reject': 'Отклонить',
+  'role.admin': 'администратор', 'role.manager': 'менеджер', 'role.supervisor': 'наблюдатель', 'role.member': 'исполнитель', 'role.client': 'клиент',
   'jobs.title': 'Задания по расписанию', 'jobs.id': 'Задание', 'jobs.trigger': 'Запуск', 'jobs.schedule': 'Расписание',
   'jobs.last': 'Последний запуск', 'jobs.result': 'Результат', 'jobs.next': 'Следующий запуск', 'jobs.run': 'Запустить',
   'jobs.pause': 'Приостановить', 'jobs.resume': 'Возобновить', 'jobs.enabled': 'Включено', 'jobs.change': 'Изменить расписание',
@@ -157,8 +164,12 @@ export function t(key, vars) {
   return vars ? text.replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? '')) : text;
 }
 
-/** A status's label: a known one translated, a team's own shown as written. */
+/** A status's label: the configured one in this language, else a known one
+ * translated, else a team's own id as written. */
 export function statusLabel(s) {
+  const label = settings.workflow?.find((w) => w.id === s)?.label || {};
+  const configured = label[lang.value] || label.en || label.ru;
+  if (configured) return configured;
   const key = `status.${s}`;
   return en[key] ? t(key) : s.replace(/_/g, ' ');
 }

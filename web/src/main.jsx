@@ -165,7 +165,7 @@ function Nav() {
         {connection.value === 'live' ? t('app.live') : t('app.offline')}
       </span>
       <Language />
-      <span class="who" data-user={me.value?.username}>{me.value?.username} · {me.value?.role}</span>
+      <span class="who" data-user={me.value?.username}>{me.value?.name || me.value?.username} · {t(`role.${me.value?.role}`)}</span>
       {settings.security_enabled && settings.telegram_link && <LinkTelegram />}
       {settings.security_enabled && <button class="link" onClick={() => logout().then(() => navigate('/'))}>{t('app.logout')}</button>}
     </header>

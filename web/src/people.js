@@ -2,7 +2,7 @@
 // only keep the board from offering what would be refused (the role matrix in
 // ARCHITECTURE.md and README.md).
 import { signal } from '@preact/signals';
-import { api, me } from './api.js';
+import { api, me, settings } from './api.js';
 
 /** id → how each person the caller may see is shown (full name, else username); a
  * client sees the people on their own requests. */
@@ -35,7 +35,7 @@ export function canEdit(task, field) {
   const mine = (id) => id != null && id === me.value?.id;
   if (r === 'admin' || r === 'manager') return true;
   if (r === 'member') return mine(task.assigned_to) || mine(task.created_by);
-  if (r === 'client') return mine(task.created_by) && task.status === 'new' && (field === 'title' || field === 'description');
+  if (r === 'client') return mine(task.created_by) && task.status === settings.statuses[0] && (field === 'title' || field === 'description');
   return false;
 }
 

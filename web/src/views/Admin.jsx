@@ -40,6 +40,30 @@ function Page({ title, error, children }) {
   );
 }
 
+/** Staff accounts claimed by Telegram username, waiting for an admin. */
+function WaitingBindings({ act }) {
+  const [items, setItems] = useState([]);
+  const load = () => api('GET', '/api/telegram/bindings').then((r) => setItems(r.data.items), () => setItems([]));
+  useEffect(() => { load(); }, []);
+  if (!items.length) return null;
+  const decide = (b, verdict) =>
+    act(() => api('POST', `/api/telegram/bindings/${b.user_id}/${b.telegram_id}/${verdict}`).then(load), t('users.done'));
+  return (
+    <section class="waiting-bindings">
+      <h2>{t('users.waiting')}</h2>
+      <ul>
+        {items.map((b) => (
+          <li data-binding={b.user_id}>
+            {t('users.asks', { telegram: b.telegram_username, id: b.telegram_id, name: b.name })}{' '}
+            <button type="button" class="primary" onClick={() => decide(b, 'confirm')}>{t('users.confirm')}</button>{' '}
+            <button type="button" class="link danger" onClick={() => decide(b, 'reject')}>{t('users.reject')}</button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 export function Users() {
   const { data, error, act } = useLoaded(() => listAll('/api/users'));
   const create = (e) => {
@@ -62,20 +86,23 @@ export function Users() {
     <Page title={t('users.title')} error={error}>
       <form class="inline-form" onSubmit={create}>
         <input name="username" placeholder={t('users.username')} aria-label={t('users.username')} required />
-        <select name="role" aria-label={t('users.role')}>{ROLES.map((r) => <option value={r} selected={r === 'member'}>{r}</option>)}</select>
+        <select name="role" aria-label={t('users.role')}>{ROLES.map((r) => <option value={r} selected={r === 'member'}>{t(`role.${r}`)}</option>)}</select>
         <input name="password" type="password" placeholder={t('users.password')} aria-label={t('users.password')} autocomplete="new-password" />
         <button type="submit" class="primary">{t('users.create')}</button>
       </form>
-      <table class="numbers">
-        <thead><tr><th>#</th><th>{t('users.username')}</th><th>{t('users.role')}</th><th>{t('users.active')}</th><th>{t('users.telegram')}</th><th /></tr></thead>
+      <WaitingBindings act={act} />
+      <div class="table-scroll"><table class="numbers">
+        <thead><tr><th>#</th><th>{t('users.username')}</th><th>{t('users.fullName')}</th><th>{t('users.phone')}</th><th>{t('users.role')}</th><th>{t('users.active')}</th><th>{t('users.telegram')}</th><th /></tr></thead>
         <tbody>
           {(data || []).map((u) => (
             <tr data-user-id={u.id}>
               <td>{u.id}</td>
               <td>{u.username}</td>
+              <td><input name="full_name" value={u.full_name || ''} aria-label={t('users.fullName')} onChange={(e) => patch(u, { full_name: e.target.value })} /></td>
+              <td><input name="phone" type="tel" value={u.phone || ''} aria-label={t('users.phone')} onChange={(e) => patch(u, { phone: e.target.value })} /></td>
               <td>
                 <select name="role" value={u.role} aria-label={t('users.role')} onChange={(e) => patch(u, { role: e.target.value })}>
-                  {ROLES.map((r) => <option value={r}>{r}</option>)}
+                  {ROLES.map((r) => <option value={r}>{t(`role.${r}`)}</option>)}
                 </select>
               </td>
               <td>{u.is_active ? t('common.yes') : t('common.no')}</td>
@@ -89,7 +116,7 @@ export function Users() {
             </tr>
           ))}
         </tbody>
-      </table>
+      </table></div>
     </Page>
   );
 }

@@ -5,18 +5,17 @@
 import { Component } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import Sortable from 'sortablejs';
-import { api, me, settings } from '../api.js';
+import { api, isClosed, me, settings } from '../api.js';
 import { formatDate, priorityLabel, statusLabel, t } from '../i18n.js';
 import { commentCounts, etags, hold, lastChange, loaded, put, ratings, release, tasks } from '../live.js';
 import { say, sayError } from '../notice.js';
 import { canCreate, canMove, directory, isClient, nameOf } from '../people.js';
 import { Link, navigate, route, setQuery } from '../router.jsx';
 
-const CLOSED = ['done', 'cancelled'];
 const PRIORITY_ORDER = { critical: 0, high: 1, medium: 2, low: 3 };
 const today = () => new Date().toISOString().slice(0, 10);
 
-export const isOverdue = (task) => !!task.due_date && task.due_date.slice(0, 10) < today() && !CLOSED.includes(task.status);
+export const isOverdue = (task) => !!task.due_date && task.due_date.slice(0, 10) < today() && !isClosed(task.status);
 
 function readFilters(q) {
   return {

@@ -3,7 +3,7 @@
 // documents, the history in words, and the AI analysis.
 import { Component } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, authHeader, me, settings } from '../api.js';
+import { api, authHeader, isDone, me, settings } from '../api.js';
 import { formatDate, formatNumber, priorityLabel, statusLabel, t } from '../i18n.js';
 import { commentCounts, onTaskChange, put } from '../live.js';
 import { say, sayError } from '../notice.js';
@@ -212,7 +212,7 @@ function Feedback({ task }) {
   }, [task.id, task.status]);
   if (!items) return null;
   const given = items[0];
-  const mayRate = !given && task.status === 'done' && me.value?.id != null && task.created_by === me.value.id;
+  const mayRate = !given && isDone(task.status) && me.value?.id != null && task.created_by === me.value.id;
   const submit = async (e) => {
     e.preventDefault();
     const form = new FormData(e.target);
