@@ -57,9 +57,9 @@ pub fn routes(chats: Arc<Chats>, cat: &mut Catalog) -> BoxedFilter<(Response,)> 
     for verdict in ["confirm", "reject"] {
         cat.add(
             "POST",
-            &format!("/api/telegram/bindings/{{user_id}}/{{telegram_id}}/{verdict}"),
+            format!("/api/telegram/bindings/{{user_id}}/{{telegram_id}}/{verdict}"),
             "telegram",
-            &format!("{verdict} a waiting binding (admin)"),
+            format!("{verdict} a waiting binding (admin)"),
             None,
             Shape::Other { body: None, response: "empty" },
         );
