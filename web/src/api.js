@@ -24,6 +24,12 @@ export const isDone = (status) => kindOf(status) === 'done';
 export const isClosed = (status) => ['done', 'cancelled'].includes(kindOf(status));
 settings.priorities ||= ['low', 'medium', 'high', 'critical'];
 
+/** The board's language, sent as Accept-Language so that errors come in it too. */
+let requestLanguage = document.documentElement.lang || 'en';
+export function setRequestLanguage(l) {
+  requestLanguage = l;
+}
+
 /** `{access_token, refresh_token, expires_at, user}`, or null when logged out. */
 export const session = signal(load());
 /** The logged-in user: `{id, username, role}`. */
@@ -103,7 +109,7 @@ export function refresh() {
 export async function login(username, password) {
   const r = await fetch('/api/auth/login', {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', 'accept-language': requestLanguage },
     body: JSON.stringify({ username, password }),
   });
   const body = await r.json().catch(() => null);
@@ -133,7 +139,7 @@ export function authHeader() {
  * JSON, `form` as it is; `etag` becomes If-Match. A 401 refreshes the token once.
  */
 export async function api(method, path, { body, etag, form, raw } = {}, retried = false) {
-  const headers = { ...authHeader() };
+  const headers = { ...authHeader(), 'accept-language': requestLanguage };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (etag) headers['if-match'] = etag;
   const r = await fetch(path, { method, headers, body: body !== undefined ? JSON.stringify(body) : form });

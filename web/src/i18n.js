@@ -1,7 +1,7 @@
 // Every string the board shows, in English and Russian, and the locale's dates and
 // numbers. The language comes from a saved choice, else the browser's.
 import { signal } from '@preact/signals';
-import { settings } from './api.js';
+import { setRequestLanguage, settings } from './api.js';
 
 const en = {
   'app.board': 'Board', 'app.stats': 'Statistics', 'app.users': 'Users', 'app.scheduler': 'Scheduler',
@@ -146,10 +146,12 @@ function initial() {
 }
 
 export const lang = signal(initial());
+setRequestLanguage(lang.value);
 
 export function setLang(l) {
   localStorage.setItem('taskboard.lang', l);
   lang.value = l;
+  setRequestLanguage(l);
   document.documentElement.lang = l;
 }
 

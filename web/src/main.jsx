@@ -1,7 +1,7 @@
 // The board's shell: who is logged in, the navigation, the page for the URL, and the
 // messages line. Each page lives in views/.
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { signal } from '@preact/signals';
 import { notice } from './notice.js';
 import './style.css';
@@ -145,6 +145,21 @@ function Language() {
   );
 }
 
+/** The message line, in the top layer (a popover), so that it shows above an open
+ * task dialog too. */
+function Notice({ kind, text }) {
+  const ref = useRef(null);
+  useEffect(() => {
+    const el = ref.current;
+    if (el?.showPopover && !el.matches(':popover-open')) el.showPopover();
+  }, [text, kind]);
+  return (
+    <p ref={ref} popover="manual" class={`notice ${kind}`} role={kind === 'error' ? 'alert' : 'status'} data-notice={kind}>
+      {text}
+    </p>
+  );
+}
+
 function Nav() {
   const path = route.value.path;
   const item = (to, key) => (
@@ -205,11 +220,7 @@ function App() {
     <>
       <Nav />
       {!settings.security_enabled && <p class="banner" role="note">{t('app.anonymous')}</p>}
-      {notice.value && (
-        <p class={`notice ${notice.value.kind}`} role={notice.value.kind === 'error' ? 'alert' : 'status'} data-notice={notice.value.kind}>
-          {notice.value.text}
-        </p>
-      )}
+      {notice.value && <Notice {...notice.value} />}
       <Page />
     </>
   );

@@ -135,6 +135,29 @@ describe('the board', () => {
     await context.close();
   });
 
+  test('server errors come in the board\'s language, and show above an open dialog', async () => {
+    const { context, page } = await fresh({ locale: 'ru-RU' });
+    await page.goto(`${server.base}/board/`);
+    await page.fill('input[name="username"]', 'anna');
+    await page.fill('input[name="password"]', 'wrong-password-1');
+    await page.click('button[type="submit"]');
+    assert.match(await page.locator('.login [role="alert"]').textContent(), /неверное имя пользователя или пароль/);
+    await logIn(page, server, 'anna');
+    // A change the server refuses, made from the open task dialog: the message is in
+    // Russian and in the top layer, above the dialog.
+    const task = (await server.api('anna', 'POST', '/api/tasks', { title: 'Ошибка поверх окна' })).body;
+    await page.goto(`${server.base}/board/tasks/${task.id}`);
+    await page.locator('dialog input[name="title"]').waitFor();
+    await page.fill('dialog input[name="title"]', '=1+1');
+    await page.click('dialog .task-form button[type="submit"]');
+    const notice = page.locator('[data-notice="error"]');
+    await notice.waitFor();
+    assert.match(await notice.textContent(), /формула/);
+    assert.equal(await notice.evaluate((el) => el.matches(':popover-open')), true);
+    await page.screenshot({ path: join(SHOTS, 'error-above-dialog-ru.png') });
+    await context.close();
+  });
+
   test('creates a task through the form', async () => {
     const { context, page } = await fresh();
     const errors = watchConsole(page);
