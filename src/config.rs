@@ -355,6 +355,8 @@ pub struct Telegram {
     pub api_url: String,
     /// A group or channel for the team summary: a chat id (`-100…`) or `@channel`.
     pub team_chat_id: String,
+    /// Offer Telegram's Login Widget on the board (loads telegram.org's script).
+    pub login_widget: bool,
 }
 impl Default for Telegram {
     fn default() -> Self {
@@ -362,6 +364,7 @@ impl Default for Telegram {
             bot_token: Secret(std::env::var("TELEGRAM_BOT_TOKEN").unwrap_or_default()),
             api_url: "https://api.telegram.org".into(),
             team_chat_id: String::new(),
+            login_widget: false,
         }
     }
 }

@@ -64,6 +64,7 @@ pub fn routes(
 ) -> BoxedFilter<(Response,)> {
     let other = |body, response| Shape::Other { body, response };
     let chats_for_login = chats.clone();
+    let chats_for_bot = chats.clone();
     cat.add("POST", "/api/auth/login", "auth", "Log in with a password", None, other(Some("Login"), "Tokens"));
     cat.add(
         "POST",
@@ -230,7 +231,25 @@ pub fn routes(
                 respond(outcome)
             }
         });
+    cat.add(
+        "GET",
+        "/api/auth/telegram/bot",
+        "auth",
+        "The bot's Telegram username (for the Login Widget); 503 until the bot has met Telegram",
+        None,
+        other(None, "Bot"),
+    );
+    let bot = warp::path!("api" / "auth" / "telegram" / "bot").and(warp::get()).map(move || {
+        match chats_for_bot.state().username {
+            Some(username) => json_response(StatusCode::OK, &serde_json::json!({"username": username}), None),
+            None => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the bot does not know its name yet").into_response()
+            }
+        }
+    });
     login
+        .or(bot)
+        .unify()
         .or(start)
         .unify()
         .or(poll)

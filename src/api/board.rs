@@ -31,6 +31,19 @@ struct Built;
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
      font-src 'self'; connect-src 'self'; frame-src https://oauth.telegram.org; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// The same, with Telegram's Login Widget script allowed (`telegram.login_widget`):
+/// then the one outside script the board loads.
+const CSP_WITH_WIDGET: &str = "default-src 'self'; script-src 'self' https://telegram.org; style-src 'self'; \
+     img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; frame-src https://oauth.telegram.org; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Whether the board offers Telegram's Login Widget.
+fn offers_widget(config: &Config) -> bool {
+    config.telegram.login_widget
+        && config.security.enabled
+        && config.telegram.bot_token.is_set()
+        && config.security.validation_method != crate::config::ValidationMethod::Password
+}
 
 /// One file, ready to send.
 struct Asset {
@@ -46,6 +59,8 @@ struct Asset {
 /// The board's files by their path below `/board/`; `index.html` is the app's page.
 pub struct Board {
     files: HashMap<String, Asset>,
+    /// The page's Content-Security-Policy.
+    csp: &'static str,
 }
 
 impl Board {
@@ -66,7 +81,7 @@ impl Board {
             let immutable = path.starts_with("assets/");
             files.insert(path.to_string(), asset(&path, bytes, immutable));
         }
-        Board { files }
+        Board { files, csp: if offers_widget(config) { CSP_WITH_WIDGET } else { CSP } }
     }
 
     fn answer(&self, tail: &str, accepts_gzip: bool, if_none_match: Option<&str>) -> Response {
@@ -91,7 +106,7 @@ impl Board {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
         headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
         if name == "index.html" {
-            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(self.csp));
             headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
         }
         if if_none_match.is_some_and(|tags| tags.split(',').any(|t| t.trim() == asset.etag || t.trim() == "*")) {
@@ -171,6 +186,9 @@ fn page_settings(config: &Config) -> String {
         // The password form, unless the method is telegram_username alone.
         "password_login": !config.security.enabled
             || config.security.validation_method != crate::config::ValidationMethod::TelegramUsername,
+        // Telegram's Login Widget (telegram.login_widget); the page asks the bot's name
+        // from /api/auth/telegram/bot.
+        "telegram_widget": offers_widget(config),
         // "Log in with Telegram" (confirmed in the bot) where the method allows it.
         "telegram_login": config.security.enabled
             && config.telegram.bot_token.is_set()

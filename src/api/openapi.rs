@@ -181,6 +181,15 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                     "Backup" => ("201", content("Taken", "application/json", json!({"type": "object"}))),
                     "Analysis" => ("200", content("The analysis", "application/json", analysis_schema())),
                     "Feedback" => ("201", content("Rated", "application/json", entity_ref("Feedback"))),
+                    "Bot" => (
+                        "200",
+                        content(
+                            "The bot's username",
+                            "application/json",
+                            json!({"type": "object",
+                            "required": ["username"], "properties": {"username": {"type": "string"}}}),
+                        ),
+                    ),
                     "TelegramLink" => (
                         "201",
                         content(

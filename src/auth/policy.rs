@@ -139,7 +139,7 @@ pub fn requirement(method: &str, path: &str) -> Requirement {
         [""] | ["api", "health"] | ["board", ..] => Requirement::Public,
         ["api", "auth", "login" | "telegram" | "refresh"] => Requirement::Public,
         // A board login confirmed in the bot: asked and polled before anyone is logged in.
-        ["api", "auth", "telegram", "login", ..] => Requirement::Public,
+        ["api", "auth", "telegram", "login" | "bot", ..] => Requirement::Public,
         // The WebSocket authenticates itself: a `token` query parameter, or its first
         // message (browsers cannot set headers on it).
         ["ws"] => Requirement::Public,

@@ -356,12 +356,20 @@ impl Security {
         // access; a username only ever claims a user who has no Telegram id yet, so
         // someone who takes a freed username does not get that user.
         let by_id = find_user(&users, "telegram_id", &user.id);
-        let by_name = user.username.as_deref().and_then(|n| find_user(&users, "username", n));
+        let by_name = user.username.as_deref().and_then(|n| crate::service::binding::claimed_by_username(&users, n));
         let unclaimed = by_name.filter(|id| {
             users.get(*id).is_some_and(|row| users.fields(row).get("telegram_id").is_none_or(|t| t.is_empty()))
         });
-        let Some(user_id) = by_id.or(unclaimed) else {
-            let reason = if by_name.is_some() {
+        // A staff account is never first bound by a username here: its binding waits
+        // for an admin, which only the bot can ask for.
+        let held = unclaimed.filter(|id| {
+            users.get(*id).is_some_and(|row| crate::service::binding::binding_held_for(users.value(row, "role")))
+        });
+        let claimable = unclaimed.filter(|_| held.is_none());
+        let Some(user_id) = by_id.or(claimable) else {
+            let reason = if held.is_some() {
+                "a staff account is linked to Telegram through the bot first (an administrator confirms it)"
+            } else if by_name.is_some() {
                 "the username belongs to a user linked to another Telegram account"
             } else {
                 "no user with this Telegram account or username"

@@ -54,6 +54,32 @@ impl From<StoreError> for Refusal {
     }
 }
 
+/// The user a Telegram username claims: the one whose `telegram_username` cell names
+/// it, else whose `username` does (any case, `@` aside). The one rule for the bot's
+/// first contact and the Login Widget.
+pub fn claimed_by_username(users: &crate::store::TableData, telegram_username: &str) -> Option<u64> {
+    let name = telegram_username.trim().trim_start_matches('@');
+    if name.is_empty() {
+        return None;
+    }
+    users
+        .rows
+        .iter()
+        .find(|(_, r)| {
+            let recorded = match users.value(r, "telegram_username") {
+                "" => users.value(r, "username"),
+                set => set,
+            };
+            recorded.trim().trim_start_matches('@').eq_ignore_ascii_case(name)
+        })
+        .map(|(id, _)| *id)
+}
+
+/// Roles whose first binding by username waits for an admin.
+pub fn binding_held_for(role: &str) -> bool {
+    matches!(role, "admin" | "manager" | "supervisor")
+}
+
 /// A first binding by username of a staff account, waiting for an admin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldBinding {

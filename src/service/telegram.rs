@@ -247,14 +247,9 @@ impl Chats {
         }
         let claimed = username.map(|u| u.trim_start_matches('@')).filter(|u| !u.is_empty());
         let (true, Some(name)) = (self.by_username, claimed) else { return Err(Refusal::Unknown) };
-        let found = users.rows.iter().find(|(_, r)| {
-            let recorded = match users.value(r, "telegram_username") {
-                "" => users.value(r, "username"),
-                set => set,
-            };
-            recorded.trim_start_matches('@').eq_ignore_ascii_case(name)
-        });
-        let Some((user_id, row)) = found else { return Err(Refusal::Unknown) };
+        let Some(user_id) = super::binding::claimed_by_username(&users, name) else { return Err(Refusal::Unknown) };
+        let Some(row) = users.get(user_id) else { return Err(Refusal::Unknown) };
+        let user_id = &user_id;
         let active = parse_bool(users.value(row, "is_active")) == Ok(true);
         // A username only claims a user who has no Telegram account yet, so whoever
         // takes a freed username on Telegram does not get that user.
@@ -262,7 +257,7 @@ impl Chats {
             return Err(Refusal::Unknown);
         }
         let p = self.principal(*user_id)?;
-        let staff = matches!(users.value(row, "role"), "admin" | "manager" | "supervisor");
+        let staff = super::binding::binding_held_for(users.value(row, "role"));
         if staff {
             let held = HeldBinding {
                 user_id: *user_id,

@@ -170,7 +170,9 @@ async fn every_role_meets_every_endpoint_as_the_matrix_says() {
             .replace("/api/users/{id}", "/api/users/5")
             .replace("/jobs/{id}", "/jobs/daily_report")
             .replace("{name}", "none.tar.gz")
-            .replace("{table}", "tasks");
+            .replace("{table}", "tasks")
+            .replace("{user_id}", "2")
+            .replace("{telegram_id}", "7777");
         let requirement = policy::requirement(method, template);
         let body = matches!(method.as_str(), "POST" | "PUT" | "PATCH").then(|| json!({}));
         // Without a token: only the public routes answer.
@@ -563,6 +565,13 @@ async fn telegram_logins_are_verified_and_bound_to_the_account() {
     // Renamed on Telegram: still tanya. Someone else with her username: refused.
     assert_eq!(post(payload("777", "tanya_new_name", now, BOT_TOKEN)).await, 200);
     assert_eq!(post(payload("888", "tanya_tg", now, BOT_TOKEN)).await, 401);
+    // A stranger whose Telegram username is a manager's login gets no session: a staff
+    // account is first linked through the bot, where an admin confirms it.
+    let r = app.post("/api/auth/telegram", payload("999", "mike", now, BOT_TOKEN)).await;
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("through the bot first"));
+    let (_, mike) = call(&app, "GET", "/api/users/2", Some(&anna), None).await;
+    assert_eq!(mike["telegram_id"], Value::Null, "{mike}");
     app.stop().await;
 }
 

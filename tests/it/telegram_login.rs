@@ -140,3 +140,26 @@ async fn with_password_login_only_no_board_login_goes_through_the_bot() {
     assert_eq!(status, 403, "{body}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_widget_is_offered_only_when_configured_and_its_script_only_then_allowed() {
+    let fake = FakeTelegram::start(crate::telegram::TOKEN).await;
+    for widget in [false, true] {
+        let url = fake.url.clone();
+        let app = TestApp::spawn_with(crate::telegram::prepare, |c| {
+            crate::telegram::configure(c, &url);
+            c.telegram.login_widget = widget;
+        })
+        .await;
+        fake.wait_for("getUpdates", Duration::from_secs(10), |_| true).await;
+        let r = app.client.get(app.url("/board/")).send().await.unwrap();
+        let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+        let page = r.text().await.unwrap();
+        assert_eq!(csp.contains("script-src 'self' https://telegram.org"), widget, "{csp}");
+        assert_eq!(page.contains("&quot;telegram_widget&quot;:true"), widget, "{page}");
+        assert!(page.contains("&quot;telegram_login&quot;:true"), "the bot-confirmed login is offered either way");
+        let (status, bot) = call(&app, "GET", "/api/auth/telegram/bot", None, None).await;
+        assert_eq!((status, bot["username"].as_str()), (200, Some(BOT_USERNAME)));
+        app.stop().await;
+    }
+}

@@ -75,6 +75,37 @@ function TelegramLogin({ setError }) {
   );
 }
 
+/** Telegram's Login Widget (`telegram.login_widget`): its script, from telegram.org,
+ * draws the button; the signed payload it hands back logs in through the API. */
+function TelegramWidget({ setError }) {
+  const box = useRef(null);
+  useEffect(() => {
+    let gone = false;
+    window.taskboardTelegramAuth = async (user) => {
+      const r = await fetch('/api/auth/telegram', {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(user),
+      });
+      const body = await r.json().catch(() => null);
+      if (!r.ok) return setError(body?.detail || r.statusText);
+      adopt(body);
+      await whoAmI();
+    };
+    fetch('/api/auth/telegram/bot').then((r) => (r.ok ? r.json() : null)).then((bot) => {
+      if (gone || !bot?.username || !box.current) return;
+      const script = document.createElement('script');
+      script.src = 'https://telegram.org/js/telegram-widget.js?22';
+      script.async = true;
+      script.dataset.telegramLogin = bot.username;
+      script.dataset.size = 'large';
+      script.dataset.onauth = 'taskboardTelegramAuth(user)';
+      script.dataset.requestAccess = 'write';
+      box.current.appendChild(script);
+    }).catch(() => {});
+    return () => { gone = true; };
+  }, []);
+  return <div ref={box} class="telegram-widget" data-telegram-widget />;
+}
+
 function Login() {
   const [error, setError] = useState('');
   const submit = async (e) => {
@@ -100,6 +131,7 @@ function Login() {
         {error && <p class="error" role="alert">{error}</p>}
         {settings.telegram_login && settings.password_login !== false && <p class="or">{t('login.telegram')}</p>}
         {settings.telegram_login && <TelegramLogin setError={setError} />}
+        {settings.telegram_widget && <TelegramWidget setError={setError} />}
       </form>
       <Language />
     </main>
