@@ -532,7 +532,7 @@ describe('the board', () => {
       const code = await page.locator('[data-code]').getAttribute('data-code');
       assert.equal(await page.locator('a[href^="https://t.me/board_test_bot?start=login-"]').count(), 1);
       await page.screenshot({ path: join(SHOTS, 'login-telegram.png') });
-      bot.message(555003, `/start login-${code}`);
+      bot.message(555003, `/start login-${code}`, 'ru');
       let ask;
       for (let i = 0; i < 100 && !ask; i++) {
         ask = bot.sent.find((m) => m.chat_id === 555003 && m.reply_markup);
@@ -546,6 +546,29 @@ describe('the board', () => {
       await page.locator('[data-status]').first().waitFor({ timeout: 10000 });
       assert.deepEqual(errors, []);
       await context.close();
+
+      // The same technician's chat in Russian, drawn as a chat for the README.
+      for (const command of ['/start', '/tasks', '/help']) {
+        const before = bot.sent.filter((m) => m.chat_id === 555003).length;
+        bot.message(555003, command, 'ru');
+        for (let i = 0; i < 100 && bot.sent.filter((m) => m.chat_id === 555003).length <= before; i++) {
+          await new Promise((ok) => setTimeout(ok, 50));
+        }
+      }
+      const chat = bot.sent.filter((m) => m.chat_id === 555003);
+      const start = chat.find((m) => /Здравствуйте/.test(m.text));
+      assert.ok(start, chat.map((m) => m.text).join('\n---\n'));
+      assert.match(chat.map((m) => m.text).join('\n'), /Войти в taskboard\?/);
+      const shot = await browser.newPage({ viewport: { width: 420, height: 900 } });
+      const bubbles = chat.map((m) => `<div class="bubble">${m.text.replace(/\n/g, '<br>')}${
+        (m.reply_markup?.inline_keyboard || []).map((row) => `<div class="row">${row.map((b) => `<span>${b.text}</span>`).join('')}</div>`).join('')
+      }</div>`).join('');
+      await shot.setContent(`<style>body{font:15px sans-serif;background:#dfe7ee;margin:0;padding:12px}
+        .bubble{background:#fff;border-radius:12px;padding:10px 12px;margin:8px 0;max-width:360px;box-shadow:0 1px 2px #0002}
+        .row{display:flex;gap:6px;margin-top:8px}.row span{flex:1;text-align:center;background:#eef3f8;border-radius:8px;padding:6px;color:#2a6bb0}
+        </style>${bubbles}`);
+      await shot.screenshot({ path: join(SHOTS, 'bot-ru.png'), fullPage: true });
+      await shot.close();
     } finally {
       await tg.stop();
       bot.close();

@@ -168,6 +168,10 @@ export async function fakeTelegram(token) {
           sent.push(params);
           return reply(res, { message_id: 100 + sent.length, date: Math.floor(Date.now() / 1000),
             chat: { id: params.chat_id, type: 'private' }, text: params.text });
+        case 'editmessagetext':
+          // As Telegram answers: the edited message.
+          return reply(res, { message_id: params.message_id, date: Math.floor(Date.now() / 1000),
+            chat: { id: params.chat_id, type: 'private' }, text: params.text });
         default:
           return reply(res, true);
       }
@@ -177,8 +181,8 @@ export async function fakeTelegram(token) {
   return {
     url: `http://127.0.0.1:${http.address().port}`,
     sent,
-    message(from, text) {
-      const user = { id: from, is_bot: false, first_name: 'Tester' };
+    message(from, text, language) {
+      const user = { id: from, is_bot: false, first_name: 'Tester', ...(language ? { language_code: language } : {}) };
       updates.push({ update_id: nextUpdate++, message: { message_id: nextUpdate, date: Math.floor(Date.now() / 1000),
         chat: { id: from, type: 'private', first_name: 'Tester' }, from: user, text } });
       wake();
