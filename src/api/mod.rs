@@ -6,6 +6,7 @@ pub mod auth;
 pub mod backups;
 pub mod bindings;
 pub mod board;
+pub mod bodies;
 pub mod catalog;
 pub mod comments;
 pub mod custom_fields;

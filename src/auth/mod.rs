@@ -7,5 +7,6 @@ pub mod limits;
 pub mod password;
 pub mod policy;
 pub mod secret;
+pub mod task_fields;
 pub mod telegram;
 pub mod tokens;

@@ -8,7 +8,7 @@ pub use super::values::{CustomField, FieldType};
 
 /// One entry of `tasks.fields` as config.yaml writes it:
 /// `{name: techtype, type: enum, values: [washer, fridge]}`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FieldDecl {
     pub name: String,
@@ -16,6 +16,19 @@ pub struct FieldDecl {
     pub kind: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<String>,
+    /// How people read the field's name: `{en: Appliance, ru: Техника}`.
+    #[serde(default, skip_serializing_if = "is_no_label")]
+    pub label: super::workflow::Label,
+    /// A client may set it on their own requests.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_editable: bool,
+    /// The roles that may change it (empty: whoever may change the task; an admin always).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub editable_by: Vec<String>,
+}
+
+fn is_no_label(label: &super::workflow::Label) -> bool {
+    label.en.is_empty() && label.ru.is_empty()
 }
 
 fn text() -> String {
@@ -56,6 +69,12 @@ pub fn declare(decls: &[FieldDecl]) -> Result<Vec<CustomField>, String> {
         if !matches!(kind, FieldType::Enum(_)) && !d.values.is_empty() {
             return Err(format!("{at}.values: only an enum has values"));
         }
+        if let Some(bad) = d.editable_by.iter().find(|r| !super::values::ROLES.contains(&r.as_str())) {
+            return Err(format!(
+                "{at}.editable_by: {bad:?} is not a role; expected some of {}",
+                super::values::ROLES.join(", ")
+            ));
+        }
         fields.push(CustomField { name: d.name.clone(), kind });
     }
     Ok(fields)
@@ -66,7 +85,12 @@ mod tests {
     use super::*;
 
     fn decl(name: &str, kind: &str, values: &[&str]) -> FieldDecl {
-        FieldDecl { name: name.into(), kind: kind.into(), values: values.iter().map(|v| v.to_string()).collect() }
+        FieldDecl {
+            name: name.into(),
+            kind: kind.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+            ..FieldDecl::default()
+        }
     }
 
     #[test]

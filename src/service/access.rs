@@ -18,6 +18,9 @@ use super::query::{Condition, ListQuery};
 pub trait TaskLookup {
     fn tasks(&self) -> Result<Arc<TableData>, StoreError>;
 
+    /// The field part of the matrix as the configuration sets it.
+    fn field_rules(&self) -> &crate::auth::task_fields::TaskFieldRules;
+
     /// One task's fields, if it exists.
     fn task(&self, id: u64) -> Option<Fields> {
         let tasks = self.tasks().ok()?;
@@ -137,10 +140,6 @@ pub fn area_of(table: TableKind) -> Area {
 /// The users columns a member sees ("read names").
 pub const NAME_FIELDS: [&str; 4] = ["id", "username", "full_name", "phone"];
 
-/// Client tasks may be changed only in these fields, and only while the status is this.
-const CLIENT_EDITABLE: [&str; 2] = ["title", "description"];
-const CLIENT_EDITABLE_STATUS: &str = "new";
-
 /// Narrows a list query (list, export, subscription snapshot) to what `p` may read.
 pub fn scope_query(
     lookup: &impl TaskLookup,
@@ -257,8 +256,39 @@ pub fn check_write(
             return refuse(&format!("{column} (it is set by the server to who made the record)"));
         }
     }
+    // Which fields of a task this role sets (auth/task_fields.rs), asked once the
+    // record-level checks have passed: a record one may not read stays a 404.
+    let task_fields = || {
+        if table != TableKind::Tasks || action == Action::Delete {
+            return Ok(());
+        }
+        let rules = lookup.field_rules();
+        let me = p.me();
+        let created_by_me = existing.is_some_and(|(_, r)| !me.is_empty() && r.get("created_by") == Some(&me));
+        for (field, value) in fields {
+            // A value sent back unchanged (PUT sends every field) changes nothing; an
+            // empty one on a create sets nothing. Server-set columns are judged elsewhere.
+            let unchanged = match existing {
+                Some((_, record)) => record.get(field).map(String::as_str).unwrap_or("") == value,
+                None => value.is_empty(),
+            };
+            if unchanged || field == "created_by" || crate::domain::schema::SERVER_SET.contains(&field.as_str()) {
+                continue;
+            }
+            if let Some(why) = rules.refusal(p.role, field, existing.is_none(), created_by_me) {
+                return refuse(&why);
+            }
+        }
+        if let (Role::Client, Some((_, record))) = (p.role, existing) {
+            let first = rules.first_status();
+            if record.get("status").map(String::as_str) != Some(first) {
+                return refuse(&format!("a request once it has left the status {first}"));
+            }
+        }
+        Ok(())
+    };
     match scope {
-        Scope::All => return Ok(()),
+        Scope::All => return task_fields(),
         Scope::None | Scope::Names => return refuse(table.name()),
         Scope::Own => {}
     }
@@ -271,33 +301,23 @@ pub fn check_write(
             return refuse(&format!("this {}", table.spec().entity));
         }
     }
-    match (table, p.role, existing) {
-        (TableKind::Tasks, Role::Client, Some((_, record))) => {
-            if let Some(field) = fields.keys().find(|f| !CLIENT_EDITABLE.contains(&f.as_str())) {
-                return refuse(&format!("the field {field} of a task (only title and description)"));
+    task_fields()?;
+    if matches!(table, TableKind::Comments | TableKind::Docs) {
+        // The task a comment or document is (or would be) attached to must be one
+        // they may write on.
+        let task = fields.get("task_id").or_else(|| existing.and_then(|(_, r)| r.get("task_id")));
+        if let Some(task_id) = task.filter(|t| !t.is_empty()) {
+            let writable = task_id
+                .parse::<u64>()
+                .ok()
+                .and_then(|id| lookup.task(id))
+                .is_some_and(|task| owns(lookup, p, TableKind::Tasks, &task, Action::Update));
+            if !writable {
+                return refuse(&format!("on task {task_id}"));
             }
-            if record.get("status").map(String::as_str) != Some(CLIENT_EDITABLE_STATUS) {
-                return refuse(&format!("a task once it has left the status {CLIENT_EDITABLE_STATUS}"));
-            }
+        } else {
+            return refuse(&format!("a {} without its task", table.spec().entity));
         }
-        (TableKind::Comments | TableKind::Docs, _, _) => {
-            // The task a comment or document is (or would be) attached to must be one
-            // they may write on.
-            let task = fields.get("task_id").or_else(|| existing.and_then(|(_, r)| r.get("task_id")));
-            if let Some(task_id) = task.filter(|t| !t.is_empty()) {
-                let writable = task_id
-                    .parse::<u64>()
-                    .ok()
-                    .and_then(|id| lookup.task(id))
-                    .is_some_and(|task| owns(lookup, p, TableKind::Tasks, &task, Action::Update));
-                if !writable {
-                    return refuse(&format!("on task {task_id}"));
-                }
-            } else {
-                return refuse(&format!("a {} without its task", table.spec().entity));
-            }
-        }
-        _ => {}
     }
     Ok(())
 }

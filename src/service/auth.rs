@@ -5,6 +5,10 @@
 //! a revocation survives a restart. Every request re-reads its user from the users
 //! table: a user set inactive, deleted, or given another role is refused or re-scoped on
 //! their very next request.
+//!
+//! Why this file is long: every door into a session (password, the Login Widget, a
+//! login confirmed in the bot) and the session's whole life share one set of throttles,
+//! events and checks here, so that no door can drift from the others.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod auth;
 pub mod binding;
 pub mod board_login;
+pub mod bot_settings;
 pub mod columns;
 pub mod docs;
 pub mod export;
@@ -50,8 +51,7 @@ pub struct Services {
 
 impl Services {
     pub fn new(config: Arc<Config>, store: Arc<dyn Storage>) -> Result<Services, String> {
-        let deadlines = query::Deadlines::new(&config.tasks.workflow, config.scheduler.tz());
-        let records = RecordService::new(store.clone(), deadlines, config.ui.default_language);
+        let records = RecordService::new(store.clone(), &config);
         let security = Arc::new(auth::Security::new(&config, store.clone())?);
         let analyst = analysis::Analyst::new(&config, records.clone(), security.clone());
         let chats = Arc::new(telegram::Chats::new(&config, store.clone(), security.clone()));

@@ -49,6 +49,8 @@ struct Inner {
     columns: Mutex<HashMap<TableKind, Arc<Columnar>>>,
     /// `ui.default_language`: what reports are written in for people who chose none.
     default_lang: crate::i18n::Lang,
+    /// Which fields of a task each role sets (the configured part of the matrix).
+    field_rules: crate::auth::task_fields::TaskFieldRules,
 }
 
 /// One page of a list: rows of a table snapshot.
@@ -95,6 +97,10 @@ impl Removal {
 impl TaskLookup for RecordService {
     fn tasks(&self) -> Result<Arc<TableData>, StoreError> {
         self.inner.store.table(TableKind::Tasks)
+    }
+
+    fn field_rules(&self) -> &crate::auth::task_fields::TaskFieldRules {
+        &self.inner.field_rules
     }
 }
 
@@ -246,7 +252,10 @@ pub fn writable_columns(table: TableKind) -> impl Iterator<Item = &'static str> 
 
 /// The unchecked reads and commits the use cases build on.
 impl RecordService {
-    pub fn new(store: Arc<dyn Storage>, deadlines: Deadlines, default_lang: crate::i18n::Lang) -> Self {
+    pub fn new(store: Arc<dyn Storage>, config: &crate::config::Config) -> Self {
+        let deadlines = Deadlines::new(&config.tasks.workflow, config.scheduler.tz());
+        let default_lang = config.ui.default_language;
+        let field_rules = crate::auth::task_fields::TaskFieldRules::from_config(config);
         let selections = moka::sync::Cache::builder()
             .max_capacity(2_000_000)
             .weigher(|_: &String, s: &Arc<Selection>| s.matched.len().min(u32::MAX as usize) as u32 + 1)
@@ -259,6 +268,7 @@ impl RecordService {
                 selections,
                 columns: Mutex::default(),
                 default_lang,
+                field_rules,
             }),
         }
     }

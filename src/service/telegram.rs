@@ -29,67 +29,7 @@ const LINKS_FILE: &str = ".taskboard/telegram_links.csv";
 /// How long a link code may be used.
 pub const LINK_TTL_MINUTES: i64 = 10;
 
-/// The kinds of notification a user can turn on or off in `/settings`, each a column of
-/// telegram.csv.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NoticeKind {
-    Assigned,
-    Status,
-    Comments,
-    Deadlines,
-    Report,
-    Keys,
-}
-
-impl NoticeKind {
-    pub const ALL: [NoticeKind; 6] = [
-        NoticeKind::Assigned,
-        NoticeKind::Status,
-        NoticeKind::Comments,
-        NoticeKind::Deadlines,
-        NoticeKind::Report,
-        NoticeKind::Keys,
-    ];
-
-    /// The short name (`/settings`, callback data).
-    pub fn name(self) -> &'static str {
-        match self {
-            NoticeKind::Assigned => "assigned",
-            NoticeKind::Status => "status",
-            NoticeKind::Comments => "comments",
-            NoticeKind::Deadlines => "deadlines",
-            NoticeKind::Report => "report",
-            NoticeKind::Keys => "keys",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<NoticeKind> {
-        NoticeKind::ALL.into_iter().find(|k| k.name() == name)
-    }
-
-    fn column(self) -> String {
-        format!("notify_{}", self.name())
-    }
-}
-
-/// One user's bot settings as telegram.csv says (no row: everything on, not blocked).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    off: Vec<NoticeKind>,
-    /// When Telegram said the user blocked the bot.
-    pub blocked: bool,
-}
-
-impl Settings {
-    pub fn wants(&self, kind: NoticeKind) -> bool {
-        !self.blocked && !self.off.contains(&kind)
-    }
-
-    pub fn is_on(&self, kind: NoticeKind) -> bool {
-        !self.off.contains(&kind)
-    }
-}
+pub use super::bot_settings::{NoticeKind, Settings};
 
 /// A code from `POST /api/auth/telegram/link`, shown once.
 #[derive(Debug, Clone, Serialize)]

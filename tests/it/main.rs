@@ -24,3 +24,4 @@ mod telegram;
 mod telegram_login;
 mod tidy;
 mod users_cli;
+mod workflow;

@@ -333,6 +333,7 @@ async fn a_folder_goes_into_the_database_and_comes_back_byte_for_byte() {
             name: "techtype".into(),
             kind: "enum".into(),
             values: vec!["washer".into(), "fridge".into()],
+            ..Default::default()
         }];
         secure(c);
     };

@@ -29,14 +29,34 @@ export const isAdmin = () => role() === 'admin';
 export const isClient = () => role() === 'client';
 export const canCreate = () => role() !== 'supervisor';
 
-/** May the caller change `field` of `task`? */
+/** May the caller change `field` of `task`? The matrix of the server's
+ * auth/task_fields.rs, so that the form offers only what will be accepted. */
 export function canEdit(task, field) {
   const r = role();
   const mine = (id) => id != null && id === me.value?.id;
-  if (r === 'admin' || r === 'manager') return true;
-  if (r === 'member') return mine(task.assigned_to) || mine(task.created_by);
-  if (r === 'client') return mine(task.created_by) && task.status === settings.statuses[0] && (field === 'title' || field === 'description');
+  const declared = (settings.fields || []).find((f) => f.name === field);
+  if (r === 'admin') return true;
+  if (declared?.editable_by?.length && !declared.editable_by.includes(r) && !(r === 'client' && declared.client_editable)) return false;
+  if (r === 'manager') return true;
+  if (r === 'member') {
+    if (!(mine(task.assigned_to) || mine(task.created_by))) return false;
+    if (['due_date', 'priority', 'assigned_to'].includes(field)) return false;
+    if (field === 'title' || field === 'description') return mine(task.created_by);
+    return true;
+  }
+  if (r === 'client') {
+    const own = ['title', 'description', 'due_date'].includes(field) || !!declared?.client_editable;
+    return own && mine(task.created_by) && task.status === settings.statuses[0];
+  }
   return false;
+}
+
+/** May the caller set `field` on a task they create? A client sets title,
+ * description, due date and the fields declared client_editable; staff anything. */
+export function canSetOnCreate(field) {
+  if (role() !== 'client') return true;
+  const declared = (settings.fields || []).find((f) => f.name === field);
+  return ['title', 'description', 'due_date'].includes(field) || !!declared?.client_editable;
 }
 
 export const canMove = (task) => canEdit(task, 'status');

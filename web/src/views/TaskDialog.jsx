@@ -7,7 +7,7 @@ import { api, authHeader, isDone, me, settings } from '../api.js';
 import { formatDate, formatNumber, priorityLabel, statusLabel, t } from '../i18n.js';
 import { commentCounts, onTaskChange, put } from '../live.js';
 import { say, sayError } from '../notice.js';
-import { canCreate, canDelete, canEdit, directory, isClient, nameOf } from '../people.js';
+import { canCreate, canDelete, canEdit, canSetOnCreate, directory, isClient, nameOf } from '../people.js';
 import { navigate } from '../router.jsx';
 import { stars } from './Board.jsx';
 import { Comments } from './Comments.jsx';
@@ -62,7 +62,7 @@ function CustomInput({ name, field, value }) {
 
 function TaskForm({ task, etag, onSaved }) {
   const creating = !task;
-  const may = (field) => creating || canEdit(task, field);
+  const may = (field) => (creating ? canSetOnCreate(field) : canEdit(task, field));
   // A team's own columns: the declared ones (drawn by their type) and any other the
   // file has (free text).
   const declared = settings.fields || [];
@@ -131,14 +131,14 @@ function TaskForm({ task, etag, onSaved }) {
             </select>
           </Field>
         )}
-        <Field name="due_date" task={task} editable={may('due_date') && !isClient()}>
+        <Field name="due_date" task={task} editable={may('due_date')}>
           <input name="due_date" type="date" value={(task?.due_date ?? '').slice(0, 10)} data-shown={formatDate(task?.due_date)} />
         </Field>
       </div>
       {custom.length > 0 && (
         <div class="row custom">
           {custom.map((name) => (
-            <Field name={name} task={task} editable={may(name) && !isClient()}>
+            <Field name={name} task={task} editable={may(name)}>
               <CustomInput name={name} field={declaredOf(name)} value={task?.[name] ?? ''} />
             </Field>
           ))}
