@@ -60,4 +60,6 @@ export function canSetOnCreate(field) {
 }
 
 export const canMove = (task) => canEdit(task, 'status');
+/** Members and managers take unassigned work (admins too). */
+export const canTake = () => ['admin', 'manager', 'member'].includes(role());
 export const canDelete = () => role() === 'admin' || role() === 'manager';

@@ -158,6 +158,24 @@ describe('the board', () => {
     await context.close();
   });
 
+  test('a technician takes a request from the pool with "Take it"', async () => {
+    const task = await newTask({ title: 'Pool job' });
+    const { context, page } = await fresh();
+    const errors = watchConsole(page);
+    await logIn(page, server, 'petr');
+    await page.goto(`${server.base}/board/tasks/${task.id}`);
+    // A member is not offered due date, priority or assignee on a task.
+    await page.click('dialog [data-action="take"]');
+    await page.locator('[data-notice="info"]').waitFor();
+    const stored = (await server.api('anna', 'GET', `/api/tasks/${task.id}`)).body;
+    const petr = (await server.api('anna', 'GET', '/api/users?username=petr')).body.items[0];
+    assert.equal(stored.assigned_to, petr.id);
+    assert.equal(await page.locator('dialog [data-action="take"]').count(), 0, 'taken: no longer offered');
+    assert.equal(await page.locator('dialog select[name="priority"]').count(), 0, 'a member does not set the priority');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('creates a task through the form', async () => {
     const { context, page } = await fresh();
     const errors = watchConsole(page);

@@ -3,11 +3,11 @@
 // documents, the history in words, and the AI analysis.
 import { Component } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, authHeader, isDone, me, settings } from '../api.js';
+import { api, authHeader, isClosed, isDone, me, settings } from '../api.js';
 import { formatDate, formatNumber, priorityLabel, statusLabel, t } from '../i18n.js';
 import { commentCounts, onTaskChange, put } from '../live.js';
 import { say, sayError } from '../notice.js';
-import { canCreate, canDelete, canEdit, canSetOnCreate, directory, isClient, nameOf } from '../people.js';
+import { canCreate, canDelete, canEdit, canSetOnCreate, canTake, directory, isClient, nameOf } from '../people.js';
 import { navigate } from '../router.jsx';
 import { stars } from './Board.jsx';
 import { Comments } from './Comments.jsx';
@@ -91,6 +91,18 @@ function TaskForm({ task, etag, onSaved }) {
       } else sayError(err);
     }
   };
+  // Taking work from the pool: an open task nobody has, for a member or manager.
+  const takeable = task && task.assigned_to == null && !isClosed(task.status) && canTake();
+  const take = async () => {
+    try {
+      const { data, etag: tag } = await api('POST', `/api/tasks/${task.id}/take`, { etag });
+      put(data, tag);
+      onSaved(data, tag);
+      say(t('task.taken'));
+    } catch (err) {
+      sayError(err);
+    }
+  };
   const remove = async () => {
     if (!confirm(t('task.confirmDelete', { id: task.id }))) return;
     try {
@@ -152,6 +164,7 @@ function TaskForm({ task, etag, onSaved }) {
       )}
       <div class="actions">
         {(creating ? canCreate() : anyEditable) && <button type="submit" class="primary">{creating ? t('task.create') : t('task.save')}</button>}
+        {takeable && <button type="button" data-action="take" onClick={take}>{t('task.take')}</button>}
         {task && canDelete() && <button type="button" class="danger" onClick={remove}>{t('task.delete')}</button>}
       </div>
     </form>
