@@ -357,6 +357,8 @@ pub struct Telegram {
     pub team_chat_id: String,
     /// Offer Telegram's Login Widget on the board (loads telegram.org's script).
     pub login_widget: bool,
+    /// Also announce each new task in `team_chat_id`, with a "Take it" button.
+    pub team_chat_new_tasks: bool,
 }
 impl Default for Telegram {
     fn default() -> Self {
@@ -365,6 +367,7 @@ impl Default for Telegram {
             api_url: "https://api.telegram.org".into(),
             team_chat_id: String::new(),
             login_widget: false,
+            team_chat_new_tasks: false,
         }
     }
 }

@@ -253,6 +253,27 @@ pub async fn on_press(services: &Services, from: &Sender, data: &str) -> Pressed
             };
             Pressed { toast: lang.t(msg).to_string(), redraw: Some(Reply::text(lang.t(msg))) }
         }
+        ["rate", task, rating] => {
+            let (Some(task), Ok(rating)) = (task_id(task), rating.parse::<i64>()) else {
+                return toast(lang.t(Msg::BrokenButton));
+            };
+            match services.records.rate(&p, task, Some(rating), None).await {
+                Ok(_) => {
+                    let text = lang.f(Msg::Rated, &[("rating", &"⭐".repeat(rating.clamp(1, 5) as usize))]);
+                    Pressed { toast: text.clone(), redraw: Some(Reply::text(text)) }
+                }
+                Err(e) => toast(&refused_plain(&e, lang)),
+            }
+        }
+        ["take", task] => {
+            let Some(task) = task_id(task) else { return toast(lang.t(Msg::BrokenButton)) };
+            match services.records.take(&p, task, None).await {
+                // The message stays as it was: it may be the team chat's, where a card
+                // drawn for the presser would show the whole team what only they read.
+                Ok(_) => Pressed { toast: lang.t(Msg::YoursNow).into(), redraw: None },
+                Err(e) => toast(&refused_plain(&e, lang)),
+            }
+        }
         ["bind", verdict, user, telegram] => {
             let (Some(user), Ok(telegram)) = (task_id(user), telegram.parse::<i64>()) else {
                 return toast(lang.t(Msg::BrokenButton));
@@ -486,6 +507,7 @@ fn describe(kind: NoticeKind, lang: Lang) -> &'static str {
         NoticeKind::Deadlines => Msg::NoticeDeadlines,
         NoticeKind::Report => Msg::NoticeReport,
         NoticeKind::Keys => Msg::NoticeKeys,
+        NoticeKind::NewTasks => Msg::NoticeNewTasks,
     })
 }
 

@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, watch};
 use crate::i18n::{Lang, Msg};
 use crate::service::Services;
 use crate::service::access::{Principal, TaskLookup};
-use crate::service::notices::{Notice, is_daily_report, notices_of};
+use crate::service::notices::{Context, Notice, is_daily_report, notices_of};
 use crate::service::telegram::NoticeKind;
 use crate::store::{Change, Source};
 use teloxide::types::{ChatId, Recipient};
@@ -66,8 +66,18 @@ pub async fn tell(services: &Services, outbox: &Outbox, change: &Change) {
         }
         return;
     }
-    let lookup = |id| services.records.task(id);
-    for notice in notices_of(change, &lookup) {
+    let task = |id| services.records.task(id);
+    let last_assigner = |id| services.records.last_assigner(id);
+    let managers = if change.table == crate::domain::TableKind::Tasks && change.op == crate::store::ChangeOp::Create {
+        services.records.active_with_role("manager")
+    } else {
+        Vec::new()
+    };
+    let context = Context { task: &task, managers: &managers, last_assigner: &last_assigner };
+    if let Some(line) = team_chat_new_task(services, change) {
+        outbox.push(line);
+    }
+    for notice in notices_of(change, &context) {
         if let Some(message) = message_for(services, change, &notice) {
             outbox.push(message);
         }
@@ -90,10 +100,44 @@ fn message_for(services: &Services, change: &Change, notice: &Notice) -> Option<
     let known = names(services, &p);
     let by = actor(&known, change, lang);
     let workflow = &services.records.deadlines().workflow;
+    let me = notice.user_id.to_string();
+    let changed = |k: &str| change.after.as_ref().and_then(|a| a.get(k)).is_some_and(|v| before(k) != *v);
+    if change.op == crate::store::ChangeOp::Delete {
+        // The task is gone: told from what it was (its assignee read it until now).
+        let text = lang
+            .f(Msg::LeadDeleted, &[("by", &by), ("id", &change.id), ("title", &escape(&cut(&before("title"), 200)))]);
+        return Some(send(chat, notice.user_id, text, Vec::new()));
+    }
+    let mut buttons_after = Vec::new();
     let lead = match notice.kind {
+        NoticeKind::Assigned if before("assigned_to") == me && after("assigned_to") != me => {
+            lang.f(Msg::LeadUnassigned, &[("by", &by)])
+        }
         NoticeKind::Assigned => lang.f(Msg::LeadAssigned, &[("by", &by)]),
+        NoticeKind::NewTasks => lang.f(Msg::LeadNewTask, &[("by", &by)]),
+        NoticeKind::Status if !changed("status") && changed("due_date") => {
+            let date = |d: String| if d.is_empty() { lang.t(Msg::NoDate).to_string() } else { escape(&d) };
+            lang.f(
+                Msg::LeadDue,
+                &[("before", &date(before("due_date"))), ("after", &date(after("due_date"))), ("by", &by)],
+            )
+        }
+        NoticeKind::Status if !changed("status") && changed("priority") => lang.f(
+            Msg::LeadPriority,
+            &[
+                ("before", &escape(&super::cards::priority_label(lang, &before("priority")))),
+                ("after", &escape(&super::cards::priority_label(lang, &after("priority")))),
+                ("by", &by),
+            ],
+        ),
         NoticeKind::Status => {
             let (was, is) = (before("status"), after("status"));
+            // Finished work, told to the client who asked for it: rate it here.
+            let task_now = notice.task_id.and_then(|t| services.records.task(t));
+            let creator = task_now.as_ref().and_then(|t| t.get("created_by")).cloned().unwrap_or_default();
+            if workflow.is_done(&is) && creator == me && p.role == crate::auth::policy::Role::Client {
+                buttons_after = rating_buttons(notice.task_id.unwrap_or_default());
+            }
             lang.f(
                 Msg::LeadStatus,
                 &[
@@ -118,8 +162,53 @@ fn message_for(services: &Services, change: &Change, notice: &Notice) -> Option<
     let lead = format!("{lead}\n");
     let task = notice.task_id?;
     // Read as the recipient: a task they may not read is not theirs to hear about.
-    let reply = show_task_named(services, &p, task, &lead, &known, lang).ok()?;
+    let mut reply = show_task_named(services, &p, task, &lead, &known, lang).ok()?;
+    if !buttons_after.is_empty() {
+        reply.text.push_str(&format!("\n\n{}", lang.t(Msg::RateAsk)));
+        let form = services.config.feedback.form_url.trim();
+        if !form.is_empty() {
+            reply.text.push_str(&format!("\n{}", lang.f(Msg::RateForm, &[("url", &escape(form))])));
+        }
+        reply.buttons = buttons_after;
+    }
+    if notice.kind == NoticeKind::NewTasks && after("assigned_to").is_empty() {
+        reply.buttons.push(vec![Button { label: lang.t(Msg::TakeIt).into(), data: format!("take:{task}") }]);
+    }
     Some(send(chat, notice.user_id, reply.text, reply.buttons))
+}
+
+/// A new task's line in the team chat (`telegram.team_chat_new_tasks`): its number and
+/// title only, and "Take it" while nobody has it.
+fn team_chat_new_task(services: &Services, change: &Change) -> Option<Outgoing> {
+    let telegram = &services.config.telegram;
+    let chat = telegram.team_chat_id.trim();
+    if !telegram.team_chat_new_tasks
+        || chat.is_empty()
+        || change.table != crate::domain::TableKind::Tasks
+        || change.op != crate::store::ChangeOp::Create
+    {
+        return None;
+    }
+    let after = change.after.as_ref()?;
+    let lang = services.chats.default_lang();
+    let title = escape(&cut(after.get("title").map(String::as_str).unwrap_or(""), 200));
+    let text = lang.f(Msg::TeamNewTask, &[("id", &change.id), ("title", &title)]);
+    let unassigned = after.get("assigned_to").is_none_or(|a| a.is_empty());
+    let buttons = if unassigned {
+        vec![vec![Button { label: lang.t(Msg::TakeIt).into(), data: format!("take:{}", change.id) }]]
+    } else {
+        Vec::new()
+    };
+    let to = match chat.parse::<i64>() {
+        Ok(id) => Recipient::Id(ChatId(id)),
+        Err(_) => Recipient::ChannelUsername(chat.to_string()),
+    };
+    Some(Outgoing::Send { to, user: None, text, buttons })
+}
+
+/// Buttons 1–5 that rate finished task `task` (`rate:TASK:N`).
+fn rating_buttons(task: u64) -> Vec<Vec<Button>> {
+    vec![(1..=5).map(|n| Button { label: format!("{n} ⭐"), data: format!("rate:{task}:{n}") }).collect()]
 }
 
 fn send(chat: i64, user: u64, text: String, buttons: Vec<Vec<super::outbox::Button>>) -> Outgoing {

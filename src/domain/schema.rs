@@ -504,6 +504,7 @@ pub static TELEGRAM: TableSpec = TableSpec {
         col("notify_deadlines", Bool, false),
         col("notify_report", Bool, false),
         col("notify_keys", Bool, false),
+        col("notify_new_tasks", Bool, false),
         // Set when Telegram answered that the user blocked the bot; cleared when they
         // write to it again. Nothing is sent to them meanwhile.
         col("blocked_at", Timestamp, false),

@@ -15,16 +15,19 @@ pub enum NoticeKind {
     Deadlines,
     Report,
     Keys,
+    /// A new task (managers: the dispatcher's inbox).
+    NewTasks,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 6] = [
+    pub const ALL: [NoticeKind; 7] = [
         NoticeKind::Assigned,
         NoticeKind::Status,
         NoticeKind::Comments,
         NoticeKind::Deadlines,
         NoticeKind::Report,
         NoticeKind::Keys,
+        NoticeKind::NewTasks,
     ];
 
     /// The short name (`/settings`, callback data).
@@ -36,6 +39,7 @@ impl NoticeKind {
             NoticeKind::Deadlines => "deadlines",
             NoticeKind::Report => "report",
             NoticeKind::Keys => "keys",
+            NoticeKind::NewTasks => "new_tasks",
         }
     }
 

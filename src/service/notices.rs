@@ -1,6 +1,17 @@
-//! Who is told about a change, and as which kind of notification: a task given to
-//! someone, a status change or a comment on a task one made or works on, a deadline
-//! reminder, an API key about to expire. Nobody is told about their own action. Pure:
+//! Who is told about a change, and as which kind of notification. Nobody is told about
+//! their own action.
+//!
+//! | change | who is told |
+//! |---|---|
+//! | a new task | its assignee; every active manager (the dispatcher's inbox) |
+//! | a reassignment | the new assignee and the former one ("no longer yours") |
+//! | a status change | the creator, the assignee and whoever last assigned it |
+//! | a change of due date or priority | the assignee |
+//! | a deletion | the assignee |
+//! | a comment | the task's creator and assignee |
+//! | a reminder, a key notice | the user the event names |
+//!
+//! Pure:
 //! the bot decides with this whom to write to, checks that each recipient may read
 //! what the notice is about (`feed::Viewer`), and formats the message its own way.
 
@@ -18,10 +29,18 @@ pub struct Notice {
     pub task_id: Option<u64>,
 }
 
-/// The notices a change gives. `task` answers a task's fields as they are now: a
-/// comment names only its task, and a change read back from the journal holds only
-/// the fields it changed.
-pub fn notices_of(change: &Change, task: &dyn Fn(u64) -> Option<Fields>) -> Vec<Notice> {
+/// What `notices_of` needs to know beyond the change: a task's fields as they are now
+/// (a comment names only its task; a change read back from the journal holds only the
+/// fields it changed), the active managers, and who last assigned a task.
+pub struct Context<'a> {
+    pub task: &'a dyn Fn(u64) -> Option<Fields>,
+    pub managers: &'a [u64],
+    pub last_assigner: &'a dyn Fn(u64) -> Option<u64>,
+}
+
+/// The notices a change gives.
+pub fn notices_of(change: &Change, context: &Context<'_>) -> Vec<Notice> {
+    let task = context.task;
     let mut out: Vec<Notice> = Vec::new();
     // An event of the log names as its "actor" the user it is about (a reminder's
     // assignee, a key's owner): nobody did anything, so nobody is left out.
@@ -37,6 +56,12 @@ pub fn notices_of(change: &Change, task: &dyn Fn(u64) -> Option<Fields>) -> Vec<
     match (change.table, change.op) {
         (TableKind::Tasks, ChangeOp::Create) => {
             tell(id_in(change.after.as_ref(), "assigned_to"), NoticeKind::Assigned, Some(change.id));
+            for manager in context.managers {
+                tell(Some(*manager), NoticeKind::NewTasks, Some(change.id));
+            }
+        }
+        (TableKind::Tasks, ChangeOp::Delete) => {
+            tell(id_in(change.before.as_ref(), "assigned_to"), NoticeKind::Status, Some(change.id));
         }
         (TableKind::Tasks, ChangeOp::Update) => {
             let (before, after) = (change.before.as_ref(), change.after.as_ref());
@@ -48,9 +73,14 @@ pub fn notices_of(change: &Change, task: &dyn Fn(u64) -> Option<Fields>) -> Vec<
             let person = |name: &str| id_in(after, name).or_else(|| id_in(now.as_ref(), name));
             if changed("assigned_to") {
                 tell(id_in(after, "assigned_to"), NoticeKind::Assigned, Some(change.id));
+                tell(id_in(before, "assigned_to"), NoticeKind::Assigned, Some(change.id));
             }
             if changed("status") {
                 tell(person("created_by"), NoticeKind::Status, Some(change.id));
+                tell(person("assigned_to"), NoticeKind::Status, Some(change.id));
+                tell((context.last_assigner)(change.id), NoticeKind::Status, Some(change.id));
+            }
+            if changed("due_date") || changed("priority") {
                 tell(person("assigned_to"), NoticeKind::Status, Some(change.id));
             }
         }
@@ -117,15 +147,26 @@ mod tests {
         None
     }
 
+    fn nobody(_: u64) -> Option<u64> {
+        None
+    }
+
+    fn ctx<'a>(task: &'a dyn Fn(u64) -> Option<Fields>) -> Context<'a> {
+        Context { task, managers: &[], last_assigner: &nobody }
+    }
+
     #[test]
     fn an_assignment_tells_the_assignee_once_and_never_the_actor() {
         let before = fields(&[("status", "new"), ("assigned_to", ""), ("created_by", "1")]);
         let after = fields(&[("status", "new"), ("assigned_to", "2"), ("created_by", "1")]);
         let c = change(TableKind::Tasks, ChangeOp::Update, Some(before.clone()), Some(after.clone()), 1);
-        assert_eq!(notices_of(&c, &none), vec![Notice { user_id: 2, kind: NoticeKind::Assigned, task_id: Some(42) }]);
+        assert_eq!(
+            notices_of(&c, &ctx(&none)),
+            vec![Notice { user_id: 2, kind: NoticeKind::Assigned, task_id: Some(42) }]
+        );
         // Taking a task oneself tells nobody.
         let c = change(TableKind::Tasks, ChangeOp::Update, Some(before), Some(after), 2);
-        assert!(notices_of(&c, &none).is_empty());
+        assert!(notices_of(&c, &ctx(&none)).is_empty());
     }
 
     #[test]
@@ -133,7 +174,10 @@ mod tests {
         let before = fields(&[("status", "new"), ("assigned_to", "2"), ("created_by", "3")]);
         let after = fields(&[("status", "done"), ("assigned_to", "2"), ("created_by", "3")]);
         let c = change(TableKind::Tasks, ChangeOp::Update, Some(before), Some(after), 2);
-        assert_eq!(notices_of(&c, &none), vec![Notice { user_id: 3, kind: NoticeKind::Status, task_id: Some(42) }]);
+        assert_eq!(
+            notices_of(&c, &ctx(&none)),
+            vec![Notice { user_id: 3, kind: NoticeKind::Status, task_id: Some(42) }]
+        );
     }
 
     #[test]
@@ -141,7 +185,7 @@ mod tests {
         let before = fields(&[("status", "new"), ("assigned_to", "2"), ("created_by", "3")]);
         let after = fields(&[("status", "in_progress"), ("assigned_to", "4"), ("created_by", "3")]);
         let c = change(TableKind::Tasks, ChangeOp::Update, Some(before), Some(after), 1);
-        let got = notices_of(&c, &none);
+        let got = notices_of(&c, &ctx(&none));
         assert_eq!(
             got,
             vec![
@@ -149,6 +193,32 @@ mod tests {
                 Notice { user_id: 3, kind: NoticeKind::Status, task_id: Some(42) },
             ]
         );
+    }
+
+    #[test]
+    fn the_dispatcher_hears_of_new_tasks_and_whoever_assigned_work_of_its_progress() {
+        let created = change(TableKind::Tasks, ChangeOp::Create, None, Some(fields(&[("assigned_to", "")])), 5);
+        let context = Context { task: &none, managers: &[2, 5], last_assigner: &|_| Some(2) };
+        assert_eq!(
+            notices_of(&created, &context),
+            vec![Notice { user_id: 2, kind: NoticeKind::NewTasks, task_id: Some(42) }]
+        );
+        let before = fields(&[("status", "new"), ("assigned_to", "4"), ("created_by", "3")]);
+        let after = fields(&[("status", "done"), ("assigned_to", "4"), ("created_by", "3")]);
+        let done = change(TableKind::Tasks, ChangeOp::Update, Some(before.clone()), Some(after), 4);
+        let told: Vec<u64> = notices_of(&done, &context).iter().map(|n| n.user_id).collect();
+        assert_eq!(told, vec![3, 2], "the creator and the dispatcher who assigned it");
+        // Re-dated, re-prioritised, taken away, deleted: the technician hears of each.
+        let redated =
+            fields(&[("status", "new"), ("assigned_to", "4"), ("created_by", "3"), ("due_date", "2030-01-01")]);
+        let c = change(TableKind::Tasks, ChangeOp::Update, Some(before.clone()), Some(redated), 2);
+        assert_eq!(notices_of(&c, &context), vec![Notice { user_id: 4, kind: NoticeKind::Status, task_id: Some(42) }]);
+        let moved = fields(&[("status", "new"), ("assigned_to", "6"), ("created_by", "3")]);
+        let c = change(TableKind::Tasks, ChangeOp::Update, Some(before.clone()), Some(moved), 2);
+        let told: Vec<u64> = notices_of(&c, &context).iter().map(|n| n.user_id).collect();
+        assert_eq!(told, vec![6, 4]);
+        let c = change(TableKind::Tasks, ChangeOp::Delete, Some(before), None, 2);
+        assert_eq!(notices_of(&c, &context), vec![Notice { user_id: 4, kind: NoticeKind::Status, task_id: Some(42) }]);
     }
 
     #[test]
@@ -162,7 +232,7 @@ mod tests {
             9,
         );
         let now = |_| Some(fields(&[("assigned_to", "2"), ("created_by", "3")]));
-        let users: Vec<u64> = notices_of(&c, &now).iter().map(|n| n.user_id).collect();
+        let users: Vec<u64> = notices_of(&c, &ctx(&now)).iter().map(|n| n.user_id).collect();
         assert_eq!(users, vec![3, 2]);
     }
 
@@ -176,7 +246,10 @@ mod tests {
             2,
         );
         let task = |id| (id == 7).then(|| fields(&[("assigned_to", "2"), ("created_by", "3")]));
-        assert_eq!(notices_of(&c, &task), vec![Notice { user_id: 3, kind: NoticeKind::Comments, task_id: Some(7) }]);
+        assert_eq!(
+            notices_of(&c, &ctx(&task)),
+            vec![Notice { user_id: 3, kind: NoticeKind::Comments, task_id: Some(7) }]
+        );
     }
 
     #[test]
@@ -189,11 +262,14 @@ mod tests {
             // The journal's event names the user it is about as its actor.
             2,
         );
-        assert_eq!(notices_of(&c, &none), vec![Notice { user_id: 2, kind: NoticeKind::Deadlines, task_id: Some(5) }]);
+        assert_eq!(
+            notices_of(&c, &ctx(&none)),
+            vec![Notice { user_id: 2, kind: NoticeKind::Deadlines, task_id: Some(5) }]
+        );
         c.after = Some(fields(&[("type", "api_key.expiring"), ("entity_id", "1"), ("user_id", "4")]));
-        assert_eq!(notices_of(&c, &none), vec![Notice { user_id: 4, kind: NoticeKind::Keys, task_id: None }]);
+        assert_eq!(notices_of(&c, &ctx(&none)), vec![Notice { user_id: 4, kind: NoticeKind::Keys, task_id: None }]);
         c.after = Some(fields(&[("type", "report.generated")]));
-        assert!(notices_of(&c, &none).is_empty());
+        assert!(notices_of(&c, &ctx(&none)).is_empty());
         assert!(is_daily_report(&c));
     }
 }

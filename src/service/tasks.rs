@@ -82,6 +82,30 @@ impl RecordService {
         }
     }
 
+    /// Who last gave task `id` to someone: the actor of the newest event that set its
+    /// `assigned_to` (a status change is told to them). Looks back over the last
+    /// 50,000 events at most.
+    pub fn last_assigner(&self, id: u64) -> Option<u64> {
+        let events = self.store().table(TableKind::Events).ok()?;
+        let col = |name: &str| events.position(name).unwrap_or(usize::MAX);
+        let (c_type, c_entity, c_id, c_user, c_data) =
+            (col("type"), col("entity"), col("entity_id"), col("user_id"), col("data"));
+        let wanted = id.to_string();
+        events
+            .rows
+            .values()
+            .rev()
+            .take(50_000)
+            .filter(|r| r.cell(c_entity) == "task" && r.cell(c_id) == wanted)
+            .filter(|r| matches!(r.cell(c_type), "task.updated" | "task.created"))
+            .find(|r| {
+                let data: serde_json::Value = serde_json::from_str(r.cell(c_data)).unwrap_or_default();
+                data["after"]["assigned_to"].as_str().is_some_and(|a| !a.is_empty())
+                    || data["after"]["assigned_to"].is_u64()
+            })
+            .and_then(|r| r.cell(c_user).parse().ok())
+    }
+
     /// Deletes a task: its comments and feedback go with it; its documents stay,
     /// unlinked from it.
     pub(super) async fn delete_task(

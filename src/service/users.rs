@@ -121,6 +121,17 @@ impl RecordService {
             .collect())
     }
 
+    /// The active users of `role` (the managers a new task is announced to).
+    pub fn active_with_role(&self, role: &str) -> Vec<u64> {
+        let Ok(users) = self.store().table(TableKind::Users) else { return Vec::new() };
+        users
+            .rows
+            .iter()
+            .filter(|(_, r)| users.value(r, "role") == role && parse_bool(users.value(r, "is_active")) == Ok(true))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// The signed-in person's own profile: the users columns that describe them (no
     /// secret, no Telegram id) and how they are shown.
     pub fn profile(&self, p: &Principal) -> Result<serde_json::Value, ServiceError> {

@@ -24,4 +24,5 @@ mod telegram;
 mod telegram_login;
 mod tidy;
 mod users_cli;
+mod who_is_told;
 mod workflow;

@@ -49,7 +49,7 @@ async fn bot_app(fake: &FakeTelegram) -> TestApp {
     bot_app_with(fake, |_| {}).await
 }
 
-async fn bot_app_with(fake: &FakeTelegram, more: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn bot_app_with(fake: &FakeTelegram, more: impl FnOnce(&mut Config)) -> TestApp {
     let url = fake.url.clone();
     let app = TestApp::spawn_with(prepare, |c| {
         configure(c, &url);
@@ -75,12 +75,12 @@ pub(crate) async fn say(fake: &FakeTelegram, from: i64, username: Option<&str>, 
     }
 }
 
-fn text_of(message: &Value) -> String {
+pub(crate) fn text_of(message: &Value) -> String {
     message["text"].as_str().unwrap_or("").to_string()
 }
 
 /// The callback data of every inline button of a message.
-fn buttons(message: &Value) -> Vec<String> {
+pub(crate) fn buttons(message: &Value) -> Vec<String> {
     message["reply_markup"]["inline_keyboard"]
         .as_array()
         .map(|rows| {

@@ -1,0 +1,96 @@
+//! Who is told, against the fake Bot API: the dispatcher of each new request (and the
+//! team chat, with "Take it"), whoever assigned work when it moves, the client with
+//! rating buttons when it is finished, the technician when his job is re-dated, taken
+//! away or deleted. Each in their language; nobody about their own action.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::fake_telegram::FakeTelegram;
+use crate::security::{call, token};
+use crate::telegram::{TOKEN, bot_app_with, buttons, say, text_of};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_change_reaches_exactly_the_people_it_concerns() {
+    let fake = FakeTelegram::start(TOKEN).await;
+    let app = bot_app_with(&fake, |c| {
+        c.feedback.form_url = "https://forms.example/rate".into();
+        c.telegram.team_chat_id = "-100500".into();
+        c.telegram.team_chat_new_tasks = true;
+    })
+    .await;
+    let (anna, mike) = (token(&app, "anna").await, token(&app, "mike").await);
+
+    // A client's request from the chat: the dispatcher (manager) hears, with "Take it";
+    // the team chat gets the line; the client (who did it) and the admin hear nothing.
+    let reply = say(&fake, 1004, None, "/new Oven is cold").await;
+    let id = text_of(&reply).split('#').nth(1).and_then(|s| s.split(' ').next()).unwrap().parse::<u64>().unwrap();
+    let told = fake.wait_text(1002, "New task").await;
+    assert!(buttons(&told.body).iter().any(|b| b == &format!("take:{id}")), "{:?}", told.body);
+    let team = fake.wait_text(-100500, &format!("New task #{id}")).await;
+    assert_eq!(buttons(&team.body), [format!("take:{id}")]);
+    // boris takes it from the team chat's button.
+    fake.press(1003, team.body["message_id"].as_i64().unwrap_or(1), &format!("take:{id}"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while call(&app, "GET", &format!("/api/tasks/{id}"), Some(&anna), None).await.1["assigned_to"] != 3 {
+        assert!(tokio::time::Instant::now() < deadline, "the take button took nothing");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(fake.sent_to(1001).is_empty(), "the admin is not the dispatcher: {:?}", fake.sent_to(1001));
+
+    // The dispatcher assigns another request to boris; boris finishes it in the bot.
+    let (_, other) =
+        call(&app, "POST", "/api/tasks", Some(&anna), Some(json!({"title": "Washer leaks again", "created_by": 4})))
+            .await;
+    let other_id = other["id"].as_u64().unwrap();
+    let path = format!("/api/tasks/{other_id}");
+    let (s, _) = call(&app, "PATCH", &path, Some(&mike), Some(json!({"assigned_to": 3}))).await;
+    assert_eq!(s, 200);
+    fake.wait_text(1003, &format!("Washer leaks again")).await;
+    let t = text_of(&say(&fake, 1003, None, &format!("/done {other_id}")).await);
+    assert!(t.contains("Done"), "{t}");
+    // Whoever assigned it hears it is finished; the client who asked rates it there.
+    fake.wait_text(1002, "Status: New → Done").await;
+    let finished = fake.wait_text(1004, "Status: New → Done").await;
+    let text = text_of(&finished.body);
+    assert!(text.contains("Rate it") && text.contains("https://forms.example/rate"), "{text}");
+    let rates = buttons(&finished.body);
+    assert_eq!(rates, (1..=5).map(|n| format!("rate:{other_id}:{n}")).collect::<Vec<_>>());
+    fake.press(1004, finished.body["message_id"].as_i64().unwrap_or(1), &format!("rate:{other_id}:4"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, feedback) = call(&app, "GET", &format!("/api/tasks/{other_id}/feedback"), Some(&anna), None).await;
+        if feedback["total"] == 1 {
+            assert_eq!(feedback["items"][0]["rating"], 4, "{feedback}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no rating from the chat: {feedback}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Rating twice is refused, in words.
+    fake.press(1004, 1, &format!("rate:{other_id}:1"));
+    let refused = fake
+        .wait_for("answerCallbackQuery", Duration::from_secs(5), |c| {
+            c.body["text"].as_str().unwrap_or("").starts_with("Not done")
+        })
+        .await;
+    assert!(refused.body["text"].as_str().unwrap().contains("rated"), "{:?}", refused.body);
+
+    // The technician's job re-dated, re-prioritised, taken away, deleted: he hears each.
+    let job = format!("/api/tasks/{id}");
+    call(&app, "PATCH", &job, Some(&mike), Some(json!({"due_date": "2030-01-15"}))).await;
+    fake.wait_text(1003, "Due date: none → 2030-01-15").await;
+    call(&app, "PATCH", &job, Some(&mike), Some(json!({"priority": "critical"}))).await;
+    fake.wait_text(1003, "Priority: medium → critical").await;
+    call(&app, "PATCH", &job, Some(&mike), Some(json!({"assigned_to": 5}))).await;
+    fake.wait_text(1003, "No longer yours").await;
+    call(&app, "PATCH", &job, Some(&mike), Some(json!({"assigned_to": 3}))).await;
+    let (s, _) = call(&app, "DELETE", &job, Some(&mike), None).await;
+    assert_eq!(s, 204);
+    fake.wait_text(1003, "Task deleted").await;
+    // Nobody was told of their own doing.
+    assert!(fake.sent_to(1002).iter().all(|m| !text_of(&m.body).contains("Due date")));
+    app.stop().await;
+}
