@@ -48,7 +48,7 @@ async fn each_change_reaches_exactly_the_people_it_concerns() {
     let path = format!("/api/tasks/{other_id}");
     let (s, _) = call(&app, "PATCH", &path, Some(&mike), Some(json!({"assigned_to": 3}))).await;
     assert_eq!(s, 200);
-    fake.wait_text(1003, &format!("Washer leaks again")).await;
+    fake.wait_text(1003, "Washer leaks again").await;
     let t = text_of(&say(&fake, 1003, None, &format!("/done {other_id}")).await);
     assert!(t.contains("Done"), "{t}");
     // Whoever assigned it hears it is finished; the client who asked rates it there.
