@@ -42,7 +42,12 @@ pub fn routes(
         .and(super::gate::caller())
         .map(move |caller: super::gate::Caller| {
             let tables = store.status();
-            let healthy = tables.iter().all(|t| t.readable);
+            // Degraded (still 200) while a table cannot be read or written (a broken
+            // file, the database gone), Telegram does not take messages, or the model
+            // fails; the details name which.
+            let telegram = chats.state();
+            let model = analyst.health();
+            let healthy = tables.iter().all(|t| t.readable) && telegram.state != "retrying" && model["state"] != "degraded";
             let stats = store.stats();
             let mut warnings = Vec::new();
             if !config.security.enabled {
@@ -80,8 +85,8 @@ pub fn routes(
                     "watcher": {"state": if store.backend().watching { "ok" } else { "off" }},
                     "scheduler": {"state": if config.cron.enabled { "ok" } else { "disabled" }, "jobs": config.cron.jobs.len()},
                     "websocket": {"state": "ok", "clients": super::ws::CLIENTS.load(Ordering::Relaxed)},
-                    "telegram": chats.state(),
-                    "llm": analyst.health(),
+                    "telegram": telegram,
+                    "llm": model,
                 },
                 "config": &*config,
             });

@@ -48,6 +48,8 @@ pub fn commands_for(role: Option<Role>) -> Vec<(&'static str, Msg, Msg)> {
         ("comment", Msg::HelpComment, Msg::CmdComment),
         ("report", Msg::HelpReport, Msg::CmdReport),
         ("analyze", Msg::HelpAnalyze, Msg::CmdAnalyze),
+        ("unassigned", Msg::HelpUnassigned, Msg::CmdUnassigned),
+        ("assign", Msg::HelpAssign, Msg::CmdAssign),
         ("settings", Msg::HelpSettings, Msg::CmdSettings),
         ("help", Msg::HelpHelp, Msg::CmdHelp),
     ];
@@ -55,6 +57,8 @@ pub fn commands_for(role: Option<Role>) -> Vec<(&'static str, Msg, Msg)> {
         .filter(|(name, _, _)| match (role, *name) {
             // A client follows their requests; moving and taking work is staff's.
             (Some(Role::Client), "status" | "done" | "take") => false,
+            // Dispatching is the managers' (and the admin's).
+            (Some(Role::Member | Role::Client | Role::Supervisor), "unassigned" | "assign") => false,
             // A supervisor reads everything and changes nothing.
             (Some(Role::Supervisor), "new" | "status" | "done" | "take" | "comment") => false,
             _ => true,
@@ -158,6 +162,14 @@ pub async fn on_message(services: &Services, from: &Sender, text: &str) -> (Repl
             None => usage(Msg::UsageAnalyze),
         },
         "/settings" => Ok(settings(services, &p, lang)),
+        "/unassigned" => me.unassigned(),
+        "/assign" => {
+            let (id, who) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            match (task_id(id), who.trim()) {
+                (Some(id), who) if !who.is_empty() => me.assign(id, who).await,
+                _ => usage(Msg::UsageAssign),
+            }
+        }
         c if c.starts_with('/') => Ok(Reply::text(format!(
             "{}\n\n{}",
             lang.f(Msg::UnknownCommand, &[("command", &escape(c))]),
@@ -422,10 +434,107 @@ impl Me<'_> {
         Ok(Reply::text(self.lang.f(Msg::CommentAdded, &[("id", &id)])))
     }
 
+    /// `/unassigned`: open tasks nobody has, oldest first, with "Take it".
+    fn unassigned(&self) -> Result<Reply, ServiceError> {
+        let (services, lang) = (self.services, self.lang);
+        let open: Vec<String> = services
+            .config
+            .tasks
+            .statuses
+            .iter()
+            .filter(|s| !services.records.deadlines().is_closed(s))
+            .cloned()
+            .collect();
+        let params: Vec<(String, String)> = [
+            ("assigned_to", String::new()),
+            ("status", open.join(",")),
+            ("sort", "id".to_string()),
+            ("per_page", "20".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let query = crate::service::ListQuery::from_params(&params).map_err(ServiceError::invalid)?;
+        let (page, _) = services.records.list(self.p, TableKind::Tasks, query)?;
+        if page.total == 0 {
+            return Ok(Reply::text(lang.t(Msg::NoUnassigned)));
+        }
+        let workflow = &services.records.deadlines().workflow;
+        let mut text = lang.f(Msg::Unassigned, &[("count", &page.total)]);
+        let mut buttons = Vec::new();
+        for task in page.items() {
+            text.push('\n');
+            text.push_str(&task_line(&task, workflow, lang));
+            let id = task.get("id").cloned().unwrap_or_default();
+            buttons.push(vec![Button { label: format!("#{id} {}", lang.t(Msg::TakeIt)), data: format!("take:{id}") }]);
+        }
+        Ok(Reply { text, buttons })
+    }
+
+    /// `/assign N WHO`: WHO is a username or a full name (any case).
+    async fn assign(&self, id: u64, who: &str) -> Result<Reply, ServiceError> {
+        let lang = self.lang;
+        let wanted = who.trim_start_matches('@').to_lowercase();
+        let people = self.services.records.directory(self.p)?;
+        let matching: Vec<_> = people
+            .iter()
+            .filter(|e| e.username.to_lowercase() == wanted || e.full_name.to_lowercase() == wanted)
+            .collect();
+        let person = match matching.as_slice() {
+            [one] => *one,
+            [] => return Ok(Reply::text(lang.f(Msg::NoSuchPerson, &[("who", &escape(who))]))),
+            _ => return Ok(Reply::text(lang.f(Msg::TwoPeople, &[("who", &escape(who))]))),
+        };
+        let fields: Fields = [("assigned_to".to_string(), person.id.to_string())].into();
+        self.services.records.update(self.p, TableKind::Tasks, id, fields, None, false).await?;
+        let lead = format!("{}\n", lang.f(Msg::AssignedTo, &[("name", &escape(&person.name))]));
+        show_task(self.services, self.p, id, &lead, lang)
+    }
+
     fn report(&self) -> Result<Reply, ServiceError> {
+        if self.p.role == Role::Client {
+            return self.client_report();
+        }
         let (person, team) = self.services.records.report_for(self.p, Utc::now())?;
         let workflow = &self.services.records.deadlines().workflow;
         Ok(Reply::text(personal_report(&person, team.as_ref(), workflow, self.lang)))
+    }
+
+    /// A client's `/report`: their own requests, open by status and finished.
+    fn client_report(&self) -> Result<Reply, ServiceError> {
+        let (services, lang) = (self.services, self.lang);
+        let me = self.p.me();
+        let params: Vec<(String, String)> = vec![("created_by".into(), me), ("per_page".into(), "500".into())];
+        let query = crate::service::ListQuery::from_params(&params).map_err(ServiceError::invalid)?;
+        let (page, _) = services.records.list(self.p, TableKind::Tasks, query)?;
+        let deadlines = services.records.deadlines();
+        let mut by_status: std::collections::BTreeMap<usize, (String, usize)> = Default::default();
+        let (mut open, mut done) = (0, 0);
+        let mut lines = Vec::new();
+        for task in page.items() {
+            let status = task.get("status").cloned().unwrap_or_default();
+            if deadlines.is_done(&status) {
+                done += 1;
+            } else if !deadlines.is_closed(&status) {
+                open += 1;
+                let order = services.config.tasks.statuses.iter().position(|s| *s == status).unwrap_or(usize::MAX);
+                by_status.entry(order).or_insert_with(|| (status.clone(), 0)).1 += 1;
+                lines.push(task_line(&task, &deadlines.workflow, lang));
+            }
+        }
+        let mut text = lang.f(Msg::ClientReport, &[("open", &open), ("done", &done)]);
+        let counts: Vec<String> = by_status
+            .values()
+            .map(|(status, n)| format!("{} {n}", escape(deadlines.workflow.label(status, lang))))
+            .collect();
+        if !counts.is_empty() {
+            text.push_str(&format!(" ({})", counts.join(", ")));
+        }
+        for line in lines.iter().take(20) {
+            text.push('\n');
+            text.push_str(line);
+        }
+        Ok(Reply::text(text))
     }
 
     async fn analyze(&self, id: u64) -> Reply {

@@ -59,6 +59,17 @@ catalogue! {
     HelpAnalyze => "/analyze N — an AI analysis of a task", "/analyze N — ИИ-анализ задачи";
     HelpSettings => "/settings — which notifications you get", "/settings — какие уведомления получать";
     HelpHelp => "/help — this list", "/help — этот список";
+    HelpUnassigned => "/unassigned — open tasks nobody has", "/unassigned — открытые задачи без исполнителя";
+    HelpAssign => "/assign N WHO — give a task to someone (username or name)", "/assign N КТО — назначить задачу (логин или имя)";
+    CmdUnassigned => "open tasks nobody has", "задачи без исполнителя";
+    CmdAssign => "assign: /assign N WHO", "назначить: /assign N КТО";
+    UsageAssign => "Usage: /assign N WHO (a username or a full name)", "Так: /assign N КТО (логин или полное имя)";
+    NoSuchPerson => "Nobody active is called \"{who}\".", "Активного пользователя «{who}» нет.";
+    TwoPeople => "\"{who}\" names more than one person; use the username.", "«{who}» подходит нескольким людям; укажите логин.";
+    AssignedTo => "👤 Assigned to <b>{name}</b>.", "👤 Назначено: <b>{name}</b>.";
+    NoUnassigned => "Every open task has someone.", "У всех открытых задач есть исполнитель.";
+    Unassigned => "<b>Open tasks nobody has: {count}</b>", "<b>Без исполнителя: {count}</b>";
+    ClientReport => "📋 <b>Your requests</b>: {open} open, {done} finished", "📋 <b>Ваши заявки</b>: открыто {open}, выполнено {done}";
     CmdTasks => "your open tasks", "ваши открытые задачи";
     CmdTask => "one task: /task N", "одна задача: /task N";
     CmdNew => "a new task: /new TITLE", "новая задача: /new НАЗВАНИЕ";

@@ -94,3 +94,30 @@ async fn each_change_reaches_exactly_the_people_it_concerns() {
     assert!(fake.sent_to(1002).iter().all(|m| !text_of(&m.body).contains("Due date")));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dispatcher_sees_the_pool_and_assigns_by_name_and_a_client_reports_their_requests() {
+    let fake = FakeTelegram::start(TOKEN).await;
+    let app = bot_app_with(&fake, |_| {}).await;
+    let anna = token(&app, "anna").await;
+    let (s, _) = call(&app, "PATCH", "/api/users/3", Some(&anna), Some(json!({"full_name": "Boris Ivanov"}))).await;
+    assert_eq!(s, 200);
+    // The fixtures: #1 is boris's (by carl), #2 mike's, #3 nobody's.
+    let pool = say(&fake, 1002, None, "/unassigned").await;
+    let t = text_of(&pool);
+    assert!(t.contains("Open tasks nobody has: 1") && t.contains("#3 Dryer does not start"), "{t}");
+    assert_eq!(buttons(&pool), ["take:3"]);
+    let t = text_of(&say(&fake, 1002, None, "/assign 3 boris ivanov").await);
+    assert!(t.contains("Assigned to <b>Boris Ivanov</b>"), "{t}");
+    assert_eq!(call(&app, "GET", "/api/tasks/3", Some(&anna), None).await.1["assigned_to"], 3);
+    let t = text_of(&say(&fake, 1002, None, "/assign 2 nobody").await);
+    assert!(t.contains("Nobody active is called \"nobody\""), "{t}");
+    // A technician may not dispatch; /help does not offer it.
+    let t = text_of(&say(&fake, 1003, None, "/assign 2 boris").await);
+    assert!(t.starts_with("Not allowed"), "{t}");
+    assert!(!text_of(&say(&fake, 1003, None, "/help").await).contains("/assign"));
+    // The client's /report counts their own requests.
+    let t = text_of(&say(&fake, 1004, None, "/report").await);
+    assert!(t.contains("Your requests</b>: 1 open, 0 finished") && t.contains("#1 Washer leaks"), "{t}");
+    app.stop().await;
+}
