@@ -359,6 +359,9 @@ pub struct Telegram {
     pub login_widget: bool,
     /// Also announce each new task in `team_chat_id`, with a "Take it" button.
     pub team_chat_new_tasks: bool,
+    /// A message Telegram did not take is retried until it is this old (also across
+    /// restarts: what waits is kept in the data folder or the database).
+    pub max_message_age_hours: u64,
 }
 impl Default for Telegram {
     fn default() -> Self {
@@ -368,6 +371,7 @@ impl Default for Telegram {
             team_chat_id: String::new(),
             login_widget: false,
             team_chat_new_tasks: false,
+            max_message_age_hours: 24,
         }
     }
 }

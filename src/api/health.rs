@@ -47,7 +47,10 @@ pub fn routes(
             // fails; the details name which.
             let telegram = chats.state();
             let model = analyst.health();
-            let healthy = tables.iter().all(|t| t.readable) && telegram.state != "retrying" && model["state"] != "degraded";
+            let healthy = tables.iter().all(|t| t.readable)
+                && telegram.state != "retrying"
+                && telegram.undelivered_since.is_none()
+                && model["state"] != "degraded";
             let stats = store.stats();
             let mut warnings = Vec::new();
             if !config.security.enabled {

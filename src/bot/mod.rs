@@ -58,7 +58,8 @@ pub fn start(services: &Services) -> Result<Option<Bot>, String> {
         teloxide::net::default_reqwest_settings().build().map_err(|e| format!("the bot's HTTP client: {e}"))?;
     let bot = teloxide::Bot::with_client(token.clone(), client).set_api_url(url);
     let (stop, stopped) = watch::channel(false);
-    let (outbox, sender) = outbox::start(bot.clone(), services.chats.clone(), token.clone(), stopped.clone());
+    let max_age = Duration::from_secs(services.config.telegram.max_message_age_hours.max(1) * 3600);
+    let (outbox, sender) = outbox::start(bot.clone(), services.chats.clone(), token.clone(), stopped.clone(), max_age);
     let mut tasks = JoinSet::new();
     tasks.spawn(sender.run());
     tasks.spawn(notify::follow(services.clone(), outbox.clone(), stopped.clone()));

@@ -1,9 +1,15 @@
 //! Everything the bot sends goes through one queue that keeps Telegram's limits
 //! (about one message a second per chat and thirty a second in all), waits as long as
-//! a 429's `retry_after` says, retries a failed send a few times with backoff, and
-//! stops writing to a user who blocked the bot (marked in telegram.csv, skipped
-//! until they write again). Written here rather than teloxide's `Throttle` so that
-//! the blocked mark, the health figures and the shutdown are ours.
+//! a 429's `retry_after` says, and stops writing to a user who blocked the bot (marked
+//! in telegram.csv, skipped until they write again). Written here rather than
+//! teloxide's `Throttle` so that the blocked mark, the health figures and the shutdown
+//! are ours.
+//!
+//! Delivery is durable: a message Telegram did not take (down, 5xx, 429, the network)
+//! is retried with backoff (up to a minute between tries) until it is delivered or
+//! older than `telegram.max_message_age_hours`. While anything waits after a failure,
+//! and at a clean stop, what waits is kept (`Chats::keep_undelivered`: the data folder,
+//! or the database on PostgreSQL) and queued again at the next start.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -25,7 +31,10 @@ use super::text;
 pub const QUEUE_LIMIT: usize = 10_000;
 const PER_CHAT_GAP: Duration = Duration::from_secs(1);
 const PER_SECOND: usize = 30;
-const ATTEMPTS: u32 = 5;
+/// The longest wait between two tries of one message.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How often what waits after a failure is kept for a restart.
+const KEEP_EVERY: Duration = Duration::from_secs(2);
 
 /// An inline button: its label and the callback data it sends back (≤ 64 bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,17 +107,98 @@ impl Outbox {
 
 /// A queue and the task that empties it, until `stop` turns true (what is still
 /// queued then gets a few seconds to go out).
-pub fn start(bot: teloxide::Bot, chats: Arc<Chats>, token: String, stop: watch::Receiver<bool>) -> (Outbox, Sender) {
+pub fn start(
+    bot: teloxide::Bot,
+    chats: Arc<Chats>,
+    token: String,
+    stop: watch::Receiver<bool>,
+    max_age: Duration,
+) -> (Outbox, Sender) {
     let (tx, rx) = mpsc::channel(QUEUE_LIMIT);
     let outbox = Outbox { tx, chats: chats.clone() };
-    let sender = Sender { bot, chats, token, rx, stop, queues: HashMap::new(), order: VecDeque::new() };
+    let mut sender = Sender {
+        bot,
+        chats,
+        token,
+        rx,
+        stop,
+        queues: HashMap::new(),
+        order: VecDeque::new(),
+        max_age,
+        failing: false,
+        kept_at: None,
+    };
+    sender.load_kept();
     (outbox, sender)
 }
 
-/// One queued message and how often it was tried.
+/// One queued message, how often it was tried, and when it was first queued.
 struct Queued {
     message: Outgoing,
     attempts: u32,
+    born: chrono::DateTime<chrono::Utc>,
+}
+
+/// A waiting message as it is kept across a restart.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    /// A chat id, or `@channel`.
+    chat: String,
+    user: Option<u64>,
+    /// Set for an edit of an earlier message.
+    message_id: Option<i32>,
+    text: String,
+    buttons: Vec<Vec<(String, String)>>,
+    born: chrono::DateTime<chrono::Utc>,
+}
+
+impl Kept {
+    fn of(q: &Queued) -> Kept {
+        let buttons = |rows: &Vec<Vec<Button>>| {
+            rows.iter().map(|r| r.iter().map(|b| (b.label.clone(), b.data.clone())).collect()).collect()
+        };
+        match &q.message {
+            Outgoing::Send { to, user, text, buttons: b } => Kept {
+                chat: match to {
+                    Recipient::Id(id) => id.0.to_string(),
+                    Recipient::ChannelUsername(name) => name.clone(),
+                },
+                user: *user,
+                message_id: None,
+                text: text.clone(),
+                buttons: buttons(b),
+                born: q.born,
+            },
+            Outgoing::Edit { chat, message, text, buttons: b } => Kept {
+                chat: chat.0.to_string(),
+                user: None,
+                message_id: Some(message.0),
+                text: text.clone(),
+                buttons: buttons(b),
+                born: q.born,
+            },
+        }
+    }
+
+    fn into_queued(self) -> Queued {
+        let buttons: Vec<Vec<Button>> = self
+            .buttons
+            .into_iter()
+            .map(|r| r.into_iter().map(|(label, data)| Button { label, data }).collect())
+            .collect();
+        let message = match (self.chat.parse::<i64>(), self.message_id) {
+            (Ok(chat), Some(id)) => {
+                Outgoing::Edit { chat: ChatId(chat), message: MessageId(id), text: self.text, buttons }
+            }
+            (Ok(chat), None) => {
+                Outgoing::Send { to: Recipient::Id(ChatId(chat)), user: self.user, text: self.text, buttons }
+            }
+            (Err(_), _) => {
+                Outgoing::Send { to: Recipient::ChannelUsername(self.chat), user: self.user, text: self.text, buttons }
+            }
+        };
+        Queued { message, attempts: 0, born: self.born }
+    }
 }
 
 /// The task that sends.
@@ -121,6 +211,12 @@ pub struct Sender {
     queues: HashMap<String, VecDeque<Queued>>,
     /// Chats with something waiting, in the order they first had it.
     order: VecDeque<String>,
+    /// `telegram.max_message_age_hours`: an undelivered message older than this goes.
+    max_age: Duration,
+    /// A send failed and nothing has gone through since: what waits is kept.
+    failing: bool,
+    /// When what waits was last kept (None: not since it changed).
+    kept_at: Option<Instant>,
 }
 
 /// When each chat may get its next message, and the sends of the last second.
@@ -148,6 +244,49 @@ impl Pace {
 }
 
 impl Sender {
+    /// Queues again what a previous run kept, if still young enough.
+    fn load_kept(&mut self) {
+        let Some(bytes) = self.chats.undelivered() else { return };
+        let kept: Vec<Kept> = serde_json::from_slice(&bytes).unwrap_or_default();
+        let now = chrono::Utc::now();
+        let mut count = 0;
+        for k in kept {
+            if (now - k.born).to_std().is_ok_and(|age| age > self.max_age) {
+                continue;
+            }
+            self.put(k.into_queued());
+            count += 1;
+        }
+        if count > 0 {
+            tracing::info!(count, "Telegram messages kept by the last run are queued again");
+            self.chats.update_state(|s| s.queued += count);
+            self.failing = true;
+        }
+    }
+
+    /// Keeps what waits (while sends fail, and at a stop), at most every few seconds.
+    fn keep(&mut self, force: bool) {
+        let now = Instant::now();
+        if !force && (!self.failing || self.kept_at.is_some_and(|at| now.duration_since(at) < KEEP_EVERY)) {
+            return;
+        }
+        let waiting: Vec<Kept> = self.queues.values().flatten().map(Kept::of).collect();
+        let bytes = serde_json::to_vec(&waiting).unwrap_or_default();
+        if let Err(e) = self.chats.keep_undelivered(&bytes) {
+            tracing::warn!(error = %e, "the bot's undelivered messages could not be kept for a restart");
+        }
+        self.kept_at = Some(now);
+    }
+
+    fn put(&mut self, queued: Queued) {
+        let key = queued.message.chat_key();
+        let queue = self.queues.entry(key.clone()).or_default();
+        if queue.is_empty() {
+            self.order.push_back(key);
+        }
+        queue.push_back(queued);
+    }
+
     fn enqueue(&mut self, message: Outgoing) {
         let parts: Vec<Outgoing> = match message {
             Outgoing::Send { to, user, text: body, buttons } => {
@@ -167,13 +306,9 @@ impl Sender {
         if extra > 0 {
             self.chats.update_state(|s| s.queued += extra);
         }
+        let born = chrono::Utc::now();
         for part in parts {
-            let key = part.chat_key();
-            let queue = self.queues.entry(key.clone()).or_default();
-            if queue.is_empty() {
-                self.order.push_back(key);
-            }
-            queue.push_back(Queued { message: part, attempts: 0 });
+            self.put(Queued { message: part, attempts: 0, born });
         }
     }
 
@@ -187,8 +322,11 @@ impl Sender {
             let stopping = *self.stop.borrow();
             if stopping {
                 self.drain(&mut pace).await;
+                // What could not go out waits for the next start.
+                self.keep(true);
                 return;
             }
+            self.keep(false);
             let now = Instant::now();
             let ready = self.order.iter().position(|c| pace.chat_ready_at(c, now) <= now);
             let Some(index) = ready else {
@@ -233,6 +371,14 @@ impl Sender {
         let mut keep = true;
         match result {
             Ok(()) => {
+                // Telegram takes messages again: once nothing waits, the kept list is
+                // emptied, so that a restart sends nothing twice.
+                self.chats.update_state(|s| s.undelivered_since = None);
+                let was_failing = self.failing;
+                self.failing = was_failing && !self.queues.values().all(VecDeque::is_empty);
+                if was_failing && !self.failing {
+                    self.keep(true);
+                }
                 pace.next_for_chat.insert(key.clone(), now + PER_CHAT_GAP);
                 self.chats.update_state(|s| {
                     s.messages_sent += 1;
@@ -240,6 +386,7 @@ impl Sender {
                 });
             }
             Err(RequestError::RetryAfter(wait)) => {
+                self.failing = true;
                 let wait = wait.duration();
                 // Telegram names how long to wait: nothing goes out before then.
                 pace.paused_until = Some(now + wait);
@@ -268,16 +415,17 @@ impl Sender {
             }
             Err(e) => {
                 let text = text::redact(&e.to_string(), &self.token);
-                if queued.attempts < ATTEMPTS {
-                    // 1, 2, 4, 8 s between tries.
-                    let backoff = Duration::from_secs(1 << (queued.attempts - 1).min(4));
+                self.failing = true;
+                let age = (chrono::Utc::now() - queued.born).to_std().unwrap_or_default();
+                if age <= self.max_age {
+                    // 1, 2, 4, 8… s between tries, a minute at most; the chat's queue
+                    // waits behind it, so its messages keep their order.
+                    let backoff = Duration::from_secs(1 << (queued.attempts - 1).min(6)).min(MAX_BACKOFF);
                     pace.next_for_chat.insert(key.clone(), now + backoff);
                     self.note_error(&format!("sending failed (will retry): {text}"));
-                    if let Some(q) = self.queues.get_mut(&key) {
-                        q.push_front(queued);
-                    }
+                    self.queues.entry(key.clone()).or_default().push_front(queued);
                 } else {
-                    tracing::warn!(error = %text, "a Telegram message was given up after {ATTEMPTS} tries");
+                    tracing::warn!(error = %text, "a Telegram message was given up: older than telegram.max_message_age_hours");
                     self.note_error(&format!("a message was given up: {text}"));
                     self.chats.update_state(|s| {
                         s.messages_failed += 1;
@@ -297,6 +445,7 @@ impl Sender {
         let at = crate::domain::values::now_timestamp();
         self.chats.update_state(|s| {
             s.last_error = Some(text.to_string());
+            s.undelivered_since.get_or_insert_with(|| at.clone());
             s.last_error_at = Some(at);
         });
     }

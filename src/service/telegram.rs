@@ -26,6 +26,8 @@ use super::board_login;
 
 /// Link codes, by the SHA-256 of the code: the code itself is never kept.
 const LINKS_FILE: &str = ".taskboard/telegram_links.csv";
+/// Messages Telegram did not take yet, kept for a restart.
+const OUTBOX_FILE: &str = ".taskboard/telegram_outbox.json";
 /// How long a link code may be used.
 pub const LINK_TTL_MINUTES: i64 = 10;
 
@@ -62,6 +64,8 @@ pub struct BotState {
     pub messages_failed: u64,
     /// Messages waiting for Telegram's rate limits.
     pub queued: usize,
+    /// Since when Telegram has not taken a message (None: the last send went through).
+    pub undelivered_since: Option<String>,
 }
 
 /// The Telegram use cases and the bot's state.
@@ -160,6 +164,17 @@ impl Chats {
             })
             .map(|(id, _)| *id)
             .collect()
+    }
+
+    /// The messages the bot could not deliver yet, as it last kept them (a side file:
+    /// the folder's, or the database's on PostgreSQL).
+    pub fn undelivered(&self) -> Option<Vec<u8>> {
+        self.store.read_aux(OUTBOX_FILE)
+    }
+
+    /// Keeps the undelivered messages for a restart.
+    pub fn keep_undelivered(&self, bytes: &[u8]) -> Result<(), StoreError> {
+        self.store.write_aux(OUTBOX_FILE, bytes)
     }
 
     /// The bot's state now.

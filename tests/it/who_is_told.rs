@@ -121,3 +121,55 @@ async fn the_dispatcher_sees_the_pool_and_assigns_by_name_and_a_client_reports_t
     assert!(t.contains("Your requests</b>: 1 open, 0 finished") && t.contains("#1 Washer leaks"), "{t}");
     app.stop().await;
 }
+
+/// Waits until `chat` got a message containing `needle`, up to `within`.
+async fn told_within(fake: &FakeTelegram, chat: i64, needle: &str, within: Duration) -> usize {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let n = fake.sent_to(chat).iter().filter(|c| c.status == 200 && text_of(&c.body).contains(needle)).count();
+        if n > 0 {
+            return n;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{chat} was not told {needle:?} within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telegram_outage_delays_notices_but_loses_none_even_across_a_restart() {
+    let fake = FakeTelegram::start(TOKEN).await;
+    let app = bot_app_with(&fake, |_| {}).await;
+    let anna = token(&app, "anna").await;
+    // Down for 20 s (longer than the five tries of before): the notice waits, then
+    // arrives once; health says degraded meanwhile.
+    fake.set_down(true);
+    let (s, _) = call(&app, "PATCH", "/api/tasks/3", Some(&anna), Some(json!({"assigned_to": 3}))).await;
+    assert_eq!(s, 200);
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let (_, health) = call(&app, "GET", "/api/health", Some(&anna), None).await;
+    assert_eq!(health["status"], "degraded", "{}", health["components"]["telegram"]);
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    fake.set_down(false);
+    assert_eq!(told_within(&fake, 1003, "Dryer does not start", Duration::from_secs(70)).await, 1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while app.get_json("/api/health").await["status"] != "ok" {
+        assert!(tokio::time::Instant::now() < deadline, "health stays degraded after Telegram is back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Down, the server stopped with a notice waiting, Telegram back, the server
+    // started again: the notice arrives.
+    fake.set_down(true);
+    let (s, _) = call(&app, "PATCH", "/api/tasks/2", Some(&anna), Some(json!({"assigned_to": 3}))).await;
+    assert_eq!(s, 200);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let url = fake.url.clone();
+    let dir = app.stop().await;
+    fake.set_down(false);
+    assert!(fake.sent_to(1003).iter().all(|c| !text_of(&c.body).contains("Fridge noise") || c.status != 200));
+    let mut config = crate::common::test_config(&dir.path().join("data"));
+    crate::telegram::configure(&mut config, &url);
+    let again = crate::common::TestApp::start_in(dir, config).await;
+    assert_eq!(told_within(&fake, 1003, "Fridge noise", Duration::from_secs(20)).await, 1);
+    again.stop().await;
+}

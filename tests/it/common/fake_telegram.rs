@@ -40,6 +40,8 @@ struct State {
     /// Scripted answers per method, taken before the normal one.
     failures: Mutex<HashMap<String, VecDeque<(u16, Value)>>>,
     blocked: Mutex<HashSet<i64>>,
+    /// Telegram is down: every call answers 502 Bad Gateway.
+    down: std::sync::atomic::AtomicBool,
 }
 
 /// The fake, serving on a loopback port until the test ends.
@@ -164,6 +166,11 @@ impl FakeTelegram {
         self.state.arrived.notify_waiters();
     }
 
+    /// Telegram goes down (every call answers 502) or comes back.
+    pub fn set_down(&self, down: bool) {
+        self.state.down.store(down, Ordering::SeqCst);
+    }
+
     /// The next call of `method` gets this answer instead.
     pub fn fail_next(&self, method: &str, status: u16, body: Value) {
         self.state.failures.lock().unwrap().entry(method.to_string()).or_default().push_back((status, body));
@@ -232,6 +239,9 @@ fn canonical(method: &str) -> String {
 async fn answer(state: &State, bot: &str, method: &str, body: &Value) -> warp::http::Response<String> {
     if bot != format!("bot{}", state.token) {
         return reply(401, json!({"ok": false, "error_code": 401, "description": "Unauthorized"}));
+    }
+    if state.down.load(Ordering::SeqCst) {
+        return reply(502, json!({"ok": false, "error_code": 502, "description": "Bad Gateway"}));
     }
     if let Some((status, body)) = state.failures.lock().unwrap().get_mut(method).and_then(VecDeque::pop_front) {
         return reply(status, body);
