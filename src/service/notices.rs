@@ -190,6 +190,8 @@ mod tests {
             got,
             vec![
                 Notice { user_id: 4, kind: NoticeKind::Assigned, task_id: Some(42) },
+                // The former assignee: no longer theirs.
+                Notice { user_id: 2, kind: NoticeKind::Assigned, task_id: Some(42) },
                 Notice { user_id: 3, kind: NoticeKind::Status, task_id: Some(42) },
             ]
         );

@@ -3,7 +3,7 @@
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { signal } from '@preact/signals';
-import { notice } from './notice.js';
+import { notice, say } from './notice.js';
 import './style.css';
 import { adopt, api, login, logout, me, session, settings } from './api.js';
 import { lang, languages, setLang, t } from './i18n.js';
@@ -212,15 +212,57 @@ function Nav() {
         {connection.value === 'live' ? t('app.live') : t('app.offline')}
       </span>
       <Language />
-      <span class="who" data-user={me.value?.username}>{me.value?.name || me.value?.username} · {t(`role.${me.value?.role}`)}</span>
+      <Link to="/profile" class="who" data-user={me.value?.username}>{me.value?.name || me.value?.username} · {t(`role.${me.value?.role}`)}</Link>
       {settings.security_enabled && settings.telegram_link && <LinkTelegram />}
       {settings.security_enabled && <button class="link" onClick={() => logout().then(() => navigate('/'))}>{t('app.logout')}</button>}
     </header>
   );
 }
 
+/** One's own name, phone, email and language (`PATCH /api/auth/me`). */
+function Profile() {
+  const [error, setError] = useState('');
+  if (me.value?.id == null) return <main class="page"><p>{t('app.anonymous')}</p></main>;
+  const submit = async (e) => {
+    e.preventDefault();
+    const form = new FormData(e.target);
+    const body = {};
+    for (const name of ['full_name', 'phone', 'email', 'language']) body[name] = String(form.get(name) ?? '');
+    setError('');
+    try {
+      const { data } = await api('PATCH', '/api/auth/me', { body });
+      me.value = data;
+      if (data.language) setLang(data.language);
+      say(t('profile.saved'));
+    } catch (err) {
+      setError(err.message);
+    }
+  };
+  const m = me.value;
+  return (
+    <main class="page profile">
+      <h1>{t('profile.title')}</h1>
+      {/* Uncontrolled: a live update re-rendering the page must not undo typing. */}
+      <form class="card-panel" onSubmit={submit} key={m.id}>
+        <label>{t('users.fullName')}<input name="full_name" defaultValue={m.full_name || ''} maxLength={200} /></label>
+        <label>{t('users.phone')}<input name="phone" type="tel" defaultValue={m.phone || ''} placeholder="+7 900 123-45-67" /></label>
+        <label>{t('profile.email')}<input name="email" type="email" defaultValue={m.email || ''} /></label>
+        <label>{t('app.language')}
+          <select name="language">
+            <option value="" selected={!m.language}>{t('profile.browser')}</option>
+            {languages.map((l) => <option value={l} selected={m.language === l}>{l === 'en' ? 'English' : 'Русский'}</option>)}
+          </select>
+        </label>
+        {error && <p class="error" role="alert">{error}</p>}
+        <button type="submit" class="primary">{t('profile.save')}</button>
+      </form>
+    </main>
+  );
+}
+
 function Page() {
   const { path } = route.value;
+  if (path === '/profile') return <Profile />;
   if (path === '/stats') return <Stats />;
   if (path === '/admin/users') return <Users />;
   if (path === '/admin/scheduler') return <Scheduler />;

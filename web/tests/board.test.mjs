@@ -176,6 +176,32 @@ describe('the board', () => {
     await context.close();
   });
 
+  test('a person sets their own name, phone and language in the profile', async () => {
+    const { context, page } = await fresh({ viewport: { width: 390, height: 844 } });
+    const errors = watchConsole(page);
+    await logIn(page, server, 'ivan');
+    await page.click('[data-user]');
+    await page.fill('input[name="full_name"]', 'Иван Петров');
+    await page.fill('input[name="phone"]', '+7 900 123-45-67');
+    await page.selectOption('.profile select[name="language"]', 'ru');
+    await page.click('.profile button[type="submit"]');
+    await page.locator('[data-notice="info"]').waitFor();
+    const stored = (await server.api('anna', 'GET', '/api/users?username=ivan')).body.items[0];
+    assert.equal(stored.full_name, 'Иван Петров');
+    assert.equal(stored.phone, '+7 900 123-45-67');
+    assert.equal(stored.language, 'ru');
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'ru');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'fits a phone');
+    await page.screenshot({ path: join(SHOTS, 'profile-ru.png') });
+    // Back to English for the tests after this one.
+    await page.selectOption('.profile select[name="language"]', '');
+    await page.click('.profile button[type="submit"]');
+    await page.locator('[data-notice="info"]').waitFor();
+    await page.evaluate(() => localStorage.removeItem('taskboard.lang'));
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('creates a task through the form', async () => {
     const { context, page } = await fresh();
     const errors = watchConsole(page);

@@ -4,7 +4,7 @@
 import { Component } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, authHeader, isClosed, isDone, me, settings } from '../api.js';
-import { formatDate, formatNumber, priorityLabel, statusLabel, t } from '../i18n.js';
+import { formatDate, formatNumber, lang, priorityLabel, statusLabel, t } from '../i18n.js';
 import { commentCounts, onTaskChange, put } from '../live.js';
 import { say, sayError } from '../notice.js';
 import { canCreate, canDelete, canEdit, canSetOnCreate, canTake, directory, isClient, nameOf } from '../people.js';
@@ -36,10 +36,18 @@ function fromForm(form, task) {
   return out;
 }
 
+/** A field's name as people read it: the board's own words, a custom field's
+ * configured label in this language, else the column's name. */
+function fieldLabel(name) {
+  if (t(`task.${name}`) !== `task.${name}`) return t(`task.${name}`);
+  const label = (settings.fields || []).find((f) => f.name === name)?.label || {};
+  return label[lang.value] || label.en || label.ru || name;
+}
+
 function Field({ name, task, editable, children }) {
   return (
     <label class={`field field-${name}`}>
-      <span>{t(`task.${name}`) === `task.${name}` ? name : t(`task.${name}`)}</span>
+      <span>{fieldLabel(name)}</span>
       {editable ? children : <output name={name}>{children.props?.['data-shown'] ?? String(task?.[name] ?? '')}</output>}
     </label>
   );
