@@ -390,7 +390,8 @@ impl Me<'_> {
         }
         if page.total > page.rows.len() {
             text.push('\n');
-            text.push_str(&lang.f(Msg::MoreOnBoard, &[("count", &(page.total - page.rows.len()))]));
+            let more = lang.count((page.total - page.rows.len()) as u64, Msg::NounTask);
+            text.push_str(&lang.f(Msg::MoreOnBoard, &[("tasks", &more)]));
         }
         Ok(Reply::text(text))
     }

@@ -103,7 +103,7 @@ catalogue! {
     NoDoneStatus => "The workflow has no finishing status.", "В процессе нет завершающего статуса.";
     NoOpenTasks => "You have no open tasks.", "Открытых задач нет.";
     YourOpenTasks => "<b>Your open tasks: {count}</b>", "<b>Ваши открытые задачи: {count}</b>";
-    MoreOnBoard => "… and {count} more on the board", "… и ещё {count} на доске";
+    MoreOnBoard => "… and {tasks} more on the board", "… и ещё {tasks} на доске";
     Created => "🆕 Created.", "🆕 Создана.";
     StatusSet => "✅ Status set to <b>{status}</b>.", "✅ Статус: <b>{status}</b>.";
     YoursNow => "🙋 It is yours now.", "🙋 Теперь задача ваша.";

@@ -163,3 +163,19 @@ async fn the_login_widget_is_offered_only_when_configured_and_its_script_only_th
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_login_request_is_gone_for_the_bot_and_the_browser() {
+    let fake = FakeTelegram::start(crate::telegram::TOKEN).await;
+    let app = repair_app(&fake).await;
+    let request = start(&app).await;
+    // Five minutes pass: the request's expiry, moved into the past where it is kept.
+    let kept = app.data().join(".taskboard/telegram_logins.json");
+    let mut all: Value = serde_json::from_str(&std::fs::read_to_string(&kept).unwrap()).unwrap();
+    all[0]["expires_at"] = json!("2020-01-01T00:00:00Z");
+    std::fs::write(&kept, all.to_string()).unwrap();
+    let t = text(&say(&fake, 1003, None, &format!("/start login-{}", request["code"].as_str().unwrap())).await);
+    assert!(t.contains("expired or was already decided"), "{t}");
+    assert_eq!(poll(&app, &request).await.0, 410);
+    app.stop().await;
+}
