@@ -13,7 +13,8 @@
 
 pub mod cards;
 pub mod commands;
-pub mod notify;
+pub mod menus;
+mod notify;
 pub mod outbox;
 pub mod text;
 

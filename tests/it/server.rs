@@ -128,7 +128,10 @@ async fn health_reports_components_and_config_without_secrets() {
     let text = r.text().await.unwrap();
     assert!(!text.contains("health-secret"), "no secret in /api/health");
     let health: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(health["status"], "ok");
+    // The bot's token points at a Telegram this machine cannot reach: the server says
+    // degraded (still 200) as soon as the bot has failed to reach it, ok before.
+    let telegram_down = health["components"]["telegram"]["state"] == "retrying";
+    assert_eq!(health["status"], if telegram_down { "degraded" } else { "ok" }, "{health}");
     assert_eq!(health["config"]["telegram"]["bot_token"], "[set]");
     assert_eq!(health["config"]["server"]["max_connections"], 1000);
     assert_eq!(health["components"]["storage_backend"]["kind"], "csv");

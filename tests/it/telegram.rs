@@ -361,7 +361,7 @@ async fn the_daily_report_reaches_a_member_with_their_day_and_a_manager_with_the
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(fake.sent_to(1003).len(), before, "boris turned it off");
     let settings = std::fs::read_to_string(app.data().join("telegram.csv")).unwrap();
-    assert!(settings.lines().any(|l| l == "3,,,,,false,,"), "{settings}");
+    assert!(settings.lines().any(|l| l == "3,,,,,false,,,"), "{settings}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -457,7 +457,7 @@ async fn a_user_who_blocked_the_bot_is_marked_and_skipped_until_they_write_again
     call(&app, "PATCH", "/api/tasks/2", Some(&admin), Some(json!({"assigned_to": 3}))).await;
     fake.wait_text(1003, "Assigned to you").await;
     let file = std::fs::read_to_string(app.data().join("telegram.csv")).unwrap();
-    assert!(file.lines().any(|l| l == "3,,,,,,,"), "the mark is gone: {file}");
+    assert!(file.lines().any(|l| l == "3,,,,,,,,"), "the mark is gone: {file}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
