@@ -235,15 +235,20 @@ pub fn routes(
         "GET",
         "/api/auth/telegram/bot",
         "auth",
-        "The bot's Telegram username (for the Login Widget); 503 until the bot has met Telegram",
+        "The bot's Telegram username (for the Login Widget); 404 without a bot, 503 until it has met Telegram",
         None,
         other(None, "Bot"),
     );
     let bot = warp::path!("api" / "auth" / "telegram" / "bot").and(warp::get()).map(move || {
-        match chats_for_bot.state().username {
+        let state = chats_for_bot.state();
+        match state.username {
             Some(username) => json_response(StatusCode::OK, &serde_json::json!({"username": username}), None),
+            None if state.state == "absent" => {
+                ApiError::new(StatusCode::NOT_FOUND, "no Telegram bot runs here (telegram.bot_token)").into_response()
+            }
             None => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the bot does not know its name yet").into_response()
+                let waiting = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the bot does not know its name yet");
+                ApiError { retry_after: Some(5), ..waiting }.into_response()
             }
         }
     });
