@@ -33,6 +33,11 @@ impl RecordService {
         fields
             .insert("title".into(), upload.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| filename.clone()));
         fields.insert("filename".into(), filename);
+        // The same rules as every other door (a title or file name a spreadsheet would
+        // run as a formula is refused), before anything is stored.
+        let typed: Fields =
+            ["title", "filename"].iter().filter_map(|k| fields.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
+        super::records::check_input(TableKind::Docs, &typed, None)?;
         fields.insert("content_type".into(), content_type.unwrap_or_else(|| "application/octet-stream".into()));
         fields.insert("size_bytes".into(), upload.content.len().to_string());
         fields.insert("sha256".into(), sha256);

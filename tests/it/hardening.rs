@@ -417,6 +417,28 @@ async fn an_upload_takes_its_fields_from_parts_or_query_and_says_what_is_missing
     let r = app.client.post(app.url("/api/docs")).header("content-type", "text/plain").body("x").send().await.unwrap();
     let (status, doc) = status_and_body(r).await;
     assert_eq!((status, &doc["filename"]), (201, &json!("upload")));
+    // The formula rule holds at the upload door as at PATCH: a title or a file name a
+    // spreadsheet would run is refused, and nothing is stored.
+    for (query, field) in
+        [("title=%3DHYPERLINK(%22x%22)", "title"), ("title=%2B1%2B1", "title"), ("title=%40SUM(A1)", "title")]
+    {
+        let r = app
+            .client
+            .post(app.url(&format!("/api/docs?{query}")))
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        let (status, problem) = status_and_body(r).await;
+        assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!(field)), "{query}: {problem}");
+    }
+    let (content_type, body) = raw_form(r#"form-data; name="file"; filename="=cmd.txt""#, "a", "");
+    let r = app.client.post(app.url("/api/docs")).header("content-type", content_type).body(body).send().await.unwrap();
+    let (status, problem) = status_and_body(r).await;
+    assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!("filename")), "{problem}");
+    let docs = std::fs::read_to_string(app.data().join("docs.csv")).unwrap();
+    assert!(!docs.contains("HYPERLINK") && !docs.contains("=cmd"), "{docs}");
     app.stop().await;
 }
 
