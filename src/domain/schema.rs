@@ -198,6 +198,16 @@ impl TableSpec {
                 }
                 continue;
             }
+            // A control character (NUL and the like) is refused in any cell a source
+            // sends: no database, spreadsheet or file reader expects one. A tab and a
+            // line break are text.
+            if let Some(c) = value.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+                problems.push(FieldError::new(
+                    name,
+                    format!("contains the control character U+{:04X}; remove it", c as u32),
+                ));
+                continue;
+            }
             if !matches!(column.kind, ColumnKind::Text | ColumnKind::Email) {
                 continue;
             }

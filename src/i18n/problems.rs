@@ -39,6 +39,7 @@ pub const PATTERNS: &[(&str, &str)] = &[
     ("only the creator of task {id} may rate it", "оценить задачу {id} может только её автор"),
     ("too many requests; retry after {n} seconds", "слишком много запросов; повторите через {n} с"),
     ("is required", "обязательное поле"),
+    ("contains the control character {c}; remove it", "содержит управляющий символ {c}; уберите его"),
     ("is set by the server", "заполняется сервером"),
     ("unknown field", "неизвестное поле"),
     ("must not be only spaces", "не может состоять только из пробелов"),

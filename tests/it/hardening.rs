@@ -493,3 +493,26 @@ async fn paging_values_made_moot_by_limit_and_offset_are_still_checked() {
     assert_eq!(page["items"], json!([]));
     app.stop().await;
 }
+
+/// One NUL in a text field was written raw into tasks.csv (and failed the batch on
+/// PostgreSQL): a control character is refused at the door, naming the field; a tab
+/// and a line break stay text.
+#[tokio::test]
+async fn a_control_character_in_any_field_is_refused_at_the_door() {
+    let app = app_with_users().await;
+    for body in [
+        json!({"title": "a\u{0}b"}),
+        json!({"title": "ok", "description": "bell\u{7}"}),
+        json!({"title": "esc\u{1b}[31m"}),
+    ] {
+        let r = app.post("/api/tasks", body.clone()).await;
+        let (status, problem) = status_and_body(r).await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert!(problem["errors"][0]["message"].as_str().unwrap().contains("control character"), "{problem}");
+    }
+    let r = app.post("/api/tasks", json!({"title": "Fine", "description": "two\tcolumns\r\nand lines"})).await;
+    assert_eq!(r.status(), 201);
+    let file = std::fs::read_to_string(app.data().join("tasks.csv")).unwrap_or_default();
+    assert!(!file.contains('\u{0}') && !file.contains('\u{7}'), "{file:?}");
+    app.stop().await;
+}
