@@ -56,13 +56,24 @@ pub fn routes(
             if !config.security.enabled {
                 warnings.push("security.enabled is false: every request acts as the built-in admin `anonymous`");
             }
-            let summary = json!({
+            let mut summary = json!({
                 "status": if healthy { "ok" } else { "degraded" },
                 "version": env!("CARGO_PKG_VERSION"),
                 "uptime_seconds": started.elapsed().as_secs(),
                 "security_enabled": config.security.enabled,
                 "warnings": warnings,
             });
+            // The board's banner for those who run the team: which file a person broke
+            // and where, while writes go on without it.
+            let runs_team =
+                caller.principal.as_ref().is_ok_and(|p| matches!(p.role, Role::Admin | Role::Manager | Role::Supervisor));
+            if runs_team && store.backend().kind == "csv" {
+                summary["broken_files"] = tables
+                    .iter()
+                    .filter(|t| !t.readable)
+                    .map(|t| json!({"file": t.file, "problem": t.problems.first(), "problems": t.problems.len(), "writable": t.writable}))
+                    .collect();
+            }
             // The details (files, components, configuration) are for admins and supervisors.
             let details = caller.principal.is_ok_and(|p| matches!(p.role, Role::Admin | Role::Supervisor));
             if !details {

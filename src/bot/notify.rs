@@ -60,6 +60,12 @@ pub async fn tell(services: &Services, outbox: &Outbox, change: &Change) {
         daily_reports(services, outbox);
         return;
     }
+    if let Some(messages) = file_notices(services, change) {
+        for message in messages {
+            outbox.push(message);
+        }
+        return;
+    }
     if let Some(messages) = binding_notices(services, change) {
         for message in messages {
             outbox.push(message);
@@ -234,6 +240,27 @@ fn key_notice(data: &str, kind: &str, lang: Lang) -> String {
     let at = data["expires_at"].as_str().unwrap_or("");
     let msg = if kind.ends_with("expired") { Msg::KeyExpired } else { Msg::KeyExpiring };
     lang.f(msg, &[("name", &escape(name)), ("at", &escape(at))])
+}
+
+/// A person's save of a table file that does not load (`file.rejected`) is told to
+/// every bound admin, with `file:line:column`; None for any other change.
+fn file_notices(services: &Services, change: &Change) -> Option<Vec<Outgoing>> {
+    if change.table != crate::domain::TableKind::Events {
+        return None;
+    }
+    let after = change.after.as_ref()?;
+    if after.get("type").map(String::as_str) != Some("file.rejected") {
+        return None;
+    }
+    let problem = after.get("message").map(String::as_str).unwrap_or("");
+    let file = problem.split(':').next().unwrap_or("");
+    let chats = &services.chats;
+    let told = chats.bound_admins().into_iter().filter_map(|admin| {
+        let lang = chats.lang_of(admin);
+        let text = lang.f(Msg::FileBroken, &[("file", &escape(file)), ("problem", &escape(&cut(problem, 600)))]);
+        Some(send(chats.chat_of(admin)?, admin, text, Vec::new()))
+    });
+    Some(told.collect())
 }
 
 /// What a binding event tells whom: a staff binding held for an admin (Confirm and

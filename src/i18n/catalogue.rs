@@ -204,6 +204,8 @@ catalogue! {
     ViaFile => " (in the file)", " (в файле)";
     KeyExpired => "🔑 Your API key \"{name}\" expired at {at}.", "🔑 Срок вашего API-ключа «{name}» истёк {at}.";
     KeyExpiring => "🔑 Your API key \"{name}\" expires at {at}.", "🔑 Ваш API-ключ «{name}» истекает {at}.";
+    FileBroken => "⚠️ <b>{file} does not load</b>: {problem}\nNothing stops: writes go on and are kept; the file is left as saved. Fix that line and save — everything written meanwhile is merged in.",
+        "⚠️ <b>{file} не читается</b>: {problem}\nРабота не останавливается: изменения принимаются и сохраняются, файл не трогаем. Исправьте эту строку и сохраните — всё записанное за это время будет добавлено.";
 
     // Reports.
     ReportHello => "☀️ <b>Hello, {name}!</b> Your day:", "☀️ <b>Здравствуйте, {name}!</b> Ваш день:";

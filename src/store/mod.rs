@@ -243,6 +243,9 @@ pub struct TableStatus {
     pub rows: Option<usize>,
     pub readable: bool,
     pub problems: Vec<String>,
+    /// The file does not load but the table takes writes all the same (journal and
+    /// memory) until the file is fixed: "a broken file stops nobody".
+    pub writable: bool,
     /// Changes journaled in events.csv but not yet folded into the file.
     pub unfolded_changes: bool,
 }

@@ -3,6 +3,7 @@
 
 mod backups;
 mod board;
+mod broken_file;
 mod common;
 mod custom_fields;
 mod doctor;

@@ -67,6 +67,9 @@ const en = {
   'health.title': 'Health', 'health.status': 'Status', 'health.version': 'Version', 'health.uptime': 'Up for {n} s',
   'health.tables': 'Table files', 'health.file': 'File', 'health.rows': 'Rows', 'health.state': 'State',
   'health.readable': 'readable', 'health.components': 'Components',
+  'broken.title': '{file} does not load:',
+  'broken.goesOn': 'Work goes on: changes are kept and will be merged into the file once this line is fixed.',
+  'broken.stopped': 'Changes to it are refused until the file is fixed.',
   'common.yes': 'yes', 'common.no': 'no', 'common.cancel': 'Cancel', 'common.error': 'Error',
   'common.forbidden': 'Your role may not see this page.',
 };
@@ -135,6 +138,9 @@ const ru = {
   'health.title': 'Состояние', 'health.status': 'Статус', 'health.version': 'Версия', 'health.uptime': 'Работает {n} с',
   'health.tables': 'Файлы таблиц', 'health.file': 'Файл', 'health.rows': 'Строк', 'health.state': 'Состояние',
   'health.readable': 'читается', 'health.components': 'Компоненты',
+  'broken.title': '{file} не читается:',
+  'broken.goesOn': 'Работа идёт: изменения сохраняются и попадут в файл, как только эту строку исправят.',
+  'broken.stopped': 'Изменения в нём не принимаются, пока файл не исправят.',
   'common.yes': 'да', 'common.no': 'нет', 'common.cancel': 'Отмена', 'common.error': 'Ошибка',
   'common.forbidden': 'Вашей роли эта страница недоступна.',
 };

@@ -260,6 +260,36 @@ function Profile() {
   );
 }
 
+/** For those who run the team: a table file a person saved broken, where, and that
+ * work goes on meanwhile (the server keeps every write and merges it into the fix). */
+function BrokenFiles() {
+  const [files, setFiles] = useState([]);
+  const role = me.value?.role;
+  const runsTeam = ['admin', 'manager', 'supervisor'].includes(role);
+  useEffect(() => {
+    if (!runsTeam) return undefined;
+    let stopped = false;
+    const look = () => api('GET', '/api/health')
+      .then(({ data }) => { if (!stopped) setFiles(data.broken_files || []); })
+      .catch(() => {});
+    look();
+    // Looked at again on every page change, and every 15 s.
+    const timer = setInterval(look, 15000);
+    return () => { stopped = true; clearInterval(timer); };
+  }, [runsTeam, route.value.path]);
+  if (!files.length) return null;
+  return (
+    <div class="banner broken-files" role="alert" data-broken-files={files.length}>
+      {files.map((f) => (
+        <p data-broken-file={f.file}>
+          <strong>{t('broken.title', { file: f.file })}</strong> <code>{f.problem}</code>
+          {' '}{t(f.writable ? 'broken.goesOn' : 'broken.stopped')}
+        </p>
+      ))}
+    </div>
+  );
+}
+
 function Page() {
   const { path } = route.value;
   if (path === '/profile') return <Profile />;
@@ -294,6 +324,7 @@ function App() {
     <>
       <Nav />
       {!settings.security_enabled && <p class="banner" role="note">{t('app.anonymous')}</p>}
+      <BrokenFiles />
       {notice.value && <Notice {...notice.value} />}
       <Page />
     </>

@@ -641,13 +641,18 @@ describe('the board', () => {
     await context.close();
   });
 
-  test('a broken table file shows its file:line:column to the admin', async () => {
+  test('a broken table file shows its file:line:column to the admin, and a banner says work goes on', async () => {
     const { context, page } = await fresh();
     const errors = watchConsole(page);
     await logIn(page, server, 'anna');
     writeFileSync(join(server.data, 'docs.csv'), 'id,title\n1,"unclosed\n');
     await page.click('nav a:has-text("Health")');
     await page.locator('[data-table="docs"].broken >> text=docs.csv:2:').waitFor({ timeout: 5000 });
+    // A banner over every page says which file, where, and that work goes on.
+    await page.click('nav a:has-text("Board")');
+    const banner = page.locator('[data-broken-file="docs.csv"]');
+    await banner.waitFor({ timeout: 5000 });
+    assert.match(await banner.textContent(), /docs\.csv:2:.*Work goes on/);
     assert.deepEqual(errors, []);
     await context.close();
   });

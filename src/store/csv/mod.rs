@@ -34,6 +34,7 @@ mod fold;
 mod folder;
 pub mod folds;
 pub mod format;
+mod held;
 pub mod journal;
 mod reload;
 pub mod replay;
@@ -141,7 +142,27 @@ impl CsvStore {
         if report.replayed > 0 {
             tracing::info!(rows = report.replayed, "replayed journaled changes into the table files");
         }
-        let FolderReport { tables, events, problems, conflicts, replayed } = report;
+        let FolderReport { mut tables, events, problems, conflicts, replayed } = report;
+        // A file broken while the server ran (and still broken): its held copy and the
+        // journal after it are the table; the person's file stays as it is.
+        let mut held_kinds = Vec::new();
+        if let Some(events) = &events {
+            let broken: Vec<TableKind> =
+                problems.keys().copied().filter(|k| !tables.contains_key(k) && *k != TableKind::Events).collect();
+            for kind in broken {
+                if let Some(data) = held::load(&dir, kind, events, &config.vocabulary) {
+                    tracing::warn!(
+                        file = kind.spec().file_name,
+                        "the file is still broken; writes go on from the copy held when it broke"
+                    );
+                    tables.insert(
+                        kind,
+                        crate::store::table::Loaded { data, lines: Vec::new(), fingerprint: (0, 0), widened: false },
+                    );
+                    held_kinds.push(kind);
+                }
+            }
+        }
 
         let archive_last = journal::archived_last_id(&dir.join("archive"));
         let (last_event_id, first_event_id, events_format) = match &events {
@@ -162,7 +183,9 @@ impl CsvStore {
             // Files without a watermark are complete up to now.
             let mark = marks.entry(kind).or_insert(Fold { event_id: last_event_id, bytes: 0, hash: 0 });
             // The file as the server saw it now: a fold replaces only this content.
-            if let Some(loaded) = tables.get(&kind) {
+            if let Some(loaded) = tables.get(&kind)
+                && !held_kinds.contains(&kind)
+            {
                 (mark.bytes, mark.hash) = loaded.fingerprint;
             }
         }
@@ -401,16 +424,15 @@ impl Storage for CsvStore {
             .map(|kind| {
                 let problems: Vec<String> =
                     rejected.get(&kind).map(|p| p.iter().map(|p| p.to_string()).collect()).unwrap_or_default();
-                let rows = if problems.is_empty() && kind != TableKind::Events {
-                    self.table(kind).ok().map(|t| t.rows.len())
-                } else {
-                    None
-                };
+                // A broken file's table is still served (and written) from memory.
+                let rows = if kind != TableKind::Events { self.table(kind).ok().map(|t| t.rows.len()) } else { None };
+                let journal_readable = !rejected.contains_key(&TableKind::Events);
                 TableStatus {
                     table: kind.name(),
                     file: kind.spec().file_name.to_string(),
                     rows,
                     readable: problems.is_empty(),
+                    writable: journal_readable && (problems.is_empty() || rows.is_some()),
                     problems,
                     unfolded_changes: dirty.get(&kind).copied().unwrap_or(false),
                 }

@@ -14,11 +14,11 @@ use crate::store::table::{TableData, check_references};
 use crate::store::{Change, Context, Source, etag_of};
 
 use super::diff::{RowChange, diff};
-use super::events::{conflict_event, recent_start, redact};
+use super::events::{conflict_event, event_change, recent_start, redact};
 use super::format::{self, Problem, Row};
 use super::journal::{self, NewEvent};
 use super::writer::Writer;
-use super::{folds, read_prefix, replay};
+use super::{folds, held, read_prefix, replay};
 
 impl Writer {
     /// A table's file changed on disk: the server's own write (same fingerprint as the
@@ -179,16 +179,22 @@ impl Writer {
         }
     }
 
-    /// Ends the refusal of writes that a broken save of `kind` caused, if any.
+    /// Ends the hold a broken save of `kind` caused, if any: the held copy goes, and
+    /// what was written meanwhile is folded into the file.
     fn resume_if_rejected(&mut self, kind: TableKind) {
         let was_rejected = self.shared.rejected.write().map(|mut r| r.remove(&kind).is_some()).unwrap_or(false);
         if was_rejected {
-            tracing::info!(file = kind.spec().file_name, "the file is valid again; writes resume");
+            tracing::info!(file = kind.spec().file_name, "the file loads again; it gets what was written meanwhile");
+            held::release(&self.shared.config.data_dir, kind);
+            if kind.spec().journaled && self.tables.contains_key(&kind) {
+                self.dirty_since.entry(kind).or_insert_with(std::time::Instant::now);
+            }
         }
     }
 
-    /// A broken edit: the last good state stays, writes are refused with the problem,
-    /// and `file.rejected` records where and what.
+    /// A broken edit: the file is left as the person saved it, writes go on into the
+    /// journal and memory (a copy of the state is held for a restart, `held.rs`), and
+    /// `file.rejected` records where and what.
     fn reject(&mut self, kind: TableKind, problems: Vec<Problem>) {
         let first = problems.first().map(|p| p.to_string()).unwrap_or_default();
         let already = self
@@ -203,7 +209,12 @@ impl Writer {
         if already {
             return;
         }
-        tracing::warn!(problem = %first, "an edited file does not load; the server keeps its last good state and refuses writes to it");
+        if let Some(table) = self.tables.get(&kind)
+            && let Err(e) = held::keep(&self.shared.config.data_dir, table, self.journal.last_id)
+        {
+            tracing::error!(error = %e, file = kind.spec().file_name, "could not hold a copy of a table whose file broke");
+        }
+        tracing::warn!(problem = %first, "an edited file does not load; it is left as saved, and writes go on in the journal until it is fixed");
         metrics::counter!("taskboard_file_rejections_total", "table" => kind.name()).increment(1);
         self.journal.last_id += 1;
         let event = NewEvent {
@@ -217,8 +228,12 @@ impl Writer {
             created_at: now_timestamp(),
         };
         let numbered = [(self.journal.last_id, event)];
-        if let Err(e) = self.land(&Default::default(), &numbered) {
-            tracing::error!(error = %e, "could not record that a file was rejected");
+        match self.land(&Default::default(), &numbered) {
+            // On the feed, so the admins are told (the bot) and the board shows it.
+            Ok(()) => {
+                let _ = self.shared.feed.send(event_change(numbered[0].0, &numbered[0].1));
+            }
+            Err(e) => tracing::error!(error = %e, "could not record that a file was rejected"),
         }
     }
 }

@@ -138,7 +138,8 @@ impl Writer {
     }
 
     fn send_fold(&mut self, kind: TableKind, done: Option<mpsc::Sender<()>>) {
-        if self.diverged.contains_key(&kind) {
+        // A broken file is the person's until they fix it: its fix brings the fold back.
+        if self.diverged.contains_key(&kind) || self.shared.rejected_message(kind).is_some() {
             self.dirty_since.remove(&kind);
             return;
         }
@@ -208,6 +209,7 @@ impl Writer {
             || !self.dirty_since.is_empty()
             || !self.folding.is_empty()
             || !self.diverged.is_empty()
+            || self.shared.rejected.read().map(|r| !r.is_empty()).unwrap_or(true)
         {
             return;
         }
@@ -374,9 +376,15 @@ impl Writer {
     /// document's file is placed in its folder within the same commit.
     fn apply(&mut self, op: Op, ctx: Context, now: &str) -> Result<(Committed, Option<NewEvent>), StoreError> {
         let kind = op.table();
-        if let Some(message) =
-            self.shared.rejected_message(kind).or_else(|| self.shared.rejected_message(TableKind::Events))
-        {
+        // A table whose file a person broke keeps taking writes (journal and memory) as
+        // long as it has a state to write to; only a table that never loaded, or a
+        // broken journal, refuses them.
+        let never_loaded = !self.tables.contains_key(&kind);
+        let refusal = self
+            .shared
+            .rejected_message(TableKind::Events)
+            .or_else(|| if never_loaded { self.shared.rejected_message(kind) } else { None });
+        if let Some(message) = refusal {
             return Err(StoreError::Unavailable(message));
         }
         let data_dir = self.shared.config.data_dir.clone();

@@ -369,6 +369,7 @@ impl Storage for PgStore {
                 file: format!("postgresql table {}", load::sql_name(kind)),
                 rows: if kind == TableKind::Events { None } else { tables.get(&kind).map(|t| t.rows.len()) },
                 readable: down.is_none(),
+                writable: down.is_none(),
                 problems: down.iter().cloned().collect(),
                 unfolded_changes: false,
             })
