@@ -97,6 +97,8 @@ pub struct Security {
     pub telegram_auth_max_age_hours: u64,
     pub admin_only_endpoints: Vec<String>,
     pub rate_limiting: RateLimiting,
+    /// The longest an API key may live, in days from its creation.
+    pub api_key_max_days: u64,
 }
 impl Default for Security {
     fn default() -> Self {
@@ -108,6 +110,7 @@ impl Default for Security {
             telegram_auth_max_age_hours: 24,
             admin_only_endpoints: vec!["/api/users".into(), "/api/system/*".into()],
             rate_limiting: RateLimiting::default(),
+            api_key_max_days: 365,
         }
     }
 }

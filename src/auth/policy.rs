@@ -194,7 +194,15 @@ impl AdminOnly {
         AdminOnly { patterns: patterns.iter().map(|p| p.trim_end_matches('/').to_string()).collect() }
     }
 
+    /// Whether `path`, or the records it reads under another name (an export of a
+    /// table is that table's list), is for administrators only.
     pub fn covers(&self, path: &str) -> bool {
+        let exported =
+            path.strip_prefix("/api/export/").and_then(|t| t.strip_suffix(".csv")).map(|t| format!("/api/{t}"));
+        self.matches(path) || exported.is_some_and(|p| self.matches(&p))
+    }
+
+    fn matches(&self, path: &str) -> bool {
         self.patterns.iter().any(|p| {
             let p = p.as_bytes();
             let path = path.as_bytes();

@@ -36,6 +36,14 @@ pub const PATTERNS: &[(&str, &str)] = &[
     ("password login is off (security.validation_method)", "вход по паролю выключен (security.validation_method)"),
     ("Telegram login is off (security.validation_method)", "вход через Telegram выключен (security.validation_method)"),
     ("a read-only API key may not change anything", "ключ API только для чтения не может ничего менять"),
+    (
+        "may be at most {n} days from now (security.api_key_max_days)",
+        "не дальше чем через {n} дн. от сегодня (security.api_key_max_days)",
+    ),
+    (
+        "this Telegram login was already used: press the Telegram button again",
+        "этот вход через Telegram уже использован: нажмите кнопку Telegram ещё раз",
+    ),
     ("only the creator of task {id} may rate it", "оценить задачу {id} может только её автор"),
     ("too many requests; retry after {n} seconds", "слишком много запросов; повторите через {n} с"),
     ("is required", "обязательное поле"),

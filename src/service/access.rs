@@ -148,6 +148,11 @@ pub fn scope_query(
     query: &mut ListQuery,
 ) -> Result<(), ServiceError> {
     let area = area_of(table);
+    if table == TableKind::Events && p.role != Role::Admin {
+        // An API key's events: its owner's only (see `may_read_event`).
+        let me = p.user_id.map(|id| id.to_string()).unwrap_or_default();
+        query.conditions.push(Condition::OwnedWhen("entity".into(), "api_key".into(), "user_id".into(), me));
+    }
     match p.scope(area, Action::Read) {
         Scope::All => Ok(()),
         Scope::None => Err(ServiceError::Forbidden(format!("the {} role may not read {}", p.role, table.name()))),
@@ -197,11 +202,23 @@ fn own_tasks(lookup: &impl TaskLookup, p: &Principal) -> Result<Vec<String>, Sto
 
 /// Whether `p` may read this record (fields of `table`).
 pub fn may_read(lookup: &impl TaskLookup, p: &Principal, table: TableKind, record: &Fields) -> bool {
+    if table == TableKind::Events && !may_read_event(p, record) {
+        return false;
+    }
     match p.scope(area_of(table), Action::Read) {
         Scope::All | Scope::Names => true,
         Scope::None => false,
         Scope::Own => owns(lookup, p, table, record, Action::Read),
     }
+}
+
+/// An API key's events (created, revoked, expiring: its name and owner) are its
+/// owner's and the admins' business, whoever else reads the event log.
+pub fn may_read_event(p: &Principal, event: &Fields) -> bool {
+    if event.get("entity").map(String::as_str) != Some("api_key") || p.role == Role::Admin {
+        return true;
+    }
+    p.user_id.is_some_and(|me| event.get("user_id").is_some_and(|owner| *owner == me.to_string()))
 }
 
 /// 404 for a record `p` may not read; 403 when the role reads none of the table.

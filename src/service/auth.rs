@@ -10,7 +10,7 @@
 //! login confirmed in the bot) and the session's whole life share one set of throttles,
 //! events and checks here, so that no door can drift from the others.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -97,6 +97,9 @@ pub struct Security {
     pub llm_quota: PerDay,
     /// API keys, for requests that bring one instead of a token.
     keys: super::keys::KeyRing,
+    /// Login Widget payloads already used (their `hash`, until their `auth_date` ages
+    /// out): a payload logs in once.
+    used_widget_payloads: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 impl Security {
@@ -127,6 +130,7 @@ impl Security {
             account_failures: LoginFailures::per_account(),
             address_failures: LoginFailures::per_address(),
             llm_quota: PerDay::new(s.rate_limiting.llm_requests_per_day, tz),
+            used_widget_payloads: Default::default(),
         })
     }
 
@@ -141,6 +145,9 @@ impl Security {
             let (user_id, grant) = self.keys.authenticate(token, Utc::now()).map_err(key_refused)?;
             let mut principal = self.current_user(user_id)?;
             principal.key = Some(grant);
+            // A key acts as its owner: while the owner's password is too old, it is
+            // held as their login would be.
+            principal.must_change_password = self.password_expired(user_id);
             return Ok(principal);
         }
         let claims = signer.verify(token, "access", Utc::now()).map_err(token_refused)?;
@@ -163,6 +170,7 @@ impl Security {
             let (user_id, grant) = self.keys.recheck(key.id, Utc::now()).map_err(key_refused)?;
             let mut principal = self.current_user(user_id)?;
             principal.key = Some(grant);
+            principal.must_change_password = self.password_expired(user_id);
             return Ok(principal);
         }
         let sid = p.session.clone().ok_or_else(invalid_token)?;
@@ -199,6 +207,17 @@ impl Security {
             must_change_password: false,
             key: None,
         })
+    }
+
+    /// Whether `user_id` has a password older than the policy allows (a person who
+    /// logs in only through Telegram has none, and never expires).
+    fn password_expired(&self, user_id: u64) -> bool {
+        let Ok(credentials) = self.store.table(TableKind::Credentials) else { return false };
+        let Some(row) = credentials.get(user_id) else { return false };
+        let changed = credentials.value(row, "password_changed_at");
+        crate::domain::values::parse_timestamp(changed)
+            .map(|t| Utc::now() - t > chrono::Duration::days(password::MAX_AGE_DAYS))
+            .unwrap_or(true)
     }
 
     fn session(&self, sid: &str) -> Result<Session, AuthError> {
@@ -355,6 +374,12 @@ impl Security {
                 return Err(AuthError::Unauthorized(e.to_string()));
             }
         };
+        if !self.first_use_of_widget_payload(payload, user.auth_date) {
+            let reason = "this Telegram login was already used: press the Telegram button again";
+            self.address_failures.failed(&[&addr_key], Instant::now());
+            self.login_failed(&claimed, None, reason, peer).await;
+            return Err(AuthError::Unauthorized(reason.into()));
+        }
         let users = self.store.table(TableKind::Users)?;
         // A known Telegram account is matched by its id, so a renamed account keeps
         // access; a username only ever claims a user who has no Telegram id yet, so
@@ -395,6 +420,18 @@ impl Security {
             self.store.commit(op, Context { actor: Some(user_id), source: Source::Api }).await?;
         }
         self.start_session(principal, "telegram", false).await
+    }
+
+    /// Records a verified widget payload; false when it was used before. Entries are
+    /// dropped once their `auth_date` is past the accepted age (the payload is refused
+    /// by age from then on).
+    fn first_use_of_widget_payload(&self, payload: &BTreeMap<String, String>, auth_date: i64) -> bool {
+        let Some(hash) = payload.get("hash") else { return false };
+        let now = Utc::now().timestamp();
+        let max_age = (self.telegram_max_age_hours as i64) * 3600;
+        let Ok(mut used) = self.used_widget_payloads.lock() else { return false };
+        used.retain(|_, at| now - *at <= max_age + 60);
+        used.insert(hash.to_lowercase(), auth_date).is_none()
     }
 
     /// A session for `user_id`, whose bound Telegram account confirmed a board login

@@ -184,8 +184,8 @@ impl Viewer {
     /// Whether the record a change is about, before or after it, is one `p` may read.
     pub fn sees_change(&self, p: &Principal, change: &Change) -> bool {
         match change.table {
-            // Events are all or nothing (the topic was allowed or refused at subscribe).
-            TableKind::Events => true,
+            // The topic was allowed or refused at subscribe; a key's events are its owner's.
+            TableKind::Events => change.after.as_ref().is_none_or(|e| access::may_read_event(p, e)),
             table => self.visible(p, table, change.after.as_ref()) || self.visible(p, table, change.before.as_ref()),
         }
     }
@@ -193,6 +193,9 @@ impl Viewer {
     /// What `change` means for `sub` as `p` may see it: a change to a record they
     /// cannot read is nothing; one that takes a record out of their reach is `Left`.
     pub fn deliver(&self, p: &Principal, sub: &Subscription, change: &Change) -> Option<Delivery> {
+        if change.table == TableKind::Events && !self.sees_change(p, change) {
+            return None;
+        }
         if change.table != TableKind::Events {
             let before = self.visible(p, change.table, change.before.as_ref());
             let after = self.visible(p, change.table, change.after.as_ref());

@@ -193,7 +193,13 @@ impl RecordService {
         if !KEY_SCOPES.contains(&scope) {
             problems.push(FieldError::new("scope", "must be read (GET only) or write"));
         }
+        let max_days = self.key_max_days();
         let expires = match parse_timestamp(expires_at) {
+            Ok(at) if at > now + chrono::Duration::days(max_days as i64) => {
+                let message = format!("may be at most {max_days} days from now (security.api_key_max_days)");
+                problems.push(FieldError::new("expires_at", message));
+                None
+            }
             Ok(at) if at > now => Some(at),
             Ok(_) => {
                 problems.push(FieldError::new("expires_at", "must be in the future"));

@@ -33,6 +33,10 @@ pub enum Condition {
     IdAfter(u64),
     /// `overdue=true|false`: due in the past and not closed.
     Overdue(bool),
+    /// Rows whose `.0` field equals `.1` only where the `.2` field equals `.3` (an API
+    /// key's events only for its owner); other rows pass. Added by access rules, never
+    /// by a query parameter.
+    OwnedWhen(String, String, String, String),
 }
 
 /// A parsed list request.
@@ -177,6 +181,11 @@ impl ListQuery {
                     tests.extend(position(f, f).map(|p| Test::After(p, *at, *inclusive)))
                 }
                 Condition::IdAfter(id) => tests.push(Test::IdAfter(*id)),
+                Condition::OwnedWhen(field, value, owner_field, owner) => {
+                    if let (Some(f), Some(o)) = (t.position(field), t.position(owner_field)) {
+                        tests.push(Test::OwnedWhen(f, value.clone(), o, owner.clone()));
+                    }
+                }
                 Condition::Overdue(want) => {
                     if let (Some(d), Some(s)) = (position("due_date", "overdue"), position("status", "overdue")) {
                         tests.push(Test::Overdue(d, s, *want));
@@ -229,6 +238,7 @@ enum Test {
     After(usize, DateTime<Utc>, bool),
     IdAfter(u64),
     Overdue(usize, usize, bool),
+    OwnedWhen(usize, String, usize, String),
 }
 
 /// A list query bound to one table: owns everything it needs, so a streamed export
@@ -254,6 +264,7 @@ impl Matcher {
             Test::After(p, at, incl) => parse_time(row.cell(*p)).is_some_and(|v| v > *at || (*incl && v == *at)),
             Test::IdAfter(id) => row.cell(self.key).parse::<u64>().is_ok_and(|v| v > *id),
             Test::Overdue(d, s, want) => self.deadlines.is_overdue(row.cell(*d), row.cell(*s), self.now) == *want,
+            Test::OwnedWhen(f, value, o, owner) => row.cell(*f) != value || row.cell(*o) == owner,
         });
         conditions
             && match &self.needle {
@@ -285,6 +296,10 @@ impl Matcher {
                     keep.retain(|&i| c[i as usize].is_some_and(|v| v > at || (*inclusive && v == at)));
                 }
                 Test::IdAfter(id) => keep.retain(|&i| cols.ids[i as usize] > *id),
+                Test::OwnedWhen(f, value, o, owner) => {
+                    let (field, owners) = (cols.text(*f), cols.text(*o));
+                    keep.retain(|&i| field.get(i) != value || owners.get(i) == owner);
+                }
                 Test::Overdue(d, s, want) => keep.retain(|&i| {
                     let row = &cols.rows[i as usize];
                     self.deadlines.is_overdue(row.cell(*d), row.cell(*s), self.now) == *want

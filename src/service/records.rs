@@ -51,6 +51,8 @@ struct Inner {
     default_lang: crate::i18n::Lang,
     /// Which fields of a task each role sets (the configured part of the matrix).
     field_rules: crate::auth::task_fields::TaskFieldRules,
+    /// `security.api_key_max_days`: how far ahead a key may expire.
+    key_max_days: u64,
 }
 
 /// One page of a list: rows of a table snapshot.
@@ -91,6 +93,13 @@ pub enum Removal {
 impl Removal {
     pub fn of(table: TableKind) -> Removal {
         if table == TableKind::Users { Removal::Deactivate } else { Removal::Delete }
+    }
+}
+
+impl RecordService {
+    /// `security.api_key_max_days`.
+    pub fn key_max_days(&self) -> u64 {
+        self.inner.key_max_days
     }
 }
 
@@ -269,6 +278,7 @@ impl RecordService {
                 columns: Mutex::default(),
                 default_lang,
                 field_rules,
+                key_max_days: config.security.api_key_max_days,
             }),
         }
     }

@@ -1,6 +1,7 @@
 //! One integration-test binary: every test starts the real server and talks to it
 //! over HTTP (and, as the features arrive, WebSocket) like a client.
 
+mod attack;
 mod backups;
 mod board;
 mod broken_file;

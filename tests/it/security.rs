@@ -523,7 +523,7 @@ async fn requests_over_the_per_minute_limit_meet_429() {
 }
 
 /// A Login Widget payload signed as Telegram signs it.
-fn widget(fields: &[(&str, String)], bot_token: &str) -> Value {
+pub(crate) fn widget(fields: &[(&str, String)], bot_token: &str) -> Value {
     use hmac::{KeyInit, Mac};
     use sha2::{Digest, Sha256};
     let mut sorted: Vec<_> = fields.to_vec();
