@@ -65,6 +65,7 @@ pub struct Config {
     pub backup: Backup,
     pub feedback: Feedback,
     pub ui: Ui,
+    pub metrics: Metrics,
 }
 
 /// How the server speaks to people who have not said which language they read.
@@ -239,6 +240,20 @@ impl Default for Logging {
             format: "%(asctime)s - %(name)s - %(levelname)s - %(message)s".into(),
             retention_days: 30,
         }
+    }
+}
+
+/// Who reads `GET /metrics`: callers from `allow` (address ranges), callers that
+/// bring `token` as a bearer token, and (security on) admins.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Metrics {
+    pub allow: Vec<String>,
+    pub token: Secret,
+}
+impl Default for Metrics {
+    fn default() -> Self {
+        Self { allow: vec!["127.0.0.1/32".into(), "::1/128".into()], token: Secret::default() }
     }
 }
 
@@ -557,6 +572,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "server.ssl_enabled: true needs server.ssl_cert_path and server.ssl_key_path (PEM files)".into(),
             ));
+        }
+        for range in &self.metrics.allow {
+            crate::domain::cidr::Cidr::parse(range).map_err(|e| ConfigError::Invalid(format!("metrics.allow: {e}")))?;
         }
         if !matches!(self.scheduler.jobstore.as_str(), "memory" | "file") {
             return Err(ConfigError::Invalid(format!(

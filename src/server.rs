@@ -124,9 +124,11 @@ pub async fn serve(
             forget_same_origin(&mut request);
             let caller = crate::api::gate::Caller::of(&security, request.headers(), request.uri(), peer);
             let lang = crate::api::problem::request_lang(request.headers(), default_lang);
-            if let Some(response) = fast.as_ref().and_then(|f| f.answer(&request, &caller)) {
+            let path = request.uri().path().to_string();
+            if let Some(mut response) = fast.as_ref().and_then(|f| f.answer(&request, &caller)) {
                 // Answered at once, from memory: no filter chain, no timer (an error
                 // still goes out in the request's language).
+                crate::api::reply::harden(&path, &mut response);
                 return Either::Left(async move {
                     Ok::<_, Infallible>(crate::api::problem::localize(response, lang).await)
                 });
@@ -136,7 +138,7 @@ pub async fn serve(
             let mut filter = filter.clone();
             let response = filter.call(request);
             Either::Right(async move {
-                let response = match tokio::time::timeout(timeout, response).await {
+                let mut response = match tokio::time::timeout(timeout, response).await {
                     Ok(Ok(response)) => response,
                     Ok(Err(never)) => match never {},
                     Err(_) => ApiError::new(
@@ -145,6 +147,7 @@ pub async fn serve(
                     )
                     .into_response(),
                 };
+                crate::api::reply::harden(&path, &mut response);
                 Ok::<_, Infallible>(crate::api::problem::localize(response, lang).await)
             })
         });

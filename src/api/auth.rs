@@ -37,7 +37,9 @@ struct Login {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Refresh {
-    refresh_token: String,
+    /// Absent when the board's HttpOnly cookie carries it.
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -53,8 +55,61 @@ fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("the body is not what this route takes: {e}")))
 }
 
-fn tokens(pair: crate::service::auth::TokenPair) -> Response {
-    json_response(StatusCode::OK, &serde_json::to_value(pair).unwrap_or_default(), None)
+/// The refresh token's cookie, for the board (see [`RefreshCookie`]).
+const COOKIE: &str = "taskboard_refresh";
+/// Where the cookie goes: only to the refresh route.
+const COOKIE_PATH: &str = "/api/auth/refresh";
+/// The header by which the board asks for the cookie, and which a cookie-carried
+/// refresh must bring: another site's form cannot set a header, and without CORS
+/// permission its script cannot either.
+const COOKIE_HEADER: &str = "x-refresh-cookie";
+
+/// How a login answers its refresh token. Scripts get it in the JSON body, as ever.
+/// The board (which sends `X-Refresh-Cookie: 1`) gets it only in an HttpOnly,
+/// SameSite=Strict cookie scoped to `/api/auth/refresh` (Secure under TLS), so no
+/// script that runs in the page can read the long-lived token.
+#[derive(Clone, Copy)]
+struct RefreshCookie {
+    wanted: bool,
+    secure: bool,
+    max_age: u64,
+}
+
+fn refresh_cookie(
+    security: &Security,
+) -> impl Filter<Extract = (RefreshCookie,), Error = warp::Rejection> + Clone + use<> {
+    let (secure, max_age) = (security.cookie_secure, security.refresh_seconds);
+    warp::header::optional::<String>(COOKIE_HEADER).map(move |h: Option<String>| RefreshCookie {
+        wanted: h.as_deref() == Some("1"),
+        secure,
+        max_age,
+    })
+}
+
+fn tokens(pair: crate::service::auth::TokenPair, cookie: RefreshCookie) -> Response {
+    let mut body = serde_json::to_value(&pair).unwrap_or_default();
+    if !cookie.wanted {
+        return json_response(StatusCode::OK, &body, None);
+    }
+    if let Some(object) = body.as_object_mut() {
+        object.remove("refresh_token");
+    }
+    let mut response = json_response(StatusCode::OK, &body, None);
+    set_cookie(&mut response, &pair.refresh_token, cookie.max_age, cookie.secure);
+    response
+}
+
+fn set_cookie(response: &mut Response, value: &str, max_age: u64, secure: bool) {
+    let secure = if secure { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={value}; Path={COOKIE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}");
+    if let Ok(v) = warp::http::HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(warp::http::header::SET_COOKIE, v);
+    }
+}
+
+/// The refresh token from the request's cookie header, if it has ours.
+fn cookie_token(header: Option<&str>) -> Option<String> {
+    header?.split(';').find_map(|c| c.trim().strip_prefix(&format!("{COOKIE}="))).map(str::to_string)
 }
 
 pub fn routes(
@@ -84,56 +139,80 @@ pub fn routes(
     );
     cat.add("POST", "/api/auth/logout", "auth", "End this session", None, other(None, "empty"));
     cat.add("PUT", "/api/auth/password", "auth", "Change your password", None, other(Some("PasswordChange"), "Tokens"));
+    let cookie = refresh_cookie(&security);
     let sec = move || {
         let security = security.clone();
         warp::any().map(move || security.clone())
     };
     let limit = 64 * 1024;
-    let login =
-        warp::path!("api" / "auth" / "login").and(warp::post()).and(json_body(limit)).and(sec()).and(caller()).then(
-            |bytes: bytes::Bytes, security: Arc<Security>, caller: Caller| async move {
-                respond(
-                    async {
-                        let body: Login = parse(&bytes)?;
-                        Ok(tokens(security.login_password(&body.username, &body.password, caller.ip()).await?))
-                    }
-                    .await,
-                )
-            },
-        );
-    let telegram =
-        warp::path!("api" / "auth" / "telegram").and(warp::post()).and(json_body(limit)).and(sec()).and(caller()).then(
-            |bytes: bytes::Bytes, security: Arc<Security>, caller: Caller| async move {
-                respond(
-                    async {
-                        // The widget sends numbers (id, auth_date) and strings; the signed
-                        // data-check-string is their text.
-                        let body: BTreeMap<String, Value> = parse(&bytes)?;
-                        let payload: BTreeMap<String, String> = body
-                            .into_iter()
-                            .map(|(k, v)| match v {
-                                Value::String(s) => Ok((k, s)),
-                                Value::Number(n) => Ok((k, n.to_string())),
-                                _ => Err(ApiError::bad_request(format!("{k}: a string or a number is expected"))),
-                            })
-                            .collect::<Result<_, _>>()?;
-                        Ok(tokens(security.login_telegram(&payload, caller.ip()).await?))
-                    }
-                    .await,
-                )
-            },
-        );
-    let refresh = warp::path!("api" / "auth" / "refresh").and(warp::post()).and(json_body(limit)).and(sec()).then(
-        |bytes: bytes::Bytes, security: Arc<Security>| async move {
+    // A login door: `POST /api/auth/{name}` with a JSON body, answered with tokens.
+    let door = |name: &'static str| {
+        warp::path("api")
+            .and(warp::path("auth"))
+            .and(warp::path(name))
+            .and(warp::path::end())
+            .and(warp::post())
+            .and(json_body(limit))
+            .and(sec())
+            .and(caller())
+            .and(cookie.clone())
+    };
+    let login = door("login").then(
+        |bytes: bytes::Bytes, security: Arc<Security>, caller: Caller, cookie: RefreshCookie| async move {
             respond(
                 async {
-                    let body: Refresh = parse(&bytes)?;
-                    Ok(tokens(security.refresh(&body.refresh_token).await?))
+                    let body: Login = parse(&bytes)?;
+                    let pair = security.login_password(&body.username, &body.password, caller.ip()).await?;
+                    Ok(tokens(pair, cookie))
                 }
                 .await,
             )
         },
     );
+    let telegram = door("telegram").then(
+        |bytes: bytes::Bytes, security: Arc<Security>, caller: Caller, cookie: RefreshCookie| async move {
+            respond(
+                async {
+                    // The widget sends numbers (id, auth_date) and strings; the signed
+                    // data-check-string is their text.
+                    let body: BTreeMap<String, Value> = parse(&bytes)?;
+                    let payload: BTreeMap<String, String> = body
+                        .into_iter()
+                        .map(|(k, v)| match v {
+                            Value::String(s) => Ok((k, s)),
+                            Value::Number(n) => Ok((k, n.to_string())),
+                            _ => Err(ApiError::bad_request(format!("{k}: a string or a number is expected"))),
+                        })
+                        .collect::<Result<_, _>>()?;
+                    Ok(tokens(security.login_telegram(&payload, caller.ip()).await?, cookie))
+                }
+                .await,
+            )
+        },
+    );
+    let refresh = warp::path!("api" / "auth" / "refresh")
+        .and(warp::post())
+        .and(json_body(limit))
+        .and(sec())
+        .and(cookie.clone())
+        .and(warp::header::optional::<String>("cookie"))
+        .then(|bytes: bytes::Bytes, security: Arc<Security>, cookie: RefreshCookie, jar: Option<String>| async move {
+            respond(
+                async {
+                    let body: Refresh = parse(&bytes)?;
+                    // The cookie counts only with the board's header (see COOKIE_HEADER).
+                    let from_cookie = cookie.wanted.then(|| cookie_token(jar.as_deref())).flatten();
+                    let Some(token) = body.refresh_token.or(from_cookie) else {
+                        return Err(ApiError::new(
+                            StatusCode::UNAUTHORIZED,
+                            "no refresh token: send refresh_token, or log in again",
+                        ));
+                    };
+                    Ok(tokens(security.refresh(&token).await?, cookie))
+                }
+                .await,
+            )
+        });
     let logout = warp::path!("api" / "auth" / "logout").and(warp::post()).and(sec()).and(principal()).then(
         |security: Arc<Security>, p: Arc<Principal>| async move {
             respond(
@@ -141,6 +220,8 @@ pub fn routes(
                     security.logout(&p).await?;
                     let mut response = Response::new(Vec::new().into());
                     *response.status_mut() = StatusCode::NO_CONTENT;
+                    // The board's cookie goes with the session.
+                    set_cookie(&mut response, "", 0, security.cookie_secure);
                     Ok(response)
                 }
                 .await,
@@ -152,11 +233,13 @@ pub fn routes(
         .and(json_body(limit))
         .and(sec())
         .and(principal())
-        .then(|bytes: bytes::Bytes, security: Arc<Security>, p: Arc<Principal>| async move {
+        .and(cookie.clone())
+        .then(|bytes: bytes::Bytes, security: Arc<Security>, p: Arc<Principal>, cookie: RefreshCookie| async move {
             respond(
                 async {
                     let body: PasswordChange = parse(&bytes)?;
-                    Ok(tokens(security.change_password(&p, &body.current_password, &body.new_password).await?))
+                    let pair = security.change_password(&p, &body.current_password, &body.new_password).await?;
+                    Ok(tokens(pair, cookie))
                 }
                 .await,
             )
@@ -209,13 +292,13 @@ pub fn routes(
         None,
         other(None, "LoginPoll"),
     );
-    let poll =
-        warp::path!("api" / "auth" / "telegram" / "login" / String).and(warp::get()).then(move |request_id: String| {
+    let poll = warp::path!("api" / "auth" / "telegram" / "login" / String).and(warp::get()).and(cookie).then(
+        move |request_id: String, cookie: RefreshCookie| {
             let chats = chats_for_login.clone();
             async move {
                 use crate::service::board_login::Poll;
                 let outcome = match chats.poll_board_login(&request_id).await {
-                    Ok(Ok(pair)) => Ok(tokens(pair)),
+                    Ok(Ok(pair)) => Ok(tokens(pair, cookie)),
                     Ok(Err(Poll::Pending)) => {
                         Ok(json_response(StatusCode::ACCEPTED, &serde_json::json!({"status": "pending"}), None))
                     }
@@ -230,7 +313,8 @@ pub fn routes(
                 };
                 respond(outcome)
             }
-        });
+        },
+    );
     cat.add(
         "GET",
         "/api/auth/telegram/bot",

@@ -46,6 +46,11 @@ impl FastReads {
         }
         let path = request.uri().path();
         let id = task_id(path)?;
+        // A task this server has not seen may be another server's, just made: the
+        // ordinary way catches up with the database first.
+        if !self.records.has(TableKind::Tasks, id) {
+            return None;
+        }
         let start = Instant::now();
         let request_id = super::request_id(request.headers().get("x-request-id").and_then(|v| v.to_str().ok()));
         let mut response = self.read(caller, path, id).unwrap_or_else(|e| e.into_response());

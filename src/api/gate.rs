@@ -23,6 +23,8 @@ pub struct Caller {
     /// Shared: the gate, the handler and the access log all look at it.
     pub principal: Result<Arc<Principal>, ApiError>,
     pub peer: Option<SocketAddr>,
+    /// The request brought `metrics.token` as its bearer token (asked of `/metrics` only).
+    pub metrics_token: bool,
 }
 
 impl Caller {
@@ -54,7 +56,11 @@ impl Caller {
         } else {
             Ok(security.anonymous.clone())
         };
-        Caller { principal, peer: Some(peer) }
+        let token = &security.metrics_token;
+        let metrics_token = uri.path() == "/metrics"
+            && !token.is_empty()
+            && bearer.is_some_and(|b| constant_time_eq(b.as_bytes(), token.as_bytes()));
+        Caller { principal, peer: Some(peer), metrics_token }
     }
 
     pub fn ip(&self) -> Option<IpAddr> {
@@ -80,6 +86,28 @@ pub fn caller() -> BoxedFilter<(Caller,)> {
     warp::ext::get::<Caller>().boxed()
 }
 
+/// `/metrics`, whether security is on or off: an address in `metrics.allow`, the
+/// bearer `metrics.token`, or (security on) an admin's login.
+fn admit_metrics(security: &Security, caller: &Caller) -> Result<(), ApiError> {
+    if caller.ip().is_some_and(|ip| security.metrics_allow.iter().any(|range| range.contains(ip))) {
+        return Ok(());
+    }
+    if caller.metrics_token {
+        return Ok(());
+    }
+    if security.enabled && caller.principal.as_ref().is_ok_and(|p| p.role == crate::auth::policy::Role::Admin) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "/metrics is read from an address in metrics.allow, with metrics.token, or by an admin",
+    ))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Refuses what the caller may not call; passes everything else on to the routes.
 pub fn gate(security: Arc<Security>) -> BoxedFilter<()> {
     warp::ext::get::<Caller>()
@@ -95,16 +123,17 @@ pub fn gate(security: Arc<Security>) -> BoxedFilter<()> {
 
 /// The gate's verdict on one request (also asked by the fast path, `api/fast.rs`).
 pub(super) fn admit(security: &Security, caller: &Caller, method: &Method, path: &str) -> Result<(), ApiError> {
+    if path == "/metrics" && method != Method::OPTIONS {
+        return admit_metrics(security, caller);
+    }
     if !security.enabled || method == Method::OPTIONS {
         // Security off: everyone is the admin. OPTIONS: CORS preflights carry no token.
         return Ok(());
     }
     security.count_request(caller.principal.as_deref().ok(), caller.ip()).map_err(ApiError::from)?;
     let requirement = policy::requirement(method.as_str(), path);
-    match requirement {
-        Requirement::Public => return Ok(()),
-        Requirement::Metrics if caller.ip().is_some_and(|ip| ip.is_loopback()) => return Ok(()),
-        _ => {}
+    if requirement == Requirement::Public {
+        return Ok(());
     }
     let p = caller.principal.clone()?;
     if let Some(key) = p.key {

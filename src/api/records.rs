@@ -106,7 +106,8 @@ pub fn get(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Respon
         .and(warp::get())
         .and(svc)
         .and(principal())
-        .map(move |id: u64, s: RecordService, p: Arc<Principal>| {
+        .then(move |id: u64, s: RecordService, p: Arc<Principal>| async move {
+            s.seen(table, id, None).await;
             respond((|| {
                 let RecordView { table, row, etag, columns } = s.read(&p, table, id)?;
                 // About the row's own length plus the names: one allocation, no regrowth.

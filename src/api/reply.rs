@@ -12,6 +12,27 @@ use crate::store::Fields;
 use super::json::{RowJson, json_to_fields, parse_object};
 use super::problem::ApiError;
 
+/// The documentation page's policy: its own inline style, nothing else loads.
+const DOCS_PAGE_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// Headers every answer of the API carries, whatever route or error made it: never
+/// sniffed as another type, never kept by a shared or browser cache (tokens and
+/// people's data pass here). A route that set its own cache policy keeps it. The
+/// documentation page at `/` gets the board's page headers.
+pub fn harden(path: &str, response: &mut Response) {
+    let headers = response.headers_mut();
+    if path.starts_with("/api/") || path == "/metrics" || path == "/ws" {
+        headers.entry("x-content-type-options").or_insert(HeaderValue::from_static("nosniff"));
+        headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    } else if path == "/" {
+        headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_PAGE_CSP));
+        headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+        headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-cache"));
+    }
+}
+
 /// Turns a handler's result into a response (errors as problem+json).
 pub fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(ApiError::into_response)

@@ -3,6 +3,7 @@
 //! No I/O lives here: the store reads files and the API speaks JSON, and both ask
 //! this module what a valid user, task, comment, document, event or credential is.
 
+pub mod cidr;
 pub mod fields;
 pub mod schema;
 pub mod values;

@@ -100,6 +100,12 @@ pub struct Security {
     /// Login Widget payloads already used (their `hash`, until their `auth_date` ages
     /// out): a payload logs in once.
     used_widget_payloads: std::sync::Mutex<HashMap<String, i64>>,
+    /// `metrics.allow` and `metrics.token`: who reads `/metrics` without an admin login.
+    pub metrics_allow: Vec<crate::domain::cidr::Cidr>,
+    pub metrics_token: String,
+    /// The board's refresh cookie: Secure under TLS, and how long it lives.
+    pub cookie_secure: bool,
+    pub refresh_seconds: u64,
 }
 
 impl Security {
@@ -131,6 +137,15 @@ impl Security {
             address_failures: LoginFailures::per_address(),
             llm_quota: PerDay::new(s.rate_limiting.llm_requests_per_day, tz),
             used_widget_payloads: Default::default(),
+            metrics_allow: config
+                .metrics
+                .allow
+                .iter()
+                .filter_map(|r| crate::domain::cidr::Cidr::parse(r).ok())
+                .collect(),
+            metrics_token: config.metrics.token.expose().to_string(),
+            cookie_secure: config.server.ssl_enabled,
+            refresh_seconds: s.refresh_token_days * 86_400,
         })
     }
 

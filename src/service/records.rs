@@ -159,6 +159,7 @@ impl RecordService {
         if_match: Option<String>,
         replace: bool,
     ) -> Result<Committed, ServiceError> {
+        self.seen(table, id, if_match.as_deref()).await;
         let (existing, _) = self.get(table, id)?;
         access::check_write(self, p, table, Action::Update, Some((id, &existing)), &fields)?;
         check_input(table, &fields, Some(&existing))?;
@@ -194,6 +195,7 @@ impl RecordService {
         id: u64,
         if_match: Option<String>,
     ) -> Result<Option<Committed>, ServiceError> {
+        self.seen(table, id, if_match.as_deref()).await;
         let (existing, _) = self.get(table, id)?;
         access::check_write(self, p, table, Action::Delete, Some((id, &existing)), &Fields::new())?;
         match (Removal::of(table), table) {
@@ -297,6 +299,30 @@ impl RecordService {
     }
 
     /// One record with its ETag.
+    /// Whether this server has record `id` of `table` (at the version `if_match`, when
+    /// given); if not, it first catches up with a shared database's head, so that a
+    /// record another server just made or changed is found (read-your-writes without
+    /// sticky sessions). A no-op on a data folder, where this server is the only writer.
+    pub async fn seen(&self, table: TableKind, id: u64, if_match: Option<&str>) {
+        let current = self.inner.store.table(table).ok().and_then(|t| t.get(id).map(|row| etag_of(row)));
+        let matches = match (&current, if_match) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(etag), Some(wanted)) => wanted.split(',').any(|w| {
+                let w = w.trim();
+                w == "*" || w.trim_start_matches("W/") == etag
+            }),
+        };
+        if !matches {
+            self.inner.store.catch_up().await;
+        }
+    }
+
+    /// Whether this server has record `id` of `table` now.
+    pub fn has(&self, table: TableKind, id: u64) -> bool {
+        self.inner.store.table(table).is_ok_and(|t| t.get(id).is_some())
+    }
+
     pub(super) fn get(&self, table: TableKind, id: u64) -> Result<(Fields, String), StoreError> {
         let t = self.inner.store.table(table)?;
         let row = t.get(id).ok_or(StoreError::NotFound { table, id })?;

@@ -289,6 +289,12 @@ pub trait Storage: Send + Sync + 'static {
     fn write_aux(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError>;
     /// Drops every cached table; the next reads rebuild them from the files.
     fn drop_cache(&self);
+    /// Brings this server's tables up to the shared database's head before answering
+    /// (read-your-writes behind a load balancer: a record another server just made).
+    /// Nothing to do where this server is the only writer.
+    fn catch_up(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
     /// Finishes in-flight writes, folds everything into the files, and stops.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::security::{call, secured_app, token, widget};
+use crate::security::{PASSWORD, call, secured_app, secured_app_with, token, widget};
 
 fn in_days(days: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -88,4 +88,97 @@ async fn a_key_lives_at_most_the_configured_days_and_not_past_its_owners_passwor
     assert_eq!(s, 403, "{body}");
     assert!(body["detail"].as_str().unwrap().contains("password is older"), "{body}");
     app.stop().await;
+}
+
+#[tokio::test]
+async fn the_boards_refresh_token_lives_in_an_http_only_cookie_for_the_refresh_route_only() {
+    let app = secured_app().await;
+    let login = |cookie: bool| {
+        let mut r =
+            app.client.post(app.url("/api/auth/login")).json(&json!({"username": "anna", "password": PASSWORD}));
+        if cookie {
+            r = r.header("x-refresh-cookie", "1");
+        }
+        r.send()
+    };
+    // Scripts keep getting the token in the body.
+    let r = login(false).await.unwrap();
+    assert!(r.headers().get("set-cookie").is_none());
+    assert!(r.json::<Value>().await.unwrap()["refresh_token"].is_string());
+    // The board gets it as a cookie no script can read.
+    let r = login(true).await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    for part in ["taskboard_refresh=", "HttpOnly", "SameSite=Strict", "Path=/api/auth/refresh"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "no Secure flag without TLS: {cookie}");
+    let body: Value = r.json().await.unwrap();
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    let jar = cookie.split(';').next().unwrap().to_string();
+    let refresh = |header: bool, jar: String| {
+        let mut r = app.client.post(app.url("/api/auth/refresh")).header("cookie", jar).json(&json!({}));
+        if header {
+            r = r.header("x-refresh-cookie", "1");
+        }
+        r.send()
+    };
+    // Without the board's header (a cross-site form), the cookie does not count.
+    assert_eq!(refresh(false, jar.clone()).await.unwrap().status(), 401);
+    let r = refresh(true, jar).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let next = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    let access = r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string();
+    // Logging out clears it.
+    let r = app.client.post(app.url("/api/auth/logout")).bearer_auth(&access).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    let jar = next.split(';').next().unwrap().to_string();
+    assert_eq!(refresh(true, jar).await.unwrap().status(), 401, "the session is over");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn api_answers_are_never_cached_or_sniffed_and_the_docs_page_has_a_policy() {
+    let app = secured_app().await;
+    for path in ["/api/health", "/api/tasks", "/api/nothing-here"] {
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(r.headers()["cache-control"], "no-store", "{path}");
+    }
+    let r = app.post("/api/auth/login", json!({"username": "anna", "password": PASSWORD})).await;
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let r = app.client.get(app.url("/")).send().await.unwrap();
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_are_read_from_allowed_addresses_with_the_token_or_by_an_admin() {
+    // Nobody's address is allowed here: only the token or an admin reads them.
+    let app = secured_app_with(|c| {
+        c.metrics.allow = Vec::new();
+        c.metrics.token = taskboard::config::Secret("scrape-me-0123456789".into());
+    })
+    .await;
+    let get = |bearer: Option<String>| {
+        let mut r = app.client.get(app.url("/metrics"));
+        if let Some(b) = bearer {
+            r = r.bearer_auth(b);
+        }
+        r.send()
+    };
+    assert_eq!(get(None).await.unwrap().status(), 403);
+    assert_eq!(get(Some("wrong".into())).await.unwrap().status(), 403);
+    assert_eq!(get(Some(token(&app, "mike").await)).await.unwrap().status(), 403);
+    assert_eq!(get(Some("scrape-me-0123456789".into())).await.unwrap().status(), 200);
+    assert_eq!(get(Some(token(&app, "anna").await)).await.unwrap().status(), 200);
+    app.stop().await;
+    // Security off: loopback by default, and a range that leaves it out refuses it.
+    let open = crate::common::TestApp::spawn().await;
+    assert_eq!(open.client.get(open.url("/metrics")).send().await.unwrap().status(), 200);
+    open.stop().await;
+    let closed = crate::common::TestApp::spawn_with(|_| {}, |c| c.metrics.allow = vec!["10.0.0.0/8".into()]).await;
+    assert_eq!(closed.client.get(closed.url("/metrics")).send().await.unwrap().status(), 403);
+    closed.stop().await;
 }

@@ -16,6 +16,7 @@ mod llm;
 mod logs_and_config;
 mod people;
 mod postgres;
+mod read_your_writes;
 mod readme;
 mod rest;
 mod scheduler;

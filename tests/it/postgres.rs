@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::common::{ServerProcess, TestApp, pg, test_config};
 use crate::security::{PASSWORD, SECRET, call, prepare};
 
-fn secure(c: &mut Config) {
+pub(crate) fn secure(c: &mut Config) {
     c.security.enabled = true;
     c.security.validation_method = taskboard::config::ValidationMethod::Both;
     c.security.rate_limiting.requests_per_minute = 100_000;
@@ -28,7 +28,7 @@ fn secure(c: &mut Config) {
 
 /// Server A on a new database holding the folder `prepare_folder` wrote, and server
 /// B on the same database with a folder of its own.
-async fn two_servers(
+pub(crate) async fn two_servers(
     prepare_folder: impl FnOnce(&Path),
     configure: impl Fn(&mut Config),
 ) -> (TestApp, TestApp, String) {

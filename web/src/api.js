@@ -1,10 +1,16 @@
-// Talking to the API: the session (bearer tokens kept in localStorage, refreshed a
-// minute before they expire), and `api()`, which sends the token and turns a
-// problem+json answer into an ApiError. Tokens travel only in the Authorization
-// header, never in a cookie, so another site cannot make the browser act for the user.
+// Talking to the API: the session, and `api()`, which sends the token and turns a
+// problem+json answer into an ApiError.
+//
+// The access token (short-lived) is kept in memory only and travels in the
+// Authorization header. The refresh token never reaches a script: the server keeps it
+// in an HttpOnly, SameSite=Strict cookie that only POST /api/auth/refresh receives,
+// and only with the `X-Refresh-Cookie: 1` header, which another site's page cannot
+// send (the CSRF story: SameSite keeps the cookie off cross-site requests, the header
+// keeps it off simple forms, and the answer is readable by this origin only). A
+// reload, or another tab, gets its access token from that cookie. Refreshes are taken
+// one at a time across tabs (Web Locks), since a refresh token used twice ends the
+// session.
 import { signal } from '@preact/signals';
-
-const KEY = 'taskboard.session';
 
 /** The settings the server put in the page (statuses, priorities, security). */
 export const settings = (() => {
@@ -30,28 +36,26 @@ export function setRequestLanguage(l) {
   requestLanguage = l;
 }
 
-/** `{access_token, refresh_token, expires_at, user}`, or null when logged out. */
-export const session = signal(load());
+/** `{access_token, expires_at, user}`, or null when logged out. In memory only. */
+export const session = signal(null);
 /** The logged-in user: `{id, username, role}`. */
-export const me = signal(session.value?.user || null);
+export const me = signal(null);
 
-function load() {
-  try {
-    return JSON.parse(localStorage.getItem(KEY) || 'null');
-  } catch {
-    return null;
-  }
-}
+/** Asks the server for the refresh token in its cookie rather than in the body. */
+const COOKIE = { 'x-refresh-cookie': '1' };
+
+/** Whether this browser logged in and did not log out: worth asking the cookie at
+ * start (no secret; it spares a fresh visitor a refused refresh). */
+const SIGNED_IN = 'taskboard.signedIn';
 
 function store(pair) {
+  if (pair) localStorage.setItem(SIGNED_IN, '1');
+  else localStorage.removeItem(SIGNED_IN);
   const value = pair && {
     access_token: pair.access_token,
-    refresh_token: pair.refresh_token,
     expires_at: Date.now() + pair.expires_in * 1000,
     user: pair.user,
   };
-  if (value) localStorage.setItem(KEY, JSON.stringify(value));
-  else localStorage.removeItem(KEY);
   session.value = value;
   if (value) me.value = value.user;
   schedule();
@@ -76,24 +80,20 @@ function schedule() {
   timer = setTimeout(() => refresh().catch(() => {}), wait);
 }
 
-/** A new token pair for the refresh token; one at a time, whoever asks. */
+/** One at a time across this origin's tabs, where the browser can say so. */
+function exclusively(work) {
+  return navigator.locks?.request ? navigator.locks.request('taskboard.refresh', work) : work();
+}
+
+/** A new token pair from the refresh cookie; one at a time, whoever asks. */
 export function refresh() {
-  const s = session.value;
-  if (!s) return Promise.reject(new ApiError(401));
-  refreshing ||= fetch('/api/auth/refresh', {
+  refreshing ||= exclusively(() => fetch('/api/auth/refresh', {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ refresh_token: s.refresh_token }),
-  })
+    headers: { 'content-type': 'application/json', ...COOKIE },
+    body: '{}',
+  }))
     .then(async (r) => {
       if (!r.ok) {
-        // Another tab may have refreshed with the same token first: take its pair.
-        const other = load();
-        if (other && other.refresh_token !== s.refresh_token) {
-          session.value = other;
-          schedule();
-          return other;
-        }
         store(null);
         throw new ApiError(r.status, await r.json().catch(() => null));
       }
@@ -106,10 +106,17 @@ export function refresh() {
   return refreshing;
 }
 
+/** At start: the session the refresh cookie still holds, if any (a reload, a new tab). */
+export async function resume() {
+  if (session.value) return session.value;
+  if (!localStorage.getItem(SIGNED_IN)) return null;
+  return refresh().catch(() => null);
+}
+
 export async function login(username, password) {
   const r = await fetch('/api/auth/login', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'accept-language': requestLanguage },
+    headers: { 'content-type': 'application/json', 'accept-language': requestLanguage, ...COOKIE },
     body: JSON.stringify({ username, password }),
   });
   const body = await r.json().catch(() => null);
@@ -139,7 +146,7 @@ export function authHeader() {
  * JSON, `form` as it is; `etag` becomes If-Match. A 401 refreshes the token once.
  */
 export async function api(method, path, { body, etag, form, raw } = {}, retried = false) {
-  const headers = { ...authHeader(), 'accept-language': requestLanguage };
+  const headers = { ...authHeader(), 'accept-language': requestLanguage, ...COOKIE };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (etag) headers['if-match'] = etag;
   const r = await fetch(path, { method, headers, body: body !== undefined ? JSON.stringify(body) : form });
@@ -173,4 +180,3 @@ export async function listAll(path) {
   }
 }
 
-schedule();

@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { signal } from '@preact/signals';
 import { notice, say } from './notice.js';
 import './style.css';
-import { adopt, api, login, logout, me, session, settings } from './api.js';
+import { adopt, api, login, logout, me, resume, session, settings } from './api.js';
 import { lang, languages, setLang, t } from './i18n.js';
 import { connection, start, stop } from './live.js';
 import { isAdmin, isStaff, loadDirectory } from './people.js';
@@ -20,6 +20,7 @@ import { LinkTelegram } from './views/LinkTelegram.jsx';
 const ready = signal(false);
 
 async function whoAmI() {
+  if (settings.security_enabled && !session.value) await resume();
   if (settings.security_enabled && !session.value) {
     me.value = null;
     ready.value = true;
@@ -42,7 +43,8 @@ function TelegramLogin({ setError }) {
     if (!request) return undefined;
     let stopped = false;
     const timer = setInterval(async () => {
-      const r = await fetch(`/api/auth/telegram/login/${request.request_id}`).catch(() => null);
+      const r = await fetch(`/api/auth/telegram/login/${request.request_id}`, { headers: { 'x-refresh-cookie': '1' } })
+        .catch(() => null);
       if (stopped || !r || r.status === 202) return;
       clearInterval(timer);
       if (r.status === 200) {
@@ -83,7 +85,7 @@ function TelegramWidget({ setError }) {
     let gone = false;
     window.taskboardTelegramAuth = async (user) => {
       const r = await fetch('/api/auth/telegram', {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(user),
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-refresh-cookie': '1' }, body: JSON.stringify(user),
       });
       const body = await r.json().catch(() => null);
       if (!r.ok) return setError(body?.detail || r.statusText);

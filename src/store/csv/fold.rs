@@ -29,6 +29,8 @@ pub(super) enum FoldOutcome {
 
 /// The folding thread: writes table files from snapshots, off the writer's path.
 pub(super) fn fold_loop(shared: Arc<Shared>, jobs: mpsc::Receiver<FoldJob>, writer: mpsc::Sender<Msg>) {
+    // Tables in a race with a person's saves: said once per episode, not per fold.
+    let mut racing = std::collections::HashSet::new();
     loop {
         // Swapped-out files wait their grace here, between folds; with none waiting,
         // the thread sleeps until the next fold.
@@ -50,12 +52,18 @@ pub(super) fn fold_loop(shared: Arc<Shared>, jobs: mpsc::Receiver<FoldJob>, writ
                 FoldOutcome::Failed
             }
         };
-        if outcome == FoldOutcome::Diverged {
-            tracing::error!(
+        // An expected race (a person saving while the server writes): a warning, once
+        // until the file is written again.
+        match outcome {
+            FoldOutcome::Diverged if racing.insert(kind) => tracing::warn!(
                 file = kind.spec().file_name,
-                "the file was changed by someone else while the server runs; it is not overwritten, and the \
-                 server's changes stay in events.csv until they are merged (at the next start)"
-            );
+                "the file was changed by someone else while the server wrote it; their file is kept, and the \
+                 server's changes stay in events.csv until the two are merged"
+            ),
+            FoldOutcome::Written => {
+                racing.remove(&kind);
+            }
+            _ => {}
         }
         let _ = writer.send(Msg::FoldEnded { table: kind, outcome });
         if let Some(done) = job.done {

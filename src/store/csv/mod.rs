@@ -233,6 +233,7 @@ impl CsvStore {
             dirty_since: BTreeMap::new(),
             folding: BTreeMap::new(),
             diverged: BTreeMap::new(),
+            last_look_at_broken: Instant::now(),
             removals: Vec::new(),
         };
         // Replayed rows are written into their files now; conflicts become events.

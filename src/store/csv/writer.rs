@@ -24,6 +24,9 @@ use super::{ConsistentState, Msg, Shared, doc_dir, durable, folds, place_attachm
 /// Commits gathered into one batch at most (one fsync serves them all).
 const MAX_BATCH: usize = 4096;
 
+/// How often a refused (broken) table file is read again without a notification.
+const LOOK_AGAIN_EVERY: Duration = Duration::from_secs(3);
+
 /// The single writer: owns the tables' current state and events.csv.
 pub(super) struct Writer {
     pub(super) shared: Arc<Shared>,
@@ -38,6 +41,8 @@ pub(super) struct Writer {
     /// Tables whose file someone else changed while the server runs: not folded into
     /// until the next start merges them.
     pub(super) diverged: BTreeMap<TableKind, bool>,
+    /// When refused table files were last read again (`look_again_at_broken_files`).
+    pub(super) last_look_at_broken: Instant,
     /// Folders of documents deleted in the batch under way, removed once it is on disk.
     pub(super) removals: Vec<PathBuf>,
 }
@@ -96,7 +101,9 @@ impl Writer {
                 self.commit_batch(work);
             }
             if let Some(reply) = shutdown {
-                // Anything still queued is committed before stopping.
+                // A file last seen half-written (refused) is looked at once more: it may
+                // be whole now, and then it gets what was written meanwhile.
+                self.look_again_at_broken_files();
                 let rest: Vec<Msg> =
                     rx.try_iter().filter(|m| matches!(m, Msg::Commit { .. } | Msg::Event { .. })).collect();
                 if !rest.is_empty() {
@@ -108,6 +115,10 @@ impl Writer {
                 let _ = reply.send(());
                 return;
             }
+            if self.last_look_at_broken.elapsed() >= LOOK_AGAIN_EVERY {
+                self.last_look_at_broken = Instant::now();
+                self.look_again_at_broken_files();
+            }
             self.start_due_folds();
             self.maybe_roll_over();
         }
@@ -116,12 +127,29 @@ impl Writer {
 
     fn next_fold_due(&self) -> Option<Duration> {
         let delay = self.shared.config.fold_delay;
-        self.dirty_since
+        let fold = self
+            .dirty_since
             .iter()
             .filter(|(k, _)| !self.folding.get(k).copied().unwrap_or(false))
             .map(|(_, since)| delay.saturating_sub(since.elapsed()))
             .min()
-            .map(|d| d.max(Duration::from_millis(1)))
+            .map(|d| d.max(Duration::from_millis(1)));
+        // While a file is refused it is looked at again every few seconds, in case the
+        // save that fixes it came without a notification the watcher saw.
+        let broken = self.shared.rejected.read().is_ok_and(|r| !r.is_empty()).then_some(LOOK_AGAIN_EVERY);
+        match (fold, broken) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Reads each refused table file again (`reload_file` ends the refusal if it loads).
+    fn look_again_at_broken_files(&mut self) {
+        let broken: Vec<TableKind> =
+            self.shared.rejected.read().map(|r| r.keys().copied().collect()).unwrap_or_default();
+        for kind in broken.into_iter().filter(|k| *k != TableKind::Events) {
+            self.reload_file(kind);
+        }
     }
 
     fn start_due_folds(&mut self) {

@@ -174,6 +174,10 @@ enum Msg {
     },
     /// Another server committed (or may have): read the events after ours.
     CatchUp,
+    /// A request is about to answer from what this server has: catch up, then say so.
+    CatchUpThen {
+        reply: oneshot::Sender<()>,
+    },
     Snapshot {
         reply: oneshot::Sender<Result<ConsistentState, StoreError>>,
     },
@@ -512,6 +516,17 @@ impl Storage for PgStore {
 
     fn drop_cache(&self) {
         let _ = self.tx.send(Msg::CatchUp);
+    }
+
+    fn catch_up(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let (reply, rx) = oneshot::channel();
+            if self.send(Msg::CatchUpThen { reply }).is_ok() {
+                // Bounded: a database that does not answer makes the request answer
+                // from what this server has (or 503), not hang.
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(3), rx).await;
+            }
+        })
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

@@ -65,18 +65,27 @@ impl Writer {
                 }
             }
             let (mut work, mut catch_up, mut snapshots, mut shutdown) = (Vec::new(), false, Vec::new(), None);
+            let mut waiting = Vec::new();
             for m in batch {
                 match m {
                     Msg::Commit { .. } | Msg::Event { .. } => work.push(m),
                     Msg::CatchUp => catch_up = true,
+                    Msg::CatchUpThen { reply } => {
+                        catch_up = true;
+                        waiting.push(reply);
+                    }
                     Msg::Snapshot { reply } => snapshots.push(reply),
                     Msg::Shutdown { reply } => shutdown = Some(reply),
                 }
             }
+            // A batch catches up with the head before it commits.
             if !work.is_empty() {
                 self.commit_batch(work).await;
             } else if catch_up {
                 self.catch_up_now().await;
+            }
+            for reply in waiting {
+                let _ = reply.send(());
             }
             for reply in snapshots {
                 let _ = reply.send(self.snapshot().await);
