@@ -8,13 +8,14 @@ import './style.css';
 import { adopt, api, login, logout, me, resume, session, settings } from './api.js';
 import { lang, languages, setLang, t } from './i18n.js';
 import { connection, start, stop } from './live.js';
-import { isAdmin, isStaff, loadDirectory } from './people.js';
+import { isAdmin, isClient, isStaff, loadDirectory } from './people.js';
 import { Link, navigate, route } from './router.jsx';
 import { Board } from './views/Board.jsx';
 import { TaskDialog } from './views/TaskDialog.jsx';
 import { Stats } from './views/Stats.jsx';
 import { Users, Scheduler, Backups, Health } from './views/Admin.jsx';
 import { LinkTelegram } from './views/LinkTelegram.jsx';
+import { MyDay } from './views/MyDay.jsx';
 
 /** Ready: who the caller is is known (or there is nobody logged in). */
 const ready = signal(false);
@@ -203,6 +204,7 @@ function Nav() {
     <header class="top">
       <strong class="brand">taskboard</strong>
       <nav>
+        {me.value?.id != null && !isClient() && item('/my', 'app.my')}
         {item('/', 'app.board')}
         {item('/stats', 'app.stats')}
         {isAdmin() && item('/admin/users', 'app.users')}
@@ -295,6 +297,7 @@ function BrokenFiles() {
 function Page() {
   const { path } = route.value;
   if (path === '/profile') return <Profile />;
+  if (path === '/my') return <MyDay />;
   if (path === '/stats') return <Stats />;
   if (path === '/admin/users') return <Users />;
   if (path === '/admin/scheduler') return <Scheduler />;
@@ -310,10 +313,24 @@ function Page() {
   );
 }
 
+/** Where a person lands, once per visit: a technician on a phone opening the board's
+ *  front page gets "My day"; a link to anywhere else is followed as it is. */
+let landed = false;
+function land(user) {
+  if (landed) return;
+  landed = true;
+  const { path, query } = route.value;
+  const phone = matchMedia('(max-width: 640px)').matches;
+  if (path === '/' && [...query.keys()].length === 0 && user.role === 'member' && phone) {
+    navigate('/my', { replace: true });
+  }
+}
+
 function App() {
   const user = me.value;
   useEffect(() => {
     if (!user) return undefined;
+    land(user);
     loadDirectory();
     start();
     return () => stop();

@@ -7,15 +7,22 @@ import { api, me, settings } from './api.js';
 /** id → how each person the caller may see is shown (full name, else username); a
  * client sees the people on their own requests. */
 export const directory = signal(new Map());
+/** id → phone, for the people whose phone the caller may see (staff). */
+const phones = new Map();
 
 export async function loadDirectory() {
   try {
     const { data } = await api('GET', '/api/directory');
+    phones.clear();
+    for (const u of data.items) if (u.phone) phones.set(u.id, u.phone);
     directory.value = new Map(data.items.map((u) => [u.id, u.name || u.username]));
   } catch {
     directory.value = new Map();
   }
 }
+
+/** The phone of person `id`, when the directory gave it. */
+export const phoneOf = (id) => (id == null ? '' : phones.get(Number(id)) || '');
 
 export function nameOf(id) {
   if (id == null || id === '') return '';

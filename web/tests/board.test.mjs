@@ -202,6 +202,54 @@ describe('the board', () => {
     await context.close();
   });
 
+  test('on a phone a technician lands on "My day": overdue first, status in one tap, a call button', async () => {
+    assert.equal((await server.api('anna', 'PATCH', '/api/users/4', { phone: '+7 (900) 111-22-33' }, { 'if-match': '*' })).status, 200);
+    const request = (await server.api('client', 'POST', '/api/tasks', { title: 'Не греет бойлер' })).body;
+    const today = new Date().toISOString().slice(0, 10);
+    await server.api('dispatcher', 'PATCH', `/api/tasks/${request.id}`, { assigned_to: 5, due_date: today }, { 'if-match': '*' });
+    const { context, page } = await fresh({ viewport: { width: 390, height: 844 }, locale: 'ru-RU', hasTouch: true, isMobile: true });
+    const errors = watchConsole(page);
+    await logIn(page, server, 'petr');
+    await page.locator('.my-day h1', { hasText: 'Мой день' }).waitFor();
+    assert.match(page.url(), /\/board\/my$/);
+    const rows = page.locator('.day-row');
+    assert.ok(await rows.count() >= 2);
+    assert.match(await rows.first().getAttribute('class'), /overdue/, 'the overdue job comes first');
+    const mine = await server.api('petr', 'GET', '/api/tasks?assigned_to=5');
+    const open = mine.body.items.filter((task) => !['done', 'cancelled'].includes(task.status));
+    assert.equal(await rows.count(), open.length, 'every open job of his, nothing else');
+    assert.equal(await page.locator(`[data-call="${request.id}"]`).getAttribute('href'), 'tel:+79001112233');
+    await page.selectOption(`[data-status-of="${request.id}"]`, 'in_progress');
+    await stored(request.id, 'in_progress');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), '"My day" fits a phone');
+    await page.screenshot({ path: join(SHOTS, 'my-day-ru.png') });
+    // The board and a task's dialog fit the same screen.
+    await page.click('.my-day a[href="/board/?mine=1"]');
+    await page.locator('[data-status="in_progress"]').first().waitFor();
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'the board fits a phone');
+    await page.goto(`${server.base}/board/tasks/${request.id}`);
+    await page.locator('dialog[open]').waitFor();
+    assert.ok(await page.evaluate(() => [...document.querySelectorAll('dialog[open] input, dialog[open] select, dialog[open] textarea')]
+      .every((el) => el.getBoundingClientRect().right <= 390)), 'the dialog\'s fields stay on the screen');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('admin pages fit a phone: their tables scroll in their own box', async () => {
+    const { context, page } = await fresh({ viewport: { width: 390, height: 844 }, locale: 'ru-RU' });
+    const errors = watchConsole(page);
+    await logIn(page, server, 'anna');
+    for (const path of ['/board/admin/users', '/board/admin/scheduler', '/board/admin/backups', '/board/admin/health', '/board/stats']) {
+      await page.goto(`${server.base}${path}`);
+      await page.locator('main h1, main h2').first().waitFor();
+      await page.waitForTimeout(200);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 390, `${path} is ${width} px wide`);
+    }
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('creates a task through the form', async () => {
     const { context, page } = await fresh();
     const errors = watchConsole(page);
