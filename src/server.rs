@@ -9,8 +9,8 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use futures_util::future::Either;
 use hyper::body::Incoming;
@@ -49,7 +49,8 @@ fn forget_same_origin<B>(request: &mut Request<B>) {
 pub struct PeerAddr(pub SocketAddr);
 
 pub struct ServeOptions {
-    /// Connections served at once; more are answered 503 and closed at once.
+    /// Connections served at once; past it the longest-idle one is closed to make room,
+    /// and only when every one is answering a request is a newcomer answered 503.
     pub max_connections: usize,
     /// Connections one address may hold (0: no limit).
     pub max_per_address: usize,
@@ -70,6 +71,8 @@ pub struct ServeOptions {
 
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a new connection waits for the place an idle one is giving up.
+const RECLAIM_WAIT: Duration = Duration::from_secs(1);
 /// How long a stop waits for connections still open.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -82,6 +85,7 @@ pub async fn serve(
 ) {
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let per_address = Arc::new(AddressCounts::default());
+    let open = Arc::new(OpenConnections::default());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let service = warp::service(routes);
     let mut shutdown = std::pin::pin!(shutdown);
@@ -98,10 +102,16 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            metrics::counter!("taskboard_connections_refused_total").increment(1);
-            tokio::spawn(refuse(stream, options.tls.is_some(), "too many connections (server.max_connections)"));
-            continue;
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => Some(slot),
+            // A full house: the connection that has waited longest without a request
+            // in progress (a slow or silent client first) makes room for this one.
+            Err(_) if open.close_one_idle() => None,
+            Err(_) => {
+                metrics::counter!("taskboard_connections_refused_total").increment(1);
+                tokio::spawn(refuse(stream, options.tls.is_some(), "too many connections (server.max_connections)"));
+                continue;
+            }
         };
         let Some(address_slot) = per_address.take(peer.ip(), options.max_per_address) else {
             metrics::counter!("taskboard_connections_refused_total").increment(1);
@@ -118,9 +128,12 @@ pub async fn serve(
         // send one (hyper's own header timer starts only after the protocol is known).
         let spoke = Arc::new(AtomicBool::new(false));
         let spoke_in_handler = spoke.clone();
+        let (this, closed) = Connection::new(spoke.clone());
+        let this_in_handler = this.clone();
         let default_lang = options.default_lang;
         let handler = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             spoke_in_handler.store(true, Ordering::Relaxed);
+            let working = Working::on(&this_in_handler);
             forget_same_origin(&mut request);
             let caller = crate::api::gate::Caller::of(&security, request.headers(), request.uri(), peer);
             let lang = crate::api::problem::request_lang(request.headers(), default_lang);
@@ -130,7 +143,9 @@ pub async fn serve(
                 // still goes out in the request's language).
                 crate::api::reply::harden(&path, &mut response);
                 return Either::Left(async move {
-                    Ok::<_, Infallible>(crate::api::problem::localize(response, lang).await)
+                    let response = crate::api::problem::localize(response, lang).await;
+                    drop(working);
+                    Ok::<_, Infallible>(response)
                 });
             }
             request.extensions_mut().insert(PeerAddr(peer));
@@ -148,25 +163,49 @@ pub async fn serve(
                     .into_response(),
                 };
                 crate::api::reply::harden(&path, &mut response);
-                Ok::<_, Infallible>(crate::api::problem::localize(response, lang).await)
+                let response = crate::api::problem::localize(response, lang).await;
+                drop(working);
+                Ok::<_, Infallible>(response)
             })
         });
         let watcher = graceful.watcher();
         let tls = options.tls.clone();
         let header_timeout = options.header_timeout;
+        let slots = slots.clone();
+        let open = open.clone();
         tokio::spawn(async move {
+            // A place made by closing an idle connection comes free once that one's
+            // task has ended; if it does not come in time, this one is refused.
+            let slot = match slot {
+                Some(slot) => slot,
+                None => match tokio::time::timeout(RECLAIM_WAIT, slots.acquire_owned()).await {
+                    Ok(Ok(slot)) => slot,
+                    _ => {
+                        metrics::counter!("taskboard_connections_refused_total").increment(1);
+                        refuse(stream, tls.is_some(), "too many connections (server.max_connections)").await;
+                        return;
+                    }
+                },
+            };
+            open.track(&this);
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
             let result = match tls {
                 None => {
                     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), handler).into_owned();
-                    until_silent(watcher.watch(connection), &spoke, header_timeout).await
+                    unless_reclaimed(until_silent(watcher.watch(connection), &spoke, header_timeout), &this, &closed)
+                        .await
                 }
                 Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                     Ok(Ok(tls_stream)) => {
                         let connection =
                             builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), handler).into_owned();
-                        until_silent(watcher.watch(connection), &spoke, header_timeout).await
+                        unless_reclaimed(
+                            until_silent(watcher.watch(connection), &spoke, header_timeout),
+                            &this,
+                            &closed,
+                        )
+                        .await
                     }
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -178,6 +217,7 @@ pub async fn serve(
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
+            open.forget(&this);
             drop(slot);
             drop(address_slot);
         });
@@ -208,6 +248,114 @@ async fn until_silent<F: Future<Output = Result<(), E>>, E>(
             metrics::counter!("taskboard_connections_timed_out_total").increment(1);
             Ok(())
         }
+    }
+}
+
+/// Serves `connection` until it ends, or until the accept loop closes it to make room
+/// (only while no request of it is in progress; one that just began keeps it open).
+async fn unless_reclaimed<F: Future<Output = Result<(), E>>, E>(
+    connection: F,
+    this: &Arc<Connection>,
+    closed: &tokio::sync::Notify,
+) -> Result<(), E> {
+    let connection = std::pin::pin!(connection);
+    tokio::select! {
+        result = connection => result,
+        () = async {
+            loop {
+                closed.notified().await;
+                if this.working.load(Ordering::Acquire) == 0 {
+                    break;
+                }
+            }
+        } => {
+            metrics::counter!("taskboard_connections_reclaimed_total").increment(1);
+            Ok(())
+        }
+    }
+}
+
+/// One open connection as the accept loop sees it: whether it ever sent a request,
+/// how many of its requests are being answered, and since when it has been idle.
+struct Connection {
+    id: u64,
+    spoke: Arc<AtomicBool>,
+    working: AtomicUsize,
+    idle_since: std::sync::Mutex<Instant>,
+    close: Arc<tokio::sync::Notify>,
+}
+
+/// A request of a connection being answered: the connection is not idle meanwhile.
+struct Working(Arc<Connection>);
+
+impl Working {
+    fn on(connection: &Arc<Connection>) -> Self {
+        connection.working.fetch_add(1, Ordering::AcqRel);
+        Working(connection.clone())
+    }
+}
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        if let Ok(mut since) = self.0.idle_since.lock() {
+            *since = Instant::now();
+        }
+        self.0.working.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Every open connection, so that a full house closes an idle one rather than turning
+/// a new client away: a thousand slow or silent sockets cannot keep people out, since
+/// each is idle by definition (no request of theirs has reached the handler).
+#[derive(Default)]
+struct OpenConnections {
+    all: std::sync::Mutex<std::collections::HashMap<u64, Arc<Connection>>>,
+}
+
+impl Connection {
+    fn new(spoke: Arc<AtomicBool>) -> (Arc<Connection>, Arc<tokio::sync::Notify>) {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let close = Arc::new(tokio::sync::Notify::new());
+        let connection = Arc::new(Connection {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            spoke,
+            working: AtomicUsize::new(0),
+            idle_since: std::sync::Mutex::new(Instant::now()),
+            close: close.clone(),
+        });
+        (connection, close)
+    }
+}
+
+impl OpenConnections {
+    /// Counts `connection` among those that may be closed to make room (once it holds
+    /// a place: one still waiting for its place is never chosen).
+    fn track(&self, connection: &Arc<Connection>) {
+        if let Ok(mut all) = self.all.lock() {
+            all.insert(connection.id, connection.clone());
+        }
+    }
+
+    fn forget(&self, connection: &Connection) {
+        if let Ok(mut all) = self.all.lock() {
+            all.remove(&connection.id);
+        }
+    }
+
+    /// Closes the idle connection that has waited longest, those that never sent a
+    /// request first; false when every open connection is answering a request.
+    fn close_one_idle(&self) -> bool {
+        let Ok(mut all) = self.all.lock() else { return false };
+        let oldest = all
+            .values()
+            .filter(|c| c.working.load(Ordering::Acquire) == 0)
+            .min_by_key(|c| (c.spoke.load(Ordering::Relaxed), c.idle_since.lock().map(|t| *t).ok()))
+            .map(|c| c.id);
+        let Some(id) = oldest else { return false };
+        if let Some(connection) = all.remove(&id) {
+            connection.close.notify_one();
+        }
+        true
     }
 }
 

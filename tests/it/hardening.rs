@@ -155,6 +155,44 @@ async fn silent_half_sent_and_idle_connections_are_closed_and_one_address_cannot
     app.stop().await;
 }
 
+/// Issue 24, item 8: a full house of slow clients (each trickling a request's headers)
+/// keeps nobody out: a newcomer takes the place of the one idle longest, while a
+/// connection answering a request is never closed to make room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_holding_every_place_do_not_keep_anyone_out() {
+    use std::io::Write;
+    const PLACES: usize = 40;
+    let app = TestApp::spawn_with(
+        |_| {},
+        |c| {
+            c.server.max_connections = PLACES;
+            c.server.max_connections_per_address = 0;
+            c.server.header_read_timeout = 60;
+        },
+    )
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let slow: Vec<std::net::TcpStream> = (0..PLACES)
+        .map(|i| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.write_all(format!("GET /api/health HTTP/1.1\r\nhost: x\r\nx-slow-{i}: ").as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut statuses = Vec::new();
+    for _ in 0..26 {
+        // A new connection each time, as a person's phone would make after a while.
+        let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+        statuses.push(client.get(app.url("/api/health")).send().await.unwrap().status().as_u16());
+    }
+    let refused = statuses.iter().filter(|s| **s == 503).count();
+    assert_eq!(refused, 0, "{refused} of 26 requests refused while slow clients held every place: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    drop(slow);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn wrong_types_blank_or_huge_text_server_set_columns_and_duplicate_keys_are_refused() {
     let app = app_with_users().await;

@@ -20,10 +20,19 @@ fn raw_request(addr: &str, request: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn past_max_connections_a_client_is_refused_at_once() {
+async fn past_max_connections_with_every_one_answering_a_request_a_client_is_refused_at_once() {
     let app = TestApp::spawn_with(|_| {}, |c| c.server.max_connections = 2).await;
     let addr = app.base.trim_start_matches("http://").to_string();
-    let held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    // Each holds a request in progress (a body promised, not yet sent): neither is idle,
+    // so neither is closed to make room (an idle one would be: tests/it/hardening.rs).
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.write_all(b"POST /api/tasks HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{")
+                .unwrap();
+            s
+        })
+        .collect();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
     let answer = tokio::task::spawn_blocking({
