@@ -97,9 +97,6 @@ pub struct Security {
     pub llm_quota: PerDay,
     /// API keys, for requests that bring one instead of a token.
     keys: super::keys::KeyRing,
-    /// Login Widget payloads already used (their `hash`, until their `auth_date` ages
-    /// out): a payload logs in once.
-    used_widget_payloads: std::sync::Mutex<HashMap<String, i64>>,
     /// `metrics.allow` and `metrics.token`: who reads `/metrics` without an admin login.
     pub metrics_allow: Vec<crate::domain::cidr::Cidr>,
     pub metrics_token: String,
@@ -136,7 +133,6 @@ impl Security {
             account_failures: LoginFailures::per_account(),
             address_failures: LoginFailures::per_address(),
             llm_quota: PerDay::new(s.rate_limiting.llm_requests_per_day, tz),
-            used_widget_payloads: Default::default(),
             metrics_allow: config
                 .metrics
                 .allow
@@ -439,14 +435,22 @@ impl Security {
 
     /// Records a verified widget payload; false when it was used before. Entries are
     /// dropped once their `auth_date` is past the accepted age (the payload is refused
-    /// by age from then on).
+    /// by age from then on). Kept in an auxiliary file changed in one step, so that
+    /// servers sharing a database refuse a payload another one took.
     fn first_use_of_widget_payload(&self, payload: &BTreeMap<String, String>, auth_date: i64) -> bool {
-        let Some(hash) = payload.get("hash") else { return false };
+        const FILE: &str = "telegram_widget_used.json";
+        let Some(hash) = payload.get("hash").map(|h| h.to_lowercase()) else { return false };
         let now = Utc::now().timestamp();
         let max_age = (self.telegram_max_age_hours as i64) * 3600;
-        let Ok(mut used) = self.used_widget_payloads.lock() else { return false };
-        used.retain(|_, at| now - *at <= max_age + 60);
-        used.insert(hash.to_lowercase(), auth_date).is_none()
+        let mut first = false;
+        let written = self.store.update_aux(FILE, &mut |bytes| {
+            let mut used: HashMap<String, i64> = bytes.and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
+            used.retain(|_, at| now - *at <= max_age + 60);
+            first = used.insert(hash.clone(), auth_date).is_none();
+            serde_json::to_vec(&used).unwrap_or_default()
+        });
+        // A store that cannot record the use refuses the login rather than allow replay.
+        written.is_ok() && first
     }
 
     /// A session for `user_id`, whose bound Telegram account confirmed a board login

@@ -66,6 +66,29 @@ async fn a_login_widget_payload_logs_in_once() {
     app.stop().await;
 }
 
+/// The same payload shown to a second server on the same database is refused too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_widget_payload_logs_in_once_across_servers_on_one_database() {
+    if crate::common::pg::or_skip("a_login_widget_payload_logs_in_once_across_servers_on_one_database").is_none() {
+        return;
+    }
+    let (a, b, _) = crate::postgres::two_servers(crate::security::prepare, |c| {
+        crate::postgres::secure(c);
+        c.telegram.bot_token = taskboard::config::Secret("12345:test-bot-token".into());
+    })
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let payload = widget(
+        &[("id", "777".into()), ("username", "tanya_tg".into()), ("auth_date", now.to_string())],
+        "12345:test-bot-token",
+    );
+    assert_eq!(a.post("/api/auth/telegram", payload.clone()).await.status(), 200);
+    let again = b.post("/api/auth/telegram", payload).await;
+    assert_eq!(again.status(), 401, "replayed on the other server");
+    a.stop().await;
+    b.stop().await;
+}
+
 #[tokio::test]
 async fn a_key_lives_at_most_the_configured_days_and_not_past_its_owners_password() {
     let app = secured_app().await;
