@@ -2,7 +2,9 @@
 // - what the browser downloads for the first view (compressed bytes on the wire);
 // - with 2,000 tasks: first render (navigation to every card drawn), and a filter
 //   change's time to render;
-// - a move in one browser to its appearance in another, p50/p95 over 60 moves.
+// - a move in one browser to its appearance in another, p50/p95 over 60 moves;
+// - on a phone over an emulated 1.6 Mbps / 150 ms link: the first card's time and the
+//   bytes before it (run it with TASKBOARD_BIN of an older build to compare).
 // Run: cargo build --release && (cd web && npm ci) && node bench/board.mjs
 // (TASKBOARD_BIN overrides the binary; default target/release/taskboard.)
 import { createRequire } from 'node:module';
@@ -72,6 +74,34 @@ try {
     }));
   }
   console.log(`made ${TASKS} tasks in ${Date.now() - started} ms`);
+
+  // The first second on a phone in a basement (issue 25): 390 x 844, an emulated
+  // 1.6 Mbps / 150 ms link, nothing cached; from the reload of a logged-in board to its
+  // first card, the bytes that came over the wire (HTTP and WebSocket frames) and the
+  // time. Three rounds; the figures are each round's.
+  for (let round = 1; round <= 3; round++) {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const page = await phone.newPage();
+    await logIn(page, server, 'anna');
+    const cdp = await phone.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false, latency: 150, downloadThroughput: (1.6e6 / 8), uploadThroughput: (0.75e6 / 8),
+    });
+    const arrivals = [];
+    cdp.on('Network.loadingFinished', (e) => arrivals.push([Date.now(), e.encodedDataLength]));
+    cdp.on('Network.webSocketFrameReceived', (e) => arrivals.push([Date.now(), Buffer.byteLength(e.response.payloadData)]));
+    const t0 = Date.now();
+    await page.reload({ waitUntil: 'commit' });
+    await page.locator('[data-task-id]').first().waitFor({ timeout: 60000 });
+    const at = Date.now();
+    // Whatever finished loading by the time the card was seen.
+    await page.waitForTimeout(50);
+    const bytes = arrivals.filter(([when]) => when <= at).reduce((sum, [, n]) => sum + n, 0);
+    console.log(`phone, 1.6 Mbps / 150 ms, round ${round}: first card after ${at - t0} ms, ${bytes} bytes over the wire before it`);
+    await phone.close();
+  }
 
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();

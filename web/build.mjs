@@ -18,6 +18,8 @@ const result = await esbuild.build({
   bundle: true,
   minify: true,
   format: 'esm',
+  splitting: true,
+  chunkNames: 'assets/[name]-[hash]',
   target: ['chrome100', 'firefox100', 'safari15'],
   jsx: 'automatic',
   jsxImportSource: 'preact',
@@ -29,9 +31,11 @@ const result = await esbuild.build({
   logLevel: 'warning',
 });
 
-const outputs = Object.keys(result.metafile.outputs).map((p) => relative(out, p));
-const script = outputs.find((p) => p.endsWith('.js'));
-const style = outputs.find((p) => p.endsWith('.css'));
+// The entry's script and stylesheet go in the page; the other chunks (statistics and
+// its chart library) are imported when first needed.
+const [entry, meta] = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint === 'src/main.jsx');
+const script = relative(out, entry);
+const style = relative(out, meta.cssBundle);
 const page = readFileSync('src/index.html', 'utf8')
   .replace('%SCRIPT%', `/board/${script}`)
   .replace('%STYLE%', `/board/${style}`);

@@ -11,7 +11,6 @@
 //! Content-Security-Policy allows no inline script.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -140,9 +139,7 @@ fn asset(path: &str, bytes: Vec<u8>, immutable: bool) -> Asset {
 }
 
 fn compress(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(bytes).ok()?;
-    encoder.finish().ok()
+    super::reply::gzip(bytes, flate2::Compression::best())
 }
 
 fn content_type(path: &str) -> &'static str {
@@ -222,7 +219,7 @@ pub fn routes(config: &Config) -> BoxedFilter<(Response,)> {
                     response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/board/"));
                     return response;
                 }
-                let gzip = encodings.is_some_and(|e| accepts_gzip(&e));
+                let gzip = encodings.is_some_and(|e| super::reply::accepts_gzip(&e));
                 board.answer(tail.as_str(), gzip, tags.as_deref())
             },
         )
@@ -233,26 +230,16 @@ fn get_or_head() -> BoxedFilter<()> {
     warp::get().or(warp::head()).unify().boxed()
 }
 
-/// `gzip` listed without `q=0`.
-fn accepts_gzip(header: &str) -> bool {
-    header.split(',').any(|part| {
-        let mut pieces = part.split(';').map(str::trim);
-        let name = pieces.next().unwrap_or("");
-        let refused = pieces.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
-        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn gzip_is_taken_unless_refused() {
-        assert!(accepts_gzip("gzip, deflate, br"));
-        assert!(accepts_gzip("br;q=1.0, gzip;q=0.8"));
-        assert!(!accepts_gzip("gzip;q=0"));
-        assert!(!accepts_gzip("br, deflate"));
+        assert!(super::super::reply::accepts_gzip("gzip, deflate, br"));
+        assert!(super::super::reply::accepts_gzip("br;q=1.0, gzip;q=0.8"));
+        assert!(!super::super::reply::accepts_gzip("gzip;q=0"));
+        assert!(!super::super::reply::accepts_gzip("br, deflate"));
     }
 
     #[test]

@@ -65,6 +65,7 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                 let schema = match name {
                     "id" | "user_id" => json!({"type": "integer", "minimum": 1}),
                     "telegram_id" => json!({"type": "integer"}),
+                    "topic" => json!({"enum": ["tasks", "comments", "users", "docs", "feedback"]}),
                     _ => json!({"type": "string"}),
                 };
                 json!({"name": name, "in": "path", "required": true, "schema": schema})
@@ -258,6 +259,22 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                                 "asked_at": {"type": "string", "format": "date-time"}}}}}}),
                         ),
                     ),
+                    "Snapshot" => {
+                        parameters.push(json!({"name": "fields", "in": "query", "required": false,
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_]*(,[A-Za-z0-9_]+)*$"},
+                            "description": "Comma-separated columns to keep (the id always stays)"}));
+                        (
+                            "200",
+                            content(
+                                "The records, each one's ETag, and the event id to resume /ws from",
+                                "application/json",
+                                json!({"type": "object", "required": ["items", "event_id"], "properties": {
+                                "items": {"type": "array", "items": {"type": "object"}},
+                                "etags": {"type": "object", "additionalProperties": {"type": "string"}},
+                                "event_id": {"type": "integer", "minimum": 0}}}),
+                            ),
+                        )
+                    }
                     "Task" => {
                         let record = entity_ref(&schema_name(TableKind::Tasks));
                         ("200", content("The task, now yours", "application/json", record))

@@ -106,3 +106,21 @@ pub fn bytes_response(status: StatusCode, body: Vec<u8>, etag: Option<&str>) -> 
     }
     response
 }
+
+/// `gzip` listed in an Accept-Encoding without `q=0`.
+pub fn accepts_gzip(header: &str) -> bool {
+    header.split(',').any(|part| {
+        let mut pieces = part.split(';').map(str::trim);
+        let name = pieces.next().unwrap_or("");
+        let refused = pieces.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
+        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+    })
+}
+
+/// `bytes` gzip-compressed at `level`.
+pub fn gzip(bytes: &[u8], level: flate2::Compression) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), level);
+    encoder.write_all(bytes).ok()?;
+    encoder.finish().ok()
+}

@@ -59,6 +59,7 @@ pub fn routes(viewer: Viewer, max_clients: usize, cat: &mut Catalog) -> BoxedFil
         None,
         Shape::Other { body: None, response: "websocket" },
     );
+    let viewer_for_start = viewer.clone();
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     let upgrade = warp::path("ws").and(warp::path::end()).and(warp::ws()).and(super::gate::caller()).and(query).map(
         move |ws: warp::ws::Ws, caller: super::gate::Caller, query: String| {
@@ -94,7 +95,99 @@ pub fn routes(viewer: Viewer, max_clients: usize, cat: &mut Catalog) -> BoxedFil
         response.headers_mut().insert(warp::http::header::UPGRADE, warp::http::HeaderValue::from_static("websocket"));
         response
     });
-    upgrade.or(plain).unify().boxed()
+    cat.add(
+        "GET",
+        "/api/live/{topic}",
+        "realtime",
+        "Where a live view starts: the topic's records (as a /ws snapshot: items, etags, event_id to resume \
+         from), ?fields= keeps only those columns; gzip-compressed when the client accepts it",
+        None,
+        Shape::Other { body: None, response: "Snapshot" },
+    );
+    let start = warp::path!("api" / "live" / String)
+        .and(warp::get())
+        .and(super::gate::principal())
+        .and(warp::query::<Vec<(String, String)>>())
+        .and(warp::header::optional::<String>("accept-encoding"))
+        .map(move |topic: String, p: Arc<Principal>, query: Vec<(String, String)>, encodings: Option<String>| {
+            super::reply::respond(live_start(&viewer_for_start, &topic, &p, &query, encodings.as_deref()))
+        });
+    upgrade.or(plain).unify().or(start).unify().boxed()
+}
+
+/// `GET /api/live/{topic}`: the snapshot a board starts from over plain HTTP, where
+/// it can be compressed (a WebSocket message here cannot: no permessage-deflate).
+/// The event id is taken before the records are read, so resuming /ws from it may
+/// repeat a change the records already hold, never miss one.
+fn live_start(
+    viewer: &Viewer,
+    topic: &str,
+    p: &Principal,
+    query: &[(String, String)],
+    encodings: Option<&str>,
+) -> Result<Response, ApiError> {
+    let mut fields = None;
+    for (name, value) in query {
+        match name.as_str() {
+            "fields" => {
+                fields = Some(value.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect())
+            }
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown parameter {other:?}; expected fields"),
+                ));
+            }
+        }
+    }
+    let sub = match topic {
+        "tasks" | "comments" | "users" | "docs" | "feedback" => {
+            Subscription::parse(topic, None).map_err(|m| ApiError::new(StatusCode::NOT_FOUND, m))?
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("unknown topic {topic:?}; expected tasks, comments, users, docs or feedback"),
+            ));
+        }
+    };
+    viewer.topic_allowed(p, &sub).map_err(|m| ApiError::new(StatusCode::FORBIDDEN, m))?;
+    let store = viewer.store.clone();
+    if let (Some(fields), Some(table)) = (&fields, sub.table) {
+        let fields: &Vec<String> = fields;
+        let t = store.table(table).map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+        let unknown: Vec<&str> = fields.iter().filter(|f| t.position(f).is_none()).map(String::as_str).collect();
+        if !unknown.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("fields: unknown column(s) {}", unknown.join(", ")),
+            ));
+        }
+    }
+    let event_id = store.last_event_id();
+    let mut value = snapshot(topic, &sub, &store, viewer, p, event_id, fields.as_deref());
+    if value["type"] == "error" {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            value["message"].as_str().unwrap_or("").to_string(),
+        ));
+    }
+    if let Value::Object(map) = &mut value {
+        map.remove("type");
+        map.remove("sub");
+    }
+    let body = serde_json::to_vec(&value).unwrap_or_default();
+    let compressed = encodings
+        .filter(|e| super::reply::accepts_gzip(e))
+        .and_then(|_| super::reply::gzip(&body, flate2::Compression::fast()));
+    let mut response = super::reply::bytes_response(StatusCode::OK, compressed.clone().unwrap_or(body), None);
+    let headers = response.headers_mut();
+    headers.insert(warp::http::header::CONTENT_TYPE, warp::http::HeaderValue::from_static("application/json"));
+    headers.insert(warp::http::header::VARY, warp::http::HeaderValue::from_static("accept-encoding"));
+    if compressed.is_some() {
+        headers.insert(warp::http::header::CONTENT_ENCODING, warp::http::HeaderValue::from_static("gzip"));
+    }
+    Ok(response)
 }
 
 /// The wire message for a delivery of `change` to subscription `sub_id`, the record
@@ -289,7 +382,14 @@ fn handle_client(
                 }
             };
             if message["snapshot"].as_bool().unwrap_or(false) {
-                out.push(snapshot(&id, &sub, store, viewer, &p, *seen));
+                let fields = match projection(message.get("fields")) {
+                    Ok(fields) => fields,
+                    Err(m) => {
+                        out.push(json!({"type": "error", "sub": id, "message": m}));
+                        return;
+                    }
+                };
+                out.push(snapshot(&id, &sub, store, viewer, &p, *seen, fields.as_deref()));
             }
             out.push(json!({"type": "subscribed", "sub": id, "event_id": *seen}));
             subs.insert(id, sub);
@@ -320,7 +420,21 @@ fn handle_client(
     }
 }
 
-/// The records a subscription covers now.
+/// A snapshot's `fields`: absent (every column), or a list of column names.
+fn projection(fields: Option<&Value>) -> Result<Option<Vec<String>>, String> {
+    match fields {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(names)) => names
+            .iter()
+            .map(|n| n.as_str().map(str::to_string).ok_or_else(|| "fields must be a list of column names".to_string()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err("fields must be a list of column names".into()),
+    }
+}
+
+/// The records a subscription covers now; with `fields`, only those columns (and the
+/// id) of each: a board's cards need a fraction of what a task holds.
 fn snapshot(
     sub_id: &str,
     sub: &Subscription,
@@ -328,6 +442,7 @@ fn snapshot(
     viewer: &Viewer,
     p: &Principal,
     event_id: u64,
+    fields: Option<&[String]>,
 ) -> Value {
     let Some(table) = sub.table else {
         return json!({"type": "snapshot", "sub": sub_id, "items": [], "event_id": event_id});
@@ -350,6 +465,9 @@ fn snapshot(
                     etags.insert(id.to_string(), Value::String(etag_of(row)));
                     let mut value = serde_json::to_value(RowJson { table: &t, row, columns: None }).unwrap_or_default();
                     trim(&mut value, viewer.columns(p, table));
+                    if let (Some(fields), Value::Object(map)) = (fields, &mut value) {
+                        map.retain(|k, _| k == "id" || fields.iter().any(|f| f == k));
+                    }
                     value
                 })
                 .collect()

@@ -143,6 +143,9 @@ pub fn requirement(method: &str, path: &str) -> Requirement {
         // The WebSocket authenticates itself: a `token` query parameter, or its first
         // message (browsers cannot set headers on it).
         ["ws"] => Requirement::Public,
+        // A live view's starting records: the topic's own read rules apply inside, as
+        // for a WebSocket subscription (`service::feed::Viewer::topic_allowed`).
+        ["api", "live", _] => Requirement::LoggedIn,
         ["api", "auth", ..] | ["api", "openapi.json"] => Requirement::LoggedIn,
         // Everyone manages their own keys; an admin everyone's (the use cases decide).
         ["api", "keys", ..] => Requirement::LoggedIn,
@@ -199,7 +202,9 @@ impl AdminOnly {
     pub fn covers(&self, path: &str) -> bool {
         let exported =
             path.strip_prefix("/api/export/").and_then(|t| t.strip_suffix(".csv")).map(|t| format!("/api/{t}"));
-        self.matches(path) || exported.is_some_and(|p| self.matches(&p))
+        // A live view's starting records (`/api/live/users`) are that table's list too.
+        let live = path.strip_prefix("/api/live/").map(|t| format!("/api/{t}"));
+        self.matches(path) || exported.is_some_and(|p| self.matches(&p)) || live.is_some_and(|p| self.matches(&p))
     }
 
     fn matches(&self, path: &str) -> bool {

@@ -205,3 +205,25 @@ async fn metrics_are_read_from_allowed_addresses_with_the_token_or_by_an_admin()
     assert_eq!(closed.client.get(closed.url("/metrics")).send().await.unwrap().status(), 403);
     closed.stop().await;
 }
+
+/// A live view's starting records follow the same rules as the list and the socket:
+/// a client's own requests only, users for admins only (admin_only_endpoints), nothing
+/// without a login.
+#[tokio::test]
+async fn a_live_views_start_shows_each_role_what_its_list_shows() {
+    let app = secured_app().await;
+    let (anna, mike, carl) = (token(&app, "anna").await, token(&app, "mike").await, token(&app, "carl").await);
+    let (s, mine) = call(&app, "POST", "/api/tasks", Some(&carl), Some(json!({"title": "carl's request"}))).await;
+    assert_eq!(s, 201, "{mine}");
+    assert_eq!(call(&app, "POST", "/api/tasks", Some(&mike), Some(json!({"title": "staff only"}))).await.0, 201);
+    let (s, start) = call(&app, "GET", "/api/live/tasks?fields=title", Some(&carl), None).await;
+    assert_eq!(s, 200, "{start}");
+    let titles: Vec<&str> = start["items"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["carl's request"]);
+    assert_eq!(start["etags"].as_object().unwrap().len(), 1);
+    assert_eq!(call(&app, "GET", "/api/live/users", Some(&carl), None).await.0, 403);
+    assert_eq!(call(&app, "GET", "/api/live/users", Some(&mike), None).await.0, 403, "admin_only_endpoints");
+    assert_eq!(call(&app, "GET", "/api/live/users", Some(&anna), None).await.0, 200);
+    assert_eq!(call(&app, "GET", "/api/live/tasks", None, None).await.0, 401);
+    app.stop().await;
+}

@@ -312,3 +312,63 @@ async fn the_feed_tells_each_records_etag_so_a_board_can_change_what_it_was_show
     assert_eq!(fresh.status(), 200);
     app.stop().await;
 }
+
+/// `GET /api/live/{topic}`: where a board starts, over HTTP so that it is compressed;
+/// only the columns asked for, each record's ETag, and an event id that /ws resumes
+/// from without missing a change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_view_starts_from_a_compressed_projection_and_resumes_from_its_event_id() {
+    let app = app_with_tasks(3).await;
+    app.patch("/api/tasks/2", json!({"description": "a long description the cards do not need"})).await;
+    let plain = app.client.get(app.url("/api/live/tasks?fields=title,status")).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+    let start: Value = plain.json().await.unwrap();
+    let items = start["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    for item in items {
+        let keys: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 3, "id, title and status only: {item}");
+        assert!(keys.contains(&"id") && keys.contains(&"title") && keys.contains(&"status"), "{item}");
+    }
+    assert_eq!(start["etags"].as_object().unwrap().len(), 3);
+    let from = start["event_id"].as_u64().unwrap();
+
+    // Compressed when the client accepts it (reqwest here is built without gzip, so
+    // the bytes are read as they come).
+    let raw = app.client.get(app.url("/api/live/tasks")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(raw.headers()["content-encoding"], "gzip");
+    let bytes = raw.bytes().await.unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text).unwrap();
+    assert!(text.contains("a long description"), "without fields, every column: {text}");
+
+    // Refused clearly: an unknown column, an unknown topic, an unknown parameter.
+    for (path, status) in
+        [("/api/live/tasks?fields=title,nope", 400), ("/api/live/events", 404), ("/api/live/tasks?page=2", 400)]
+    {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), status, "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert!(!body["detail"].as_str().unwrap().is_empty(), "{path}: {body}");
+    }
+
+    // A change made after the start reaches a socket that resumes from its event id.
+    app.patch("/api/tasks/1", json!({"status": "done"})).await;
+    let mut ws = connect(&app).await;
+    send(&mut ws, json!({"type": "subscribe", "id": "t", "topic": "tasks"})).await;
+    send(&mut ws, json!({"type": "resume", "after_event_id": from})).await;
+    let (_, before) = until(&mut ws, "resumed", Duration::from_secs(2)).await;
+    assert_eq!(changes(&before), [("update".into(), 1, "api".into())], "{before:?}");
+    // The socket's own snapshot takes the same projection.
+    send(&mut ws, json!({"type": "subscribe", "id": "cards", "topic": "tasks", "snapshot": true, "fields": ["title"]}))
+        .await;
+    let (snapshot, _) = until(&mut ws, "snapshot", Duration::from_secs(2)).await;
+    for item in snapshot["items"].as_array().unwrap() {
+        assert_eq!(item.as_object().unwrap().len(), 2, "id and title: {item}");
+    }
+    send(&mut ws, json!({"type": "subscribe", "id": "bad", "topic": "tasks", "snapshot": true, "fields": "title"}))
+        .await;
+    let (error, _) = until(&mut ws, "error", Duration::from_secs(2)).await;
+    assert!(error["message"].as_str().unwrap().contains("fields"), "{error}");
+    app.stop().await;
+}

@@ -41,10 +41,37 @@ export function lastSeenEventId() {
   return lastEventId;
 }
 
+/** What a card shows: the first load carries only these (the dialog reads the rest). */
+export const CARD_FIELDS = ['title', 'status', 'priority', 'assigned_to', 'created_by', 'due_date'];
+
 export function start() {
   stopped = false;
   if (socket) return;
-  connect();
+  begin();
+}
+
+/** The first load over HTTP, where it is compressed (a WebSocket message is not): the
+ * cards, the comments' tasks and the ratings, then /ws resumes from where they stand.
+ * If that fails, the socket's own snapshot does the same job. */
+async function begin() {
+  const read = (path) => api('GET', path).then(({ data }) => data, (e) => (e.status === 403 ? null : Promise.reject(e)));
+  try {
+    const [cards, comments, feedback] = await Promise.all([
+      read(`/api/live/tasks?fields=${CARD_FIELDS.join(',')}`),
+      read('/api/live/comments?fields=task_id'),
+      read('/api/live/feedback?fields=task_id,rating'),
+    ]);
+    if (stopped) return;
+    const parts = [['tasks', cards], ['comments', comments], ['feedback', feedback]].filter(([, part]) => part);
+    for (const [sub, part] of parts) handle({ type: 'snapshot', sub, ...part });
+    // Resume from the oldest of the three: a change they already hold comes again and
+    // is applied again (the same result), none is missed.
+    resumeFrom(Math.min(...parts.map(([, part]) => part.event_id)));
+    wantSnapshot = false;
+  } catch {
+    wantSnapshot = true;
+  }
+  if (!stopped && !socket) connect();
 }
 
 export function stop() {
@@ -95,7 +122,7 @@ function connect() {
     retry = 500;
     const s = session.value;
     if (s) send({ type: 'auth', token: s.access_token });
-    send({ type: 'subscribe', id: 'tasks', topic: 'tasks', snapshot: wantSnapshot });
+    send({ type: 'subscribe', id: 'tasks', topic: 'tasks', snapshot: wantSnapshot, fields: CARD_FIELDS });
     send({ type: 'subscribe', id: 'comments', topic: 'comments', snapshot: wantSnapshot });
     send({ type: 'subscribe', id: 'feedback', topic: 'feedback', snapshot: wantSnapshot });
     if (!wantSnapshot) send({ type: 'resume', after_event_id: lastEventId });
@@ -174,6 +201,12 @@ function handle(m) {
 
 function seen(id) {
   if (typeof id === 'number' && id > lastEventId) lastEventId = id;
+}
+
+/** Sets the resume point outright (the first load's snapshots may be older than one
+ * already seen). */
+function resumeFrom(id) {
+  lastEventId = id;
 }
 
 function taskChange(m) {

@@ -4,6 +4,7 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { signal } from '@preact/signals';
 import { notice, say } from './notice.js';
+import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { adopt, api, login, logout, me, resume, session, settings } from './api.js';
 import { lang, languages, setLang, t } from './i18n.js';
@@ -12,7 +13,6 @@ import { isAdmin, isClient, isStaff, loadDirectory } from './people.js';
 import { Link, navigate, route } from './router.jsx';
 import { Board } from './views/Board.jsx';
 import { TaskDialog } from './views/TaskDialog.jsx';
-import { Stats } from './views/Stats.jsx';
 import { Users, Scheduler, Backups, Health } from './views/Admin.jsx';
 import { LinkTelegram } from './views/LinkTelegram.jsx';
 import { MyDay } from './views/MyDay.jsx';
@@ -294,11 +294,23 @@ function BrokenFiles() {
   );
 }
 
+/** Statistics and its chart library load when first opened: the first card of the
+ *  board does not wait for them. */
+const statsView = signal(null);
+function LazyStats() {
+  if (!statsView.value) {
+    import('./views/Stats.jsx').then((m) => { statsView.value = m.Stats; });
+    return <p class="loading">{t('app.loading')}</p>;
+  }
+  const Stats = statsView.value;
+  return <Stats />;
+}
+
 function Page() {
   const { path } = route.value;
   if (path === '/profile') return <Profile />;
   if (path === '/my') return <MyDay />;
-  if (path === '/stats') return <Stats />;
+  if (path === '/stats') return <LazyStats />;
   if (path === '/admin/users') return <Users />;
   if (path === '/admin/scheduler') return <Scheduler />;
   if (path === '/admin/backups') return <Backups />;

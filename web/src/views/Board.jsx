@@ -3,6 +3,7 @@
 // state decides), by its "Move to…" menu, or by Shift+←/→; each move is a PATCH with the
 // ETag the board was shown, so a stale move is answered 412 and put back.
 import { Component } from 'preact';
+import { signal } from '@preact/signals';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import Sortable from 'sortablejs';
 import { api, isClosed, me, settings } from '../api.js';
@@ -27,6 +28,23 @@ function readFilters(q) {
   };
 }
 
+/** The tasks whose description has the filter's text: cards carry no description, so
+ * the server searches it (`q`), a moment after the typing stops. */
+const textHits = signal({ text: '', ids: new Set() });
+let searchTimer;
+function searchDescriptions(text) {
+  clearTimeout(searchTimer);
+  if (!text || textHits.value.text === text) return;
+  searchTimer = setTimeout(async () => {
+    try {
+      const { data } = await api('GET', `/api/tasks?q=${encodeURIComponent(text)}&fields=id&per_page=500`);
+      textHits.value = { text, ids: new Set(data.items.map((x) => x.id)) };
+    } catch {
+      // The titles still match; a failed search leaves it at that.
+    }
+  }, 250);
+}
+
 function matches(f) {
   const myId = me.value?.id;
   return (task) => {
@@ -37,7 +55,8 @@ function matches(f) {
     if (f.overdue && !isOverdue(task)) return false;
     if (f.text) {
       const hay = `#${task.id} ${task.title || ''} ${task.description || ''}`.toLowerCase();
-      if (!hay.includes(f.text)) return false;
+      const found = textHits.value.text === f.text && textHits.value.ids.has(task.id);
+      if (!hay.includes(f.text) && !found) return false;
     }
     return true;
   };
@@ -273,6 +292,7 @@ function Filters({ f, shown, total }) {
 
 export function Board() {
   const f = readFilters(route.value.query);
+  useEffect(() => searchDescriptions(f.text), [f.text]);
   const all = [...tasks.value.values()];
   const shown = all.filter(matches(f)).sort(order);
   const statuses = [...settings.statuses, ...new Set(all.map((x) => x.status).filter((s) => !settings.statuses.includes(s)))];
@@ -287,13 +307,17 @@ export function Board() {
     focusAfterMove = null;
   });
   if (!loaded.value) return <p class="loading">{t('app.loading')}</p>;
+  // On a phone (a column per screen) a filtered board skips its empty columns, so that
+  // "Mine" shows a technician's jobs, not an empty first column.
+  const narrow = matchMedia('(max-width: 640px)').matches;
+  const filtered = !!(f.assignee || f.priority || f.text || f.mine || f.overdue);
   return (
     <main class="board-page">
       {isClient() && <h1 class="page-title">{t('board.myRequests')}</h1>}
       <Filters f={f} shown={shown.length} total={all.length} />
       <p class="hint">{t('board.keys')}</p>
       <div class="columns">
-        {statuses.map((s) => (
+        {statuses.filter((s) => !(narrow && filtered && columns.get(s).length === 0)).map((s) => (
           <Column key={s} status={s} items={columns.get(s)} counts={commentCounts.value} rates={ratings.value} names={directory.value} lang={document.documentElement.lang} />
         ))}
       </div>

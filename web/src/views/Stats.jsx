@@ -2,7 +2,6 @@
 // assignee, lines for the days), and the same numbers as tables.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 import { api, settings } from '../api.js';
 import { formatDate, formatNumber, lang, statusLabel, t } from '../i18n.js';
 import { directory, nameOf } from '../people.js';
