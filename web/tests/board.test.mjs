@@ -545,6 +545,14 @@ describe('the board', () => {
     await editing.locator('textarea').fill('better words');
     await editing.locator('button[type="submit"]').click();
     await page.locator('dialog .comments li', { hasText: 'better words' }).waitFor();
+    // Deleting asks first: a dismissed question deletes nothing, an accepted one does.
+    const asked = [];
+    page.once('dialog', (d) => { asked.push(d.message()); d.dismiss(); });
+    await page.locator('dialog .comments li', { hasText: 'better words' }).locator('button:has-text("Delete")').click();
+    await page.waitForTimeout(200);
+    assert.equal((await server.api('anna', 'GET', `/api/tasks/${task.id}/comments`)).body.total, 1, 'kept when not confirmed');
+    assert.match(asked[0], /better words/);
+    page.once('dialog', (d) => d.accept());
     await page.locator('dialog .comments li', { hasText: 'better words' }).locator('button:has-text("Delete")').click();
     await page.locator('dialog .comments >> text=No comments yet.').waitFor();
     assert.equal((await server.api('anna', 'GET', `/api/tasks/${task.id}/comments`)).body.total, 0);

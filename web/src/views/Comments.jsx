@@ -36,6 +36,8 @@ export function Comments({ task, count }) {
     }
   };
   const remove = async (c) => {
+    // One mis-tap on a phone must not take someone's words: asked first.
+    if (!confirm(t('comments.confirmDelete', { text: c.message.slice(0, 60) }))) return;
     try {
       await api('DELETE', `/api/comments/${c.id}`);
       load();

@@ -68,6 +68,7 @@ export function Documents({ task }) {
     }
   };
   const remove = async (d) => {
+    if (!confirm(t('docs.confirmDelete', { name: d.title || d.filename }))) return;
     try {
       await api('DELETE', `/api/docs/${d.id}`);
       load();

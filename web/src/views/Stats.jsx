@@ -18,11 +18,23 @@ function Chart({ name, options, data }) {
   return <div class="chart" data-chart={name} ref={box} />;
 }
 
+/** Counts start at zero: a bar's height is its number, not its distance from the
+ * smallest one. */
+const fromZero = (_, _min, max) => [0, max > 0 ? Math.ceil(max * 1.1) : 1];
+
+/** The `n` largest entries, the rest summed into one named `others`. */
+export function topWithOthers(entries, n, others) {
+  const sorted = [...entries].sort((a, b) => b[1] - a[1]);
+  if (sorted.length <= n + 1) return sorted;
+  const rest = sorted.slice(n).reduce((sum, [, count]) => sum + count, 0);
+  return [...sorted.slice(0, n), [others, rest]];
+}
+
 /** Counts by label as bars: x is the label's index, the axis shows the label. */
 function Bars({ name, entries, label }) {
   const xs = entries.map((_, i) => i);
   const options = {
-    scales: { x: { time: false, range: [-0.5, Math.max(entries.length - 0.5, 0.5)] } },
+    scales: { x: { time: false, range: [-0.5, Math.max(entries.length - 0.5, 0.5)] }, y: { range: fromZero } },
     axes: [
       { values: (_, ticks) => ticks.map((i) => (Number.isInteger(i) && entries[i] ? entries[i][0] : '')), splits: () => xs },
       { values: (_, ticks) => ticks.map((v) => formatNumber(v)) },
@@ -37,7 +49,7 @@ function Bars({ name, entries, label }) {
 function Days({ name, days, series }) {
   const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
   const options = {
-    scales: { x: { time: true } },
+    scales: { x: { time: true }, y: { range: fromZero } },
     axes: [{}, { values: (_, ticks) => ticks.map((v) => formatNumber(v)) }],
     series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i + 1], width: 2 }))],
   };
@@ -81,7 +93,10 @@ export function Stats() {
   // In the board's order of statuses, a team's unknown ones after.
   const statusOrder = [...settings.statuses, ...Object.keys(stats.by_status).filter((s) => !settings.statuses.includes(s))];
   const byStatus = statusOrder.filter((s) => s in stats.by_status).map((s) => [statusLabel(s), stats.by_status[s]]);
-  const byAssignee = Object.entries(stats.by_assignee).map(([id, n]) => [id === 'unassigned' ? t('filter.unassigned') : nameOf(Number(id)), n]);
+  // A hundred technicians would draw as one block: the ten busiest, the rest together.
+  const byAssignee = topWithOthers(
+    Object.entries(stats.by_assignee).map(([id, n]) => [id === 'unassigned' ? t('filter.unassigned') : nameOf(Number(id)), n]),
+    10, t('stats.others'));
   const days = dayRange([...Object.keys(stats.created_per_day), ...Object.keys(stats.completed_per_day)]);
   const overdueDays = Object.keys(stats.overdue_per_day || {}).sort();
   return (
