@@ -438,7 +438,7 @@ impl Security {
     /// by age from then on). Kept in an auxiliary file changed in one step, so that
     /// servers sharing a database refuse a payload another one took.
     fn first_use_of_widget_payload(&self, payload: &BTreeMap<String, String>, auth_date: i64) -> bool {
-        const FILE: &str = "telegram_widget_used.json";
+        const FILE: &str = ".taskboard/telegram_widget_used.json";
         let Some(hash) = payload.get("hash").map(|h| h.to_lowercase()) else { return false };
         let now = Utc::now().timestamp();
         let max_age = (self.telegram_max_age_hours as i64) * 3600;

@@ -1,4 +1,5 @@
-//! The REST resources of API.md, success and error paths, against the real server.
+//! The REST resources (README.md, "The API"; the OpenAPI document), success and error
+//! paths, against the real server.
 
 use serde_json::{Value, json};
 

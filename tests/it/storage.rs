@@ -1,4 +1,4 @@
-//! The storage contract (DESIGN.md §2) through the real server and real files.
+//! The storage contract (ARCHITECTURE.md, "How a write becomes durable" and "Invariants") through the real server and real files.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

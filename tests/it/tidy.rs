@@ -224,3 +224,123 @@ fn no_source_file_is_over_600_lines_without_saying_why() {
         long.join("\n")
     );
 }
+
+/// Every document a source or doc cites (a capitalised markdown file name, or a path
+/// under docs) is in the repository: a clone has nothing else to follow.
+#[test]
+fn every_document_a_comment_cites_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["src", "web/src", "tests", "bench", "ops", "docs"] {
+        collect(&root.join(dir), &mut files);
+    }
+    for top in ["README.md", "ARCHITECTURE.md", "CHANGELOG.md", "BENCHMARKS.md", "config.yaml", "web/README.md"] {
+        files.push(root.join(top));
+    }
+    let mut missing = Vec::new();
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else { continue };
+        for cited in cited_documents(&text) {
+            let here = file.parent().unwrap().join(&cited);
+            if !root.join(&cited).exists() && !root.join("docs").join(&cited).exists() && !here.exists() {
+                missing.push(format!("{}: {cited}", file.strip_prefix(root).unwrap().display()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "documents cited but not in the repository:\n{}", missing.join("\n"));
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if !path.ends_with("node_modules") && !path.ends_with("dist") && !path.ends_with("screenshots") {
+                collect(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| {
+            ["rs", "js", "jsx", "mjs", "md", "sh", "py", "toml", "yaml"].contains(&e.to_str().unwrap_or(""))
+        }) {
+            out.push(path);
+        }
+    }
+}
+
+/// The markdown files a text cites: capitalised names, and paths under docs (the way
+/// documents are cited here).
+fn cited_documents(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let bytes = text.as_bytes();
+    let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'/' || c == b'.';
+    let mut i = 0;
+    while let Some(found) = text[i..].find(".md") {
+        let end = i + found + 3;
+        let mut start = i + found;
+        while start > 0 && is_name(bytes[start - 1]) {
+            start -= 1;
+        }
+        let token = text[start..end].trim_start_matches("./").trim_start_matches('/');
+        let after_ok = end >= bytes.len() || !bytes[end].is_ascii_alphanumeric();
+        let stem = token.trim_end_matches(".md");
+        let upper = stem
+            .rsplit('/')
+            .next()
+            .is_some_and(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
+        if after_ok && !stem.is_empty() && (upper || token.starts_with("docs/")) && !token.starts_with("..") {
+            out.insert(token.to_string());
+        }
+        i = end;
+    }
+    out
+}
+
+/// docs/configuration.md names every key config.yaml shows.
+#[test]
+fn the_configuration_reference_names_every_key() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let yaml = std::fs::read_to_string(root.join("config.yaml")).unwrap();
+    let reference = std::fs::read_to_string(root.join("docs/configuration.md")).unwrap();
+    let mut path: Vec<(usize, String)> = Vec::new();
+    let mut missing = Vec::new();
+    for line in yaml.lines() {
+        let code = line.split(" #").next().unwrap_or("");
+        let trimmed = code.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('-') {
+            continue;
+        }
+        let Some((key, _)) = trimmed.split_once(':') else { continue };
+        let indent = code.len() - trimmed.len();
+        path.retain(|(i, _)| *i < indent);
+        path.push((indent, key.to_string()));
+        // Job names under cron.jobs are examples, not keys.
+        if path.len() == 3 && path[0].1 == "cron" && path[1].1 == "jobs" {
+            continue;
+        }
+        let dotted = path.iter().map(|(_, k)| k.as_str()).collect::<Vec<_>>().join(".");
+        if !reference.contains(&format!("`{dotted}`")) {
+            missing.push(dotted);
+        }
+    }
+    assert!(missing.is_empty(), "docs/configuration.md lacks: {missing:?}");
+}
+
+/// docs/data-files.md names every file and every column the server knows.
+#[test]
+fn the_data_files_reference_names_every_column() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reference = std::fs::read_to_string(root.join("docs/data-files.md")).unwrap();
+    let mut missing = Vec::new();
+    for table in taskboard::domain::TableKind::ALL {
+        let spec = table.spec();
+        let Some(section) = reference.split("\n## ").find(|s| s.starts_with(&format!("`{}`", spec.file_name))) else {
+            missing.push(spec.file_name.to_string());
+            continue;
+        };
+        for column in spec.columns {
+            if !section.contains(&format!("`{}`", column.name)) {
+                missing.push(format!("{}: {}", spec.file_name, column.name));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "docs/data-files.md lacks: {missing:?}");
+}
