@@ -91,10 +91,11 @@ pub async fn tell(services: &Services, outbox: &Outbox, change: &Change) {
 }
 
 /// The message for one notice, or None when its recipient does not want it, has no
-/// Telegram, blocked the bot, or may not read what it is about.
+/// Telegram, or may not read what it is about. One who blocked the bot gets it too:
+/// the outbox holds it until they write to the bot again.
 fn message_for(services: &Services, change: &Change, notice: &Notice) -> Option<Outgoing> {
     let chats = &services.chats;
-    if !chats.settings(notice.user_id).wants(notice.kind) {
+    if !chats.settings(notice.user_id).is_on(notice.kind) {
         return None;
     }
     let chat = chats.chat_of(notice.user_id)?;
@@ -362,7 +363,7 @@ pub fn daily_reports(services: &Services, outbox: &Outbox) -> usize {
     let mut queued = 0;
     for person in &figures.people {
         let Some(chat) = services.chats.chat_of(person.user_id) else { continue };
-        if !services.chats.settings(person.user_id).wants(NoticeKind::Report) {
+        if !services.chats.settings(person.user_id).is_on(NoticeKind::Report) {
             continue;
         }
         let Some(p) = services.chats.recipient(person.user_id) else { continue };

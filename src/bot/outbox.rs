@@ -127,6 +127,7 @@ pub fn start(
         max_age,
         failing: false,
         kept_at: None,
+        held: HashMap::new(),
     };
     sender.load_kept();
     (outbox, sender)
@@ -217,7 +218,15 @@ pub struct Sender {
     failing: bool,
     /// When what waits was last kept (None: not since it changed).
     kept_at: Option<Instant>,
+    /// What waits for a user who blocked the bot, oldest first: sent when they write
+    /// to it again, if still young enough (at most [`HELD_PER_USER`] each).
+    held: HashMap<u64, VecDeque<Queued>>,
 }
+
+/// The backlog kept for one user who blocked the bot.
+const HELD_PER_USER: usize = 100;
+/// How often held backlogs are looked at while nothing else wakes the sender.
+const HELD_LOOK_EVERY: Duration = Duration::from_secs(1);
 
 /// When each chat may get its next message, and the sends of the last second.
 #[derive(Default)]
@@ -270,7 +279,7 @@ impl Sender {
         if !force && (!self.failing || self.kept_at.is_some_and(|at| now.duration_since(at) < KEEP_EVERY)) {
             return;
         }
-        let waiting: Vec<Kept> = self.queues.values().flatten().map(Kept::of).collect();
+        let waiting: Vec<Kept> = self.queues.values().chain(self.held.values()).flatten().map(Kept::of).collect();
         let bytes = serde_json::to_vec(&waiting).unwrap_or_default();
         if let Err(e) = self.chats.keep_undelivered(&bytes) {
             tracing::warn!(error = %e, "the bot's undelivered messages could not be kept for a restart");
@@ -279,6 +288,13 @@ impl Sender {
     }
 
     fn put(&mut self, queued: Queued) {
+        if let Outgoing::Send { user: Some(user), .. } = &queued.message
+            && self.chats.settings(*user).blocked
+        {
+            let user = *user;
+            self.hold(user, [queued]);
+            return;
+        }
         let key = queued.message.chat_key();
         let queue = self.queues.entry(key.clone()).or_default();
         if queue.is_empty() {
@@ -312,6 +328,46 @@ impl Sender {
         }
     }
 
+    /// Keeps `messages` for `user`, who blocked the bot, until they write to it again.
+    fn hold(&mut self, user: u64, messages: impl IntoIterator<Item = Queued>) {
+        let backlog = self.held.entry(user).or_default();
+        let mut count = 0;
+        for queued in messages {
+            backlog.push_back(queued);
+            count += 1;
+        }
+        while backlog.len() > HELD_PER_USER {
+            backlog.pop_front();
+        }
+        // Held is not queued: the health figure counts what is on its way.
+        self.chats.update_state(|s| s.queued = s.queued.saturating_sub(count));
+        self.failing = true;
+        self.kept_at = None;
+    }
+
+    /// Sends the backlog of every held user who has unblocked the bot (what is still
+    /// younger than `telegram.max_message_age_hours`), in its order.
+    fn release_unblocked(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let back: Vec<u64> = self.held.keys().copied().filter(|u| !self.chats.settings(*u).blocked).collect();
+        let now = chrono::Utc::now();
+        for user in back {
+            let Some(backlog) = self.held.remove(&user) else { continue };
+            let young: Vec<Queued> =
+                backlog.into_iter().filter(|q| (now - q.born).to_std().is_ok_and(|age| age <= self.max_age)).collect();
+            if !young.is_empty() {
+                tracing::info!(user, count = young.len(), "a user unblocked the bot; what waited for them is sent");
+            }
+            self.chats.update_state(|s| s.queued += young.len());
+            for queued in young {
+                self.put(Queued { attempts: 0, ..queued });
+            }
+            self.kept_at = None;
+        }
+    }
+
     /// Runs until stopped.
     pub async fn run(mut self) {
         let mut pace = Pace::default();
@@ -326,11 +382,16 @@ impl Sender {
                 self.keep(true);
                 return;
             }
+            self.release_unblocked();
             self.keep(false);
             let now = Instant::now();
             let ready = self.order.iter().position(|c| pace.chat_ready_at(c, now) <= now);
             let Some(index) = ready else {
-                let wake = self.order.iter().map(|c| pace.chat_ready_at(c, now)).min();
+                let mut wake = self.order.iter().map(|c| pace.chat_ready_at(c, now)).min();
+                if !self.held.is_empty() {
+                    // A held user may write to the bot at any moment: look every second.
+                    wake = Some(wake.map_or(now + HELD_LOOK_EVERY, |w| w.min(now + HELD_LOOK_EVERY)));
+                }
                 tokio::select! {
                     m = self.rx.recv() => match m {
                         Some(m) => self.enqueue(m),
@@ -399,15 +460,23 @@ impl Sender {
             }
             Err(RequestError::Api(e)) if gone(&e) => {
                 // Blocked, deactivated, never started: nothing more to this chat.
+                let rest = self.queues.remove(&key).unwrap_or_default();
                 if let Outgoing::Send { user: Some(user), .. } = &queued.message {
-                    tracing::info!(user, "a Telegram user blocked the bot; they get nothing until they write again");
-                    let _ = self.chats.set_blocked(*user, true, chrono::Utc::now()).await;
+                    let user = *user;
+                    tracing::info!(
+                        user,
+                        "a Telegram user blocked the bot; what is for them waits until they write again"
+                    );
+                    let _ = self.chats.set_blocked(user, true, chrono::Utc::now()).await;
+                    queued.attempts = 0;
+                    self.hold(user, std::iter::once(queued).chain(rest));
+                } else {
+                    let dropped = rest.len() + 1;
+                    self.chats.update_state(|s| {
+                        s.messages_failed += dropped as u64;
+                        s.queued = s.queued.saturating_sub(dropped);
+                    });
                 }
-                let dropped = self.queues.remove(&key).map_or(0, |q| q.len()) + 1;
-                self.chats.update_state(|s| {
-                    s.messages_failed += dropped as u64;
-                    s.queued = s.queued.saturating_sub(dropped);
-                });
                 keep = false;
             }
             Err(RequestError::Api(ApiError::MessageNotModified)) => {

@@ -61,10 +61,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn wants(&self, kind: NoticeKind) -> bool {
-        !self.blocked && !self.off.contains(&kind)
-    }
-
     pub fn is_on(&self, kind: NoticeKind) -> bool {
         !self.off.contains(&kind)
     }

@@ -429,7 +429,7 @@ async fn a_429_is_waited_out_as_long_as_telegram_says() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_user_who_blocked_the_bot_is_marked_and_skipped_until_they_write_again() {
+async fn a_user_who_blocked_the_bot_is_marked_skipped_and_given_the_backlog_when_they_write_again() {
     let fake = FakeTelegram::start(TOKEN).await;
     let app = bot_app(&fake).await;
     let admin = token(&app, "anna").await;
@@ -450,12 +450,23 @@ async fn a_user_who_blocked_the_bot_is_marked_and_skipped_until_they_write_again
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let tried: Vec<_> = fake.calls("sendMessage").into_iter().filter(|c| c.body["chat_id"] == 1003).collect();
     assert_eq!(tried.len(), 1, "{tried:?}");
-    // They unblock and write: the mark goes, and they are told things again.
+    // They unblock and write: the mark goes, what waited for them comes in its order
+    // (the message Telegram refused, then the one made while they were away), and they
+    // are told things again.
     fake.unblock(1003);
     say(&fake, 1003, None, "/help").await;
+    let first = fake.wait_text(1003, "#3").await;
+    let second = fake.wait_text(1003, "#2").await;
+    assert!(first.at < second.at, "the backlog keeps its order");
     call(&app, "PATCH", "/api/tasks/2", Some(&admin), Some(json!({"assigned_to": 2}))).await;
     call(&app, "PATCH", "/api/tasks/2", Some(&admin), Some(json!({"assigned_to": 3}))).await;
-    fake.wait_text(1003, "Assigned to you").await;
+    fake.wait_for("sendMessage", Duration::from_secs(10), |c| {
+        c.status == 200
+            && c.body["chat_id"] == 1003
+            && c.body["text"].as_str().unwrap_or("").contains("Assigned to you")
+            && c.at > second.at
+    })
+    .await;
     let file = std::fs::read_to_string(app.data().join("telegram.csv")).unwrap();
     assert!(file.lines().any(|l| l == "3,,,,,,,,"), "the mark is gone: {file}");
 }
