@@ -173,3 +173,36 @@ async fn a_telegram_outage_delays_notices_but_loses_none_even_across_a_restart()
     assert_eq!(told_within(&fake, 1003, "Fridge noise", Duration::from_secs(20)).await, 1);
     again.stop().await;
 }
+
+/// Two servers on one database, the Bot API down while each takes a change: when it is
+/// back, each notice arrives exactly once (one server at a time sends; the waiting
+/// messages are in the database, not in a server's memory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_two_servers_deliver_each_notice_once_after_an_outage() {
+    if crate::common::pg::or_skip("on_postgres_two_servers_deliver_each_notice_once_after_an_outage").is_none() {
+        return;
+    }
+    let fake = FakeTelegram::start(TOKEN).await;
+    let url = fake.url.clone();
+    let (a, b, _) =
+        crate::postgres::two_servers(crate::telegram::prepare, |c| crate::telegram::configure(c, &url)).await;
+    fake.wait_for("getUpdates", Duration::from_secs(10), |_| true).await;
+    let anna = token(&a, "anna").await;
+    fake.set_down(true);
+    let (s, _) = call(&a, "PATCH", "/api/tasks/3", Some(&anna), Some(json!({"assigned_to": 3}))).await;
+    assert_eq!(s, 200);
+    let (s, _) = call(&b, "PATCH", "/api/tasks/2", Some(&anna), Some(json!({"assigned_to": 3}))).await;
+    assert_eq!(s, 200);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    fake.set_down(false);
+    assert_eq!(told_within(&fake, 1003, "Dryer does not start", Duration::from_secs(60)).await, 1);
+    assert_eq!(told_within(&fake, 1003, "Fridge noise", Duration::from_secs(60)).await, 1);
+    // Nothing comes twice later either.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for needle in ["Dryer does not start", "Fridge noise"] {
+        let n = fake.sent_to(1003).iter().filter(|c| c.status == 200 && text_of(&c.body).contains(needle)).count();
+        assert_eq!(n, 1, "{needle} told {n} times");
+    }
+    a.stop().await;
+    b.stop().await;
+}
