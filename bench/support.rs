@@ -1,11 +1,25 @@
 //! What the in-process benchmarks share (`#[path]`-included by each): their command-line
 //! numbers, percentiles, and a server started on a folder of generated tasks.
+// Each benchmark includes this file and uses some of it.
+#![allow(dead_code)]
 
 use std::time::Duration;
 
 /// The number after `name` on the command line, or `default`.
 pub fn arg(args: &[String], name: &str, default: usize) -> usize {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// This process's resident memory, in MiB (Linux).
+pub fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
 }
 
 /// The `p` percentile of sorted latencies, in milliseconds.

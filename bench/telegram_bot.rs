@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 #[path = "support.rs"]
 mod support;
-use support::{arg, percentile};
+use support::{arg, percentile, rss_mib};
 
 #[path = "../tests/it/common/fake_telegram.rs"]
 #[allow(dead_code)]
@@ -26,17 +26,6 @@ use fake_telegram::FakeTelegram;
 
 const TOKEN: &str = "7777:bench-token";
 const CHAT_BASE: i64 = 500_000;
-
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
-}
 
 async fn health(client: &reqwest::Client, base: &str) -> Value {
     client.get(format!("{base}/api/health")).send().await.unwrap().json().await.unwrap()

@@ -93,3 +93,49 @@ async fn a_clients_forged_create_is_refused_and_only_their_fields_are_kept() {
     assert_eq!(call(&app, "PATCH", &path, Some(&carl), Some(json!({"status": "cancelled"}))).await.0, 403);
     app.stop().await;
 }
+
+/// The same matrix through the bot: each person's command does what their role may
+/// do over REST, and nothing else (the state is read back over REST each time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_follows_the_same_matrix_as_rest() {
+    use crate::common::fake_telegram::FakeTelegram;
+    use crate::telegram::{TOKEN, bot_app_with, say, text_of};
+    let fake = FakeTelegram::start(TOKEN).await;
+    let app = bot_app_with(&fake, |_| {}).await;
+    let anna = token(&app, "anna").await;
+    // (chat, command, allowed, the task and field to read back, the value if allowed).
+    // 1003 boris (member, task 1 is his), 1004 carl (client, asked for task 1),
+    // 1002 mike (manager). Task 2 is mike's, task 3 is in the pool.
+    let table: [(i64, &str, bool, u64, &str, Value); 9] = [
+        (1003, "/status 1 in_progress", true, 1, "status", json!("in_progress")),
+        (1003, "/status 2 done", false, 2, "status", json!("new")),
+        (1004, "/status 1 done", false, 1, "status", json!("in_progress")),
+        (1004, "/take 3", false, 3, "assigned_to", Value::Null),
+        (1003, "/assign 2 boris", false, 2, "assigned_to", json!(2)),
+        (1003, "/take 3", true, 3, "assigned_to", json!(3)),
+        (1003, "/take 2", false, 2, "assigned_to", json!(2)),
+        (1002, "/assign 2 vera", true, 2, "assigned_to", json!(7)),
+        (1003, "/done 2", false, 2, "status", json!("new")),
+    ];
+    for (chat, command, allowed, task, field, want) in table {
+        let reply = text_of(&say(&fake, chat, None, command).await);
+        let (_, now) = call(&app, "GET", &format!("/api/tasks/{task}"), Some(&anna), None).await;
+        assert_eq!(now[field], want, "{chat} {command:?} (allowed: {allowed}); the bot said {reply:?}");
+        if !allowed {
+            assert!(
+                // A task a client may not read is, for them, one that does not exist.
+                ["Not allowed", "not yours", "may not", "does not exist", "someone else"]
+                    .iter()
+                    .any(|w| reply.contains(w)),
+                "{chat} {command:?} is refused in words: {reply:?}"
+            );
+        }
+    }
+    // A client's request from the chat takes only what a client's create may set.
+    let reply = text_of(&say(&fake, 1004, None, "/new Boiler leaks").await);
+    let (_, list) = call(&app, "GET", "/api/tasks?title=Boiler%20leaks", Some(&anna), None).await;
+    let made = &list["items"][0];
+    assert_eq!(made["created_by"], 4, "{reply}");
+    assert_eq!(made["assigned_to"], Value::Null);
+    app.stop().await;
+}
