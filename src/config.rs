@@ -425,6 +425,9 @@ pub struct Tasks {
     /// Custom columns of tasks.csv with a type (`domain::fields`).
     pub fields: Vec<crate::domain::fields::FieldDecl>,
     pub reminder_window_hours: u64,
+    /// Closed tasks untouched for longer leave the board's columns ("Show archived"
+    /// brings them back); 0 keeps them for ever. Nothing is removed from the files.
+    pub archive_after_days: u64,
 }
 impl Default for Tasks {
     fn default() -> Self {
@@ -435,6 +438,7 @@ impl Default for Tasks {
             statuses: ids,
             fields: Vec::new(),
             reminder_window_hours: 24,
+            archive_after_days: 14,
         }
     }
 }

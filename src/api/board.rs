@@ -175,6 +175,8 @@ fn page_settings(config: &Config) -> String {
         "feedback_form_url": config.feedback.form_url,
         // Declared custom columns: the task form draws each by its type.
         "fields": config.tasks.fields,
+        // Closed tasks untouched this many days leave the columns (0: never).
+        "archive_after_days": config.tasks.archive_after_days,
         // The Telegram Login Widget needs the bot's username, which the bot learns from
         // getMe after the page was built: not offered yet (the board logs in by password).
         "telegram_bot": serde_json::Value::Null,

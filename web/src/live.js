@@ -42,7 +42,7 @@ export function lastSeenEventId() {
 }
 
 /** What a card shows: the first load carries only these (the dialog reads the rest). */
-export const CARD_FIELDS = ['title', 'status', 'priority', 'assigned_to', 'created_by', 'due_date'];
+export const CARD_FIELDS = ['title', 'status', 'priority', 'assigned_to', 'created_by', 'due_date', 'updated_at'];
 
 export function start() {
   stopped = false;

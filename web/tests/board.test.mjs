@@ -401,6 +401,38 @@ describe('the board', () => {
     await context.close();
   });
 
+  test('closed tasks untouched for archive_after_days leave the columns; "Show archived" brings them back', async () => {
+    const task = await newTask({ title: 'Old finished job' });
+    await server.api('dispatcher', 'PATCH', `/api/tasks/${task.id}`, { status: 'done' }, { 'if-match': '*' });
+    // Last changed long ago: a person's save of the file that sets updated_at.
+    const file = join(server.data, 'tasks.csv');
+    let text = '';
+    for (let i = 0; i < 50 && !/Old finished job,[^\n]*,done,/.test(text); i++) {
+      await new Promise((ok) => setTimeout(ok, 100));
+      text = readFileSync(file, 'utf8');
+    }
+    const lines = text.split('\n');
+    const column = lines[0].replace(/^\uFEFF/, '').split(',').indexOf('updated_at');
+    const at = lines.findIndex((l) => l.startsWith(`${task.id},Old finished job,`));
+    const cells = lines[at].split(',');
+    cells[column] = '2020-01-01T00:00:00Z';
+    lines[at] = cells.join(',');
+    writeFileSync(file, lines.join('\n'));
+    for (let i = 0; i < 50; i++) {
+      if ((await server.api('anna', 'GET', `/api/tasks/${task.id}`)).body.updated_at === '2020-01-01T00:00:00Z') break;
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    const { context, page } = await fresh();
+    const errors = watchConsole(page);
+    await logIn(page, server, 'anna');
+    await page.locator('input[name="archived"]').waitFor();
+    assert.equal(await card(page, task.id).count(), 0, 'archived: off the columns');
+    await page.check('input[name="archived"]');
+    await waitInColumn(page, task.id, 'done');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('a dropped connection comes back with nothing missed', async () => {
     const { context, page } = await fresh();
     const sockets = [];

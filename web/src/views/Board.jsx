@@ -16,6 +16,13 @@ import { Link, navigate, route, setQuery } from '../router.jsx';
 const PRIORITY_ORDER = { critical: 0, high: 1, medium: 2, low: 3 };
 const today = () => new Date().toISOString().slice(0, 10);
 
+/** Done or cancelled and untouched for `tasks.archive_after_days`: off the columns
+ * unless "Show archived" is ticked (the files keep everything). */
+export function isArchived(task) {
+  const days = settings.archive_after_days ?? 14;
+  return days > 0 && isClosed(task.status) && !!task.updated_at && Date.now() - Date.parse(task.updated_at) > days * 86400e3;
+}
+
 export const isOverdue = (task) => !!task.due_date && task.due_date.slice(0, 10) < today() && !isClosed(task.status);
 
 function readFilters(q) {
@@ -25,6 +32,7 @@ function readFilters(q) {
     text: (q.get('q') || '').trim().toLowerCase(),
     mine: q.has('mine'),
     overdue: q.has('overdue'),
+    archived: q.has('archived'),
   };
 }
 
@@ -53,6 +61,7 @@ function matches(f) {
     if (f.priority && task.priority !== f.priority) return false;
     if (f.mine && task.assigned_to !== myId && task.created_by !== myId) return false;
     if (f.overdue && !isOverdue(task)) return false;
+    if (!f.archived && isArchived(task)) return false;
     if (f.text) {
       const hay = `#${task.id} ${task.title || ''} ${task.description || ''}`.toLowerCase();
       const found = textHits.value.text === f.text && textHits.value.ids.has(task.id);
@@ -256,7 +265,7 @@ function Column({ status, items, counts, rates, names, lang }) {
   );
 }
 
-function Filters({ f, shown, total }) {
+function Filters({ f, shown, total, archived }) {
   const names = [...directory.value.entries()].sort((a, b) => a[1].localeCompare(b[1]));
   const [text, setText] = useState(f.text);
   useEffect(() => {
@@ -283,6 +292,9 @@ function Filters({ f, shown, total }) {
         <label class="check"><input type="checkbox" name="mine" checked={f.mine} onChange={(e) => setQuery('mine', e.target.checked)} />{t('filter.mine')}</label>
       )}
       <label class="check"><input type="checkbox" name="overdue" checked={f.overdue} onChange={(e) => setQuery('overdue', e.target.checked)} />{t('filter.overdue')}</label>
+      {(archived > 0 || f.archived) && (
+        <label class="check"><input type="checkbox" name="archived" checked={f.archived} onChange={(e) => setQuery('archived', e.target.checked)} />{t('filter.archived', { n: archived })}</label>
+      )}
       {any && <button type="button" class="link" onClick={() => { setText(''); navigate('/', { query: new URLSearchParams(), replace: true }); }}>{t('filter.clear')}</button>}
       <span class="shown" data-shown={shown}>{t('filter.shown', { shown, total })}</span>
       {canCreate() && <button type="button" class="primary" onClick={() => navigate('/new')}>{t('board.new')}</button>}
@@ -314,7 +326,7 @@ export function Board() {
   return (
     <main class="board-page">
       {isClient() && <h1 class="page-title">{t('board.myRequests')}</h1>}
-      <Filters f={f} shown={shown.length} total={all.length} />
+      <Filters f={f} shown={shown.length} total={all.length} archived={all.filter(isArchived).length} />
       <p class="hint">{t('board.keys')}</p>
       <div class="columns">
         {statuses.filter((s) => !(narrow && filtered && columns.get(s).length === 0)).map((s) => (
