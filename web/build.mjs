@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSyn
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 
 const check = process.argv.includes('--check');
 const out = check ? mkdtempSync(join(tmpdir(), 'board-')) : 'dist';
@@ -40,6 +41,15 @@ const page = readFileSync('src/index.html', 'utf8')
   .replace('%SCRIPT%', `/board/${script}`)
   .replace('%STYLE%', `/board/${style}`);
 writeFileSync(join(out, 'index.html'), page);
+
+// What is served as it is (the manifest, its icons), and the service worker with the
+// built files it keeps for offline use; its version changes with them.
+for (const f of readdirSync('public')) writeFileSync(join(out, f), readFileSync(join('public', f)));
+const assets = Object.keys(result.metafile.outputs).map((p) => `/board/${relative(out, p)}`).sort();
+const version = createHash('sha256').update(assets.join('\n')).digest('hex').slice(0, 16);
+writeFileSync(join(out, 'sw.js'), readFileSync('src/sw.js', 'utf8')
+  .replace('%VERSION%', version)
+  .replace('%ASSETS%', JSON.stringify(assets)));
 
 const files = (dir) => readdirSync(dir).flatMap((f) => {
   const p = join(dir, f);

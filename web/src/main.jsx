@@ -8,7 +8,7 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { adopt, api, login, logout, me, resume, session, settings } from './api.js';
 import { lang, languages, setLang, t } from './i18n.js';
-import { connection, start, stop } from './live.js';
+import { connection, loaded, start, stop } from './live.js';
 import { isAdmin, isClient, isStaff, loadDirectory } from './people.js';
 import { Link, navigate, route } from './router.jsx';
 import { Board } from './views/Board.jsx';
@@ -360,6 +360,18 @@ function App() {
       <Page />
     </>
   );
+}
+
+// Installable, and the page opens without a network (src/sw.js). Not where the
+// browser refuses it (no secure context): the board works the same without it.
+// Registered once the first cards are drawn: what it keeps for later does not compete
+// with them on a slow link.
+if ('serviceWorker' in navigator) {
+  const off = loaded.subscribe((ready) => {
+    if (!ready) return;
+    setTimeout(() => off(), 0);
+    navigator.serviceWorker.register('/board/sw.js', { scope: '/board/' }).catch(() => {});
+  });
 }
 
 document.documentElement.lang = lang.value;

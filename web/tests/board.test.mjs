@@ -433,6 +433,27 @@ describe('the board', () => {
     await context.close();
   });
 
+  test('installable, and the page opens without a network once it has been seen', async () => {
+    const manifest = await fetch(`${server.base}/board/manifest.webmanifest`);
+    assert.equal(manifest.headers.get('content-type'), 'application/manifest+json');
+    const app = await manifest.json();
+    assert.equal(app.start_url, '/board/');
+    assert.ok(app.icons.some((i) => i.sizes === '512x512'));
+    for (const icon of app.icons) assert.equal((await fetch(`${server.base}${icon.src}`)).status, 200);
+    const { context, page } = await fresh({ viewport: { width: 390, height: 844 } });
+    const errors = watchConsole(page, [/ERR_INTERNET_DISCONNECTED/, /Failed to fetch/, /WebSocket/]);
+    await logIn(page, server, 'ivan');
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    await context.setOffline(true);
+    await page.reload();
+    // The shell came from the service worker: the board's own page, not the browser's
+    // error, saying there is no connection (with security on: the login form).
+    await page.locator('input[name="username"]').waitFor({ timeout: 5000 });
+    await context.setOffline(false);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('a dropped connection comes back with nothing missed', async () => {
     const { context, page } = await fresh();
     const sockets = [];
