@@ -10,6 +10,19 @@ import { chromium } from 'playwright-core';
 import { CHROMIUM, fakeModel, fakeTelegram, logIn, startServer, watchConsole } from './server.mjs';
 
 const SHOTS = resolve(import.meta.dirname, '../../docs/screenshots');
+const AXE = resolve(import.meta.dirname, '../node_modules/axe-core/axe.min.js');
+
+/** axe-core's serious and critical findings (WCAG 2 A and AA) on the page as it is. */
+async function accessibilityProblems(page) {
+  await page.addScriptTag({ path: AXE });
+  const found = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
+  return found;
+}
 let browser;
 let server;
 let model;
@@ -764,6 +777,38 @@ describe('the board', () => {
     assert.match(await banner.textContent(), /docs\.csv:2:.*Work goes on/);
     assert.deepEqual(errors, []);
     await context.close();
+  });
+
+  test('no serious or critical accessibility problem on any screen (axe-core)', async () => {
+    const problems = [];
+    const look = async (page, name) => {
+      await page.waitForTimeout(150);
+      for (const p of await accessibilityProblems(page)) problems.push(`${name}: ${p}`);
+    };
+    // The scripts axe needs are injected, which the board's own policy forbids.
+    const { context, page } = await fresh({ bypassCSP: true });
+    await page.goto(`${server.base}/board/`);
+    await page.locator('input[name="username"]').waitFor();
+    await look(page, 'login');
+    await logIn(page, server, 'anna');
+    await look(page, 'board');
+    const some = await page.locator('[data-task-id]').first().getAttribute('data-task-id');
+    await page.goto(`${server.base}/board/tasks/${some}`);
+    await page.locator('dialog[open] form').first().waitFor();
+    await look(page, 'task dialog');
+    for (const path of ['/board/stats', '/board/admin/users', '/board/admin/scheduler', '/board/admin/backups', '/board/admin/health', '/board/profile', '/board/my']) {
+      await page.goto(`${server.base}${path}`);
+      await page.locator('main').first().waitFor();
+      await page.waitForTimeout(300);
+      await look(page, path);
+    }
+    await context.close();
+    const phone = await fresh({ bypassCSP: true, viewport: { width: 390, height: 844 }, locale: 'ru-RU' });
+    await logIn(phone.page, server, 'petr');
+    await phone.page.locator('.my-day').waitFor();
+    await look(phone.page, 'my day (ru, phone)');
+    await phone.context.close();
+    assert.deepEqual(problems, []);
   });
 
   test('Russian and English both render; the choice is kept', async () => {
