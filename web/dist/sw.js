@@ -3,9 +3,9 @@
 // offline instead of the browser's error page. The API and the WebSocket are never
 // cached: what the board shows of the tasks always comes from the server.
 // build.mjs fills in the version and the list of built files.
-const VERSION = 'b16d9c424509c251';
+const VERSION = '4a22b06d4c454465';
 const SHELL = '/board/';
-const ASSETS = ["/board/assets/Stats-C3BTD4KE.js","/board/assets/chunk-IATO5UIC.js","/board/assets/main-LBJJYK2U.js","/board/assets/main-NZ4TYRFB.css"];
+const ASSETS = ["/board/assets/Stats-XST5ULHK.js","/board/assets/chunk-24BPQEWH.js","/board/assets/main-LIUF2OIJ.js","/board/assets/main-QTQWSK4W.css"];
 const CACHE = `taskboard-${VERSION}`;
 
 self.addEventListener('install', (event) => {

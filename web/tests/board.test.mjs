@@ -6,11 +6,62 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, fakeModel, fakeTelegram, logIn, startServer, watchConsole } from './server.mjs';
 
 const SHOTS = resolve(import.meta.dirname, '../../docs/screenshots');
 const AXE = resolve(import.meta.dirname, '../node_modules/axe-core/axe.min.js');
+
+/** A PNG of `w` x `h`: a gradient with some grain, as a phone photo has (so that it
+ * does not compress to nothing). */
+function photo(w, h) {
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  let seed = 7;
+  for (let y = 0; y < h; y++) {
+    const row = y * (w * 3 + 1);
+    for (let x = 0; x < w; x++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      const grain = seed & 15;
+      raw[row + 1 + x * 3] = (x * 255 / w + grain) & 255;
+      raw[row + 2 + x * 3] = (y * 255 / h + grain) & 255;
+      raw[row + 3 + x * 3] = 128 + grain;
+    }
+  }
+  const chunk = (type, data) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'ascii');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([Buffer.from(type, 'ascii'), data])) >>> 0, 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 1 })), chunk('IEND', Buffer.alloc(0))]);
+}
+
+function crc32(bytes) {
+  let c = ~0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c;
+}
+
+/** The width and height a JPEG's frame header gives. */
+function jpegSize(bytes) {
+  for (let i = 2; i < bytes.length - 9;) {
+    if (bytes[i] !== 0xff) return null;
+    const marker = bytes[i + 1];
+    if (marker >= 0xc0 && marker <= 0xc2) return { height: bytes.readUInt16BE(i + 5), width: bytes.readUInt16BE(i + 7) };
+    i += 2 + bytes.readUInt16BE(i + 2);
+  }
+  return null;
+}
 
 /** axe-core's serious and critical findings (WCAG 2 A and AA) on the page as it is. */
 async function accessibilityProblems(page) {
@@ -566,6 +617,27 @@ describe('the board', () => {
     assert.match(history, /moved it to In progress|changed/);
     mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: join(SHOTS, 'task-detail.png') });
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('a photo from the camera is made smaller in the browser before it goes up, and shows as a preview', async () => {
+    const task = await newTask({ title: 'Photo of the type plate', assigned_to: 3 });
+    const { context, page } = await fresh({ viewport: { width: 390, height: 844 } });
+    const errors = watchConsole(page);
+    await logIn(page, server, 'ivan');
+    await page.goto(`${server.base}/board/tasks/${task.id}`);
+    const original = photo(2400, 1800);
+    await page.setInputFiles('dialog input[name="photo"]', { name: 'IMG_0042.png', mimeType: 'image/png', buffer: original });
+    await page.locator('dialog .documents img.preview').waitFor({ timeout: 15000 });
+    const docs = (await server.api('anna', 'GET', `/api/docs?task_id=${task.id}`)).body.items;
+    assert.equal(docs.length, 1);
+    assert.equal(docs[0].content_type, 'image/jpeg');
+    assert.equal(docs[0].filename, 'IMG_0042.jpg');
+    assert.ok(docs[0].size_bytes < original.length / 4, `${docs[0].size_bytes} bytes went up for a ${original.length}-byte photo`);
+    const token = await server.token('anna');
+    const bytes = Buffer.from(await (await fetch(`${server.base}/api/docs/${docs[0].id}/content`, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer());
+    assert.deepEqual(jpegSize(bytes), { width: 1600, height: 1200 });
     assert.deepEqual(errors, []);
     await context.close();
   });

@@ -1,5 +1,7 @@
 // A task's documents: upload with progress (XMLHttpRequest: fetch cannot report an
-// upload's progress), download through the API with the token, delete.
+// upload's progress), a photo straight from the phone's camera, made smaller in the
+// browser before it goes (a technician's 12-megapixel photo over a basement's link),
+// previews of images, download through the API with the token, delete.
 import { useEffect, useState } from 'preact/hooks';
 import { api, authHeader } from '../api.js';
 import { formatNumber, t } from '../i18n.js';
@@ -30,6 +32,52 @@ function upload(taskId, file, onProgress) {
   });
 }
 
+/** The longest side a photo keeps: enough to read a type plate, a fraction of the bytes. */
+const PHOTO_SIDE = 1600;
+
+/** A photo made smaller in the browser (JPEG, at most PHOTO_SIDE px on its longest
+ * side, turned as the camera held it); any other file, or an image already small, as
+ * it is. Done here rather than on the server so that the big file never travels. */
+export async function downscaled(file) {
+  if (!/^image\/(jpeg|png|webp|heic|heif)$/.test(file.type) || typeof createImageBitmap !== 'function') return file;
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
+  } catch {
+    return file;
+  }
+  const scale = Math.min(1, PHOTO_SIDE / Math.max(bitmap.width, bitmap.height));
+  if (scale === 1 && file.size < 1024 * 1024) return file;
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.round(bitmap.width * scale);
+  canvas.height = Math.round(bitmap.height * scale);
+  canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close?.();
+  const blob = await new Promise((ok) => canvas.toBlob(ok, 'image/jpeg', 0.85));
+  if (!blob || blob.size >= file.size) return file;
+  const name = file.name.replace(/\.[^.]*$/, '') + '.jpg';
+  return new File([blob], name, { type: 'image/jpeg' });
+}
+
+/** A small preview of an image document: fetched with the token, shown from memory. */
+function Preview({ doc }) {
+  const [url, setUrl] = useState(null);
+  useEffect(() => {
+    let made = null;
+    let gone = false;
+    api('GET', `/api/docs/${doc.id}/content`, { raw: true }).then(({ blob }) => {
+      if (gone) return;
+      made = URL.createObjectURL(blob);
+      setUrl(made);
+    }, () => {});
+    return () => {
+      gone = true;
+      if (made) URL.revokeObjectURL(made);
+    };
+  }, [doc.id, doc.sha256]);
+  return url ? <img class="preview" src={url} alt="" width="48" height="48" /> : <span class="preview" />;
+}
+
 /** Saves a file the API serves only with a token: fetched, then handed to the browser. */
 export async function download(path, name) {
   const { blob } = await api('GET', path, { raw: true });
@@ -53,13 +101,14 @@ export function Documents({ task }) {
     load();
   }, [task.id]);
   const pick = async (e) => {
-    const file = e.target.files[0];
+    const picked = e.target.files[0];
     e.target.value = '';
-    if (!file) return;
+    if (!picked) return;
     setProgress(0);
     try {
+      const file = await downscaled(picked);
       await upload(task.id, file, setProgress);
-      say(file.name);
+      say(picked.name);
       load();
     } catch (err) {
       sayError(err);
@@ -83,6 +132,7 @@ export function Documents({ task }) {
       <ul>
         {items.map((d) => (
           <li data-doc-id={d.id}>
+            {/^image\//.test(d.content_type || '') && <Preview doc={d} />}
             <button type="button" class="link" onClick={() => download(`/api/docs/${d.id}/content`, d.filename || d.title).catch(sayError)}>
               {d.title || d.filename}
             </button>
@@ -94,6 +144,10 @@ export function Documents({ task }) {
       <label class="upload">
         {progress == null ? t('task.upload') : t('task.uploading', { pct: progress })}
         <input type="file" name="file" onChange={pick} disabled={progress != null} />
+      </label>
+      <label class="upload">
+        {t('task.photo')}
+        <input type="file" name="photo" accept="image/*" capture="environment" onChange={pick} disabled={progress != null} />
       </label>
       {progress != null && <progress max="100" value={progress} />}
     </section>
