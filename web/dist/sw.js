@@ -3,9 +3,9 @@
 // offline instead of the browser's error page. The API and the WebSocket are never
 // cached: what the board shows of the tasks always comes from the server.
 // build.mjs fills in the version and the list of built files.
-const VERSION = '4a22b06d4c454465';
+const VERSION = '4facb5ca66880c8a';
 const SHELL = '/board/';
-const ASSETS = ["/board/assets/Stats-XST5ULHK.js","/board/assets/chunk-24BPQEWH.js","/board/assets/main-LIUF2OIJ.js","/board/assets/main-QTQWSK4W.css"];
+const ASSETS = ["/board/assets/Stats-R5INK4H6.js","/board/assets/chunk-DTSBYQA7.js","/board/assets/main-2QOQFI6O.js","/board/assets/main-OFDHBBC6.css"];
 const CACHE = `taskboard-${VERSION}`;
 
 self.addEventListener('install', (event) => {

@@ -16,6 +16,8 @@ import { TaskDialog } from './views/TaskDialog.jsx';
 import { Users, Scheduler, Backups, Health } from './views/Admin.jsx';
 import { LinkTelegram } from './views/LinkTelegram.jsx';
 import { MyDay } from './views/MyDay.jsx';
+import { pending, sendPending } from './offline.js';
+import { settlePending } from './views/Board.jsx';
 
 /** Ready: who the caller is is known (or there is nobody logged in). */
 const ready = signal(false);
@@ -215,6 +217,7 @@ function Nav() {
       <span class={`connection ${connection.value}`} data-connection={connection.value}>
         {connection.value === 'live' ? t('app.live') : t('app.offline')}
       </span>
+      {pending.value.length > 0 && <span class="connection waiting" data-pending-count={pending.value.length}>{t('offline.count', { n: pending.value.length })}</span>}
       <Language />
       <Link to="/profile" class="who" data-user={me.value?.username}>{me.value?.name || me.value?.username} · {t(`role.${me.value?.role}`)}</Link>
       {settings.security_enabled && settings.telegram_link && <LinkTelegram />}
@@ -337,6 +340,11 @@ function land(user) {
     navigate('/my', { replace: true });
   }
 }
+
+// What was changed offline goes when the network is back (the browser says so, or the
+// live connection comes up again).
+addEventListener('online', () => sendPending(settlePending));
+connection.subscribe((state) => state === 'live' && sendPending(settlePending));
 
 function App() {
   const user = me.value;

@@ -518,6 +518,45 @@ describe('the board', () => {
     await context.close();
   });
 
+  test('offline, a status change and a comment wait on the device and go when the network is back; a task changed meanwhile is not overwritten', async () => {
+    const mine = await newTask({ title: 'Offline status job', assigned_to: 3 });
+    const other = await newTask({ title: 'Offline conflict job', assigned_to: 3 });
+    const { context, page } = await fresh({ viewport: { width: 390, height: 844 } });
+    // The refused change is a 412 in the console: expected here.
+    const errors = watchConsole(page, [/ERR_INTERNET_DISCONNECTED/, /Failed to fetch/, /WebSocket/, /net::/, /412/]);
+    await logIn(page, server, 'ivan');
+    await page.locator(`[data-status-of="${mine.id}"]`).waitFor();
+    await context.setOffline(true);
+    await page.selectOption(`[data-status-of="${mine.id}"]`, 'in_progress');
+    await page.locator(`[data-pending="${mine.id}"]`).waitFor();
+    await page.selectOption(`[data-status-of="${other.id}"]`, 'in_progress');
+    await page.locator(`[data-pending="${other.id}"]`).waitFor();
+    // A comment on the first, from its dialog (opened from what the board holds).
+    await page.click(`.day-row[data-task-id="${mine.id}"] a.title`);
+    await page.fill('dialog .add-comment textarea', 'Written in the basement');
+    await page.click('dialog .add-comment button');
+    await page.locator('dialog [data-pending-comment]').waitFor();
+    await page.locator('[data-pending-count="3"]').waitFor();
+    assert.equal((await server.api('anna', 'GET', `/api/tasks/${mine.id}`)).body.status, 'new', 'nothing went while offline');
+    // Meanwhile the dispatcher changes the other task.
+    await server.api('dispatcher', 'PATCH', `/api/tasks/${other.id}`, { priority: 'high' }, { 'if-match': '*' });
+    await context.setOffline(false);
+    await stored(mine.id, 'in_progress');
+    for (let i = 0; i < 40; i++) {
+      const comments = (await server.api('anna', 'GET', `/api/tasks/${mine.id}/comments`)).body.items;
+      if (comments.some((c) => c.message === 'Written in the basement')) break;
+      assert.ok(i < 39, 'the comment arrived');
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    await page.locator('[data-notice="error"]', { hasText: `#${other.id}` }).waitFor();
+    const now = (await server.api('anna', 'GET', `/api/tasks/${other.id}`)).body;
+    assert.equal(now.status, 'new', 'the change made against an old version was not applied');
+    assert.equal(now.priority, 'high');
+    await page.locator('[data-pending-count]').waitFor({ state: 'detached' });
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('a dropped connection comes back with nothing missed', async () => {
     const { context, page } = await fresh();
     const sockets = [];

@@ -10,11 +10,31 @@ import { api, isClosed, me, settings } from '../api.js';
 import { formatDate, priorityLabel, statusLabel, t } from '../i18n.js';
 import { commentCounts, etags, hold, lastChange, loaded, put, ratings, release, tasks } from '../live.js';
 import { say, sayError } from '../notice.js';
+import { keep, pendingFor, unreachable } from '../offline.js';
 import { canCreate, canMove, directory, isClient, nameOf } from '../people.js';
 import { Link, navigate, route, setQuery } from '../router.jsx';
 
 const PRIORITY_ORDER = { critical: 0, high: 1, medium: 2, low: 3 };
 const today = () => new Date().toISOString().slice(0, 10);
+
+/** What became of a change made offline, once the network is back (offline.js). */
+export async function settlePending({ change, task, etag, error }) {
+  if (!error) {
+    if (task) put(task, etag);
+    return;
+  }
+  try {
+    const { data, etag: current } = await api('GET', `/api/tasks/${change.task_id}`);
+    put(data, current);
+  } catch {
+    // Gone, or no longer visible: the live feed says so.
+  }
+  if (error.status === 412) {
+    say(t('offline.conflict', { id: change.task_id, status: statusLabel(change.status) }), 'error');
+  } else {
+    sayError(error);
+  }
+}
 
 /** Done or cancelled and untouched for `tasks.archive_after_days`: off the columns
  * unless "Show archived" is ticked (the files keep everything). */
@@ -116,6 +136,13 @@ async function sendMove(id, status) {
     put(data, fresh);
     say(t('board.moved', { id, status: statusLabel(status) }));
   } catch (e) {
+    if (unreachable(e) && etag) {
+      // No network: the move stays on the board, marked, and goes when it is back.
+      keep({ kind: 'status', task_id: id, status, etag });
+      put({ ...task, status });
+      say(t('offline.kept'));
+      return;
+    }
     if (e.status === 412) {
       const { data, etag: current } = await api('GET', `/api/tasks/${id}`);
       put(data, current);
@@ -155,10 +182,11 @@ function MoveMenu({ task, onClose }) {
 class Card extends Component {
   shouldComponentUpdate(next, nextState) {
     return next.task !== this.props.task || next.comments !== this.props.comments || next.rating !== this.props.rating
-      || nextState.menu !== this.state.menu || next.names !== this.props.names || next.lang !== this.props.lang;
+      || nextState.menu !== this.state.menu || next.names !== this.props.names || next.lang !== this.props.lang
+      || next.waiting !== this.props.waiting;
   }
 
-  render({ task, comments, rating }, { menu }) {
+  render({ task, comments, rating, waiting }, { menu }) {
     const movable = canMove(task);
     const overdue = isOverdue(task);
     const key = (e) => {
@@ -179,7 +207,7 @@ class Card extends Component {
       }
     };
     return (
-      <li class={`card priority-${task.priority}${movable ? '' : ' locked'}${overdue ? ' overdue' : ''}`}
+      <li class={`card priority-${task.priority}${movable ? '' : ' locked'}${overdue ? ' overdue' : ''}${waiting ? ' pending' : ''}`}
         data-task-id={task.id} tabIndex={0} onKeyDown={key} aria-label={task.title}>
         <Link to={`/tasks/${task.id}`} class="title" tabIndex={-1}>{task.title}</Link>
         <div class="meta">
@@ -193,6 +221,7 @@ class Card extends Component {
           )}
           {comments > 0 && <span class="comments">{t('board.comments', { n: comments })}</span>}
           {rating != null && <span class="rating" data-rating={rating} title={t('task.rating')}>{stars(rating)}</span>}
+          {waiting && <span class="waiting" data-pending={task.id}>{t('offline.pending')}</span>}
         </div>
         {movable && (
           <button type="button" class="move" aria-haspopup="menu" aria-expanded={!!menu}
@@ -255,7 +284,8 @@ function Column({ status, items, counts, rates, names, lang }) {
       <h2>{statusLabel(status)} <span class="count">{items.length}</span></h2>
       <ul ref={list} class="cards">
         {drawn.map((task) => (
-          <Card key={task.id} task={task} comments={counts.get(task.id) || 0} rating={rates.get(task.id)} names={names} lang={lang} />
+          <Card key={task.id} task={task} comments={counts.get(task.id) || 0} rating={rates.get(task.id)} names={names} lang={lang}
+            waiting={pendingFor(task.id).some((p) => p.kind === 'status')} />
         ))}
         {items.length > drawn.length && (
           <li class="more" ref={end}>{t('board.more', { n: items.length - drawn.length })}</li>

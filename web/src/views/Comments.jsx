@@ -2,13 +2,14 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, me } from '../api.js';
 import { formatDate, t } from '../i18n.js';
-import { sayError } from '../notice.js';
+import { say, sayError } from '../notice.js';
+import { keep, pendingFor, unreachable } from '../offline.js';
 import { nameOf } from '../people.js';
 
 export function Comments({ task, count }) {
   const [items, setItems] = useState([]);
   const [editing, setEditing] = useState(null);
-  const load = () => api('GET', `/api/tasks/${task.id}/comments?per_page=500`).then(({ data }) => setItems(data.items), sayError);
+  const load = () => api('GET', `/api/tasks/${task.id}/comments?per_page=500`).then(({ data }) => setItems(data.items), (e) => unreachable(e) || sayError(e));
   // The live comment count changes when anyone comments: then the list is read again.
   useEffect(() => {
     load();
@@ -23,6 +24,12 @@ export function Comments({ task, count }) {
       form.reset();
       load();
     } catch (err) {
+      if (unreachable(err)) {
+        keep({ kind: 'comment', task_id: task.id, message });
+        form.reset();
+        say(t('offline.kept'));
+        return;
+      }
       sayError(err);
     }
   };
@@ -69,6 +76,12 @@ export function Comments({ task, count }) {
                 <button type="button" class="link danger" onClick={() => remove(c)}>{t('task.remove')}</button>
               </span>
             )}
+          </li>
+        ))}
+        {pendingFor(task.id).filter((p) => p.kind === 'comment').map((p) => (
+          <li class="pending" data-pending-comment={p.key}>
+            <span class="by waiting">{t('offline.pending')}</span>
+            <p class="message">{p.message}</p>
           </li>
         ))}
       </ul>

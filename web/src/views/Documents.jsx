@@ -6,6 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, authHeader } from '../api.js';
 import { formatNumber, t } from '../i18n.js';
 import { say, sayError } from '../notice.js';
+import { unreachable } from '../offline.js';
 
 function upload(taskId, file, onProgress) {
   return new Promise((resolve, reject) => {
@@ -96,7 +97,7 @@ const size = (bytes) => (bytes < 1024 ? `${formatNumber(bytes)} B` : `${formatNu
 export function Documents({ task }) {
   const [items, setItems] = useState([]);
   const [progress, setProgress] = useState(null);
-  const load = () => api('GET', `/api/docs?task_id=${task.id}&per_page=500`).then(({ data }) => setItems(data.items), sayError);
+  const load = () => api('GET', `/api/docs?task_id=${task.id}&per_page=500`).then(({ data }) => setItems(data.items), (e) => unreachable(e) || sayError(e));
   useEffect(() => {
     load();
   }, [task.id]);

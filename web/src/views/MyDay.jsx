@@ -8,6 +8,7 @@ import { loaded, tasks } from '../live.js';
 import { canMove, nameOf, phoneOf } from '../people.js';
 import { Link, navigate } from '../router.jsx';
 import { isOverdue, moveTask } from './Board.jsx';
+import { pendingFor } from '../offline.js';
 
 /** Overdue first, then by due date (undated last), then priority, then number. */
 const RANK = { critical: 0, high: 1, medium: 2, low: 3 };
@@ -30,6 +31,7 @@ function Row({ task }) {
           <span class="priority" data-priority={task.priority}>{priorityLabel(task.priority)}</span>
           {task.due_date && <span class={`due${overdue ? ' late' : ''}`}>{formatDate(task.due_date)}{overdue ? ` · ${t('board.overdue')}` : ''}</span>}
           {task.created_by != null && <span class="client">{nameOf(task.created_by)}</span>}
+          {pendingFor(task.id).some((p) => p.kind === 'status') && <span class="waiting" data-pending={task.id}>{t('offline.pending')}</span>}
         </div>
       </div>
       <div class="day-actions">

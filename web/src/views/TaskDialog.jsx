@@ -5,7 +5,8 @@ import { Component } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, authHeader, isClosed, isDone, me, settings } from '../api.js';
 import { formatDate, formatNumber, lang, priorityLabel, statusLabel, t } from '../i18n.js';
-import { commentCounts, onTaskChange, put } from '../live.js';
+import { commentCounts, etags, onTaskChange, put, tasks } from '../live.js';
+import { unreachable } from '../offline.js';
 import { say, sayError } from '../notice.js';
 import { canCreate, canDelete, canEdit, canSetOnCreate, canTake, directory, isClient, nameOf } from '../people.js';
 import { navigate } from '../router.jsx';
@@ -316,7 +317,13 @@ export function TaskDialog({ id }) {
   const load = () =>
     api('GET', `/api/tasks/${id}`).then(
       ({ data, etag }) => setState((s) => ({ task: data, etag, error: null, version: s.version + 1 })),
-      (error) => setState((s) => ({ ...s, error })),
+      (error) => {
+        // No network: what the board already holds of the task (its card) still opens,
+        // so that a comment can be written and kept until the network is back.
+        const known = unreachable(error) && tasks.value.get(id);
+        if (known) setState((s) => ({ task: known, etag: etags.get(id), error: null, version: s.version + 1 }));
+        else setState((s) => ({ ...s, error }));
+      },
     );
   useEffect(() => {
     dialog.current?.showModal?.();
