@@ -259,6 +259,28 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                                 "asked_at": {"type": "string", "format": "date-time"}}}}}}),
                         ),
                     ),
+                    "Stats" => {
+                        for (name, schema, what) in [
+                            (
+                                "group_by",
+                                json!({"type": "string", "pattern": "^[A-Za-z0-9_]+$"}),
+                                "A column of tasks.csv to count by",
+                            ),
+                            (
+                                "since",
+                                json!({"type": "string", "format": "date"}),
+                                "Count the tasks created on this day or later",
+                            ),
+                            (
+                                "until",
+                                json!({"type": "string", "format": "date"}),
+                                "Count the tasks created on this day or earlier",
+                            ),
+                        ] {
+                            parameters.push(json!({"name": name, "in": "query", "required": false, "schema": schema, "description": what}));
+                        }
+                        ("200", content("The figures", "application/json", json!({"type": "object"})))
+                    }
                     "Snapshot" => {
                         parameters.push(json!({"name": "fields", "in": "query", "required": false,
                             "schema": {"type": "string", "pattern": "^[A-Za-z0-9_]*(,[A-Za-z0-9_]+)*$"},

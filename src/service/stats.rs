@@ -37,6 +37,26 @@ pub struct Stats {
     /// tasks.csv, a team's own ones too; `""` for an empty cell).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_field: Option<BTreeMap<String, BTreeMap<String, usize>>>,
+    /// Tasks done now by assignee id: each technician's throughput over the range.
+    pub done_by_assignee: BTreeMap<String, usize>,
+}
+
+/// Which tasks statistics count: those created on `since` or later and on `until` or
+/// earlier (dates in UTC; either may be open).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Range {
+    pub since: Option<chrono::NaiveDate>,
+    pub until: Option<chrono::NaiveDate>,
+}
+
+impl Range {
+    fn holds(&self, created: Option<chrono::DateTime<Utc>>) -> bool {
+        if self.since.is_none() && self.until.is_none() {
+            return true;
+        }
+        let Some(day) = created.map(|t| t.date_naive()) else { return false };
+        self.since.is_none_or(|s| day >= s) && self.until.is_none_or(|u| day <= u)
+    }
 }
 
 #[derive(Debug, Serialize, Default, Clone, Copy)]
@@ -51,7 +71,7 @@ const OVERDUE_DAYS: i64 = 30;
 impl RecordService {
     /// Statistics as `p` may see them: members and clients get those of their own
     /// tasks (assigned to or created by them).
-    pub fn stats(&self, p: &Principal, group_by: Option<&str>) -> Result<Stats, ServiceError> {
+    pub fn stats(&self, p: &Principal, group_by: Option<&str>, range: Range) -> Result<Stats, ServiceError> {
         let only_user = match p.scope(Area::Stats, Action::Read) {
             Scope::All => None,
             _ => Some(p.user_id.unwrap_or_default()),
@@ -88,6 +108,9 @@ impl RecordService {
             {
                 continue;
             }
+            if !range.holds(parse_time(row.cell(c_created))) {
+                continue;
+            }
             stats.total += 1;
             if let Some((_, at, counts)) = group.as_mut() {
                 *counts.entry(row.cell(*at).to_string()).or_default() += 1;
@@ -109,6 +132,7 @@ impl RecordService {
             }
             if self.deadlines().is_done(&status) {
                 done_now.push(*id);
+                *stats.done_by_assignee.entry(assignee_of[id].clone()).or_default() += 1;
             }
             let due = row.cell(c_due).get(..10).and_then(|d| d.parse::<chrono::NaiveDate>().ok());
             if let (Some(due), Some(created)) = (due, created_at.get(id)) {

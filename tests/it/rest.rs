@@ -476,3 +476,37 @@ async fn the_fast_read_of_a_task_answers_exactly_as_the_filter_chain() {
         .unwrap();
     assert_eq!(cors.status(), 403, "a foreign origin is still judged by CORS");
 }
+
+/// Statistics over a date range (by creation), with each technician's finished work.
+#[tokio::test]
+async fn statistics_take_a_date_range_and_count_done_work_per_assignee() {
+    let app = TestApp::spawn_with(
+        |data| {
+            std::fs::write(data.join("users.csv"), USERS_CSV).unwrap();
+            let tasks = format!(
+                "{TASKS_HEADER}1,Old,,done,low,2,,,2026-10-01T09:00:00Z,{AT}\n2,In range,,done,low,2,,,2026-11-05T09:00:00Z,{AT}\n\
+                 3,In range too,,new,low,1,,,2026-11-20T09:00:00Z,{AT}\n4,Later,,done,low,1,,,2026-12-02T09:00:00Z,{AT}\n"
+            );
+            std::fs::write(data.join("tasks.csv"), tasks).unwrap();
+        },
+        |_| {},
+    )
+    .await;
+    let all = app.get_json("/api/stats").await;
+    assert_eq!(all["total"], 4);
+    assert_eq!(all["done_by_assignee"], json!({"1": 1, "2": 2}));
+    let november = app.get_json("/api/stats?since=2026-11-01&until=2026-11-30").await;
+    assert_eq!(november["total"], 2);
+    assert_eq!(november["by_status"], json!({"done": 1, "new": 1}));
+    assert_eq!(november["done_by_assignee"], json!({"2": 1}));
+    assert_eq!(app.get_json("/api/stats?since=2026-12-01").await["total"], 1);
+    for (path, field) in [
+        ("/api/stats?since=yesterday", "since"),
+        ("/api/stats?since=2026-12-01&until=2026-11-01", "until"),
+        ("/api/stats?from=2026-12-01", "from"),
+    ] {
+        let body = problem(app.get(path).await, 422).await;
+        assert_eq!(body["errors"][0]["field"], field, "{path}: {body}");
+    }
+    app.stop().await;
+}

@@ -3,9 +3,9 @@
 // offline instead of the browser's error page. The API and the WebSocket are never
 // cached: what the board shows of the tasks always comes from the server.
 // build.mjs fills in the version and the list of built files.
-const VERSION = '4facb5ca66880c8a';
+const VERSION = 'f7eecebb26434a63';
 const SHELL = '/board/';
-const ASSETS = ["/board/assets/Stats-R5INK4H6.js","/board/assets/chunk-DTSBYQA7.js","/board/assets/main-2QOQFI6O.js","/board/assets/main-OFDHBBC6.css"];
+const ASSETS = ["/board/assets/Stats-B6SAUXGU.js","/board/assets/chunk-Y2G46OX3.js","/board/assets/main-IE4OLRQA.js","/board/assets/main-OFDHBBC6.css"];
 const CACHE = `taskboard-${VERSION}`;
 
 self.addEventListener('install', (event) => {

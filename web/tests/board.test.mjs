@@ -860,7 +860,14 @@ describe('the board', () => {
     for (const chart of ['by-status', 'by-assignee', 'per-day', 'overdue']) {
       await page.locator(`[data-chart="${chart}"] canvas`).waitFor();
     }
+    // Each technician's work, counts by a team's own field, and a date range.
+    await page.locator('section', { hasText: 'By technician' }).locator('td', { hasText: 'petr' }).first().waitFor();
+    await page.selectOption('select[name="group_by"]', 'techtype');
+    await page.locator('[data-by-field="techtype"] [data-chart="by-techtype"] canvas').waitFor();
     await page.screenshot({ path: join(SHOTS, 'stats.png'), fullPage: true });
+    const tomorrow = new Date(Date.now() + 86400e3).toISOString().slice(0, 10);
+    await page.fill('input[name="since"]', tomorrow);
+    await page.locator('[data-figure="total"]', { hasText: /^0$/ }).waitFor();
     for (const [link, marker] of [['Users', '[data-user-id]'], ['Scheduler', '[data-job-id]'], ['Health', '[data-table="tasks"]']]) {
       await page.click(`nav a:has-text("${link}")`);
       await page.locator(marker).first().waitFor();

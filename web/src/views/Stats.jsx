@@ -5,6 +5,7 @@ import uPlot from 'uplot';
 import { api, settings } from '../api.js';
 import { formatDate, formatNumber, lang, statusLabel, t } from '../i18n.js';
 import { directory, nameOf } from '../people.js';
+import { fieldLabel } from './TaskDialog.jsx';
 
 const COLORS = ['#2563eb', '#16a34a', '#dc2626', '#9333ea', '#ea580c'];
 
@@ -37,7 +38,7 @@ function Bars({ name, entries, label }) {
     scales: { x: { time: false, range: [-0.5, Math.max(entries.length - 0.5, 0.5)] }, y: { range: fromZero } },
     axes: [
       { values: (_, ticks) => ticks.map((i) => (Number.isInteger(i) && entries[i] ? entries[i][0] : '')), splits: () => xs },
-      { values: (_, ticks) => ticks.map((v) => formatNumber(v)) },
+      { values: (_, ticks) => ticks.map((v) => (Number.isInteger(v) ? formatNumber(v) : '')) },
     ],
     series: [{}, { label, fill: `${COLORS[0]}99`, stroke: COLORS[0], paths: uPlot.paths.bars({ size: [0.6, 60] }), points: { show: false } }],
     legend: { show: false },
@@ -50,7 +51,7 @@ function Days({ name, days, series }) {
   const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
   const options = {
     scales: { x: { time: true }, y: { range: fromZero } },
-    axes: [{}, { values: (_, ticks) => ticks.map((v) => formatNumber(v)) }],
+    axes: [{}, { values: (_, ticks) => ticks.map((v) => (Number.isInteger(v) ? formatNumber(v) : '')) }],
     series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i + 1], width: 2 }))],
   };
   return <Chart name={name} options={options} data={[xs, ...series.map((s) => days.map((d) => s.values[d] || 0))]} />;
@@ -84,10 +85,27 @@ function Table({ head, rows }) {
 export function Stats() {
   const [stats, setStats] = useState(null);
   const [error, setError] = useState(null);
+  // The tasks counted: created between these days (empty: open-ended), and a team's
+  // own column to count by.
+  const [ask, setAsk] = useState({ since: '', until: '', group_by: '' });
   useEffect(() => {
-    api('GET', '/api/stats').then(({ data }) => setStats(data), setError);
-  }, []);
-  if (error) return <main class="page"><p class="error" role="alert">{error.message}</p></main>;
+    const q = new URLSearchParams(Object.entries(ask).filter(([, v]) => v));
+    api('GET', `/api/stats${q.toString() ? `?${q}` : ''}`).then(({ data }) => { setStats(data); setError(null); }, setError);
+  }, [ask.since, ask.until, ask.group_by]);
+  const change = (e) => setAsk({ ...ask, [e.target.name]: e.target.value });
+  const controls = (
+    <form class="inline-form stats-range" onSubmit={(e) => e.preventDefault()}>
+      <label>{t('stats.since')} <input type="date" name="since" value={ask.since} onChange={change} /></label>
+      <label>{t('stats.until')} <input type="date" name="until" value={ask.until} onChange={change} /></label>
+      {(settings.fields || []).length > 0 && (
+        <label>{t('stats.groupBy')} <select name="group_by" value={ask.group_by} onChange={change}>
+          <option value="">—</option>
+          {settings.fields.map((f) => <option value={f.name}>{fieldLabel(f.name)}</option>)}
+        </select></label>
+      )}
+    </form>
+  );
+  if (error) return <main class="page"><h1>{t('stats.title')}</h1>{controls}<p class="error" role="alert">{error.message}</p></main>;
   if (!stats) return <main class="page"><p class="loading">{t('app.loading')}</p></main>;
   directory.value; // names arrive after the numbers, sometimes
   // In the board's order of statuses, a team's unknown ones after.
@@ -102,6 +120,7 @@ export function Stats() {
   return (
     <main class="page stats">
       <h1>{t('stats.title')}</h1>
+      {controls}
       <p class="figures">
         <span>{t('stats.total')}: <strong data-figure="total">{formatNumber(stats.total)}</strong></span>
         <span>{t('stats.overdueNow')}: <strong data-figure="overdue">{formatNumber(stats.overdue)}</strong></span>
@@ -112,6 +131,23 @@ export function Stats() {
           <Table head={[t('task.status'), t('stats.count')]} rows={byStatus.map(([s, n]) => [s, formatNumber(n)])} /></section>
         <section><h2>{t('stats.byAssignee')}</h2><Bars name="by-assignee" entries={byAssignee} label={t('stats.count')} />
           <Table head={[t('task.assigned_to'), t('stats.count')]} rows={byAssignee.map(([s, n]) => [s, formatNumber(n)])} /></section>
+        <section><h2>{t('stats.people')}</h2>
+          <Table head={[t('task.assigned_to'), t('stats.count'), t('stats.done'), t('stats.rating')]}
+            rows={Object.entries(stats.by_assignee).filter(([id]) => id !== 'unassigned')
+              .sort((a, b) => (stats.done_by_assignee?.[b[0]] || 0) - (stats.done_by_assignee?.[a[0]] || 0))
+              .map(([id, n]) => {
+                const r = stats.rating_by_assignee?.[id];
+                return [nameOf(Number(id)), formatNumber(n), formatNumber(stats.done_by_assignee?.[id] || 0),
+                  r ? `${formatNumber(r.mean, 1)} (${formatNumber(r.count)})` : '—'];
+              })} /></section>
+        {stats.by_field && Object.entries(stats.by_field).map(([name, counts]) => {
+          const entries = Object.entries(counts).map(([v, n]) => [v || '—', n]).sort((a, b) => b[1] - a[1]);
+          return (
+            <section data-by-field={name}><h2>{t('stats.byField', { field: fieldLabel(name) })}</h2>
+              <Bars name={`by-${name}`} entries={topWithOthers(entries, 10, t('stats.others'))} label={t('stats.count')} />
+              <Table head={[fieldLabel(name), t('stats.count')]} rows={entries.map(([v, n]) => [v, formatNumber(n)])} /></section>
+          );
+        })}
         <section><h2>{t('stats.perDay')}</h2>
           <Days name="per-day" days={days} series={[{ label: t('stats.created'), values: stats.created_per_day }, { label: t('stats.completed'), values: stats.completed_per_day }]} />
           <Table head={[t('stats.day'), t('stats.created'), t('stats.completed')]}

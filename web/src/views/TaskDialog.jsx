@@ -39,7 +39,7 @@ function fromForm(form, task) {
 
 /** A field's name as people read it: the board's own words, a custom field's
  * configured label in this language, else the column's name. */
-function fieldLabel(name) {
+export function fieldLabel(name) {
   if (t(`task.${name}`) !== `task.${name}`) return t(`task.${name}`);
   const label = (settings.fields || []).find((f) => f.name === name)?.label || {};
   return label[lang.value] || label.en || label.ru || name;
