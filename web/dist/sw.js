@@ -3,9 +3,9 @@
 // offline instead of the browser's error page. The API and the WebSocket are never
 // cached: what the board shows of the tasks always comes from the server.
 // build.mjs fills in the version and the list of built files.
-const VERSION = 'f7eecebb26434a63';
+const VERSION = 'ffa28d78bfd81993';
 const SHELL = '/board/';
-const ASSETS = ["/board/assets/Stats-B6SAUXGU.js","/board/assets/chunk-Y2G46OX3.js","/board/assets/main-IE4OLRQA.js","/board/assets/main-OFDHBBC6.css"];
+const ASSETS = ["/board/assets/Stats-H4VURUCJ.js","/board/assets/chunk-I7B4OCY7.js","/board/assets/main-BT7DD64F.js","/board/assets/main-GLHS6EFI.css"];
 const CACHE = `taskboard-${VERSION}`;
 
 self.addEventListener('install', (event) => {

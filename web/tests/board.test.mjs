@@ -299,6 +299,25 @@ describe('the board', () => {
     await context.close();
   });
 
+  test('any filter as a list: one line per task, the status changed in place', async () => {
+    const task = await newTask({ title: 'Listed critical job', priority: 'critical', assigned_to: 3 });
+    const { context, page } = await fresh({ viewport: { width: 390, height: 844 } });
+    const errors = watchConsole(page);
+    await logIn(page, server, 'anna');
+    await page.goto(`${server.base}/board/?view=list&priority=critical`);
+    await page.locator(`.task-list tr[data-task-id="${task.id}"]`).waitFor();
+    const listed = await page.locator('.task-list tbody tr').count();
+    const critical = (await server.api('anna', 'GET', '/api/tasks?priority=critical&per_page=500')).body.items;
+    assert.equal(listed, critical.length, 'every task of the filter, nothing else');
+    await page.selectOption(`.task-list [data-status-of="${task.id}"]`, 'in_progress');
+    await stored(task.id, 'in_progress');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'the list fits a phone');
+    await page.click('.view-switch button:has-text("Columns")');
+    await page.locator(`[data-status="in_progress"] [data-task-id="${task.id}"]`).waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('admin pages fit a phone: their tables scroll in their own box', async () => {
     const { context, page } = await fresh({ viewport: { width: 390, height: 844 }, locale: 'ru-RU' });
     const errors = watchConsole(page);
@@ -677,6 +696,14 @@ describe('the board', () => {
     const token = await server.token('anna');
     const bytes = Buffer.from(await (await fetch(`${server.base}/api/docs/${docs[0].id}/content`, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer());
     assert.deepEqual(jpegSize(bytes), { width: 1600, height: 1200 });
+    // A PDF has no thumbnail: it opens in the browser's own viewer, from the stored bytes.
+    const pdf = Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n');
+    await page.setInputFiles('dialog input[name="file"]', { name: 'invoice.pdf', mimeType: 'application/pdf', buffer: pdf });
+    const opened = page.locator('dialog .documents li', { hasText: 'invoice.pdf' }).locator('[data-open]');
+    await opened.waitFor();
+    const [tab] = await Promise.all([context.waitForEvent('page'), opened.click()]);
+    await tab.waitForURL(/^blob:/);
+    await tab.close();
     assert.deepEqual(errors, []);
     await context.close();
   });

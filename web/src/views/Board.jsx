@@ -43,7 +43,22 @@ export function isArchived(task) {
   return days > 0 && isClosed(task.status) && !!task.updated_at && Date.now() - Date.parse(task.updated_at) > days * 86400e3;
 }
 
-export const isOverdue = (task) => !!task.due_date && task.due_date.slice(0, 10) < today() && !isClosed(task.status);
+/** Today in `scheduler.timezone` (YYYY-MM-DD): a date-only due date ends at midnight
+ * there, as the server counts it. */
+function todayInZone() {
+  try {
+    return new Intl.DateTimeFormat('en-CA', { timeZone: settings.timezone || 'UTC', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
+  } catch {
+    return today();
+  }
+}
+
+/** Late: the server's rule (service::query::Deadlines): open, and past its due moment
+ * (a timestamp exactly; a date at the end of that day in the server's zone). */
+export function isOverdue(task) {
+  if (!task.due_date || isClosed(task.status)) return false;
+  return task.due_date.length > 10 ? Date.parse(task.due_date) <= Date.now() : task.due_date < todayInZone();
+}
 
 function readFilters(q) {
   return {
@@ -53,6 +68,7 @@ function readFilters(q) {
     mine: q.has('mine'),
     overdue: q.has('overdue'),
     archived: q.has('archived'),
+    list: q.get('view') === 'list',
   };
 }
 
@@ -332,6 +348,42 @@ function Filters({ f, shown, total, archived }) {
   );
 }
 
+/** Rows a list draws at once (the count says how many more the filter holds). */
+const LIST_LIMIT = 500;
+
+/** Any filter as a list: one line per task, sorted as the columns sort, the status to
+ * change in place. What a phone reads more easily than columns. */
+function TaskList({ items, more }) {
+  return (
+    <div class="table-scroll">
+      <table class="numbers task-list">
+        <thead><tr>
+          <th>#</th><th>{t('task.title')}</th><th>{t('task.status')}</th><th>{t('task.priority')}</th>
+          <th>{t('task.assigned_to')}</th><th>{t('task.due_date')}</th>
+        </tr></thead>
+        <tbody>
+          {items.map((task) => (
+            <tr data-task-id={task.id} class={isOverdue(task) ? 'overdue' : ''}>
+              <td>{task.id}</td>
+              <td><Link to={`/tasks/${task.id}`}>{task.title}</Link></td>
+              <td>
+                <select aria-label={t('my.status', { title: task.title })} data-status-of={task.id} value={task.status}
+                  disabled={!canMove(task)} onChange={(e) => moveTask(task.id, e.target.value)}>
+                  {settings.statuses.map((st) => <option value={st}>{statusLabel(st)}</option>)}
+                </select>
+              </td>
+              <td>{priorityLabel(task.priority)}</td>
+              <td>{task.assigned_to != null ? nameOf(task.assigned_to) : '—'}</td>
+              <td class={isOverdue(task) ? 'late' : ''}>{task.due_date ? formatDate(task.due_date) : ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {more > 0 && <p class="hint">{t('board.listMore', { n: more })}</p>}
+    </div>
+  );
+}
+
 export function Board() {
   const f = readFilters(route.value.query);
   useEffect(() => searchDescriptions(f.text), [f.text]);
@@ -357,12 +409,20 @@ export function Board() {
     <main class="board-page">
       {isClient() && <h1 class="page-title">{t('board.myRequests')}</h1>}
       <Filters f={f} shown={shown.length} total={all.length} archived={all.filter(isArchived).length} />
-      <p class="hint">{t('board.keys')}</p>
-      <div class="columns">
-        {statuses.filter((s) => !(narrow && filtered && columns.get(s).length === 0)).map((s) => (
-          <Column key={s} status={s} items={columns.get(s)} counts={commentCounts.value} rates={ratings.value} names={directory.value} lang={document.documentElement.lang} />
-        ))}
-      </div>
+      <p class="view-switch">
+        <button type="button" class="link" aria-pressed={!f.list} onClick={() => setQuery('view', '')}>{t('board.columnsView')}</button>
+        <button type="button" class="link" aria-pressed={f.list} onClick={() => setQuery('view', 'list')}>{t('board.listView')}</button>
+      </p>
+      {f.list ? <TaskList items={shown.slice(0, LIST_LIMIT)} more={shown.length - LIST_LIMIT} /> : (
+        <>
+          <p class="hint">{t('board.keys')}</p>
+          <div class="columns">
+            {statuses.filter((s) => !(narrow && filtered && columns.get(s).length === 0)).map((s) => (
+              <Column key={s} status={s} items={columns.get(s)} counts={commentCounts.value} rates={ratings.value} names={directory.value} lang={document.documentElement.lang} />
+            ))}
+          </div>
+        </>
+      )}
     </main>
   );
 }

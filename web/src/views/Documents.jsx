@@ -79,6 +79,18 @@ function Preview({ doc }) {
   return url ? <img class="preview" src={url} alt="" width="48" height="48" /> : <span class="preview" />;
 }
 
+/** Opens a document the browser can show itself (a PDF, an image) in a new tab, from
+ * the bytes fetched with the token. PDFs get no thumbnail: the browser's own viewer is
+ * the preview, since a PDF renderer in the board would outweigh the board itself. */
+export async function openInBrowser(path) {
+  const tab = window.open('', '_blank');
+  const { blob } = await api('GET', path, { raw: true });
+  const url = URL.createObjectURL(blob);
+  if (tab) tab.location.href = url;
+  else window.location.assign(url);
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 /** Saves a file the API serves only with a token: fetched, then handed to the browser. */
 export async function download(path, name) {
   const { blob } = await api('GET', path, { raw: true });
@@ -138,6 +150,9 @@ export function Documents({ task }) {
               {d.title || d.filename}
             </button>
             {d.size_bytes != null && <span class="size"> {size(d.size_bytes)}</span>}
+            {/^(application\/pdf|image\/)/.test(d.content_type || '') && (
+              <button type="button" class="link" data-open={d.id} onClick={() => openInBrowser(`/api/docs/${d.id}/content`).catch(sayError)}>{t('docs.open')}</button>
+            )}
             <button type="button" class="link danger" onClick={() => remove(d)}>{t('task.remove')}</button>
           </li>
         ))}

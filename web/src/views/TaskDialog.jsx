@@ -336,7 +336,7 @@ export function TaskDialog({ id }) {
   return (
     <dialog ref={dialog} class="task-dialog" onClose={close} onCancel={close} data-task={id ?? 'new'}>
       <header>
-        <h2>{id == null ? t('task.new') : `#${id} ${state.task?.title ?? ''}`}</h2>
+        <h2>{id == null ? t('task.new') : `#${id} ${state.task?.title ?? tasks.value.get(id)?.title ?? ''}`}</h2>
         <button type="button" class="link" onClick={close} aria-label={t('task.close')}>✕</button>
       </header>
       {state.error && <p class="error" role="alert">{state.error.status === 404 || state.error.status === 403 ? t('task.notFound', { id }) : state.error.message}</p>}
