@@ -3,9 +3,9 @@
 // offline instead of the browser's error page. The API and the WebSocket are never
 // cached: what the board shows of the tasks always comes from the server.
 // build.mjs fills in the version and the list of built files.
-const VERSION = 'ffa28d78bfd81993';
+const VERSION = '753999dc5ed96507';
 const SHELL = '/board/';
-const ASSETS = ["/board/assets/Stats-H4VURUCJ.js","/board/assets/chunk-I7B4OCY7.js","/board/assets/main-BT7DD64F.js","/board/assets/main-GLHS6EFI.css"];
+const ASSETS = ["/board/assets/Stats-J32AXU4E.js","/board/assets/chunk-JK7LJRNA.js","/board/assets/main-GLHS6EFI.css","/board/assets/main-P4K3V5DI.js"];
 const CACHE = `taskboard-${VERSION}`;
 
 self.addEventListener('install', (event) => {

@@ -156,8 +156,15 @@ function handle(m) {
   switch (m.type) {
     case 'snapshot':
       if (m.sub === 'tasks') {
+        // A snapshot carries what a card shows; a task already held whole (a dialog
+        // fetched it) at the same version keeps its other fields.
+        const before = tasks.value;
         const next = new Map();
-        for (const task of m.items) next.set(task.id, task);
+        for (const task of m.items) {
+          const held = before.get(task.id);
+          const same = held && etags.get(task.id) === m.etags?.[task.id];
+          next.set(task.id, same ? { ...held, ...task } : task);
+        }
         etags.clear();
         for (const [id, tag] of Object.entries(m.etags || {})) etags.set(Number(id), tag);
         tasks.value = next;

@@ -313,41 +313,53 @@ function Analysis({ id }) {
 
 export function TaskDialog({ id }) {
   const dialog = useRef();
-  const [state, setState] = useState({ task: null, etag: null, error: null, version: 0 });
+  // One copy of the task: the board's live store. The dialog fetches the record once
+  // for what a card lacks (description, custom fields, stamps) and puts it there; from
+  // then on the feed keeps it current, and the dialog reads it from the store.
+  const [state, setState] = useState({ ready: false, error: null, version: 0 });
   const load = () =>
     api('GET', `/api/tasks/${id}`).then(
-      ({ data, etag }) => setState((s) => ({ task: data, etag, error: null, version: s.version + 1 })),
+      ({ data, etag }) => {
+        put(data, etag);
+        setState((s) => ({ ready: true, error: null, version: s.version + 1 }));
+      },
       (error) => {
         // No network: what the board already holds of the task (its card) still opens,
         // so that a comment can be written and kept until the network is back.
-        const known = unreachable(error) && tasks.value.get(id);
-        if (known) setState((s) => ({ task: known, etag: etags.get(id), error: null, version: s.version + 1 }));
-        else setState((s) => ({ ...s, error }));
+        if (unreachable(error) && tasks.value.get(id)) setState((s) => ({ ready: true, error: null, version: s.version + 1 }));
+        else setState((s) => ({ ...s, ready: false, error }));
       },
     );
   useEffect(() => {
     dialog.current?.showModal?.();
     if (id == null) return undefined;
     load();
-    // Someone else's change shows at once; the form is rebuilt with the new version.
-    return onTaskChange((m) => m.id === id && load());
+    // Someone else's change is in the store at once (the feed put it there): the form
+    // is rebuilt from it; a deleted task is gone.
+    return onTaskChange((m) => {
+      if (m.id !== id) return;
+      if (m.op === 'delete') setState((s) => ({ ...s, ready: false, error: { status: 404 } }));
+      else setState((s) => ({ ...s, version: s.version + 1 }));
+    });
   }, [id]);
+  const task = state.ready && id != null ? tasks.value.get(id) : null;
+  const etag = id != null ? etags.get(id) : null;
   const comments = id != null ? commentCounts.value.get(id) || 0 : 0;
   return (
     <dialog ref={dialog} class="task-dialog" onClose={close} onCancel={close} data-task={id ?? 'new'}>
       <header>
-        <h2>{id == null ? t('task.new') : `#${id} ${state.task?.title ?? tasks.value.get(id)?.title ?? ''}`}</h2>
+        <h2>{id == null ? t('task.new') : `#${id} ${tasks.value.get(id)?.title ?? ''}`}</h2>
         <button type="button" class="link" onClick={close} aria-label={t('task.close')}>✕</button>
       </header>
       {state.error && <p class="error" role="alert">{state.error.status === 404 || state.error.status === 403 ? t('task.notFound', { id }) : state.error.message}</p>}
       {id == null && <TaskForm task={null} />}
-      {state.task && (
+      {task && (
         <>
-          <StableForm task={state.task} etag={state.etag} onSaved={(task, etag) => (task ? setState((s) => ({ ...s, task, etag, version: s.version + 1 })) : load())} />
-          <Feedback task={state.task} />
+          <StableForm task={task} etag={etag} onSaved={(saved, tag) => (saved ? (put(saved, tag), setState((s) => ({ ...s, version: s.version + 1 }))) : load())} />
+          <Feedback task={task} />
           <Analysis id={id} />
-          <Comments task={state.task} count={comments} />
-          <Documents task={state.task} headers={authHeader} />
+          <Comments task={task} count={comments} />
+          <Documents task={task} headers={authHeader} />
           <History id={id} version={state.version} />
         </>
       )}
