@@ -281,7 +281,8 @@ struct Connection {
     id: u64,
     spoke: Arc<AtomicBool>,
     working: AtomicUsize,
-    idle_since: std::sync::Mutex<Instant>,
+    /// Milliseconds since [`EPOCH`] when its last request was answered (or it opened).
+    idle_since: AtomicU64,
     close: Arc<tokio::sync::Notify>,
 }
 
@@ -297,11 +298,17 @@ impl Working {
 
 impl Drop for Working {
     fn drop(&mut self) {
-        if let Ok(mut since) = self.0.idle_since.lock() {
-            *since = Instant::now();
-        }
+        self.0.idle_since.store(millis_since_epoch(), Ordering::Relaxed);
         self.0.working.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// The instant idle times are counted from: a number is cheaper to keep per request
+/// than a lock around an `Instant`.
+static EPOCH: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+
+fn millis_since_epoch() -> u64 {
+    EPOCH.elapsed().as_millis() as u64
 }
 
 /// Every open connection, so that a full house closes an idle one rather than turning
@@ -320,7 +327,7 @@ impl Connection {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             spoke,
             working: AtomicUsize::new(0),
-            idle_since: std::sync::Mutex::new(Instant::now()),
+            idle_since: AtomicU64::new(millis_since_epoch()),
             close: close.clone(),
         });
         (connection, close)
@@ -349,7 +356,7 @@ impl OpenConnections {
         let oldest = all
             .values()
             .filter(|c| c.working.load(Ordering::Acquire) == 0)
-            .min_by_key(|c| (c.spoke.load(Ordering::Relaxed), c.idle_since.lock().map(|t| *t).ok()))
+            .min_by_key(|c| (c.spoke.load(Ordering::Relaxed), c.idle_since.load(Ordering::Relaxed)))
             .map(|c| c.id);
         let Some(id) = oldest else { return false };
         if let Some(connection) = all.remove(&id) {
