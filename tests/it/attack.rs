@@ -50,14 +50,19 @@ async fn an_api_keys_events_are_its_owners_and_the_admins_only() {
     app.stop().await;
 }
 
+/// The bot token the secured test apps run with.
+const BOT_TOKEN: &str = "12345:test-bot-token";
+
+/// A Login Widget payload for tanya_tg (Telegram id 777), signed now.
+fn tanyas_widget_payload() -> Value {
+    let now = chrono::Utc::now().timestamp();
+    widget(&[("id", "777".into()), ("username", "tanya_tg".into()), ("auth_date", now.to_string())], BOT_TOKEN)
+}
+
 #[tokio::test]
 async fn a_login_widget_payload_logs_in_once() {
     let app = secured_app().await;
-    let now = chrono::Utc::now().timestamp();
-    let payload = widget(
-        &[("id", "777".into()), ("username", "tanya_tg".into()), ("auth_date", now.to_string())],
-        "12345:test-bot-token",
-    );
+    let payload = tanyas_widget_payload();
     assert_eq!(app.post("/api/auth/telegram", payload.clone()).await.status(), 200);
     let again = app.post("/api/auth/telegram", payload).await;
     assert_eq!(again.status(), 401);
@@ -74,14 +79,10 @@ async fn a_login_widget_payload_logs_in_once_across_servers_on_one_database() {
     }
     let (a, b, _) = crate::postgres::two_servers(crate::security::prepare, |c| {
         crate::postgres::secure(c);
-        c.telegram.bot_token = taskboard::config::Secret("12345:test-bot-token".into());
+        c.telegram.bot_token = taskboard::config::Secret(BOT_TOKEN.into());
     })
     .await;
-    let now = chrono::Utc::now().timestamp();
-    let payload = widget(
-        &[("id", "777".into()), ("username", "tanya_tg".into()), ("auth_date", now.to_string())],
-        "12345:test-bot-token",
-    );
+    let payload = tanyas_widget_payload();
     assert_eq!(a.post("/api/auth/telegram", payload.clone()).await.status(), 200);
     let again = b.post("/api/auth/telegram", payload).await;
     assert_eq!(again.status(), 401, "replayed on the other server");
