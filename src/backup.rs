@@ -190,7 +190,7 @@ pub async fn create_from_store(
         let extras = Extras { config_path: config_path.as_deref(), include_env: b.include_env };
         let entries = entries_from_state(&state, &data_dir, &extras)?;
         let path = write_archive(entries, &dir, state.last_event_id, Utc::now(), kind)?;
-        let removed = prune(&dir, b.keep_daily, b.keep_weekly, b.keep_monthly);
+        let removed = prune(&dir, Retention::from(&b));
         Ok((path, removed))
     })
     .await
@@ -369,14 +369,31 @@ pub fn list(dir: &Path) -> Vec<BackupInfo> {
     out.into_iter().map(|(_, info)| info).collect()
 }
 
-/// The backups grandfather-father-son retention keeps: the newest of each of the last
-/// `daily` days, `weekly` ISO weeks and `monthly` months that have one, and always the
-/// newest of all.
-pub fn kept(names: &[String], daily: u32, weekly: u32, monthly: u32) -> BTreeSet<String> {
+/// How many backups retention keeps (the `backup.keep_*` keys).
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// The newest this many, whatever their dates.
+    pub last: u32,
+    pub daily: u32,
+    pub weekly: u32,
+    pub monthly: u32,
+}
+
+impl From<&crate::config::Backup> for Retention {
+    fn from(b: &crate::config::Backup) -> Self {
+        Self { last: b.keep_last, daily: b.keep_daily, weekly: b.keep_weekly, monthly: b.keep_monthly }
+    }
+}
+
+/// The backups grandfather-father-son retention keeps: the newest `last`, the newest
+/// of each of the last `daily` days, `weekly` ISO weeks and `monthly` months that have
+/// one, and always the newest of each kind.
+pub fn kept(names: &[String], policy: Retention) -> BTreeSet<String> {
+    let Retention { last, daily, weekly, monthly } = policy;
     let mut dated: Vec<((DateTime<Utc>, u32), &String)> =
         names.iter().filter_map(|n| Some((taken_at(n)?, n))).collect();
     dated.sort_by_key(|d| std::cmp::Reverse(d.0)); // newest first, the later of one second first
-    let mut keep = BTreeSet::new();
+    let mut keep: BTreeSet<String> = dated.iter().take(last as usize).map(|(_, n)| (*n).clone()).collect();
     // The newest of each kind stays, whatever the buckets say: a manual backup taken
     // minutes after the nightly one must not remove it.
     for kind in [BackupKind::Manual, BackupKind::Scheduled] {
@@ -402,9 +419,9 @@ pub fn kept(names: &[String], daily: u32, weekly: u32, monthly: u32) -> BTreeSet
 }
 
 /// Removes the backups retention does not keep; returns their names.
-pub fn prune(dir: &Path, daily: u32, weekly: u32, monthly: u32) -> Vec<String> {
+pub fn prune(dir: &Path, policy: Retention) -> Vec<String> {
     let names: Vec<String> = list(dir).into_iter().map(|b| b.name).collect();
-    let keep = kept(&names, daily, weekly, monthly);
+    let keep = kept(&names, policy);
     let mut removed = Vec::new();
     for name in names.into_iter().filter(|n| !keep.contains(n)) {
         if std::fs::remove_file(dir.join(&name)).is_ok() {
@@ -496,6 +513,18 @@ mod tests {
         format!("{PREFIX}{stamp}{SUFFIX}")
     }
 
+    fn policy(last: u32, daily: u32, weekly: u32, monthly: u32) -> Retention {
+        Retention { last, daily, weekly, monthly }
+    }
+
+    #[test]
+    fn the_newest_few_stay_whatever_their_day() {
+        let names: Vec<String> =
+            ["20261201T100000Z", "20261201T110000Z", "20261201T120000Z", "20261201T130000Z"].map(name).to_vec();
+        let keep = kept(&names, policy(3, 1, 0, 0));
+        assert_eq!(keep, names[1..].iter().cloned().collect(), "the three newest, not only the day's newest");
+    }
+
     #[test]
     fn grandfather_father_son_keeps_one_per_day_week_and_month() {
         // Two a day at 02:00 and 14:00 for 100 days back from 2026-11-22.
@@ -508,7 +537,7 @@ mod tests {
                 ));
             }
         }
-        let keep = kept(&names, 7, 4, 12);
+        let keep = kept(&names, policy(0, 7, 4, 12));
         let mut expected: BTreeSet<String> = (16..=22).map(|d| name(&format!("202611{d}T140000Z"))).collect();
         // ISO weeks 46, 45, 44 (week 47 is Nov 16-22, kept already by day).
         expected.extend(["20261115T140000Z", "20261108T140000Z", "20261101T140000Z"].map(name));
@@ -523,7 +552,7 @@ mod tests {
         let manual = name("20261122T020500Z");
         let older = name("20261122T010000Z");
         let names = vec![older.clone(), scheduled.clone(), manual.clone()];
-        let keep = kept(&names, 1, 0, 0);
+        let keep = kept(&names, policy(0, 1, 0, 0));
         assert!(keep.contains(&scheduled) && keep.contains(&manual), "{keep:?}");
         assert!(!keep.contains(&older), "{keep:?}");
         assert_eq!(kind_of(&scheduled), BackupKind::Scheduled);
@@ -551,6 +580,6 @@ mod tests {
         assert_eq!(created_at(&scheduled_name), Some(now));
         // Retention keeping one a day keeps the later of the same second.
         let names = vec![name("20261201T120000Z"), second_name.clone()];
-        assert_eq!(kept(&names, 1, 0, 0), [second_name].into());
+        assert_eq!(kept(&names, policy(0, 1, 0, 0)), [second_name].into());
     }
 }

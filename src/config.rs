@@ -482,6 +482,9 @@ impl Tasks {
 #[serde(default, deny_unknown_fields)]
 pub struct Backup {
     pub dir: PathBuf,
+    /// The newest `keep_last` backups always stay, whatever their day: two taken
+    /// before and after an upgrade on one afternoon are both there afterwards.
+    pub keep_last: u32,
     pub keep_daily: u32,
     pub keep_weekly: u32,
     pub keep_monthly: u32,
@@ -489,7 +492,14 @@ pub struct Backup {
 }
 impl Default for Backup {
     fn default() -> Self {
-        Self { dir: PathBuf::from("./backups"), keep_daily: 7, keep_weekly: 4, keep_monthly: 12, include_env: false }
+        Self {
+            dir: PathBuf::from("./backups"),
+            keep_last: 3,
+            keep_daily: 7,
+            keep_weekly: 4,
+            keep_monthly: 12,
+            include_env: false,
+        }
     }
 }
 

@@ -449,7 +449,7 @@ fn backup(config: &Config, action: BackupAction) -> ExitCode {
                 Ok(path) => {
                     println!("{}", path.display());
                     let b = &config.backup;
-                    for removed in crate::backup::prune(dir, b.keep_daily, b.keep_weekly, b.keep_monthly) {
+                    for removed in crate::backup::prune(dir, crate::backup::Retention::from(b)) {
                         println!("removed by retention: {removed}");
                     }
                     ExitCode::SUCCESS

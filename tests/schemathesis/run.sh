@@ -22,6 +22,7 @@ storage:
   data_dir: $work/data
 backup:
   dir: $work/backups
+  keep_last: 100000   # no retention: a backup named earlier in a run stays verifiable
 server:
   host: 127.0.0.1
   port: $port
