@@ -176,9 +176,6 @@ fn page_settings(config: &Config) -> String {
         "feedback_form_url": config.feedback.form_url,
         // Declared custom columns: the task form draws each by its type.
         "fields": config.tasks.fields,
-        // The zone a date-only due date ends in: the board marks "overdue" by the
-        // server's rule (service::query::Deadlines), not by the browser's clock zone.
-        "timezone": config.scheduler.timezone,
         // Closed tasks untouched this many days leave the columns (0: never).
         "archive_after_days": config.tasks.archive_after_days,
         // The Telegram Login Widget needs the bot's username, which the bot learns from

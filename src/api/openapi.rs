@@ -297,6 +297,16 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                             ),
                         )
                     }
+                    "Me" => (
+                        "200",
+                        content(
+                            "Who you are, and `can`: what the board may offer you, from the checks every \
+                             request goes through (`edit`: field → the situations, relation to you:stage \
+                             of the workflow, in which you change it)",
+                            "application/json",
+                            super::users::me_schema(),
+                        ),
+                    ),
                     "Task" => {
                         let record = entity_ref(&schema_name(TableKind::Tasks));
                         ("200", content("The task, now yours", "application/json", record))

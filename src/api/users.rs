@@ -142,3 +142,29 @@ pub fn routes(services: &Services, limit: u64, cat: &mut Catalog) -> BoxedFilter
         .unify()
         .boxed()
 }
+
+/// The shape of `GET /api/auth/me` in the OpenAPI document, `can` included.
+pub(super) fn me_schema() -> serde_json::Value {
+    use serde_json::json;
+    let situations = json!({"type": "array", "items": {"type": "string",
+        "pattern": "^(created|assigned|other):(first|later)$"}});
+    let scope = json!({"type": "string", "enum": ["all", "own", "names", "none"]});
+    let can = json!({"type": "object",
+    "required": ["create", "create_fields", "create_other", "edit", "edit_other", "delete", "take", "areas"],
+    "properties": {
+        "create": {"type": "boolean"},
+        "create_fields": {"type": "array", "items": {"type": "string"}},
+        "create_other": {"type": "boolean"},
+        "edit": {"type": "object", "additionalProperties": situations},
+        "edit_other": situations,
+        "delete": situations,
+        "take": {"type": "boolean"},
+        "areas": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": scope}},
+    }});
+    json!({"type": "object", "required": ["id", "username", "role", "can"], "properties": {
+        "id": {"type": ["integer", "null"]},
+        "username": {"type": "string"},
+        "role": {"type": "string", "enum": ["admin", "manager", "supervisor", "member", "client"]},
+        "can": can,
+    }})
+}

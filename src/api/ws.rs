@@ -50,6 +50,21 @@ fn trim(value: &mut Value, columns: Option<&[&str]>) {
     }
 }
 
+/// Adds `due_at` to a task a live view carries: the moment its due date passes as the
+/// server counts it (a date alone ends at midnight in `scheduler.timezone`), so that a
+/// board shows "overdue" by the server's rule and has none of its own.
+fn with_due_at(table: TableKind, value: &mut Value, viewer: &Viewer) {
+    if table != TableKind::Tasks {
+        return;
+    }
+    if let Value::Object(map) = value
+        && let Some(due) = map.get("due_date").and_then(Value::as_str)
+    {
+        let at = viewer.records.deadlines().due_at(due).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        map.insert("due_at".into(), at.map_or(Value::Null, Value::String));
+    }
+}
+
 pub fn routes(viewer: Viewer, max_clients: usize, cat: &mut Catalog) -> BoxedFilter<(Response,)> {
     cat.add(
         "GET",
@@ -201,6 +216,7 @@ fn message(sub_id: &str, change: &Change, delivery: Delivery, partial: bool, vie
         f.as_ref().map_or(Value::Null, |f| {
             let mut v = fields_json(change.table, f);
             trim(&mut v, columns);
+            with_due_at(change.table, &mut v, viewer);
             v
         })
     };
@@ -468,6 +484,7 @@ fn snapshot(
                     if let (Some(fields), Value::Object(map)) = (fields, &mut value) {
                         map.retain(|k, _| k == "id" || fields.iter().any(|f| f == k));
                     }
+                    with_due_at(table, &mut value, viewer);
                     value
                 })
                 .collect()

@@ -112,6 +112,12 @@ pub fn scope(role: Role, area: Area, action: Action) -> Scope {
 }
 
 /// Who may call a route at all; record-level scopes are applied by the service.
+/// Whether `role` takes unassigned open work for itself (`POST /api/tasks/{id}/take`):
+/// the people who do the work and those who hand it out.
+pub fn may_take(role: Role) -> bool {
+    matches!(role, Role::Member | Role::Manager | Role::Admin)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requirement {
     /// Anyone, with or without a token.

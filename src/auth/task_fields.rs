@@ -48,6 +48,11 @@ impl TaskFieldRules {
         &self.first_status
     }
 
+    /// The declared custom fields' names, in the configuration's order.
+    pub fn custom_names(&self) -> impl Iterator<Item = &str> {
+        self.custom.iter().map(|(name, _, _)| name.as_str())
+    }
+
     fn custom(&self, field: &str) -> Option<&(String, bool, Vec<String>)> {
         self.custom.iter().find(|(name, _, _)| name == field)
     }

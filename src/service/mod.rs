@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod keys;
 pub mod logins;
 pub mod notices;
+pub mod offers;
 pub mod query;
 pub mod records;
 pub mod reports;

@@ -47,12 +47,11 @@ impl RecordService {
     /// unassigned task they may read becomes its assignee. A task someone already has
     /// is a conflict (409), even for its assignee; a closed task too.
     pub async fn take(&self, p: &Principal, id: u64, if_match: Option<String>) -> Result<Committed, ServiceError> {
-        use crate::auth::policy::Role;
         let (task, _) = self.get(TableKind::Tasks, id)?;
         access::check_read(self, p, TableKind::Tasks, id, &task)?;
         let me = p
             .user_id
-            .filter(|_| matches!(p.role, Role::Member | Role::Manager | Role::Admin))
+            .filter(|_| crate::auth::policy::may_take(p.role))
             .ok_or_else(|| ServiceError::Forbidden(format!("the {} role may not take tasks", p.role)))?;
         if p.key.is_some_and(|k| k.read_only) {
             return Err(ServiceError::Forbidden("a read-only API key may not change anything".into()));

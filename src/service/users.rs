@@ -138,6 +138,7 @@ impl RecordService {
         let mut body = serde_json::json!({
             "id": p.user_id, "username": p.username, "role": p.role.to_string(),
             "must_change_password": p.must_change_password,
+            "can": super::offers::offers(self, p, &self.task_fields_people_set()),
         });
         let Some(me) = p.user_id else {
             body["name"] = p.username.clone().into();
@@ -151,6 +152,22 @@ impl RecordService {
         body["name"] = name.into();
         body["telegram_bound"] = record.get("telegram_id").is_some_and(|t| !t.is_empty()).into();
         Ok(body)
+    }
+
+    /// The task fields a person may set at all: the table's columns but those the
+    /// server sets, and the declared custom fields.
+    fn task_fields_people_set(&self) -> Vec<String> {
+        use crate::auth::task_fields::TaskFieldRules;
+        let rules: &TaskFieldRules = crate::service::access::TaskLookup::field_rules(self);
+        TableKind::Tasks
+            .spec()
+            .columns
+            .iter()
+            .map(|c| c.name)
+            .filter(|n| *n != "created_by" && !crate::domain::schema::SERVER_SET.contains(n))
+            .chain(rules.custom_names())
+            .map(str::to_string)
+            .collect()
     }
 
     /// `PATCH /api/auth/me`: a person changes their own name, phone, email and

@@ -372,3 +372,30 @@ async fn a_live_view_starts_from_a_compressed_projection_and_resumes_from_its_ev
     assert!(error["message"].as_str().unwrap().contains("fields"), "{error}");
     app.stop().await;
 }
+
+/// A live view tells when each task turns overdue (`due_at`), by the server's rule: a
+/// date alone ends at midnight in `scheduler.timezone`, a timestamp is that moment; a
+/// change to the due date brings the new moment with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_view_carries_when_each_task_turns_overdue() {
+    let app = TestApp::spawn_with(|_| {}, |c| c.scheduler.timezone = "Europe/Moscow".into()).await;
+    for (title, due) in [("date", "2026-12-01"), ("moment", "2026-12-01T09:00:00Z")] {
+        assert_eq!(app.post("/api/tasks", json!({"title": title, "due_date": due})).await.status(), 201);
+    }
+    assert_eq!(app.post("/api/tasks", json!({"title": "undated"})).await.status(), 201);
+    let start: Value = app.get("/api/live/tasks?fields=title,due_date").await.json().await.unwrap();
+    let due_at = |title: &str| {
+        start["items"].as_array().unwrap().iter().find(|t| t["title"] == title).unwrap().get("due_at").cloned()
+    };
+    assert_eq!(due_at("date"), Some(json!("2026-12-01T21:00:00Z")), "midnight after the day, in Moscow");
+    assert_eq!(due_at("moment"), Some(json!("2026-12-01T09:00:00Z")));
+    assert_eq!(due_at("undated"), None);
+
+    let mut ws = connect(&app).await;
+    send(&mut ws, json!({"type": "subscribe", "id": "t", "topic": "tasks"})).await;
+    until(&mut ws, "subscribed", Duration::from_secs(2)).await;
+    app.patch("/api/tasks/1", json!({"due_date": "2026-12-24"})).await;
+    let (change, _) = until(&mut ws, "change", Duration::from_secs(2)).await;
+    assert_eq!(change["after"]["due_at"], "2026-12-24T21:00:00Z", "{change}");
+    app.stop().await;
+}

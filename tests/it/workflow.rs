@@ -139,3 +139,55 @@ async fn the_bot_follows_the_same_matrix_as_rest() {
     assert_eq!(made["assigned_to"], Value::Null);
     app.stop().await;
 }
+
+/// The board offers what the server allows: for each role and field, `can.edit` of
+/// `GET /api/auth/me` names the task's situation exactly when a PATCH of that field
+/// succeeds (the board holds no matrix of its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_me_says_the_caller_can_is_what_the_server_then_allows() {
+    let app = secured_app_with(fields).await;
+    let mike = token(&app, "mike").await;
+    let samples = [
+        ("title", json!("Renamed")),
+        ("description", json!("More")),
+        ("status", json!("in_progress")),
+        ("priority", json!("low")),
+        ("due_date", json!("2030-01-01")),
+        ("assigned_to", json!(2)),
+        ("address", json!("Mira 5")),
+        ("techtype", json!("fridge")),
+        ("notes", json!("bring the kit")),
+    ];
+    // (who, how the task stands to them, whether mike assigns it to boris (user 4)).
+    for (who, situation, assign) in
+        [("boris", "assigned:first", true), ("carl", "created:first", false), ("mike", "other:first", true)]
+    {
+        let t = token(&app, who).await;
+        let (_, me) = call(&app, "GET", "/api/auth/me", Some(&t), None).await;
+        let can = &me["can"];
+        assert!(can["edit"].is_object(), "{me}");
+        for (field, value) in &samples {
+            let creator = if who == "carl" { &t } else { &mike };
+            let (s, task) = call(&app, "POST", "/api/tasks", Some(creator), Some(json!({"title": "Washer"}))).await;
+            assert_eq!(s, 201, "{task}");
+            let path = format!("/api/tasks/{}", task["id"]);
+            if assign {
+                let (s, _) = call(&app, "PATCH", &path, Some(&mike), Some(json!({"assigned_to": 4}))).await;
+                assert_eq!(s, 200);
+            }
+            let offered = can["edit"][field].as_array().unwrap().iter().any(|s| s == situation);
+            let (s, answer) = call(&app, "PATCH", &path, Some(&t), Some(json!({ *field: value }))).await;
+            assert_eq!(offered, s == 200, "{who} {field} ({situation}): offered {offered}, server said {s} {answer}");
+        }
+    }
+    let boris = token(&app, "boris").await;
+    let (_, me) = call(&app, "GET", "/api/auth/me", Some(&boris), None).await;
+    assert_eq!(me["can"]["take"], true);
+    assert_eq!(me["can"]["delete"], json!([]));
+    assert_eq!(me["can"]["areas"]["system"]["read"], "none");
+    let carl = token(&app, "carl").await;
+    let (_, me) = call(&app, "GET", "/api/auth/me", Some(&carl), None).await;
+    assert_eq!(me["can"]["take"], false);
+    assert_eq!(me["can"]["create_fields"], json!(["title", "description", "due_date", "address"]));
+    app.stop().await;
+}

@@ -3,9 +3,9 @@
 // offline instead of the browser's error page. The API and the WebSocket are never
 // cached: what the board shows of the tasks always comes from the server.
 // build.mjs fills in the version and the list of built files.
-const VERSION = '753999dc5ed96507';
+const VERSION = '129aefab53cca3fc';
 const SHELL = '/board/';
-const ASSETS = ["/board/assets/Stats-J32AXU4E.js","/board/assets/chunk-JK7LJRNA.js","/board/assets/main-GLHS6EFI.css","/board/assets/main-P4K3V5DI.js"];
+const ASSETS = ["/board/assets/Stats-TMKNWFKW.js","/board/assets/chunk-KWBWZAEM.js","/board/assets/main-2QSAAJTJ.js","/board/assets/main-GLHS6EFI.css"];
 const CACHE = `taskboard-${VERSION}`;
 
 self.addEventListener('install', (event) => {

@@ -104,7 +104,12 @@ export function release() {
 /** Puts a task the board learned of over REST (a PATCH's answer, a GET) in place. */
 export function put(task, etag) {
   const next = new Map(tasks.value);
-  next.set(task.id, task);
+  const held = next.get(task.id);
+  // `due_at` (when the task turns overdue, the server's rule) comes with the live
+  // feed, not with REST answers: the one held stays while the due date is the same;
+  // a new due date gets its own with the change the feed brings right after.
+  const dueAt = held && held.due_date === task.due_date ? held.due_at : undefined;
+  next.set(task.id, 'due_at' in task || dueAt === undefined ? task : { ...task, due_at: dueAt });
   if (etag) etags.set(task.id, etag);
   tasks.value = next;
 }

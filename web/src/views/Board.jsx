@@ -15,7 +15,6 @@ import { canCreate, canMove, directory, isClient, nameOf } from '../people.js';
 import { Link, navigate, route, setQuery } from '../router.jsx';
 
 const PRIORITY_ORDER = { critical: 0, high: 1, medium: 2, low: 3 };
-const today = () => new Date().toISOString().slice(0, 10);
 
 /** What became of a change made offline, once the network is back (offline.js). */
 export async function settlePending({ change, task, etag, error }) {
@@ -43,21 +42,10 @@ export function isArchived(task) {
   return days > 0 && isClosed(task.status) && !!task.updated_at && Date.now() - Date.parse(task.updated_at) > days * 86400e3;
 }
 
-/** Today in `scheduler.timezone` (YYYY-MM-DD): a date-only due date ends at midnight
- * there, as the server counts it. */
-function todayInZone() {
-  try {
-    return new Intl.DateTimeFormat('en-CA', { timeZone: settings.timezone || 'UTC', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
-  } catch {
-    return today();
-  }
-}
-
-/** Late: the server's rule (service::query::Deadlines): open, and past its due moment
- * (a timestamp exactly; a date at the end of that day in the server's zone). */
+/** Late: open, and past `due_at`, the moment its due date passes as the server counts
+ * it (the live feed carries it; a date alone ends at midnight in the team's zone). */
 export function isOverdue(task) {
-  if (!task.due_date || isClosed(task.status)) return false;
-  return task.due_date.length > 10 ? Date.parse(task.due_date) <= Date.now() : task.due_date < todayInZone();
+  return !!task.due_at && !isClosed(task.status) && Date.parse(task.due_at) <= Date.now();
 }
 
 function readFilters(q) {

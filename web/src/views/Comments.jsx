@@ -1,10 +1,10 @@
 // A task's comments: read, add, edit and delete (the server decides who may).
 import { useEffect, useState } from 'preact/hooks';
-import { api, me } from '../api.js';
+import { api } from '../api.js';
 import { formatDate, t } from '../i18n.js';
 import { say, sayError } from '../notice.js';
 import { keep, pendingFor, unreachable } from '../offline.js';
-import { nameOf } from '../people.js';
+import { canChangeOwn, nameOf } from '../people.js';
 
 export function Comments({ task, count }) {
   const [items, setItems] = useState([]);
@@ -52,7 +52,7 @@ export function Comments({ task, count }) {
       sayError(err);
     }
   };
-  const mayChange = (c) => me.value?.role === 'admin' || me.value?.role === 'manager' || (c.user_id != null && c.user_id === me.value?.id);
+  const mayChange = (c) => canChangeOwn('comments', c.user_id);
   return (
     <section class="comments">
       <h3>{t('task.comments')}</h3>

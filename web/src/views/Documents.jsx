@@ -7,6 +7,7 @@ import { api, authHeader } from '../api.js';
 import { formatNumber, t } from '../i18n.js';
 import { say, sayError } from '../notice.js';
 import { unreachable } from '../offline.js';
+import { canChangeOwn } from '../people.js';
 
 function upload(taskId, file, onProgress) {
   return new Promise((resolve, reject) => {
@@ -153,7 +154,7 @@ export function Documents({ task }) {
             {/^(application\/pdf|image\/)/.test(d.content_type || '') && (
               <button type="button" class="link" data-open={d.id} onClick={() => openInBrowser(`/api/docs/${d.id}/content`).catch(sayError)}>{t('docs.open')}</button>
             )}
-            <button type="button" class="link danger" onClick={() => remove(d)}>{t('task.remove')}</button>
+            {canChangeOwn('docs', d.uploaded_by, 'delete') && <button type="button" class="link danger" onClick={() => remove(d)}>{t('task.remove')}</button>}
           </li>
         ))}
       </ul>

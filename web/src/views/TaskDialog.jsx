@@ -174,7 +174,7 @@ function TaskForm({ task, etag, onSaved }) {
       <div class="actions">
         {(creating ? canCreate() : anyEditable) && <button type="submit" class="primary">{creating ? t('task.create') : t('task.save')}</button>}
         {takeable && <button type="button" data-action="take" onClick={take}>{t('task.take')}</button>}
-        {task && canDelete() && <button type="button" class="danger" onClick={remove}>{t('task.delete')}</button>}
+        {task && canDelete(task) && <button type="button" class="danger" onClick={remove}>{t('task.delete')}</button>}
       </div>
     </form>
   );
