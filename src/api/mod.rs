@@ -8,6 +8,7 @@ pub mod bindings;
 pub mod board;
 pub mod bodies;
 pub mod catalog;
+pub mod checklists;
 pub mod comments;
 pub mod custom_fields;
 pub mod docs;
@@ -51,6 +52,8 @@ pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: In
     // is complete). Every route a request passes costs a little.
     let mounted = tasks::routes(records.clone(), body_limit, cat)
         .or(comments::routes(records.clone(), body_limit, cat))
+        .unify()
+        .or(checklists::routes(records.clone(), body_limit, cat))
         .unify()
         .or(analyze::routes(analyst.clone(), cat))
         .unify()

@@ -65,7 +65,7 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                 let schema = match name {
                     "id" | "user_id" => json!({"type": "integer", "minimum": 1}),
                     "telegram_id" => json!({"type": "integer"}),
-                    "topic" => json!({"enum": ["tasks", "comments", "users", "docs", "feedback"]}),
+                    "topic" => json!({"enum": ["tasks", "comments", "users", "docs", "feedback", "checklists"]}),
                     _ => json!({"type": "string"}),
                 };
                 json!({"name": name, "in": "path", "required": true, "schema": schema})

@@ -36,14 +36,14 @@ pub fn list(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Respo
     let name = table.name();
     cat.add(
         "GET",
-        format!("/api/{name}"),
+        format!("/api/{}", table.path()),
         name,
         format!("List {name} (pages, filters, q, sort, fields)"),
         Some(table),
         Shape::List,
     );
     warp::path("api")
-        .and(warp::path(table.name()))
+        .and(warp::path(table.path()))
         .and(warp::path::end())
         .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())
@@ -63,14 +63,14 @@ pub fn create(table: TableKind, svc: Svc, limit: u64, cat: &mut Catalog) -> Boxe
     let name = table.name();
     cat.add(
         "POST",
-        format!("/api/{name}"),
+        format!("/api/{}", table.path()),
         name,
         format!("Create a {}", table.spec().entity),
         Some(table),
         Shape::Create,
     );
     warp::path("api")
-        .and(warp::path(table.name()))
+        .and(warp::path(table.path()))
         .and(warp::path::end())
         .and(warp::post())
         .and(json_body(limit))
@@ -93,14 +93,14 @@ pub fn get(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Respon
     let name = table.name();
     cat.add(
         "GET",
-        format!("/api/{name}/{{id}}"),
+        format!("/api/{}/{{id}}", table.path()),
         name,
         format!("One {} with its ETag", table.spec().entity),
         Some(table),
         Shape::Get,
     );
     warp::path("api")
-        .and(warp::path(table.name()))
+        .and(warp::path(table.path()))
         .and(warp::path::param::<u64>())
         .and(warp::path::end())
         .and(warp::get())
@@ -129,7 +129,7 @@ pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool, cat: &mut C
     if replace {
         cat.add(
             "PUT",
-            format!("/api/{name}/{{id}}"),
+            format!("/api/{}/{{id}}", table.path()),
             name,
             format!("Replace a {entity} (every writable field; If-Match)"),
             Some(table),
@@ -138,7 +138,7 @@ pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool, cat: &mut C
     } else {
         cat.add(
             "PATCH",
-            format!("/api/{name}/{{id}}"),
+            format!("/api/{}/{{id}}", table.path()),
             name,
             format!("Change fields of a {entity} (If-Match)"),
             Some(table),
@@ -147,7 +147,7 @@ pub fn update(table: TableKind, svc: Svc, limit: u64, replace: bool, cat: &mut C
     }
     let method = if replace { warp::put().boxed() } else { warp::patch().boxed() };
     warp::path("api")
-        .and(warp::path(table.name()))
+        .and(warp::path(table.path()))
         .and(warp::path::param::<u64>())
         .and(warp::path::end())
         .and(method)
@@ -179,9 +179,9 @@ pub fn delete(table: TableKind, svc: Svc, cat: &mut Catalog) -> BoxedFilter<(Res
         (Removal::Delete, TableKind::Tasks) => "Delete a task with its comments (its documents are unlinked)".into(),
         (Removal::Delete, _) => format!("Delete a {entity}"),
     };
-    cat.add("DELETE", format!("/api/{name}/{{id}}"), name, summary, Some(table), Shape::Delete);
+    cat.add("DELETE", format!("/api/{}/{{id}}", table.path()), name, summary, Some(table), Shape::Delete);
     warp::path("api")
-        .and(warp::path(table.name()))
+        .and(warp::path(table.path()))
         .and(warp::path::param::<u64>())
         .and(warp::path::end())
         .and(warp::delete())
@@ -259,7 +259,7 @@ pub fn committed_response(
 /// 201 with the record, its `ETag` and its `Location`.
 pub fn created_response(table: TableKind, s: &RecordService, c: &Committed) -> Result<Response, ApiError> {
     let mut response = committed_response(table, s, StatusCode::CREATED, c)?;
-    if let Ok(location) = warp::http::HeaderValue::from_str(&format!("/api/{}/{}", table.name(), c.id)) {
+    if let Ok(location) = warp::http::HeaderValue::from_str(&format!("/api/{}/{}", table.path(), c.id)) {
         response.headers_mut().insert(warp::http::header::LOCATION, location);
     }
     Ok(response)

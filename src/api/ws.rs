@@ -156,13 +156,13 @@ fn live_start(
         }
     }
     let sub = match topic {
-        "tasks" | "comments" | "users" | "docs" | "feedback" => {
+        "tasks" | "comments" | "users" | "docs" | "feedback" | "checklists" => {
             Subscription::parse(topic, None).map_err(|m| ApiError::new(StatusCode::NOT_FOUND, m))?
         }
         _ => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
-                format!("unknown topic {topic:?}; expected tasks, comments, users, docs or feedback"),
+                format!("unknown topic {topic:?}; expected tasks, comments, users, docs, feedback or checklists"),
             ));
         }
     };

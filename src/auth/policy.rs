@@ -158,6 +158,11 @@ pub fn requirement(method: &str, path: &str) -> Requirement {
         ["metrics"] => Requirement::Metrics,
         ["api", "export", ..] => Requirement::Export,
         ["api", "tasks", _, "comments"] => Requirement::Area(Area::Comments, action),
+        // A checklist is part of its task: read with it, written by those who change
+        // tasks (which task, and its status rule, are the use case's to check).
+        ["api", "tasks", _, "checklist"] | ["api", "checklist", ..] => {
+            Requirement::Area(Area::Tasks, if action == Action::Read { Action::Read } else { Action::Update })
+        }
         ["api", "tasks", _, "history"] => Requirement::Area(Area::Tasks, Action::Read),
         // An analysis changes nothing: whoever may read the task may ask for one.
         ["api", "tasks", _, "analyze"] => Requirement::Area(Area::Tasks, Action::Read),

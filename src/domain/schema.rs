@@ -18,10 +18,11 @@ pub enum TableKind {
     Feedback,
     ApiKeys,
     Telegram,
+    Checklists,
 }
 
 impl TableKind {
-    pub const ALL: [TableKind; 9] = [
+    pub const ALL: [TableKind; 10] = [
         TableKind::Users,
         TableKind::Tasks,
         TableKind::Events,
@@ -31,10 +32,11 @@ impl TableKind {
         TableKind::Feedback,
         TableKind::ApiKeys,
         TableKind::Telegram,
+        TableKind::Checklists,
     ];
 
     /// The tables whose rows have an `id` and are changed through the store's commits.
-    pub const RECORDS: [TableKind; 8] = [
+    pub const RECORDS: [TableKind; 9] = [
         TableKind::Users,
         TableKind::Tasks,
         TableKind::Docs,
@@ -43,6 +45,7 @@ impl TableKind {
         TableKind::Feedback,
         TableKind::ApiKeys,
         TableKind::Telegram,
+        TableKind::Checklists,
     ];
 
     pub fn spec(self) -> &'static TableSpec {
@@ -56,12 +59,23 @@ impl TableKind {
             TableKind::Feedback => &FEEDBACK,
             TableKind::ApiKeys => &API_KEYS,
             TableKind::Telegram => &TELEGRAM,
+            TableKind::Checklists => &CHECKLISTS,
         }
     }
 
     /// The table's name as used in URLs, exports and log lines (`tasks`).
     pub fn name(self) -> &'static str {
         self.spec().name
+    }
+
+    /// The table's segment in the API's record paths (`/api/{path}/{id}`): its name,
+    /// but a checklist's items are `/api/checklist/{id}`, as a task's list of them is
+    /// `/api/tasks/{id}/checklist`.
+    pub fn path(self) -> &'static str {
+        match self {
+            TableKind::Checklists => "checklist",
+            other => other.name(),
+        }
     }
 
     pub fn from_name(name: &str) -> Option<TableKind> {
@@ -427,6 +441,30 @@ pub static COMMENTS: TableSpec = TableSpec {
     creator: Some("user_id"),
     defaults: &[],
     fixed: &[],
+};
+
+/// A task's checklist: the steps of a job, ticked off one by one, in `position` order.
+/// Whoever may change a task's status changes its checklist.
+pub static CHECKLISTS: TableSpec = TableSpec {
+    kind: T::Checklists,
+    name: "checklists",
+    file_name: "checklists.csv",
+    entity: "checklist_item",
+    key: "id",
+    columns: &[
+        col("id", Id, true),
+        col("task_id", Ref(T::Tasks), true),
+        col("text", Text, true),
+        col("done", Bool, false),
+        col("position", Count, false),
+        col("created_at", Timestamp, false),
+        col("updated_at", Timestamp, false),
+    ],
+    journaled: true,
+    exportable: true,
+    creator: None,
+    defaults: &[("done", "false")],
+    fixed: &["task_id"],
 };
 
 pub static CREDENTIALS: TableSpec = TableSpec {

@@ -122,7 +122,9 @@ impl ServiceError {
 /// The area of a record table.
 pub fn area_of(table: TableKind) -> Area {
     match table {
-        TableKind::Tasks => Area::Tasks,
+        // A checklist is part of its task: read with it, changed by whoever may change
+        // the task's status (`check_checklist_write`).
+        TableKind::Tasks | TableKind::Checklists => Area::Tasks,
         // Feedback is read as comments are (whoever may read the task); it is written
         // only through `RecordService::rate`, which has rules of its own.
         TableKind::Comments | TableKind::Feedback => Area::Comments,
@@ -175,7 +177,7 @@ pub fn scope_query(
         Scope::Own => {
             let condition = match table {
                 TableKind::Tasks => Condition::OneOf("created_by".into(), vec![p.me()]),
-                TableKind::Comments | TableKind::Docs | TableKind::Feedback => {
+                TableKind::Comments | TableKind::Docs | TableKind::Feedback | TableKind::Checklists => {
                     Condition::OneOf("task_id".into(), own_tasks(lookup, p)?)
                 }
                 _ => return Err(ServiceError::Forbidden(format!("the {} role may not read {}", p.role, table.name()))),
@@ -249,6 +251,9 @@ pub fn check_write(
     // The gate refuses these first; checked here too, for every source.
     if p.key.is_some_and(|k| k.read_only) {
         return Err(ServiceError::Forbidden("a read-only API key may not change anything".into()));
+    }
+    if table == TableKind::Checklists {
+        return check_checklist_write(lookup, p, existing, fields);
     }
     let scope = p.scope(area_of(table), action);
     let verb = match action {
@@ -339,6 +344,34 @@ pub fn check_write(
     Ok(())
 }
 
+/// A checklist item is written by whoever may change its task's status (the person
+/// doing the job, and those who hand it out); a task they cannot read is not there.
+fn check_checklist_write(
+    lookup: &impl TaskLookup,
+    p: &Principal,
+    existing: Option<(u64, &Fields)>,
+    fields: &Fields,
+) -> Result<(), ServiceError> {
+    let task_id = fields.get("task_id").or_else(|| existing.and_then(|(_, r)| r.get("task_id")));
+    let Some((id, task)) = task_id.and_then(|t| t.parse::<u64>().ok()).and_then(|id| Some((id, lookup.task(id)?)))
+    else {
+        return Err(ServiceError::Forbidden(format!(
+            "the {} role may not change a checklist without its task",
+            p.role
+        )));
+    };
+    if !may_read(lookup, p, TableKind::Tasks, &task) {
+        return Err(ServiceError::Hidden { table: TableKind::Tasks, id });
+    }
+    let status: Fields = [("status".to_string(), format!("{}-changed", task.get("status").map_or("", |s| s)))].into();
+    check_write(lookup, p, TableKind::Tasks, Action::Update, Some((id, &task)), &status).map_err(|_| {
+        ServiceError::Forbidden(format!(
+            "the {} role may not change the checklist of task {id} (whoever may change its status may)",
+            p.role
+        ))
+    })
+}
+
 /// Whether the record is `p`'s own for `action` (the `Own` scope).
 fn owns(lookup: &impl TaskLookup, p: &Principal, table: TableKind, record: &Fields, action: Action) -> bool {
     let me = p.me();
@@ -348,8 +381,13 @@ fn owns(lookup: &impl TaskLookup, p: &Principal, table: TableKind, record: &Fiel
             (Role::Client, _) => is_me("created_by"),
             _ => is_me("created_by") || is_me("assigned_to"),
         },
-        TableKind::Comments | TableKind::Docs | TableKind::Feedback => {
-            let author = if table == TableKind::Docs { "uploaded_by" } else { "user_id" };
+        TableKind::Comments | TableKind::Docs | TableKind::Feedback | TableKind::Checklists => {
+            // A checklist item has no author: changing it is `check_checklist_write`'s.
+            let author = match table {
+                TableKind::Docs => "uploaded_by",
+                TableKind::Checklists => "",
+                _ => "user_id",
+            };
             let on_own_task = || {
                 record
                     .get("task_id")

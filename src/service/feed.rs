@@ -87,9 +87,12 @@ pub fn parse_topic(topic: &str) -> Result<(Option<TableKind>, Option<u64>), Stri
     match name {
         "events" | "jobs" if id.is_none() => Ok((None, None)),
         "tasks" => Ok((Some(TableKind::Tasks), id)),
-        "comments" | "users" | "docs" | "feedback" if id.is_none() => Ok((TableKind::from_name(name), None)),
+        "comments" | "users" | "docs" | "feedback" | "checklists" if id.is_none() => {
+            Ok((TableKind::from_name(name), None))
+        }
         _ => Err(format!(
-            "unknown topic {topic:?}; expected tasks, tasks/{{id}}, comments, users, docs, feedback, events or jobs"
+            "unknown topic {topic:?}; expected tasks, tasks/{{id}}, comments, users, docs, feedback, checklists, \
+             events or jobs"
         )),
     }
 }

@@ -25,14 +25,7 @@ impl RecordService {
 
     /// The comments on task `task`, oldest first unless the query sorts.
     pub fn comments(&self, p: &Principal, task: u64, query: ListQuery) -> Result<(Page, ListQuery), ServiceError> {
-        let (record, _) = self.get(TableKind::Tasks, task)?;
-        access::check_read(self, p, TableKind::Tasks, task, &record)?;
-        let mut query = query;
-        query.conditions.push(Condition::OneOf("task_id".into(), vec![task.to_string()]));
-        if query.sort.is_empty() {
-            query.sort = vec![("id".into(), false)];
-        }
-        self.list(p, TableKind::Comments, query)
+        self.attached(p, task, TableKind::Comments, query, vec![("id".into(), false)])
     }
 
     /// Comments on task `task` as `p`.
@@ -105,8 +98,56 @@ impl RecordService {
             .and_then(|r| r.cell(c_user).parse().ok())
     }
 
-    /// Deletes a task: its comments and feedback go with it; its documents stay,
-    /// unlinked from it.
+    /// Task `task`'s checklist in its order (`position`, then id) unless the query sorts.
+    pub fn checklist(&self, p: &Principal, task: u64, query: ListQuery) -> Result<(Page, ListQuery), ServiceError> {
+        self.attached(p, task, TableKind::Checklists, query, vec![("position".into(), false), ("id".into(), false)])
+    }
+
+    /// Adds an item to task `task`'s checklist, last unless `position` says where.
+    pub async fn add_checklist_item(
+        &self,
+        p: &Principal,
+        task: u64,
+        mut fields: Fields,
+    ) -> Result<Committed, ServiceError> {
+        let (record, _) = self.get(TableKind::Tasks, task)?;
+        access::check_read(self, p, TableKind::Tasks, task, &record)?;
+        fields.insert("task_id".into(), task.to_string());
+        if fields.get("position").is_none_or(|v| v.is_empty()) {
+            let items = self.store().table(TableKind::Checklists)?;
+            let (of_task, at) = (items.position("task_id"), items.position("position"));
+            let last = items
+                .rows
+                .values()
+                .filter(|r| of_task.is_some_and(|c| r.cell(c) == task.to_string()))
+                .filter_map(|r| at.and_then(|c| r.cell(c).parse::<u64>().ok()))
+                .max();
+            fields.insert("position".into(), last.map_or(1, |n| n + 1).to_string());
+        }
+        self.create(p, TableKind::Checklists, fields).await
+    }
+
+    /// The records of `table` attached to task `task`, as `p` may read it.
+    fn attached(
+        &self,
+        p: &Principal,
+        task: u64,
+        table: TableKind,
+        query: ListQuery,
+        order: Vec<(String, bool)>,
+    ) -> Result<(Page, ListQuery), ServiceError> {
+        let (record, _) = self.get(TableKind::Tasks, task)?;
+        access::check_read(self, p, TableKind::Tasks, task, &record)?;
+        let mut query = query;
+        query.conditions.push(Condition::OneOf("task_id".into(), vec![task.to_string()]));
+        if query.sort.is_empty() {
+            query.sort = order;
+        }
+        self.list(p, table, query)
+    }
+
+    /// Deletes a task: its comments, feedback and checklist go with it; its documents
+    /// stay, unlinked from it.
     pub(super) async fn delete_task(
         &self,
         id: u64,
@@ -118,8 +159,12 @@ impl RecordService {
         if if_match.as_ref().is_some_and(|tag| tag != "*" && *tag != etag) {
             return Err(StoreError::PreconditionFailed);
         }
-        let hanging_tables =
-            [(TableKind::Comments, "task_id"), (TableKind::Feedback, "task_id"), (TableKind::Docs, "task_id")];
+        let hanging_tables = [
+            (TableKind::Comments, "task_id"),
+            (TableKind::Feedback, "task_id"),
+            (TableKind::Checklists, "task_id"),
+            (TableKind::Docs, "task_id"),
+        ];
         for (table, column) in hanging_tables {
             let t = self.store().table(table)?;
             let Some(pos) = t.position(column) else { continue };

@@ -510,3 +510,25 @@ async fn statistics_take_a_date_range_and_count_done_work_per_assignee() {
     }
     app.stop().await;
 }
+
+/// A checklist on either backend (this suite also runs on PostgreSQL): items in order,
+/// ticked, and gone with their task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tasks_checklist_is_kept_in_order_and_goes_with_its_task() {
+    let app = TestApp::spawn().await;
+    let task: Value = app.post("/api/tasks", json!({"title": "Boiler"})).await.json().await.unwrap();
+    let list = format!("/api/tasks/{}/checklist", task["id"]);
+    for text in ["one", "two"] {
+        assert_eq!(app.post(&list, json!({"text": text})).await.status(), 201);
+    }
+    let page = app.get_json(&list).await;
+    let second = format!("/api/checklist/{}", page["items"][1]["id"]);
+    assert_eq!(app.patch(&second, json!({"done": true, "position": 0})).await.status(), 200);
+    let page = app.get_json(&list).await;
+    assert_eq!(page["items"][0]["text"], "two");
+    assert_eq!(page["items"][0]["done"], true);
+    let gone = app.client.delete(app.url(&format!("/api/tasks/{}", task["id"]))).send().await.unwrap();
+    assert_eq!(gone.status(), 204);
+    assert_eq!(app.get(&second).await.status(), 404);
+    app.stop().await;
+}
