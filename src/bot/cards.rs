@@ -88,10 +88,72 @@ pub fn show_task_named(
     let view = services.records.read(p, TableKind::Tasks, id)?;
     let fields = view.table.fields(&view.row);
     let workflow = &services.records.deadlines().workflow;
+    let steps = checklist(services, p, id);
+    let mut buttons = status_buttons(services, p, id, &fields, &view.etag, lang);
+    // A button per step, for those who may change the task's status (they keep its
+    // checklist): ☐ ticks it, ☑ unticks it.
+    let mine = access::check_write(
+        &services.records,
+        p,
+        TableKind::Checklists,
+        Action::Update,
+        None,
+        &[("task_id".to_string(), id.to_string())].into(),
+    )
+    .is_ok();
+    if mine {
+        let step_buttons: Vec<Button> = steps
+            .iter()
+            .take(MAX_STEPS)
+            .enumerate()
+            .map(|(n, (item, text, done))| Button {
+                label: format!("{} {}. {}", if *done { "☑" } else { "☐" }, n + 1, cut(text, 24)),
+                data: format!("ck:{item}:{}", if *done { 0 } else { 1 }),
+            })
+            .collect();
+        buttons.extend(step_buttons.chunks(2).map(<[Button]>::to_vec));
+    }
     Ok(Reply {
-        text: format!("{lead}{}", task_card(&fields, names, workflow, lang)),
-        buttons: status_buttons(services, p, id, &fields, &view.etag, lang),
+        text: format!("{lead}{}{}", task_card(&fields, names, workflow, lang), checklist_lines(&steps, lang)),
+        buttons,
     })
+}
+
+/// The most steps a message lists (and gives buttons for).
+const MAX_STEPS: usize = 20;
+
+/// Task `id`'s checklist as `p` may read it: (item id, text, done), in order.
+fn checklist(services: &Services, p: &Principal, id: u64) -> Vec<(u64, String, bool)> {
+    let query = crate::service::query::ListQuery { per_page: 500, ..Default::default() };
+    let Ok((page, _)) = services.records.checklist(p, id, query) else { return Vec::new() };
+    page.rows
+        .iter()
+        .map(|row| {
+            let f = page.table.fields(row);
+            let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+            (
+                get("id").parse().unwrap_or(0),
+                get("text"),
+                crate::domain::values::parse_bool(&get("done")).unwrap_or(false),
+            )
+        })
+        .collect()
+}
+
+/// "Checklist 1/3" and a line per step, or nothing for a task without one.
+fn checklist_lines(steps: &[(u64, String, bool)], lang: Lang) -> String {
+    if steps.is_empty() {
+        return String::new();
+    }
+    let done = steps.iter().filter(|s| s.2).count();
+    let mut text = format!("\n\n<b>{}</b>", lang.f(Msg::ChecklistTitle, &[("done", &done), ("total", &steps.len())]));
+    for (n, (_, step, ticked)) in steps.iter().take(MAX_STEPS).enumerate() {
+        text.push_str(&format!("\n{} {}. {}", if *ticked { "☑" } else { "☐" }, n + 1, escape(&cut(step, 120))));
+    }
+    if steps.len() > MAX_STEPS {
+        text.push_str("\n…");
+    }
+    text
 }
 
 /// The task's lines of a message.

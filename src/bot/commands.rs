@@ -224,6 +224,23 @@ pub async fn on_press(services: &Services, from: &Sender, data: &str) -> Pressed
                 Err(e) => toast(&refused_plain(&e, lang)),
             }
         }
+        ["ck", item, done] => {
+            let Some(item) = task_id(item) else { return toast(lang.t(Msg::BrokenButton)) };
+            let fields: Fields = [("done".to_string(), (*done == "1").to_string())].into();
+            match services.records.update(&p, TableKind::Checklists, item, fields, None, false).await {
+                Ok(committed) => {
+                    let after = committed.record.unwrap_or_default();
+                    let text = after.get("text").cloned().unwrap_or_default();
+                    let msg = if *done == "1" { Msg::ToastTicked } else { Msg::ToastUnticked };
+                    let task = after.get("task_id").and_then(|t| t.parse::<u64>().ok());
+                    Pressed {
+                        toast: lang.f(msg, &[("text", &cut(&text, 60))]),
+                        redraw: task.and_then(|id| show_task(services, &p, id, "", lang).ok()),
+                    }
+                }
+                Err(e) => toast(&refused_plain(&e, lang)),
+            }
+        }
         ["set", kind, on] => {
             let Some(kind) = NoticeKind::parse(kind) else { return toast(lang.t(Msg::UnknownSetting)) };
             match chats.set_notice(&p, kind, *on == "1").await {

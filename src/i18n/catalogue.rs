@@ -139,6 +139,9 @@ catalogue! {
     OldButton => "This button is from an older version; send /help", "Кнопка от старой версии; отправьте /help";
     EmptyButton => "This button carries nothing", "Эта кнопка пуста";
     ToastStatus => "#{id} is now {status}", "№{id}: теперь «{status}»";
+    ChecklistTitle => "Checklist {done}/{total}", "Чек-лист {done}/{total}";
+    ToastTicked => "Done: {text}", "Сделано: {text}";
+    ToastUnticked => "Not done: {text}", "Не сделано: {text}";
     ToastChanged => "#{id} changed meanwhile; here it is as it stands", "№{id} уже изменили; вот как она выглядит сейчас";
     YouSetStatus => "✅ You set the status to <b>{status}</b>.", "✅ Вы установили статус <b>{status}</b>.";
     ChangedMeanwhile => "⚠️ Changed meanwhile: nothing was changed by you.", "⚠️ Задачу уже изменили: ваше нажатие ничего не поменяло.";

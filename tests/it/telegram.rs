@@ -532,3 +532,48 @@ async fn comments_reminders_and_key_expiry_reach_the_people_they_concern() {
     assert!(text_of(&reply).contains("open tasks"), "{reply}");
     assert!(fake.calls("getUpdates").iter().any(|c| c.status == 502));
 }
+
+/// `/task N` lists the task's checklist; the person doing the job ticks a step with a
+/// button (the message is redrawn with the new count); a client reads it without buttons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_task_card_shows_its_checklist_and_a_button_ticks_a_step() {
+    let fake = FakeTelegram::start(TOKEN).await;
+    let app = bot_app(&fake).await;
+    let admin = token(&app, "anna").await;
+    assert_eq!(call(&app, "PATCH", "/api/tasks/3", Some(&admin), Some(json!({"assigned_to": 3}))).await.0, 200);
+    for text in ["Shut off the water", "Replace the pump"] {
+        let (s, _) = call(&app, "POST", "/api/tasks/3/checklist", Some(&admin), Some(json!({"text": text}))).await;
+        assert_eq!(s, 201);
+    }
+    let card = say(&fake, 1003, None, "/task 3").await;
+    let text = text_of(&card);
+    assert!(text.contains("Checklist 0/2") && text.contains("☐ 1. Shut off the water"), "{text}");
+    let tick = buttons(&card).into_iter().find(|b| b.starts_with("ck:") && b.ends_with(":1")).expect("a tick button");
+
+    let edits = fake.calls("editMessageText").len();
+    fake.press(1003, 1, &tick);
+    fake.wait_for("editMessageText", Duration::from_secs(5), |_| fake.calls("editMessageText").len() > edits).await;
+    let redrawn = fake.calls("editMessageText").pop().unwrap();
+    assert!(text_of(&redrawn.body).contains("Checklist 1/2"), "{:?}", redrawn.body);
+    let (_, list) = call(&app, "GET", "/api/tasks/3/checklist", Some(&admin), None).await;
+    assert_eq!(list["items"][0]["done"], true, "{list}");
+
+    // In Russian for a client, on their own request: the list, no buttons to tick.
+    let (s, request) =
+        call(&app, "POST", "/api/tasks/1/checklist", Some(&admin), Some(json!({"text": "Позвонить"}))).await;
+    assert_eq!(s, 201, "{request}");
+    fake.message_in(1004, None, "ru", "/task 1");
+    let answer = fake.wait_text(1004, "Чек-лист 0/1").await;
+    assert!(!buttons(&answer.body).iter().any(|b| b.starts_with("ck:")), "{:?}", answer.body);
+    // A forged press by the client changes nothing.
+    let item = request["id"].as_u64().unwrap();
+    fake.press(1004, 2, &format!("ck:{item}:1"));
+    fake.wait_for("answerCallbackQuery", Duration::from_secs(5), |c| {
+        c.body["text"].as_str().unwrap_or("").contains("чек-лист")
+            || c.body["text"].as_str().unwrap_or("").contains("checklist")
+    })
+    .await;
+    let (_, list) = call(&app, "GET", "/api/tasks/1/checklist", Some(&admin), None).await;
+    assert_eq!(list["items"][0]["done"], false);
+    app.stop().await;
+}

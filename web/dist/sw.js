@@ -3,9 +3,9 @@
 // offline instead of the browser's error page. The API and the WebSocket are never
 // cached: what the board shows of the tasks always comes from the server.
 // build.mjs fills in the version and the list of built files.
-const VERSION = '129aefab53cca3fc';
+const VERSION = '0a11c3ad22d0bc81';
 const SHELL = '/board/';
-const ASSETS = ["/board/assets/Stats-TMKNWFKW.js","/board/assets/chunk-KWBWZAEM.js","/board/assets/main-2QSAAJTJ.js","/board/assets/main-GLHS6EFI.css"];
+const ASSETS = ["/board/assets/Stats-OYYVCLQL.js","/board/assets/chunk-UCAR3BEY.js","/board/assets/main-EWCPWE7R.js","/board/assets/main-WZ2BKRQQ.css"];
 const CACHE = `taskboard-${VERSION}`;
 
 self.addEventListener('install', (event) => {

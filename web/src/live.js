@@ -9,6 +9,8 @@ import { api, session } from './api.js';
 export const tasks = signal(new Map());
 /** task id → number of comments. */
 export const commentCounts = signal(new Map());
+/** task id → its checklist's progress, `{done, total}`. */
+export const checklistProgress = signal(new Map());
 /** task id → its rating (1–5), from the clients' feedback. */
 export const ratings = signal(new Map());
 /** 'connecting' | 'live' | 'offline' */
@@ -22,6 +24,8 @@ export const etags = new Map();
 export const lastChange = new Map();
 
 const commentTask = new Map();
+/** checklist item id → {task_id, done}. */
+const checklistItems = new Map();
 let lastEventId = 0;
 let socket = null;
 let wantSnapshot = true;
@@ -56,15 +60,17 @@ export function start() {
 async function begin() {
   const read = (path) => api('GET', path).then(({ data }) => data, (e) => (e.status === 403 ? null : Promise.reject(e)));
   try {
-    const [cards, comments, feedback] = await Promise.all([
+    const [cards, comments, feedback, checklists] = await Promise.all([
       read(`/api/live/tasks?fields=${CARD_FIELDS.join(',')}`),
       read('/api/live/comments?fields=task_id'),
       read('/api/live/feedback?fields=task_id,rating'),
+      read('/api/live/checklists?fields=task_id,done'),
     ]);
     if (stopped) return;
-    const parts = [['tasks', cards], ['comments', comments], ['feedback', feedback]].filter(([, part]) => part);
+    const parts = [['tasks', cards], ['comments', comments], ['feedback', feedback], ['checklists', checklists]]
+      .filter(([, part]) => part);
     for (const [sub, part] of parts) handle({ type: 'snapshot', sub, ...part });
-    // Resume from the oldest of the three: a change they already hold comes again and
+    // Resume from the oldest of them: a change they already hold comes again and
     // is applied again (the same result), none is missed.
     resumeFrom(Math.min(...parts.map(([, part]) => part.event_id)));
     wantSnapshot = false;
@@ -80,6 +86,8 @@ export function stop() {
   socket = null;
   tasks.value = new Map();
   commentCounts.value = new Map();
+  checklistProgress.value = new Map();
+  checklistItems.clear();
   ratings.value = new Map();
   etags.clear();
   lastEventId = 0;
@@ -130,6 +138,7 @@ function connect() {
     send({ type: 'subscribe', id: 'tasks', topic: 'tasks', snapshot: wantSnapshot, fields: CARD_FIELDS });
     send({ type: 'subscribe', id: 'comments', topic: 'comments', snapshot: wantSnapshot });
     send({ type: 'subscribe', id: 'feedback', topic: 'feedback', snapshot: wantSnapshot });
+    send({ type: 'subscribe', id: 'checklists', topic: 'checklists', snapshot: wantSnapshot, fields: ['task_id', 'done'] });
     if (!wantSnapshot) send({ type: 'resume', after_event_id: lastEventId });
     wantSnapshot = false;
   };
@@ -178,6 +187,10 @@ function handle(m) {
         commentTask.clear();
         for (const c of m.items) commentTask.set(c.id, c.task_id);
         recount();
+      } else if (m.sub === 'checklists') {
+        checklistItems.clear();
+        for (const item of m.items) checklistItems.set(item.id, { task_id: item.task_id, done: item.done === true });
+        recountChecklists();
       } else if (m.sub === 'feedback') {
         ratings.value = new Map(m.items.map((f) => [f.task_id, f.rating]));
       }
@@ -191,6 +204,7 @@ function handle(m) {
       if (m.topic === 'tasks') taskChange(m);
       else if (m.topic === 'comments') commentChange(m);
       else if (m.topic === 'feedback') feedbackChange(m);
+      else if (m.topic === 'checklists') checklistChange(m);
       seen(m.event_id);
       break;
     case 'left':
@@ -261,6 +275,28 @@ function commentChange(m) {
   else if (m.after?.task_id != null) commentTask.set(m.id, Number(m.after.task_id));
   else if (m.op === 'create' && m.after) commentTask.set(m.id, m.after.task_id);
   recount();
+}
+
+function checklistChange(m) {
+  if (m.op === 'delete' || !m.after) checklistItems.delete(m.id);
+  else {
+    const held = checklistItems.get(m.id) || {};
+    const after = m.after;
+    checklistItems.set(m.id, {
+      task_id: after.task_id != null ? Number(after.task_id) : held.task_id,
+      done: 'done' in after ? after.done === true : !!held.done,
+    });
+  }
+  recountChecklists();
+}
+
+function recountChecklists() {
+  const progress = new Map();
+  for (const { task_id: id, done } of checklistItems.values()) {
+    const p = progress.get(id) || { done: 0, total: 0 };
+    progress.set(id, { done: p.done + (done ? 1 : 0), total: p.total + 1 });
+  }
+  checklistProgress.value = progress;
 }
 
 function feedbackChange(m) {

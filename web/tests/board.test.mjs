@@ -770,6 +770,60 @@ describe('the board', () => {
     await context.close();
   });
 
+  test('a checklist: the technician adds, ticks and reorders steps on a phone; the card shows progress; the analysis\' steps are kept in one click', async () => {
+    const petr = (await server.api('anna', 'GET', '/api/users?username=petr')).body.items[0];
+    const task = await newTask({ title: 'Boiler check at the school', assigned_to: petr.id });
+    const { context, page } = await fresh({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const errors = watchConsole(page);
+    await logIn(page, server, 'petr');
+    await page.goto(`${server.base}/board/tasks/${task.id}`);
+    const checklist = page.locator(`dialog [data-checklist="${task.id}"]`);
+    for (const text of ['Shut off the gas', 'Check the pressure', 'Clean the burner']) {
+      await checklist.locator('input[name="text"]').fill(text);
+      await checklist.locator('.add-item button[type="submit"]').click();
+      await checklist.locator('li', { hasText: text }).waitFor();
+    }
+    await checklist.locator('li', { hasText: 'Shut off the gas' }).locator('input[type="checkbox"]').check();
+    await checklist.locator('[data-progress]', { hasText: '1/3' }).waitFor();
+    // From the keyboard: the last step up one place.
+    await checklist.locator('li', { hasText: 'Clean the burner' }).locator('[data-move="up"]').focus();
+    await page.keyboard.press('Enter');
+    const order = async () => (await server.api('anna', 'GET', `/api/tasks/${task.id}/checklist`)).body.items.map((i) => i.text);
+    for (let i = 0; i < 40 && (await order())[1] !== 'Clean the burner'; i++) await page.waitForTimeout(50);
+    assert.deepEqual(await order(), ['Shut off the gas', 'Clean the burner', 'Check the pressure']);
+    await checklist.locator('li').nth(1).filter({ hasText: 'Clean the burner' }).waitFor();
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'the checklist fits a phone');
+    await page.keyboard.press('Escape');
+    await page.goto(`${server.base}/board/?view=columns`);
+    await card(page, task.id).locator('[data-steps="1/3"]').waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+
+    // The client who asked reads the checklist but is offered nothing to change.
+    const request = await newTask({ title: 'Fridge is warm' }, 'client');
+    await server.api('dispatcher', 'POST', `/api/tasks/${request.id}/checklist`, { text: 'Check the thermostat' });
+    const other = await fresh();
+    await logIn(other.page, server, 'client');
+    await other.page.goto(`${server.base}/board/tasks/${request.id}`);
+    const theirs = other.page.locator(`dialog [data-checklist="${request.id}"]`);
+    await theirs.locator('li', { hasText: 'Check the thermostat' }).waitFor();
+    assert.equal(await theirs.locator('.add-item').count(), 0);
+    assert.ok(await theirs.locator('input[type="checkbox"]').isDisabled());
+    await other.context.close();
+
+    // The dispatcher keeps the model's suggested steps as the checklist.
+    const analysed = await newTask({ title: 'Washer rumbles again', description: 'Loud noise when spinning' });
+    const third = await fresh();
+    await logIn(third.page, server, 'dispatcher');
+    await third.page.goto(`${server.base}/board/tasks/${analysed.id}`);
+    await third.page.click('[data-action="analyze"]');
+    await third.page.click('[data-action="keep-checklist"]');
+    await third.page.locator(`dialog [data-checklist="${analysed.id}"] li`, { hasText: 'Order the bearing kit' }).waitFor();
+    const kept = (await server.api('anna', 'GET', `/api/tasks/${analysed.id}/checklist`)).body.items.map((i) => i.text);
+    assert.deepEqual(kept, ['Order the bearing kit']);
+    await third.context.close();
+  });
+
   test('the analysis button asks the model and shows its answer as text', async () => {
     const task = await newTask({ title: 'Washer rumbles', description: 'Loud noise when spinning, 7 years old' });
     const { context, page } = await fresh();

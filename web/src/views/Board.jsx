@@ -8,7 +8,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import Sortable from 'sortablejs';
 import { api, isClosed, me, settings } from '../api.js';
 import { formatDate, priorityLabel, statusLabel, t } from '../i18n.js';
-import { commentCounts, etags, hold, lastChange, loaded, put, ratings, release, tasks } from '../live.js';
+import { checklistProgress, commentCounts, etags, hold, lastChange, loaded, put, ratings, release, tasks } from '../live.js';
 import { say, sayError } from '../notice.js';
 import { keep, pendingFor, unreachable } from '../offline.js';
 import { canCreate, canMove, directory, isClient, nameOf } from '../people.js';
@@ -186,11 +186,12 @@ function MoveMenu({ task, onClose }) {
 class Card extends Component {
   shouldComponentUpdate(next, nextState) {
     return next.task !== this.props.task || next.comments !== this.props.comments || next.rating !== this.props.rating
+      || next.steps !== this.props.steps
       || nextState.menu !== this.state.menu || next.names !== this.props.names || next.lang !== this.props.lang
       || next.waiting !== this.props.waiting;
   }
 
-  render({ task, comments, rating, waiting }, { menu }) {
+  render({ task, comments, rating, waiting, steps }, { menu }) {
     const movable = canMove(task);
     const overdue = isOverdue(task);
     const key = (e) => {
@@ -224,6 +225,10 @@ class Card extends Component {
             </span>
           )}
           {comments > 0 && <span class="comments">{t('board.comments', { n: comments })}</span>}
+          {steps && steps.total > 0 && (
+            <span class={`steps${steps.done === steps.total ? ' complete' : ''}`} data-steps={`${steps.done}/${steps.total}`}
+              title={t('checklist.title')}>☑ {steps.done}/{steps.total}</span>
+          )}
           {rating != null && <span class="rating" data-rating={rating} title={t('task.rating')}>{stars(rating)}</span>}
           {waiting && <span class="waiting" data-pending={task.id}>{t('offline.pending')}</span>}
         </div>
@@ -246,7 +251,7 @@ const MORE_CARDS = 200;
 /** A rating as five stars, filled as many as it is. */
 export const stars = (n) => '★'.repeat(n) + '☆'.repeat(5 - n);
 
-function Column({ status, items, counts, rates, names, lang }) {
+function Column({ status, items, counts, rates, steps, names, lang }) {
   const list = useRef();
   const end = useRef();
   const [limit, setLimit] = useState(FIRST_CARDS);
@@ -288,7 +293,7 @@ function Column({ status, items, counts, rates, names, lang }) {
       <h2>{statusLabel(status)} <span class="count">{items.length}</span></h2>
       <ul ref={list} class="cards">
         {drawn.map((task) => (
-          <Card key={task.id} task={task} comments={counts.get(task.id) || 0} rating={rates.get(task.id)} names={names} lang={lang}
+          <Card key={task.id} task={task} comments={counts.get(task.id) || 0} rating={rates.get(task.id)} steps={steps.get(task.id)} names={names} lang={lang}
             waiting={pendingFor(task.id).some((p) => p.kind === 'status')} />
         ))}
         {items.length > drawn.length && (
@@ -406,7 +411,7 @@ export function Board() {
           <p class="hint">{t('board.keys')}</p>
           <div class="columns">
             {statuses.filter((s) => !(narrow && filtered && columns.get(s).length === 0)).map((s) => (
-              <Column key={s} status={s} items={columns.get(s)} counts={commentCounts.value} rates={ratings.value} names={directory.value} lang={document.documentElement.lang} />
+              <Column key={s} status={s} items={columns.get(s)} counts={commentCounts.value} rates={ratings.value} steps={checklistProgress.value} names={directory.value} lang={document.documentElement.lang} />
             ))}
           </div>
         </>

@@ -5,12 +5,13 @@ import { Component } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, authHeader, isClosed, isDone, me, settings } from '../api.js';
 import { formatDate, formatNumber, lang, priorityLabel, statusLabel, t } from '../i18n.js';
-import { commentCounts, etags, onTaskChange, put, tasks } from '../live.js';
+import { checklistProgress, commentCounts, etags, onTaskChange, put, tasks } from '../live.js';
 import { unreachable } from '../offline.js';
 import { say, sayError } from '../notice.js';
-import { canCreate, canDelete, canEdit, canSetOnCreate, canTake, directory, isClient, nameOf } from '../people.js';
+import { canCreate, canDelete, canEdit, canMove, canSetOnCreate, canTake, directory, isClient, nameOf } from '../people.js';
 import { navigate } from '../router.jsx';
 import { stars } from './Board.jsx';
+import { Checklist, keepAsChecklist } from './Checklist.jsx';
 import { Comments } from './Comments.jsx';
 import { Documents } from './Documents.jsx';
 
@@ -277,8 +278,18 @@ function Feedback({ task }) {
   );
 }
 
-function Analysis({ id }) {
+function Analysis({ id, task }) {
   const [state, setState] = useState({});
+  const keep = async () => {
+    const steps = state.data.subtasks.map((s) => s.title);
+    try {
+      await keepAsChecklist(id, steps);
+      say(t('checklist.kept', { n: steps.length }));
+      setState((s) => ({ ...s, kept: true }));
+    } catch (e) {
+      sayError(e);
+    }
+  };
   const run = async () => {
     setState({ busy: true });
     try {
@@ -304,6 +315,9 @@ function Analysis({ id }) {
           <p>{a.effort.size} · {formatNumber(a.effort.hours_min, 1)}–{formatNumber(a.effort.hours_max, 1)} h</p>
           {a.risk_flags.length > 0 && <ul>{a.risk_flags.map((r) => <li>{r.severity}: {r.kind} — {r.detail}</li>)}</ul>}
           {a.subtasks.length > 0 && <ol>{a.subtasks.map((s) => <li>{s.title} ({formatNumber(s.estimate_hours, 1)} h)</li>)}</ol>}
+          {a.subtasks.length > 0 && canMove(task) && !state.kept && (
+            <button type="button" data-action="keep-checklist" onClick={keep}>{t('checklist.keep')}</button>
+          )}
           {a.clarifying_questions.length > 0 && <ul>{a.clarifying_questions.map((q) => <li>{q}</li>)}</ul>}
         </div>
       )}
@@ -357,7 +371,8 @@ export function TaskDialog({ id }) {
         <>
           <StableForm task={task} etag={etag} onSaved={(saved, tag) => (saved ? (put(saved, tag), setState((s) => ({ ...s, version: s.version + 1 }))) : load())} />
           <Feedback task={task} />
-          <Analysis id={id} />
+          <Checklist task={task} progress={checklistProgress.value.get(id)} />
+          <Analysis id={id} task={task} />
           <Comments task={task} count={comments} />
           <Documents task={task} headers={authHeader} />
           <History id={id} version={state.version} />
