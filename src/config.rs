@@ -312,6 +312,10 @@ impl Default for Cron {
                 ("backup_job".into(), job("0 2 * * *", "backup_data", "Back up the data folder")),
                 ("key_status".into(), job("15m", "update_key_status", "Move API keys to expiring and expired")),
                 (
+                    "recurring".into(),
+                    job("1m", "create_recurring_tasks", "Make the tasks of recurring work as they fall due"),
+                ),
+                (
                     "key_notices".into(),
                     job("0 10 * * *", "notify_user_about_key_status", "Tell owners of expiring and expired API keys"),
                 ),

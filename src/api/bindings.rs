@@ -84,3 +84,12 @@ pub fn routes(chats: Arc<Chats>, cat: &mut Catalog) -> BoxedFilter<(Response,)> 
         });
     list.or(decide).unify().boxed()
 }
+
+/// The shape of the waiting bindings' list in the OpenAPI document.
+pub(super) fn list_schema() -> serde_json::Value {
+    let text = serde_json::json!({"type": "string"});
+    serde_json::json!({"type": "object", "required": ["items"], "properties": {"items": {"type": "array",
+        "items": {"type": "object", "properties": {
+            "user_id": {"type": "integer"}, "name": text, "telegram_id": text, "telegram_username": text,
+            "asked_at": {"type": "string", "format": "date-time"}}}}}})
+}

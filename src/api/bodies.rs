@@ -76,9 +76,9 @@ pub(super) fn analysis_schema() -> Value {
     schema
 }
 
-/// A crontab line as `scheduler::schedule` reads it: five fields, each a list of `*`
+/// A crontab line as `domain::schedule` reads it: five fields, each a list of `*`
 /// or a number in the field's range, or a range of them, each with an optional step.
-fn crontab_pattern() -> String {
+pub(super) fn crontab_pattern() -> String {
     let numbers = [
         "0*[1-5]?[0-9]",               // minute 0-59
         "0*(?:1?[0-9]|2[0-3])",        // hour 0-23

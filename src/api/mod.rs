@@ -25,6 +25,7 @@ pub mod multipart;
 pub mod openapi;
 pub mod problem;
 pub mod records;
+pub mod recurring;
 pub mod reply;
 pub mod scheduler;
 pub mod stats;
@@ -54,6 +55,8 @@ pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: In
         .or(comments::routes(records.clone(), body_limit, cat))
         .unify()
         .or(checklists::routes(records.clone(), body_limit, cat))
+        .unify()
+        .or(recurring::routes(records.clone(), body_limit, cat))
         .unify()
         .or(analyze::routes(analyst.clone(), cat))
         .unify()

@@ -247,18 +247,9 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                             ),
                         )
                     }
-                    "Bindings" => (
-                        "200",
-                        content(
-                            "The waiting bindings",
-                            "application/json",
-                            json!({"type": "object",
-                            "required": ["items"], "properties": {"items": {"type": "array", "items": {"type": "object",
-                            "properties": {"user_id": {"type": "integer"}, "name": {"type": "string"},
-                                "telegram_id": {"type": "string"}, "telegram_username": {"type": "string"},
-                                "asked_at": {"type": "string", "format": "date-time"}}}}}}),
-                        ),
-                    ),
+                    "Bindings" => {
+                        ("200", content("The waiting bindings", "application/json", super::bindings::list_schema()))
+                    }
                     "Stats" => {
                         for (name, schema, what) in [
                             (
@@ -295,6 +286,16 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                                 "etags": {"type": "object", "additionalProperties": {"type": "string"}},
                                 "event_id": {"type": "integer", "minimum": 0}}}),
                             ),
+                        )
+                    }
+                    "Occurrences" => {
+                        parameters.push(json!({"name": "count", "in": "query", "required": false,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 50}, "description": "How many (5)"}));
+                        parameters.push(json!({"name": "after", "in": "query", "required": false,
+                            "schema": {"type": "string", "format": "date-time"}, "description": "From when (now)"}));
+                        (
+                            "200",
+                            content("The next occurrences", "application/json", super::recurring::occurrences_schema()),
                         )
                     }
                     "Me" => (
@@ -455,6 +456,8 @@ fn column_schema(kind: ColumnKind, statuses: &[String]) -> Option<Value> {
         ColumnKind::Email => json!({"type": "string", "description": "An email address"}),
         ColumnKind::TelegramUsername => json!({"type": "string", "pattern": "^(@?[A-Za-z0-9_]{3,32})?$"}),
         ColumnKind::Language => json!({"enum": ["ru", "en", ""]}),
+        ColumnKind::Crontab => json!({"type": "string", "pattern": super::bodies::crontab_pattern(),
+            "description": "A crontab line (minute hour day-of-month month day-of-week) in scheduler.timezone"}),
         ColumnKind::Secret => return None,
     })
 }

@@ -51,6 +51,8 @@ pub enum Area {
     Stats,
     /// Scheduler, backups, reload.
     System,
+    /// Recurring work (recurring.csv): those who hand out work.
+    Recurring,
 }
 
 impl Area {
@@ -62,6 +64,8 @@ impl Area {
             "users" => Area::Users,
             "docs" => Area::Docs,
             "events" => Area::Events,
+            "checklists" => Area::Tasks,
+            "recurring" => Area::Recurring,
             _ => return None,
         })
     }
@@ -95,7 +99,7 @@ pub fn scope(role: Role, area: Area, action: Action) -> Scope {
     use Role::*;
     match (role, area, action) {
         (Admin, _, _) => Scope::All,
-        (Manager, Tasks | Comments | Docs, _) => Scope::All,
+        (Manager, Tasks | Comments | Docs | Recurring, _) => Scope::All,
         (Manager, Users | Events | Stats, Read) => Scope::All,
         (Supervisor, Tasks | Comments | Docs | Users | Events | Stats, Read) => Scope::All,
         (Member, Tasks | Comments | Docs, Read) => Scope::All,
@@ -158,6 +162,7 @@ pub fn requirement(method: &str, path: &str) -> Requirement {
         ["metrics"] => Requirement::Metrics,
         ["api", "export", ..] => Requirement::Export,
         ["api", "tasks", _, "comments"] => Requirement::Area(Area::Comments, action),
+        ["api", "recurring", ..] => Requirement::Area(Area::Recurring, action),
         // A checklist is part of its task: read with it, written by those who change
         // tasks (which task, and its status rule, are the use case's to check).
         ["api", "tasks", _, "checklist"] | ["api", "checklist", ..] => {

@@ -5,6 +5,7 @@
 
 pub mod cidr;
 pub mod fields;
+pub mod schedule;
 pub mod schema;
 pub mod values;
 pub mod workflow;

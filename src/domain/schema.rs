@@ -19,10 +19,11 @@ pub enum TableKind {
     ApiKeys,
     Telegram,
     Checklists,
+    Recurring,
 }
 
 impl TableKind {
-    pub const ALL: [TableKind; 10] = [
+    pub const ALL: [TableKind; 11] = [
         TableKind::Users,
         TableKind::Tasks,
         TableKind::Events,
@@ -33,10 +34,11 @@ impl TableKind {
         TableKind::ApiKeys,
         TableKind::Telegram,
         TableKind::Checklists,
+        TableKind::Recurring,
     ];
 
     /// The tables whose rows have an `id` and are changed through the store's commits.
-    pub const RECORDS: [TableKind; 9] = [
+    pub const RECORDS: [TableKind; 10] = [
         TableKind::Users,
         TableKind::Tasks,
         TableKind::Docs,
@@ -46,6 +48,7 @@ impl TableKind {
         TableKind::ApiKeys,
         TableKind::Telegram,
         TableKind::Checklists,
+        TableKind::Recurring,
     ];
 
     pub fn spec(self) -> &'static TableSpec {
@@ -60,6 +63,7 @@ impl TableKind {
             TableKind::ApiKeys => &API_KEYS,
             TableKind::Telegram => &TELEGRAM,
             TableKind::Checklists => &CHECKLISTS,
+            TableKind::Recurring => &RECURRING,
         }
     }
 
@@ -133,6 +137,8 @@ pub enum ColumnKind {
     TelegramUsername,
     /// `ru` or `en`.
     Language,
+    /// A standard 5-field crontab line (`0 9 1 * *`), read in `scheduler.timezone`.
+    Crontab,
 }
 
 /// One documented column.
@@ -257,6 +263,9 @@ impl TableSpec {
             ColumnKind::Id | ColumnKind::Ref(_) | ColumnKind::LooseId => values::parse_id(value).map(|_| ()),
             ColumnKind::Text | ColumnKind::Secret => Ok(()),
             ColumnKind::Phone => values::check_phone(value),
+            ColumnKind::Crontab => super::schedule::Trigger::cron(value)
+                .map(|_| ())
+                .map_err(|e| format!("{value:?} is not a schedule: {e}")),
             ColumnKind::Email => values::check_email(value),
             ColumnKind::TelegramUsername => values::check_telegram_username(value),
             ColumnKind::Language => match crate::i18n::Lang::parse(value) {
@@ -301,7 +310,7 @@ static EXTRA_COLUMN: Column = col("", ColumnKind::Text, false);
 pub type CurrentValue<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 /// Columns only the server writes.
-pub const SERVER_SET: [&str; 4] = ["id", "created_at", "updated_at", "completed_at"];
+pub const SERVER_SET: [&str; 5] = ["id", "created_at", "updated_at", "completed_at", "recurrence"];
 
 /// The longest text a source may send into a column, in characters: a title or a name
 /// is a line, anything else a page or two.
@@ -364,6 +373,9 @@ pub static TASKS: TableSpec = TableSpec {
         col("updated_at", Timestamp, false),
         // When the task entered a status of kind done; kept by the server.
         col("completed_at", Timestamp, false),
+        // `{row}@{occurrence}` for a task made from recurring.csv (service/recurring.rs):
+        // names its row, and keeps an occurrence from making a second task.
+        col("recurrence", Text, false),
     ],
     journaled: true,
     exportable: true,
@@ -465,6 +477,36 @@ pub static CHECKLISTS: TableSpec = TableSpec {
     creator: None,
     defaults: &[("done", "false")],
     fixed: &["task_id"],
+};
+
+/// Work that repeats: each row makes a task at every occurrence of its `schedule` (a
+/// crontab line in `scheduler.timezone`), due `due_in_days` after it; the job
+/// `create_recurring_tasks` does, once per occurrence (service/recurring.rs).
+pub static RECURRING: TableSpec = TableSpec {
+    kind: T::Recurring,
+    name: "recurring",
+    file_name: "recurring.csv",
+    entity: "recurring",
+    key: "id",
+    columns: &[
+        col("id", Id, true),
+        col("title", Text, true),
+        col("description", Text, false),
+        col("assigned_to", Ref(T::Users), false),
+        col("priority", Priority, false),
+        col("schedule", Crontab, true),
+        col("due_in_days", Count, false),
+        col("is_active", Bool, false),
+        col("last_run_at", Timestamp, false),
+        col("created_by", Ref(T::Users), false),
+        col("created_at", Timestamp, false),
+        col("updated_at", Timestamp, false),
+    ],
+    journaled: true,
+    exportable: true,
+    creator: Some("created_by"),
+    defaults: &[("priority", "medium"), ("due_in_days", "0"), ("is_active", "true")],
+    fixed: &[],
 };
 
 pub static CREDENTIALS: TableSpec = TableSpec {
@@ -576,7 +618,7 @@ mod tests {
         );
         assert_eq!(
             TASKS.header().join(","),
-            "id,title,description,status,priority,assigned_to,created_by,due_date,created_at,updated_at,completed_at"
+            "id,title,description,status,priority,assigned_to,created_by,due_date,created_at,updated_at,completed_at,recurrence"
         );
         assert_eq!(EVENTS.header().join(","), "id,type,entity,entity_id,user_id,source,message,data,created_at");
         assert_eq!(

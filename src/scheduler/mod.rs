@@ -8,7 +8,7 @@
 //! are kept in `data/jobs.csv`, so missed runs are caught up after a restart.
 
 pub mod plan;
-pub mod schedule;
+
 pub mod tasks;
 
 use std::collections::BTreeMap;
@@ -21,7 +21,7 @@ use chrono_tz::Tz;
 use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
 
-pub use schedule::{ScheduleError, Trigger};
+pub use crate::domain::schedule::{ScheduleError, Trigger};
 
 use crate::config::{Config, Cron};
 use crate::service::Services;

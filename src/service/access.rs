@@ -129,6 +129,7 @@ pub fn area_of(table: TableKind) -> Area {
         // only through `RecordService::rate`, which has rules of its own.
         TableKind::Comments | TableKind::Feedback => Area::Comments,
         TableKind::Docs => Area::Docs,
+        TableKind::Recurring => Area::Recurring,
         TableKind::Events => Area::Events,
         TableKind::Users | TableKind::Credentials => Area::Users,
         // Keys are listed and changed through their own use cases (service/keys.rs),

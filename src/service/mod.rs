@@ -21,6 +21,7 @@ pub mod notices;
 pub mod offers;
 pub mod query;
 pub mod records;
+pub mod recurring;
 pub mod reports;
 pub mod sessions;
 pub mod stats;

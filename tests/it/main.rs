@@ -19,6 +19,7 @@ mod people;
 mod postgres;
 mod read_your_writes;
 mod readme;
+mod recurring;
 mod rest;
 mod scheduler;
 mod security;

@@ -21,6 +21,7 @@ fn migrator() -> Migrator {
         migration(1, "tables", include_str!("migrations/0001_tables.sql")),
         migration(2, "request counts", include_str!("migrations/0002_request_counts.sql")),
         migration(3, "checklists", include_str!("migrations/0003_checklists.sql")),
+        migration(4, "recurring", include_str!("migrations/0004_recurring.sql")),
     ]);
     migrator.dangerous_set_table_name("taskboard_migrations");
     migrator
