@@ -104,6 +104,7 @@ fn areas(p: &Principal) -> Value {
         (Area::Events, "events"),
         (Area::Stats, "stats"),
         (Area::System, "system"),
+        (Area::Recurring, "recurring"),
     ];
     let actions =
         [(Action::Read, "read"), (Action::Create, "create"), (Action::Update, "update"), (Action::Delete, "delete")];

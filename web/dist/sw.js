@@ -3,9 +3,9 @@
 // offline instead of the browser's error page. The API and the WebSocket are never
 // cached: what the board shows of the tasks always comes from the server.
 // build.mjs fills in the version and the list of built files.
-const VERSION = '0a11c3ad22d0bc81';
+const VERSION = 'bcc4722e2bb29140';
 const SHELL = '/board/';
-const ASSETS = ["/board/assets/Stats-OYYVCLQL.js","/board/assets/chunk-UCAR3BEY.js","/board/assets/main-EWCPWE7R.js","/board/assets/main-WZ2BKRQQ.css"];
+const ASSETS = ["/board/assets/Stats-RCRSA556.js","/board/assets/chunk-C5WE37HU.js","/board/assets/main-AM7HJ3K5.js","/board/assets/main-GO3GQNYY.css"];
 const CACHE = `taskboard-${VERSION}`;
 
 self.addEventListener('install', (event) => {

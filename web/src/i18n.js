@@ -5,6 +5,11 @@ import { setRequestLanguage, settings } from './api.js';
 
 const en = {
   'app.board': 'Board', 'app.stats': 'Statistics', 'app.users': 'Users', 'app.scheduler': 'Scheduler',
+  'app.recurring': 'Recurring work',
+  'recurring.title': 'Recurring work', 'recurring.hint': 'Each row makes a task at every time its schedule names (minute hour day-of-month month day-of-week, in the team\'s time zone): "0 9 1 * *" is 09:00 on the 1st of every month.',
+  'recurring.schedule': 'Schedule (crontab)', 'recurring.dueInDays': 'Due after (days)', 'recurring.add': 'Add', 'recurring.saved': 'Saved.', 'recurring.deleted': 'Deleted.',
+  'recurring.none': 'No recurring work yet.', 'recurring.confirmDelete': 'Delete the recurring “{title}”? Tasks it made stay.', 'recurring.due': 'due {date}',
+  'recurring.dueIn': { one: 'due in {n} day', other: 'due in {n} days' }, 'recurring.last': 'last made {at}', 'recurring.nobody': 'Nobody',
   'app.backups': 'Backups', 'app.health': 'Health', 'app.logout': 'Log out', 'app.language': 'Language',
   'app.anonymous': 'Security is off: everyone acts as the built-in admin “anonymous”.',
   'offline.kept': 'No connection: kept on this device, sent when the network is back.', 'offline.pending': 'not sent yet', 'offline.count': '{n} not sent', 'offline.conflict': 'Task #{id} was changed by someone else while you were offline: your change ({status}) was not applied. The board shows it as it is now.', 'app.live': 'live', 'app.offline': 'reconnecting…', 'app.loading': 'Loading…',
@@ -82,6 +87,11 @@ const en = {
 
 const ru = {
   'app.board': 'Доска', 'app.stats': 'Статистика', 'app.users': 'Пользователи', 'app.scheduler': 'Планировщик',
+  'app.recurring': 'Регулярные работы',
+  'recurring.title': 'Регулярные работы', 'recurring.hint': 'Каждая строка создаёт задачу в каждый момент своего расписания (минута час день-месяца месяц день-недели, в часовом поясе команды): «0 9 1 * *» — 09:00 первого числа каждого месяца.',
+  'recurring.schedule': 'Расписание (crontab)', 'recurring.dueInDays': 'Срок через (дней)', 'recurring.add': 'Добавить', 'recurring.saved': 'Сохранено.', 'recurring.deleted': 'Удалено.',
+  'recurring.none': 'Регулярных работ пока нет.', 'recurring.confirmDelete': 'Удалить регулярную работу «{title}»? Созданные ею задачи останутся.', 'recurring.due': 'срок {date}',
+  'recurring.dueIn': { one: 'срок через {n} день', few: 'срок через {n} дня', many: 'срок через {n} дней', other: 'срок через {n} дня' }, 'recurring.last': 'последняя {at}', 'recurring.nobody': 'Никому',
   'app.backups': 'Резервные копии', 'app.health': 'Состояние', 'app.logout': 'Выйти', 'app.language': 'Язык',
   'app.anonymous': 'Защита выключена: все действуют как встроенный администратор «anonymous».',
   'offline.kept': 'Нет связи: сохранено на устройстве, отправится, когда появится сеть.', 'offline.pending': 'ещё не отправлено', 'offline.count': 'не отправлено: {n}', 'offline.conflict': 'Задачу №{id} изменил кто-то другой, пока вы были без связи: ваше изменение ({status}) не применено. На доске — её текущее состояние.', 'app.live': 'на связи', 'app.offline': 'переподключение…', 'app.loading': 'Загрузка…',

@@ -9,13 +9,14 @@ import './style.css';
 import { adopt, api, login, logout, me, resume, session, settings } from './api.js';
 import { lang, languages, setLang, t } from './i18n.js';
 import { connection, loaded, start, stop } from './live.js';
-import { isAdmin, isClient, isStaff, loadDirectory } from './people.js';
+import { canKeepRecurring, isAdmin, isClient, isStaff, loadDirectory } from './people.js';
 import { Link, navigate, route } from './router.jsx';
 import { Board } from './views/Board.jsx';
 import { TaskDialog } from './views/TaskDialog.jsx';
 import { Users, Scheduler, Backups, Health } from './views/Admin.jsx';
 import { LinkTelegram } from './views/LinkTelegram.jsx';
 import { MyDay } from './views/MyDay.jsx';
+import { Recurring } from './views/Recurring.jsx';
 import { pending, sendPending } from './offline.js';
 import { settlePending } from './views/Board.jsx';
 
@@ -212,6 +213,7 @@ function Nav() {
         {isAdmin() && item('/admin/users', 'app.users')}
         {isAdmin() && item('/admin/scheduler', 'app.scheduler')}
         {isAdmin() && item('/admin/backups', 'app.backups')}
+        {canKeepRecurring() && item('/recurring', 'app.recurring')}
         {isStaff() && item('/admin/health', 'app.health')}
       </nav>
       <span class={`connection ${connection.value}`} data-connection={connection.value}>
@@ -317,6 +319,7 @@ function Page() {
   if (path === '/admin/users') return <Users />;
   if (path === '/admin/scheduler') return <Scheduler />;
   if (path === '/admin/backups') return <Backups />;
+  if (path === '/recurring') return <Recurring />;
   if (path === '/admin/health') return <Health />;
   const task = path.match(/^\/tasks\/(\d+)$/);
   return (

@@ -40,6 +40,8 @@ export const isStaff = () => reach('users', 'read') === 'all';
 export const isAdmin = () => reach('system', 'read') === 'all';
 export const isClient = () => role() === 'client';
 export const canCreate = () => !!can().create;
+/** Keeps recurring work (managers, admins). */
+export const canKeepRecurring = () => reach('recurring', 'read') !== 'none';
 
 /** How `task` stands to the caller, in the words of `can`: `created:first`, … */
 function situation(task) {

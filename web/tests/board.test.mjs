@@ -824,6 +824,40 @@ describe('the board', () => {
     await third.context.close();
   });
 
+  test('the dispatcher keeps recurring work on a phone and sees when it will next make a task; a technician is not offered the page', async () => {
+    const { context, page } = await fresh({ viewport: { width: 390, height: 844 }, locale: 'ru-RU', isMobile: true, hasTouch: true });
+    const errors = watchConsole(page);
+    await logIn(page, server, 'dispatcher');
+    await page.goto(`${server.base}/board/recurring`);
+    const form = page.locator('.recurring-form');
+    await form.locator('input[name="title"]').fill('ТО котла в школе');
+    await form.locator('input[name="schedule"]').fill('0 9 1 * *');
+    await form.locator('input[name="due_in_days"]').fill('3');
+    await form.locator('button[type="submit"]').click();
+    const row = page.locator('[data-recurring]', { hasText: 'ТО котла в школе' });
+    await row.waitFor();
+    const next = row.locator('.next li');
+    await next.nth(2).waitFor();
+    assert.equal(await next.count(), 3, 'the next three occurrences');
+    const wide = await page.evaluate(() => [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 391 && !e.closest('nav')).map((e) => `${e.tagName}.${e.className}`).slice(0, 8));
+    assert.deepEqual(wide, [], 'the page fits a phone');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no horizontal scroll');
+    const stored = (await server.api('dispatcher', 'GET', '/api/recurring')).body.items.find((r) => r.title === 'ТО котла в школе');
+    assert.equal(stored.schedule, '0 9 1 * *');
+    assert.equal(stored.due_in_days, 3);
+    // Paused: no next occurrences; a bad schedule is refused in Russian.
+    await row.locator('button', { hasText: 'Приостановить' }).click();
+    await row.locator('.next').waitFor({ state: 'detached' });
+    assert.deepEqual(errors, []);
+    await context.close();
+
+    const tech = await fresh();
+    await logIn(tech.page, server, 'petr');
+    await tech.page.locator('nav').first().waitFor();
+    assert.equal(await tech.page.locator('nav a[href$="/recurring"]').count(), 0);
+    await tech.context.close();
+  });
+
   test('the analysis button asks the model and shows its answer as text', async () => {
     const task = await newTask({ title: 'Washer rumbles', description: 'Loud noise when spinning, 7 years old' });
     const { context, page } = await fresh();
@@ -995,7 +1029,7 @@ describe('the board', () => {
     await page.goto(`${server.base}/board/tasks/${some}`);
     await page.locator('dialog[open] form').first().waitFor();
     await look(page, 'task dialog');
-    for (const path of ['/board/stats', '/board/admin/users', '/board/admin/scheduler', '/board/admin/backups', '/board/admin/health', '/board/profile', '/board/my']) {
+    for (const path of ['/board/stats', '/board/admin/users', '/board/admin/scheduler', '/board/admin/backups', '/board/admin/health', '/board/profile', '/board/my', '/board/recurring']) {
       await page.goto(`${server.base}${path}`);
       await page.locator('main').first().waitFor();
       await page.waitForTimeout(300);

@@ -10,7 +10,7 @@ import { download } from './Documents.jsx';
 const ROLES = ['admin', 'manager', 'supervisor', 'member', 'client'];
 
 /** Loads with `load()`, again after every action; `act(fn)` runs one and reports. */
-function useLoaded(load, everyMs = 0) {
+export function useLoaded(load, everyMs = 0) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
   const reload = () => load().then(setData, setError);
@@ -31,7 +31,7 @@ function useLoaded(load, everyMs = 0) {
   return { data, error, act };
 }
 
-function Page({ title, error, children }) {
+export function Page({ title, error, children }) {
   return (
     <main class="page admin">
       <h1>{title}</h1>
