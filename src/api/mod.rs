@@ -7,6 +7,7 @@ pub mod backups;
 pub mod bindings;
 pub mod board;
 pub mod bodies;
+pub mod calendar;
 pub mod catalog;
 pub mod checklists;
 pub mod comments;
@@ -57,6 +58,8 @@ pub fn routes(services: &Services, jobs: crate::service::jobs::Jobs, started: In
         .or(checklists::routes(records.clone(), body_limit, cat))
         .unify()
         .or(recurring::routes(records.clone(), body_limit, cat))
+        .unify()
+        .or(calendar::routes(records.clone(), security.clone(), cat))
         .unify()
         .or(analyze::routes(analyst.clone(), cat))
         .unify()

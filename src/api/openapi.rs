@@ -288,6 +288,7 @@ pub fn document(cat: &Catalog, statuses: &[String], with_security: bool) -> Valu
                             ),
                         )
                     }
+                    "CalendarToken" | "Calendar" => super::calendar::documented(response),
                     "Occurrences" => {
                         parameters.push(json!({"name": "count", "in": "query", "required": false,
                             "schema": {"type": "integer", "minimum": 1, "maximum": 50}, "description": "How many (5)"}));
@@ -366,7 +367,7 @@ fn if_match_schema() -> Value {
     json!({"type": "string", "pattern": "\\S"})
 }
 
-fn content(description: &str, media: &str, schema: Value) -> Value {
+pub(super) fn content(description: &str, media: &str, schema: Value) -> Value {
     json!({"description": description, "content": {media: {"schema": schema}}})
 }
 

@@ -150,6 +150,10 @@ pub fn requirement(method: &str, path: &str) -> Requirement {
         ["api", "auth", "login" | "telegram" | "refresh"] => Requirement::Public,
         // A board login confirmed in the bot: asked and polled before anyone is logged in.
         ["api", "auth", "telegram", "login" | "bot", ..] => Requirement::Public,
+        // The feed's secret token in its path is its credential (a phone's calendar
+        // sends no header); making a token takes a login.
+        ["api", "calendar", "token"] => Requirement::LoggedIn,
+        ["api", "calendar", _] => Requirement::Public,
         // The WebSocket authenticates itself: a `token` query parameter, or its first
         // message (browsers cannot set headers on it).
         ["ws"] => Requirement::Public,

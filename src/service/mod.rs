@@ -9,6 +9,7 @@ pub mod auth;
 pub mod binding;
 pub mod board_login;
 pub mod bot_settings;
+pub mod calendar;
 pub mod columns;
 pub mod docs;
 pub mod export;

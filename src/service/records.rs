@@ -293,6 +293,15 @@ impl RecordService {
         crate::i18n::Lang::parse(language_cell).unwrap_or(self.inner.default_lang)
     }
 
+    /// The language user `id` reads (`ui.default_language` for nobody in particular).
+    pub fn lang_of_user(&self, id: Option<u64>) -> crate::i18n::Lang {
+        let cell = id
+            .and_then(|id| self.get(TableKind::Users, id).ok())
+            .and_then(|(user, _)| user.get("language").cloned())
+            .unwrap_or_default();
+        self.lang_of(&cell)
+    }
+
     pub(super) fn store(&self) -> &Arc<dyn Storage> {
         &self.inner.store
     }

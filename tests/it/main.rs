@@ -5,6 +5,7 @@ mod attack;
 mod backups;
 mod board;
 mod broken_file;
+mod calendar;
 mod checklists;
 mod common;
 mod custom_fields;
