@@ -5,7 +5,11 @@ import { setRequestLanguage, settings } from './api.js';
 
 const en = {
   'app.board': 'Board', 'app.stats': 'Statistics', 'app.users': 'Users', 'app.scheduler': 'Scheduler',
-  'app.recurring': 'Recurring work',
+  'app.recurring': 'Recurring work', 'app.calendar': 'Calendar',
+  'calendar.previous': 'Earlier', 'calendar.next': 'Later', 'calendar.today': 'Today', 'calendar.month': 'Month', 'calendar.week': 'Week',
+  'calendar.hint': 'Open tasks by due date. Drag a task to another day to move its due date.', 'calendar.moved': '#{id} is now due {date}.',
+  'calendar.subscribe': 'Subscribe in my phone\'s calendar', 'calendar.newLink': 'Make a new link (the old one stops working)',
+  'calendar.linkHint': 'Add this address as a calendar subscription; keep it to yourself:',
   'recurring.title': 'Recurring work', 'recurring.hint': 'Each row makes a task at every time its schedule names (minute hour day-of-month month day-of-week, in the team\'s time zone): "0 9 1 * *" is 09:00 on the 1st of every month.',
   'recurring.schedule': 'Schedule (crontab)', 'recurring.dueInDays': 'Due after (days)', 'recurring.add': 'Add', 'recurring.saved': 'Saved.', 'recurring.deleted': 'Deleted.',
   'recurring.none': 'No recurring work yet.', 'recurring.confirmDelete': 'Delete the recurring “{title}”? Tasks it made stay.', 'recurring.due': 'due {date}',
@@ -87,7 +91,11 @@ const en = {
 
 const ru = {
   'app.board': 'Доска', 'app.stats': 'Статистика', 'app.users': 'Пользователи', 'app.scheduler': 'Планировщик',
-  'app.recurring': 'Регулярные работы',
+  'app.recurring': 'Регулярные работы', 'app.calendar': 'Календарь',
+  'calendar.previous': 'Раньше', 'calendar.next': 'Позже', 'calendar.today': 'Сегодня', 'calendar.month': 'Месяц', 'calendar.week': 'Неделя',
+  'calendar.hint': 'Открытые задачи по сроку. Перетащите задачу на другой день, чтобы перенести срок.', 'calendar.moved': 'Срок №{id} теперь {date}.',
+  'calendar.subscribe': 'Подписаться в календаре телефона', 'calendar.newLink': 'Новая ссылка (старая перестанет работать)',
+  'calendar.linkHint': 'Добавьте этот адрес как подписку в календаре; никому его не показывайте:',
   'recurring.title': 'Регулярные работы', 'recurring.hint': 'Каждая строка создаёт задачу в каждый момент своего расписания (минута час день-месяца месяц день-недели, в часовом поясе команды): «0 9 1 * *» — 09:00 первого числа каждого месяца.',
   'recurring.schedule': 'Расписание (crontab)', 'recurring.dueInDays': 'Срок через (дней)', 'recurring.add': 'Добавить', 'recurring.saved': 'Сохранено.', 'recurring.deleted': 'Удалено.',
   'recurring.none': 'Регулярных работ пока нет.', 'recurring.confirmDelete': 'Удалить регулярную работу «{title}»? Созданные ею задачи останутся.', 'recurring.due': 'срок {date}',

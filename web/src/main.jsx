@@ -17,6 +17,7 @@ import { Users, Scheduler, Backups, Health } from './views/Admin.jsx';
 import { LinkTelegram } from './views/LinkTelegram.jsx';
 import { MyDay } from './views/MyDay.jsx';
 import { Recurring } from './views/Recurring.jsx';
+import { Calendar } from './views/Calendar.jsx';
 import { pending, sendPending } from './offline.js';
 import { settlePending } from './views/Board.jsx';
 
@@ -209,6 +210,7 @@ function Nav() {
       <nav>
         {me.value?.id != null && !isClient() && item('/my', 'app.my')}
         {item('/', 'app.board')}
+        {item('/calendar', 'app.calendar')}
         {item('/stats', 'app.stats')}
         {isAdmin() && item('/admin/users', 'app.users')}
         {isAdmin() && item('/admin/scheduler', 'app.scheduler')}
@@ -320,6 +322,7 @@ function Page() {
   if (path === '/admin/scheduler') return <Scheduler />;
   if (path === '/admin/backups') return <Backups />;
   if (path === '/recurring') return <Recurring />;
+  if (path === '/calendar') return <Calendar />;
   if (path === '/admin/health') return <Health />;
   const task = path.match(/^\/tasks\/(\d+)$/);
   return (

@@ -858,6 +858,43 @@ describe('the board', () => {
     await tech.context.close();
   });
 
+  test('the calendar shows open tasks by due date; dragging one to another day re-dates it; a week fits a phone; a subscription link', async () => {
+    const d = new Date();
+    const iso = (x) => `${x.getFullYear()}-${String(x.getMonth() + 1).padStart(2, '0')}-${String(x.getDate()).padStart(2, '0')}`;
+    const first = new Date(d.getFullYear(), d.getMonth(), 10);
+    const task = await newTask({ title: 'Calendar visit', due_date: iso(first) });
+    const { context, page } = await fresh();
+    const errors = watchConsole(page);
+    await logIn(page, server, 'dispatcher');
+    await page.goto(`${server.base}/board/calendar?date=${iso(first)}`);
+    const entry = page.locator(`[data-day="${iso(first)}"] [data-task-id="${task.id}"]`);
+    await entry.waitFor();
+    const target = new Date(d.getFullYear(), d.getMonth(), 12);
+    await drag(page, entry, page.locator(`ul[data-day="${iso(target)}"]`));
+    let due;
+    for (let i = 0; i < 40 && due !== iso(target); i++) {
+      await page.waitForTimeout(50);
+      due = (await server.api('anna', 'GET', `/api/tasks/${task.id}`)).body.due_date;
+    }
+    assert.equal(due, iso(target), 're-dated by the drop');
+    await page.locator(`[data-day="${iso(target)}"] [data-task-id="${task.id}"]`).waitFor();
+    await page.click('[data-action="calendar-link"]');
+    const link = await page.locator('[data-calendar-link]').inputValue();
+    const ics = await fetch(link).then((r) => r.text());
+    assert.match(ics, new RegExp(`UID:task-${task.id}@taskboard`));
+    assert.deepEqual(errors, []);
+    await context.close();
+
+    // A technician's week on a phone: a list of days, no horizontal scroll; his
+    // entries cannot be dragged to another day (he does not set due dates).
+    const phone = await fresh({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, locale: 'ru-RU' });
+    await logIn(phone.page, server, 'petr');
+    await phone.page.goto(`${server.base}/board/calendar?view=week&date=${iso(target)}`);
+    await phone.page.locator(`[data-task-id="${task.id}"].locked`).waitFor();
+    assert.ok(await phone.page.evaluate(() => document.documentElement.scrollWidth <= 390), 'the week fits a phone');
+    await phone.context.close();
+  });
+
   test('the analysis button asks the model and shows its answer as text', async () => {
     const task = await newTask({ title: 'Washer rumbles', description: 'Loud noise when spinning, 7 years old' });
     const { context, page } = await fresh();
@@ -1029,7 +1066,7 @@ describe('the board', () => {
     await page.goto(`${server.base}/board/tasks/${some}`);
     await page.locator('dialog[open] form').first().waitFor();
     await look(page, 'task dialog');
-    for (const path of ['/board/stats', '/board/admin/users', '/board/admin/scheduler', '/board/admin/backups', '/board/admin/health', '/board/profile', '/board/my', '/board/recurring']) {
+    for (const path of ['/board/stats', '/board/admin/users', '/board/admin/scheduler', '/board/admin/backups', '/board/admin/health', '/board/profile', '/board/my', '/board/recurring', '/board/calendar']) {
       await page.goto(`${server.base}${path}`);
       await page.locator('main').first().waitFor();
       await page.waitForTimeout(300);
