@@ -62,7 +62,12 @@ pub fn routes(service: RecordService, security: Arc<Security>, cat: &mut Catalog
                 Ok(json_response(StatusCode::CREATED, &body, None))
             })())
         });
-    let feed = warp::path!("api" / "calendar" / String).and(warp::get()).and(with_service(service)).and(headers()).map(
+    // Only `….ics` is the feed: `/api/calendar/token` is the POST's alone (a GET there
+    // is a 405, not a missing calendar).
+    let ics = warp::path!("api" / "calendar" / String).and_then(|file: String| async move {
+        if file.ends_with(".ics") { Ok(file) } else { Err(warp::reject::not_found()) }
+    });
+    let feed = ics.and(warp::get()).and(with_service(service)).and(headers()).map(
         move |file: String, s: RecordService, host: Option<String>, proto: Option<String>| {
             respond((|| {
                 let gone =
@@ -90,7 +95,7 @@ pub fn routes(service: RecordService, security: Arc<Security>, cat: &mut Catalog
 
 /// The answers of these routes in the OpenAPI document: (status, response).
 pub(super) fn documented(response: &str) -> (&'static str, serde_json::Value) {
-    use super::openapi::content;
+    let content = |description: &str, media: &str, schema: serde_json::Value| serde_json::json!({"description": description, "content": {media: {"schema": schema}}});
     if response == "Calendar" {
         return ("200", content("The feed (RFC 5545)", "text/calendar", serde_json::json!({"type": "string"})));
     }

@@ -48,7 +48,7 @@ impl Catalog {
             .filter(|op| {
                 let pattern: Vec<&str> = op.path.trim_matches('/').split('/').collect();
                 pattern.len() == segments.len()
-                    && pattern.iter().zip(&segments).all(|(p, s)| p == s || (p.starts_with('{') && !s.is_empty()))
+                    && pattern.iter().zip(&segments).all(|(p, s)| p == s || matches_parameter(p, s))
             })
             .map(|op| op.method)
             .collect();
@@ -68,4 +68,12 @@ impl Catalog {
     ) {
         self.operations.push(Operation { method, path: path.into(), summary: summary.into(), tag, table, shape });
     }
+}
+
+/// Whether segment `s` fills the parameter segment `p`: `{id}` takes any non-empty
+/// segment, `{token}.ics` one ending in `.ics` with something before it.
+fn matches_parameter(p: &str, s: &str) -> bool {
+    let Some(rest) = p.strip_prefix('{') else { return false };
+    let suffix = rest.split_once('}').map_or("", |(_, after)| after);
+    s.len() > suffix.len() && s.ends_with(suffix)
 }

@@ -148,6 +148,10 @@ fn cell_of(table: TableKind, name: &str, value: &Value) -> Result<String, String
         (ColumnKind::Text, Value::Number(n)) if name == "telegram_id" => {
             whole(n).map(|n| n.to_string()).ok_or_else(|| "must be a whole number or a string".into())
         }
+        // An empty moment is no moment: null empties the column, as the document says.
+        (ColumnKind::Timestamp, Value::String(s)) if s.trim().is_empty() => {
+            Err("must be a timestamp (RFC 3339), or null to empty it".into())
+        }
         (_, Value::String(s)) => Ok(s.clone()),
         (_, Value::Number(_) | Value::Bool(_)) => Err("must be a string".into()),
         (_, Value::Array(_) | Value::Object(_)) => Err("must be a string".into()),

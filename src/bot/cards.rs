@@ -177,9 +177,6 @@ pub fn task_card(task: &Fields, names: &HashMap<u64, String>, workflow: &Workflo
     if !get("due_date").is_empty() {
         text.push_str(&format!(" · {}: {}", lang.t(Msg::CardDue), escape(get("due_date"))));
     }
-    if let Some((row, at)) = crate::service::recurring::recurrence_of(task) {
-        text.push_str(&format!("\n{}", lang.f(Msg::FromRecurring, &[("row", &row), ("at", &escape(&at))])));
-    }
     let description = cut(get("description"), 600);
     if !description.is_empty() {
         text.push_str(&format!("\n\n{}", escape(&description)));
@@ -276,23 +273,4 @@ pub fn team_summary(figures: &DayFigures, lang: Lang) -> String {
     text.push_str("\n\n");
     text.push_str(&lang.f(Msg::TeamAll, &[("open", &t.open), ("overdue", &t.overdue), ("done", &t.done_today)]));
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_task_made_by_recurring_work_says_which_row_and_when() {
-        let workflow = Workflow::plain(&["new".into(), "done".into()]);
-        let task: Fields =
-            [("id", "7"), ("title", "Boiler"), ("status", "new"), ("recurrence", "3@2026-12-01T06:00:00Z")]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-        let ru = task_card(&task, &HashMap::new(), &workflow, Lang::Ru);
-        assert!(ru.contains("Создана по графику №3 (2026-12-01T06:00:00Z)"), "{ru}");
-        let plain: Fields = task.into_iter().filter(|(k, _)| k != "recurrence").collect();
-        assert!(!task_card(&plain, &HashMap::new(), &workflow, Lang::En).contains("recurring"));
-    }
 }

@@ -3,6 +3,8 @@
 //! calls, with the user's role and source `telegram`; a refusal is said in the reply
 //! and changes nothing. Arguments are parsed here, and a bad one answers the command's
 //! usage.
+//!
+//! Why this file is long: one dispatcher for every command and button, so each stays beside the others it must agree with.
 
 use chrono::Utc;
 

@@ -303,3 +303,18 @@ mod tests {
         assert!(Trigger::interval("99999999999999999999s").is_err());
     }
 }
+
+#[cfg(test)]
+mod never_tests {
+    use super::*;
+
+    /// A schedule that names no real day (the 31st of February) answers "never" at
+    /// once rather than searching forever: recurring.csv may hold one.
+    #[test]
+    fn a_day_that_never_comes_is_never() {
+        let t = Trigger::cron("0 0 31 2 *").unwrap();
+        let started = std::time::Instant::now();
+        assert_eq!(t.next_after(Utc::now(), chrono_tz::Europe::Moscow), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+}

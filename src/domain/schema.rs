@@ -3,6 +3,8 @@
 //!
 //! This is the one description of the data files' layout (README.md, "How the files are kept"); the store, `check`, the API
 //! and the export all read it, so the layout cannot drift between them.
+//!
+//! Why this file is long: it is the one description of every data file; split, the tables would be read in several places.
 
 use super::values::{self, FieldError, Vocabulary};
 
@@ -310,7 +312,7 @@ static EXTRA_COLUMN: Column = col("", ColumnKind::Text, false);
 pub type CurrentValue<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 /// Columns only the server writes.
-pub const SERVER_SET: [&str; 5] = ["id", "created_at", "updated_at", "completed_at", "recurrence"];
+pub const SERVER_SET: [&str; 4] = ["id", "created_at", "updated_at", "completed_at"];
 
 /// The longest text a source may send into a column, in characters: a title or a name
 /// is a line, anything else a page or two.
@@ -373,9 +375,6 @@ pub static TASKS: TableSpec = TableSpec {
         col("updated_at", Timestamp, false),
         // When the task entered a status of kind done; kept by the server.
         col("completed_at", Timestamp, false),
-        // `{row}@{occurrence}` for a task made from recurring.csv (service/recurring.rs):
-        // names its row, and keeps an occurrence from making a second task.
-        col("recurrence", Text, false),
     ],
     journaled: true,
     exportable: true,
@@ -618,7 +617,7 @@ mod tests {
         );
         assert_eq!(
             TASKS.header().join(","),
-            "id,title,description,status,priority,assigned_to,created_by,due_date,created_at,updated_at,completed_at,recurrence"
+            "id,title,description,status,priority,assigned_to,created_by,due_date,created_at,updated_at,completed_at"
         );
         assert_eq!(EVENTS.header().join(","), "id,type,entity,entity_id,user_id,source,message,data,created_at");
         assert_eq!(

@@ -139,7 +139,6 @@ catalogue! {
     OldButton => "This button is from an older version; send /help", "Кнопка от старой версии; отправьте /help";
     EmptyButton => "This button carries nothing", "Эта кнопка пуста";
     ToastStatus => "#{id} is now {status}", "№{id}: теперь «{status}»";
-    FromRecurring => "↻ Made by recurring work #{row} ({at})", "↻ Создана по графику №{row} ({at})";
     ChecklistTitle => "Checklist {done}/{total}", "Чек-лист {done}/{total}";
     ToastTicked => "Done: {text}", "Сделано: {text}";
     ToastUnticked => "Not done: {text}", "Не сделано: {text}";

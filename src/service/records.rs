@@ -256,10 +256,7 @@ pub fn writable_columns(table: TableKind) -> impl Iterator<Item = &'static str> 
         .filter(move |c| {
             c.name != spec.key
                 && c.kind != ColumnKind::Secret
-                && !matches!(
-                    c.name,
-                    "created_at" | "updated_at" | "completed_at" | "recurrence" | "created_by" | "uploaded_by"
-                )
+                && !matches!(c.name, "created_at" | "updated_at" | "completed_at" | "created_by" | "uploaded_by")
         })
         .map(|c| c.name)
 }

@@ -2,14 +2,13 @@
 //! Each active row makes one task per occurrence of its `schedule` (a crontab line in
 //! `scheduler.timezone`), due `due_in_days` after the occurrence's day.
 //!
-//! Exactly once, across restarts and servers: each task made carries the key
-//! `recurrence` = `{row}@{occurrence}` (a column tasks.csv gains the first time); an
-//! occurrence is first claimed through the store (one server of several wins; on a
-//! folder there is only one), then made unless a task with its key exists (a server
-//! stopped between making the task and moving the row's `last_run_at` on makes
-//! nothing twice when it starts again). `last_run_at` then moves to the newest
-//! occurrence, guarded by the row's version. An occurrence later than
-//! `misfire_grace_time` (the server was down) is skipped, as a job run would be.
+//! Never twice, across restarts and servers: before making the task of an occurrence
+//! the job moves the row's `last_run_at` on to it, guarded by the row's version, and
+//! only the one change that lands makes the task (another server, or an edit of the
+//! row meanwhile, is refused and tries again on its next run). A server killed between
+//! those two steps loses that one occurrence (the gap is written down in
+//! ARCHITECTURE.md). An occurrence later than `misfire_grace_time` (the server was
+//! down) is skipped, as a job run would be.
 
 use std::time::Duration;
 
@@ -23,20 +22,12 @@ use crate::store::{Fields, StoreError};
 use super::access::{Principal, ServiceError};
 use super::records::RecordService;
 
-/// The column of tasks.csv naming the row and occurrence a task was made for.
-pub const RECURRENCE: &str = "recurrence";
 /// Occurrences one row may catch up in one run (a schedule every minute after a long
 /// stop is bounded by the grace time anyway).
 const MOST_PER_RUN: usize = 100;
 
 fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// The row and occurrence a task's `recurrence` names: (row id, occurrence).
-pub fn recurrence_of(task: &Fields) -> Option<(u64, String)> {
-    let (row, at) = task.get(RECURRENCE)?.split_once('@')?;
-    Some((row.parse().ok()?, at.to_string()))
 }
 
 impl RecordService {
@@ -102,25 +93,41 @@ impl RecordService {
                 self.move_on(p, id, now, &etag).await;
                 continue;
             };
-            let mut due = Vec::new();
+            let mut due: Vec<DateTime<Utc>> = Vec::new();
             let mut newest = None;
+            // Occurrences older than the grace time are missed, however many: counting
+            // starts at the grace time's edge (a row last run in 1970 every minute
+            // would otherwise be walked minute by minute).
+            let edge = now - chrono::Duration::from_std(grace).unwrap_or_default();
             let mut at = since;
+            if since < edge {
+                skipped += 1;
+                at = edge;
+                newest = trigger.next_after(since, self.deadlines().tz).filter(|n| *n <= edge).map(|_| edge);
+            }
             while let Some(next) = trigger.next_after(at, self.deadlines().tz).filter(|n| *n <= now) {
                 at = next;
                 newest = Some(next);
-                if (now - next).to_std().unwrap_or_default() > grace {
-                    skipped += 1;
-                } else if due.len() < MOST_PER_RUN {
-                    due.push(next);
+                if due.len() >= MOST_PER_RUN {
+                    break;
                 }
+                due.push(next);
             }
+            // Only missed occurrences (older than the grace time): the row moves past them.
+            let due_was_empty = due.is_empty();
+            // Each occurrence in turn: the row moves on first, and only then is its task
+            // made, so that no occurrence ever makes two.
+            let mut version = etag;
             for occurrence in due {
-                if self.make_occurrence(p, id, &fields, occurrence).await? {
-                    made += 1;
+                match self.move_on(p, id, occurrence, &version).await {
+                    Some(next) => version = next,
+                    None => break,
                 }
+                self.make_occurrence(p, &fields, occurrence).await?;
+                made += 1;
             }
-            if let Some(newest) = newest {
-                self.move_on(p, id, newest, &etag).await;
+            if due_was_empty && let Some(newest) = newest {
+                self.move_on(p, id, newest, &version).await;
             }
         }
         Ok(format!(
@@ -128,25 +135,13 @@ impl RecordService {
         ))
     }
 
-    /// Makes the task of one occurrence unless another server claimed it or a task
-    /// for it exists; true when it made one.
+    /// Makes the task of one occurrence of `row`.
     async fn make_occurrence(
         &self,
         p: &Principal,
-        id: u64,
         row: &Fields,
         occurrence: DateTime<Utc>,
-    ) -> Result<bool, ServiceError> {
-        let key = format!("{id}@{}", stamp(occurrence));
-        if !self.store().claim_run("create_recurring_tasks", &key).await? {
-            return Ok(false);
-        }
-        let tasks = self.store().table(TableKind::Tasks)?;
-        if let Some(column) = tasks.position(RECURRENCE)
-            && tasks.rows.values().any(|r| r.cell(column) == key)
-        {
-            return Ok(false);
-        }
+    ) -> Result<(), ServiceError> {
         let get = |k: &str| row.get(k).cloned().unwrap_or_default();
         let mut task: Fields = Fields::new();
         for column in ["title", "description", "assigned_to", "priority", "created_by"] {
@@ -156,34 +151,28 @@ impl RecordService {
             }
         }
         task.insert("due_date".into(), self.due_date_for(occurrence, &get("due_in_days")));
-        // Checked as any create, then made with the key only the server sets.
-        let checked =
-            super::access::check_write(self, p, TableKind::Tasks, crate::auth::policy::Action::Create, None, &task)
-                .and_then(|_| super::records::check_input(TableKind::Tasks, &task, None));
-        task.insert(RECURRENCE.into(), key);
-        let made = match checked {
-            Ok(()) => self.insert(TableKind::Tasks, task, p.context()).await.map_err(ServiceError::from),
-            Err(e) => Err(e),
-        };
-        match made {
-            Ok(_) => Ok(true),
+        match self.create(p, TableKind::Tasks, task).await {
+            Ok(_) => Ok(()),
             // Which field, so that the job's result tells the manager what to fix.
             Err(ServiceError::Store(StoreError::Invalid(problems))) => {
                 let why: Vec<String> = problems.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
-                Err(ServiceError::Conflict(format!("recurring row {id} makes no task: {}", why.join("; "))))
+                Err(ServiceError::Conflict(format!("recurring row {} makes no task: {}", get("id"), why.join("; "))))
             }
             Err(other) => Err(other),
         }
     }
 
-    /// Moves row `id`'s `last_run_at` on to `to`, unless the row changed since it was
-    /// read (its next run reads it again) or has moved further already.
-    async fn move_on(&self, p: &Principal, id: u64, to: DateTime<Utc>, etag: &str) {
+    /// Moves row `id`'s `last_run_at` on to `to` if the row is still at `version`;
+    /// answers its new version, or None when it changed meanwhile (another server made
+    /// this occurrence, or someone edited the row: the next run reads it again).
+    async fn move_on(&self, p: &Principal, id: u64, to: DateTime<Utc>, version: &str) -> Option<String> {
         let fields: Fields = [("last_run_at".to_string(), stamp(to))].into();
-        match self.change(TableKind::Recurring, id, fields, Some(etag.to_string()), p.context()).await {
-            Ok(_) | Err(StoreError::PreconditionFailed) | Err(StoreError::NotFound { .. }) => {}
+        match self.change(TableKind::Recurring, id, fields, Some(version.to_string()), p.context()).await {
+            Ok(committed) => committed.etag.clone().or_else(|| self.get(TableKind::Recurring, id).ok().map(|(_, e)| e)),
+            Err(StoreError::PreconditionFailed) | Err(StoreError::NotFound { .. }) => None,
             Err(e) => {
-                tracing::warn!(target: "taskboard::scheduler", recurring = id, error = %e, "last_run_at not moved on")
+                tracing::warn!(target: "taskboard::scheduler", recurring = id, error = %e, "last_run_at not moved on");
+                None
             }
         }
     }

@@ -81,6 +81,8 @@ async fn a_person_subscribes_to_their_open_dated_tasks_and_a_new_link_revokes_th
     assert_eq!(app.client.get(app.url(&path)).send().await.unwrap().status(), 404);
     assert_eq!(app.client.get(app.url(again["path"].as_str().unwrap())).send().await.unwrap().status(), 200);
     assert_eq!(app.client.get(app.url("/api/calendar/nothing.ics")).send().await.unwrap().status(), 404);
+    // The token route is the POST's alone.
+    assert_ne!(app.client.get(app.url("/api/calendar/token")).send().await.unwrap().status(), 200);
     // Making a link takes a login.
     assert_eq!(call(&app, "POST", "/api/calendar/token", None, None).await.0, 401);
     app.stop().await;

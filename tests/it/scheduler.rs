@@ -30,7 +30,7 @@ async fn the_jobs_api_lists_changes_runs_pauses_and_rejects_bad_schedules() {
     .await;
     let jobs = app.get_json("/api/system/scheduler").await;
     let ids: Vec<&str> = jobs["items"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["backup_job", "daily_report", "deadline_notifications", "key_notices", "key_status"]);
+    assert_eq!(ids, ["backup_job", "daily_report", "deadline_notifications", "key_notices", "key_status", "recurring"]);
     assert!(jobs["items"][0]["next_run"].is_string());
     assert_eq!(jobs["items"][1]["schedule"], "0 18 * * 1-5");
 

@@ -169,6 +169,8 @@ async fn every_role_meets_every_endpoint_as_the_matrix_says() {
             .replace("/api/docs/{id}", &format!("/api/docs/{doc}"))
             .replace("/api/users/{id}", "/api/users/5")
             .replace("/jobs/{id}", "/jobs/daily_report")
+            .replace("{id}", "999")
+            .replace("{token}", "none")
             .replace("{name}", "none.tar.gz")
             .replace("{table}", "tasks")
             .replace("{user_id}", "2")

@@ -145,7 +145,7 @@ async fn health_reports_components_and_config_without_secrets() {
     assert_eq!(health["config"]["server"]["max_connections"], 1000);
     assert_eq!(health["components"]["storage_backend"]["kind"], "csv");
     assert!(health["warnings"][0].as_str().unwrap().contains("security.enabled is false"));
-    assert_eq!(health["tables"].as_array().unwrap().len(), 9, "the nine tables of docs/data-files.md");
+    assert_eq!(health["tables"].as_array().unwrap().len(), 11, "the eleven tables of docs/data-files.md");
     app.stop().await;
 }
 

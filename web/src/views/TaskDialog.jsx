@@ -16,7 +16,7 @@ import { Comments } from './Comments.jsx';
 import { Documents } from './Documents.jsx';
 
 /** The documented columns; any other key of a task is a team's own (custom) column. */
-const KNOWN = ['id', 'title', 'description', 'status', 'priority', 'assigned_to', 'created_by', 'due_date', 'created_at', 'updated_at', 'completed_at', 'recurrence'];
+const KNOWN = ['id', 'title', 'description', 'status', 'priority', 'assigned_to', 'created_by', 'due_date', 'created_at', 'updated_at', 'completed_at'];
 const READ_ONLY = ['id', 'created_by', 'created_at', 'updated_at'];
 
 function close() {
