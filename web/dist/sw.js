@@ -3,9 +3,9 @@
 // offline instead of the browser's error page. The API and the WebSocket are never
 // cached: what the board shows of the tasks always comes from the server.
 // build.mjs fills in the version and the list of built files.
-const VERSION = '0bc677f4f60704ca';
+const VERSION = 'd158a8a891e75540';
 const SHELL = '/board/';
-const ASSETS = ["/board/assets/Stats-7KLPLSQQ.js","/board/assets/chunk-UZCHWKSJ.js","/board/assets/main-5ZMZ3H34.js","/board/assets/main-VLGGVAA3.css"];
+const ASSETS = ["/board/assets/Stats-7KLPLSQQ.js","/board/assets/chunk-UZCHWKSJ.js","/board/assets/main-2BXNMQWV.css","/board/assets/main-5ZMZ3H34.js"];
 const CACHE = `taskboard-${VERSION}`;
 
 self.addEventListener('install', (event) => {
